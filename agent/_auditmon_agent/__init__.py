@@ -1,0 +1,39 @@
+"""The auditmon agent: an audit hook that streams a process's events to auditmon.
+
+Stdlib only, CPython 3.8+ syntax, and it imports nothing from auditmon: it runs inside
+the monitored program, whose interpreter may have none of auditmon's dependencies.
+"""
+
+import os
+import sys
+
+
+def start_from_environment():
+    """Start the agent if the environment asks for it; return whether it started."""
+    from .config import Config
+
+    config = Config()
+    if not config.active or is_auditmon_itself():
+        return False
+    from . import core
+
+    core.start(config)
+    return True
+
+
+def is_auditmon_itself():
+    """True in auditmon's own processes, which must never monitor themselves."""
+    argv = list(getattr(sys, "orig_argv", None) or sys.argv or [])
+    if argv and os.path.basename(argv[0]) == "auditmon":
+        return True
+    for i, arg in enumerate(argv[:-1]):
+        if arg == "-m" and argv[i + 1].split(".")[0] == "auditmon":
+            return True
+    return False
+
+
+def disable():
+    """Stop recording in this process, for good."""
+    core = sys.modules.get(__name__ + ".core")
+    if core is not None:
+        core.disable()

@@ -1,0 +1,197 @@
+"""Turn audit-hook arguments into small, self-contained values without running user code.
+
+The hook must not keep the target's objects alive, must not call their ``__repr__`` or
+any other method a class can override, and must stay cheap.  So: exact ``None``, bool,
+int, float and str pass through (strings cut at ``strlen``); bytes, tuples, lists and
+dicts are copied to a bounded depth, width and total size; everything else becomes a
+``Described`` text built only from C-level attributes (a code object's file, line and
+name; a function's qualname; a socket's family; otherwise the type's name).
+"""
+
+import sys
+import types
+
+from .wire import BigInt, Cut, Described
+
+_INT64_MIN = -(1 << 63)
+_UINT64_MAX = (1 << 64) - 1
+
+# C-level getters: reading through them never reaches a metaclass or a property.
+_type_qualname = type.__dict__["__qualname__"].__get__
+_type_module = type.__dict__["__module__"].__get__
+_str_copy = str.__str__
+_int_copy = int.__index__
+_float_copy = float.__float__
+
+_CodeType = types.CodeType
+_FunctionType = types.FunctionType
+_MethodType = types.MethodType
+_BuiltinType = types.BuiltinFunctionType
+_ModuleType = types.ModuleType
+_FrameType = types.FrameType
+
+
+class Summarizer(object):
+    """Summarises argument tuples with fixed limits (see the module docstring)."""
+
+    def __init__(self, strlen=1024, depth=4, width=32, budget=256):
+        self.strlen = strlen
+        self.depth = depth
+        self.width = width
+        self.budget = budget
+
+    def args(self, args):
+        """The summary of one event's argument tuple, as a list."""
+        out = []
+        strlen = self.strlen
+        for value in args:
+            t = type(value)
+            if t is str:
+                out.append(value if len(value) <= strlen else Cut(value[:strlen], len(value)))
+            elif value is None or t is bool or t is float:
+                out.append(value)
+            elif t is int and _INT64_MIN <= value <= _UINT64_MAX:
+                out.append(value)
+            else:
+                out.append(self.value(value, 0, [self.budget]))
+        return out
+
+    def value(self, value, level, budget):
+        """Summarise any value; ``budget`` is a one-item list of nodes still allowed."""
+        budget[0] -= 1
+        t = type(value)
+        if value is None or t is bool or t is float:
+            return value
+        if t is int:
+            if _INT64_MIN <= value <= _UINT64_MAX:
+                return value
+            return BigInt(value)
+        if t is str:
+            if len(value) <= self.strlen:
+                return value
+            return Cut(value[: self.strlen], len(value))
+        if t is bytes or t is bytearray:
+            data = value if t is bytes else bytes(value[: self.strlen])
+            if len(value) <= self.strlen:
+                return data
+            return Cut(data[: self.strlen], len(value))
+        if t is tuple or t is list:
+            return self._sequence(value, t, level, budget)
+        if t is dict:
+            return self._mapping(value, level, budget)
+        if issubclass(t, str):
+            return self.value(_str_copy(value), level, budget)
+        if issubclass(t, int) and t is not bool:
+            return self.value(_int_copy(value), level, budget)
+        if issubclass(t, float):
+            return _float_copy(value)
+        try:
+            path = _path_text(value, t)
+        except Exception:
+            path = None
+        if path is not None:
+            return self.value(path, level, budget)
+        return Described(describe(value, t))
+
+    def _sequence(self, value, t, level, budget):
+        n = len(value)
+        if level >= self.depth or budget[0] <= 0:
+            return Described("%s of %d items" % (t.__name__, n))
+        width = self.width
+        items = []
+        for item in value[:width]:
+            if budget[0] <= 0:
+                break
+            items.append(self.value(item, level + 1, budget))
+        if len(items) < n:
+            return Cut(items, n)
+        return items
+
+    def _mapping(self, value, level, budget):
+        n = len(value)
+        if level >= self.depth or budget[0] <= 0:
+            return Described("dict of %d items" % n)
+        out = {}
+        for key, item in list(dict.items(value))[: self.width]:
+            if budget[0] <= 0:
+                break
+            skey = self.value(key, level + 1, budget)
+            try:
+                hash(skey)
+            except TypeError:
+                skey = Described("unhashable key")
+            out[skey] = self.value(item, level + 1, budget)
+        if len(out) < n:
+            return Cut(out, n)
+        return out
+
+
+def describe(value, t):
+    """A short text for an object the agent does not copy, built without user code."""
+    try:
+        if t is _CodeType:
+            return "code %s at %s:%d" % (value.co_name, value.co_filename, value.co_firstlineno)
+        if t is _FunctionType:
+            return "function %s" % (_qualified(value.__module__, value.__qualname__),)
+        if t is _MethodType:
+            func = value.__func__
+            if type(func) is _FunctionType:
+                return "method %s" % (_qualified(func.__module__, func.__qualname__),)
+            return "method"
+        if t is _BuiltinType:
+            return "built-in function %s" % (value.__name__,)
+        if t is _ModuleType:
+            name = value.__dict__.get("__name__")
+            return "module %s" % (name if type(name) is str else "?",)
+        if t is _FrameType:
+            return "frame at line %d" % (value.f_lineno,)
+        if issubclass(t, type):
+            return "class %s" % (_qualified(_type_module(value), _type_qualname(value)),)
+        sock = _socket_description(value, t)
+        if sock is not None:
+            return sock
+    except Exception:
+        pass
+    return _type_name(t)
+
+
+def _type_name(t):
+    try:
+        return "%s object" % (_qualified(_type_module(t), _type_qualname(t)),)
+    except Exception:
+        return "object"
+
+
+def _qualified(module, qualname):
+    if type(module) is str and module not in ("builtins", "__main__"):
+        return "%s.%s" % (module, qualname)
+    return qualname
+
+
+_SOCKET_FAMILIES = {1: "AF_UNIX", 2: "AF_INET", 10: "AF_INET6", 16: "AF_NETLINK"}
+_SOCKET_TYPES = {1: "SOCK_STREAM", 2: "SOCK_DGRAM", 3: "SOCK_RAW"}
+
+
+def _socket_description(value, t):
+    _socket = sys.modules.get("_socket")
+    if _socket is None or not issubclass(t, _socket.socket):
+        return None
+    base = _socket.socket
+    family = base.__dict__["family"].__get__(value)
+    kind = base.__dict__["type"].__get__(value) & 0xF
+    return "socket %s %s fd=%d" % (
+        _SOCKET_FAMILIES.get(family, str(family)),
+        _SOCKET_TYPES.get(kind, str(kind)),
+        base.fileno(value),
+    )
+
+
+def _path_text(value, t):
+    """The path of a stdlib ``pathlib`` object, whose ``__fspath__`` is known code."""
+    pathlib = sys.modules.get("pathlib")
+    if pathlib is None or not issubclass(t, pathlib.PurePath):
+        return None
+    fspath = getattr(t, "__fspath__", None)
+    if fspath is not getattr(pathlib.PurePath, "__fspath__", None):
+        return None
+    return pathlib.PurePath.__fspath__(value)

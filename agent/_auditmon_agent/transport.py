@@ -1,0 +1,446 @@
+"""The agent's writer thread: drains the hook's queue and sends it over a Unix socket.
+
+Everything that touches the network or the file system runs here, on a thread whose
+own audit events the hook ignores.  Sends may block this thread; the target never
+waits for them: if the monitor falls behind, the queue fills and the hook counts drops.
+
+* ``RunWriter`` connects to ``auditmon run``'s socket and streams.
+* ``AttachWriter`` listens on ``<runtime dir>/<pid>.sock``, keeps the most recent events
+  in a ring, and streams to at most one attached monitor at a time.
+"""
+
+import _thread
+import errno
+import os
+import select
+import socket
+import stat
+import struct
+import time
+from collections import deque
+
+from . import wire
+
+_BATCH = 2048
+_SO_PEERCRED = getattr(socket, "SO_PEERCRED", 17)
+
+
+def peer_uid(sock):
+    """The uid of the process at the other end of a Unix socket (SO_PEERCRED)."""
+    creds = sock.getsockopt(socket.SOL_SOCKET, _SO_PEERCRED, struct.calcsize("3i"))
+    return struct.unpack("3i", creds)[1]
+
+
+class _Writer(object):
+    def __init__(self, agent, config):
+        self.agent = agent
+        self.config = config
+        self.pack, self.packer_name = wire.make_packer()
+        self.pid = agent._pid
+        self.stopping = False
+        self.said_goodbye = False
+        self.abandoned = False
+        self.running = _thread.allocate_lock()  # held while the thread runs
+        self.wake = _thread.allocate_lock()  # held; released to wake the thread early
+        self.io = _thread.allocate_lock()  # serialises sends with the exit path
+        self.reported_drops = 0
+
+    # -- life cycle -------------------------------------------------------------------
+    def start(self):
+        self.wake.acquire()
+        self.running.acquire()
+        _thread.start_new_thread(self._main, ())
+
+    def _main(self):
+        self.agent.quiet().add(_thread.get_ident())
+        try:
+            self.run()
+        except Exception:
+            self.agent._debug("writer")
+        finally:
+            self.running.release()
+
+    def stop(self):
+        """Ask the thread to flush and say goodbye; wait a bounded time for it."""
+        self.stopping = True
+        self._release(self.wake)
+        timeout = self.config.flush_timeout
+        if self.running.acquire(True, timeout):
+            self.running.release()
+        self.flush_from_caller(final=False)
+
+    def abandon(self):
+        """Close everything without a goodbye (used when auditmon itself loaded us)."""
+        self.abandoned = True
+        self.stopping = True
+        self._release(self.wake)
+
+    def forget_after_fork(self):
+        """In a forked child: close our copies of the parent's sockets, nothing more.
+
+        Closing a copy sends nothing and unlinks nothing; it only lets the parent's
+        monitor see end-of-stream when the parent itself goes.
+        """
+        self.abandoned = True
+        for sock in self.sockets():
+            try:
+                sock.close()
+            except OSError:
+                pass
+
+    @staticmethod
+    def _release(lock):
+        try:
+            lock.release()
+        except RuntimeError:
+            pass
+
+    def sleep(self):
+        self.wake.acquire(True, self.config.interval)
+        if self.stopping:
+            self._release(self.wake)
+
+    # -- sending ----------------------------------------------------------------------
+    def drain(self):
+        queue = self.agent.queue()
+        popleft = queue.popleft
+        return [popleft() for _ in range(min(len(queue), _BATCH))]
+
+    def hello(self):
+        fields = self.agent.identity()
+        fields["v"] = wire.VERSION
+        fields["mode"] = self.config.mode
+        fields["encoder"] = self.packer_name
+        fields["events"] = self.agent.counted()
+        return fields
+
+    def drops_message(self):
+        total = self.agent.dropped()
+        if total > self.reported_drops:
+            count = total - self.reported_drops
+            self.reported_drops = total
+            return self.pack([wire.DROPPED, {"count": count}])
+        return b""
+
+    def goodbye_message(self):
+        self.said_goodbye = True
+        body = {"time": time.time(), "exit_code": None, "last_seq": self.agent.counted()}
+        return self.pack([wire.GOODBYE, body])
+
+
+class RunWriter(_Writer):
+    """Streams every event to the ``auditmon run`` monitor."""
+
+    def __init__(self, agent, config):
+        _Writer.__init__(self, agent, config)
+        self.sock = None
+
+    def sockets(self):
+        return [self.sock] if self.sock is not None else []
+
+    def run(self):
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        try:
+            sock.connect(self.config.socket_path)
+            if peer_uid(sock) != os.getuid():
+                raise OSError(errno.EPERM, "monitor runs as another user")
+        except OSError:
+            sock.close()
+            self.agent.disable()
+            raise
+        self.sock = sock
+        sock.sendall(self.pack([wire.HELLO, self.hello()]))
+        while not self.stopping:
+            self.sleep()
+            with self.io:
+                if not self.send_pending():
+                    return
+        if self.abandoned:
+            self.close()
+            return
+        with self.io:
+            if self.send_pending() and not self.said_goodbye:
+                self.send(self.goodbye_message())
+
+    def send_pending(self):
+        """Send everything queued now; False once the monitor is gone."""
+        while True:
+            events = self.drain()
+            data = self.drops_message()
+            if events:
+                data += self.pack([wire.EVENTS, events])
+            if not data:
+                return self.sock is not None
+            if not self.send(data):
+                return False
+            if len(events) < _BATCH:
+                return True
+
+    def send(self, data):
+        sock = self.sock
+        if sock is None:
+            return False
+        try:
+            sock.sendall(data)
+            return True
+        except OSError:
+            self.close()
+            self.agent.disable()
+            return False
+
+    def flush_from_caller(self, final):
+        """Flush from the exiting thread, bounded by the flush timeout."""
+        if self.abandoned or not self.io.acquire(True, self.config.flush_timeout):
+            return
+        try:
+            if self.sock is None:
+                return
+            self.sock.settimeout(self.config.flush_timeout)
+            if self.send_pending() and not self.said_goodbye:
+                self.send(self.goodbye_message())
+            if final:
+                self.close()
+        finally:
+            self.io.release()
+
+    def close(self):
+        sock, self.sock = self.sock, None
+        if sock is not None:
+            try:
+                sock.close()
+            except OSError:
+                pass
+
+
+class AttachWriter(_Writer):
+    """Listens for ``auditmon attach``; keeps a ring of recent events for it."""
+
+    def __init__(self, agent, config):
+        _Writer.__init__(self, agent, config)
+        self.ring = deque(maxlen=max(config.ring_size, 1))
+        self.listener = None
+        self.client = None
+        self.path = None
+
+    def sockets(self):
+        return [s for s in (self.listener, self.client) if s is not None]
+
+    def run(self):
+        self.listener = listen(self.config.runtime_dir, self.pid)
+        self.path = self.listener.getsockname()
+        try:
+            while not self.stopping:
+                waiting = [self.listener] + ([self.client] if self.client else [])
+                readable = select.select(waiting, [], [], self.config.interval)[0]
+                if self.listener in readable:
+                    self.accept()
+                if self.client is not None and self.client in readable:
+                    self.check_client()
+                with self.io:
+                    self.move_and_send()
+            if not self.abandoned:
+                with self.io:
+                    self.move_and_send()
+                    if self.client is not None and not self.said_goodbye:
+                        self.send(self.goodbye_message())
+        finally:
+            self.unlink()
+            if self.abandoned:
+                self.drop_client()
+
+    def move_and_send(self):
+        while True:
+            events = self.drain()
+            if not events:
+                break
+            self.ring.extend(events)
+            if self.client is not None:
+                self.send(self.drops_message() + self.pack([wire.EVENTS, events]))
+            if len(events) < _BATCH:
+                break
+        if self.client is not None:
+            drops = self.drops_message()
+            if drops:
+                self.send(drops)
+
+    def accept(self):
+        try:
+            conn = self.listener.accept()[0]
+        except OSError:
+            return
+        try:
+            if peer_uid(conn) != os.getuid():
+                conn.close()  # another user gets nothing at all
+                return
+            conn.settimeout(1.0)
+            request = _read_line(conn)
+            if request == wire.REQUEST_STATUS:
+                conn.sendall(self.pack([wire.STATUS, self.status()]))
+                conn.close()
+            elif request == wire.REQUEST_STREAM:
+                if self.client is not None:
+                    conn.sendall(self.pack([wire.ERROR, "already attached by another monitor"]))
+                    conn.close()
+                    return
+                conn.settimeout(None)
+                self.start_stream(conn)
+            else:
+                conn.sendall(self.pack([wire.ERROR, "unknown request %r" % (request[:40],)]))
+                conn.close()
+        except OSError:
+            conn.close()
+
+    def start_stream(self, conn):
+        with self.io:
+            self.move_queue_to_ring()
+            hello = self.hello()
+            ring = list(self.ring)
+            hello["first_seq"] = ring[0][0] if ring else hello["events"] + 1
+            hello["dropped"] = self.agent.dropped()
+            self.reported_drops = hello["dropped"]
+            self.client = conn
+            if not self.send(self.pack([wire.HELLO, hello])):
+                return
+            for i in range(0, len(ring), _BATCH):
+                if not self.send(self.pack([wire.EVENTS, ring[i : i + _BATCH]])):
+                    return
+
+    def move_queue_to_ring(self):
+        while True:
+            events = self.drain()
+            self.ring.extend(events)
+            if len(events) < _BATCH:
+                return
+
+    def status(self):
+        fields = self.agent.identity()
+        fields["v"] = wire.VERSION
+        fields["events"] = self.agent.counted()
+        fields["dropped"] = self.agent.dropped()
+        fields["attached"] = self.client is not None
+        fields["ring"] = len(self.ring)
+        return fields
+
+    def check_client(self):
+        try:
+            data = self.client.recv(4096)
+        except OSError:
+            data = b""
+        if not data:
+            self.drop_client()
+
+    def send(self, data):
+        client = self.client
+        if client is None:
+            return False
+        try:
+            client.sendall(data)
+            return True
+        except OSError:
+            self.drop_client()
+            return False
+
+    def drop_client(self):
+        client, self.client = self.client, None
+        self.said_goodbye = False
+        if client is not None:
+            try:
+                client.close()
+            except OSError:
+                pass
+
+    def flush_from_caller(self, final):
+        if self.abandoned or not self.io.acquire(True, self.config.flush_timeout):
+            return
+        try:
+            if self.client is not None:
+                self.client.settimeout(self.config.flush_timeout)
+            self.move_and_send()
+            if self.client is not None and not self.said_goodbye:
+                self.send(self.goodbye_message())
+            if final:
+                self.drop_client()
+                self.unlink()
+        finally:
+            self.io.release()
+
+    def unlink(self):
+        path, self.path = self.path, None
+        if path:
+            try:
+                os.unlink(path)
+            except OSError:
+                pass
+        listener, self.listener = self.listener, None
+        if listener is not None:
+            listener.close()
+
+
+def _read_line(conn, limit=64):
+    data = b""
+    while not data.endswith(b"\n") and len(data) < limit:
+        chunk = conn.recv(limit - len(data))
+        if not chunk:
+            break
+        data += chunk
+    return data
+
+
+def private_dir(path):
+    """Create (0700) or check the per-user socket directory; refuse anything unsafe."""
+    try:
+        os.mkdir(path, 0o700)
+    except FileExistsError:
+        pass
+    info = os.lstat(path)
+    if not stat.S_ISDIR(info.st_mode) or info.st_uid != os.getuid():
+        raise OSError(errno.EPERM, "%s is not a directory owned by this user" % path)
+    if info.st_mode & 0o077:
+        os.chmod(path, 0o700)
+    return path
+
+
+def socket_path(runtime_dir, pid):
+    return os.path.join(runtime_dir, "%d.sock" % pid)
+
+
+def remove_stale(runtime_dir):
+    """Unlink sockets whose process is gone."""
+    for name in os.listdir(runtime_dir):
+        if not name.endswith(".sock"):
+            continue
+        try:
+            pid = int(name[:-5])
+        except ValueError:
+            continue
+        if not _alive(pid):
+            try:
+                os.unlink(os.path.join(runtime_dir, name))
+            except OSError:
+                pass
+
+
+def _alive(pid):
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:
+        return True
+    return True
+
+
+def listen(runtime_dir, pid):
+    """A listening socket at ``<runtime_dir>/<pid>.sock``, mode 0600, in a 0700 dir."""
+    private_dir(runtime_dir)
+    remove_stale(runtime_dir)
+    path = socket_path(runtime_dir, pid)
+    try:
+        os.unlink(path)  # a leftover of this pid's previous program (exec)
+    except OSError:
+        pass
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    sock.bind(path)
+    os.chmod(path, 0o600)
+    sock.listen(4)
+    return sock

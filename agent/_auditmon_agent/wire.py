@@ -1,0 +1,249 @@
+"""The auditmon wire protocol, version 1: the single definition shared by agent and monitor.
+
+It lives with the agent because the agent must run where auditmon is not installed;
+the monitor loads this same file (see ``auditmon.protocol``).  Stdlib only, 3.8+ syntax.
+
+A connection carries a stream of msgpack values.  Each message is a two-element array
+``[kind, body]``:
+
+* ``HELLO``   agent -> monitor, first message: a map with ``v`` (protocol version),
+  ``pid``, ``ppid``, ``argv``, ``executable``, ``cwd``, ``python``, ``start`` (epoch
+  seconds), ``agent`` (implementation: ``python``), ``mode`` (``run``/``attach``),
+  ``events`` (events counted before this connection) and, in attach mode,
+  ``first_seq`` (the oldest event still held in the ring).
+* ``EVENTS``  a batch: an array of ``[seq, time, thread, name, args, stack]``; ``args``
+  is an array of summarised values, ``stack`` is nil or an array of
+  ``[file, line, function]`` (innermost first).
+* ``DROPPED`` a map ``{"count": n}``: n more events were raised but not sent.
+* ``GOODBYE`` a map ``{"time", "exit_code", "last_seq"}``: the process is exiting; the
+  events it raises while shutting down may still follow until the connection closes.
+* ``ERROR``   a string: the agent refuses this connection (for instance already attached).
+* ``STATUS``  a map answering a status request (attach mode): ``pid``, ``argv``,
+  ``events``, ``attached``, ``start``.
+
+An attaching monitor opens the conversation with one line, ``REQUEST_STREAM`` or
+``REQUEST_STATUS``.
+
+Summarised values are msgpack nil, bool, int, float, str, bin, array and map, plus three
+extension types: ``EXT_CUT`` (payload: msgpack ``[kept_prefix, original_length]``),
+``EXT_OBJECT`` (payload: UTF-8 description of a value shown without running its code)
+and ``EXT_BIGINT`` (payload: ASCII decimal of an int outside 64 bits).
+"""
+
+import struct
+
+VERSION = 1
+
+HELLO = 0
+EVENTS = 1
+DROPPED = 2
+GOODBYE = 3
+ERROR = 4
+STATUS = 5
+
+REQUEST_STREAM = b"auditmon-attach 1\n"
+REQUEST_STATUS = b"auditmon-status 1\n"
+
+EXT_CUT = 1
+EXT_OBJECT = 2
+EXT_BIGINT = 3
+
+UNICODE_ERRORS = "surrogatepass"
+
+
+class Cut(object):
+    """A value shortened by the agent: the kept prefix and the original length."""
+
+    __slots__ = ("value", "length")
+
+    def __init__(self, value, length):
+        self.value = value
+        self.length = length
+
+    def __eq__(self, other):
+        return type(other) is Cut and other.value == self.value and other.length == self.length
+
+    def __hash__(self):
+        return hash((Cut, self.length))
+
+    def __repr__(self):
+        return "Cut(%r, %d)" % (self.value, self.length)
+
+
+class Described(object):
+    """A value the agent may not look into (it could run user code): a short description."""
+
+    __slots__ = ("text",)
+
+    def __init__(self, text):
+        self.text = text
+
+    def __eq__(self, other):
+        return type(other) is Described and other.text == self.text
+
+    def __hash__(self):
+        return hash((Described, self.text))
+
+    def __repr__(self):
+        return "Described(%r)" % (self.text,)
+
+
+class BigInt(object):
+    """An int too wide for msgpack's 64 bits, carried as decimal text."""
+
+    __slots__ = ("value",)
+
+    def __init__(self, value):
+        self.value = value
+
+    def __eq__(self, other):
+        return type(other) is BigInt and other.value == self.value
+
+    def __hash__(self):
+        return hash(self.value)
+
+    def __repr__(self):
+        return "BigInt(%d)" % (self.value,)
+
+
+def ext_payload(obj, pack):
+    """(code, payload bytes) of an extension value; ``pack`` encodes nested values."""
+    t = type(obj)
+    if t is Cut:
+        return EXT_CUT, pack([obj.value, obj.length])
+    if t is Described:
+        return EXT_OBJECT, obj.text.encode("utf-8", UNICODE_ERRORS)
+    if t is BigInt:
+        return EXT_BIGINT, str(obj.value).encode("ascii")
+    raise TypeError("cannot encode %s" % (t.__name__,))
+
+
+_pack_struct = struct.pack
+
+
+def packb(obj):
+    """Encode ``obj`` exactly as ``msgpack.packb(obj, use_bin_type=True)`` would.
+
+    The fallback for interpreters without msgpack; tests prove byte equality.
+    """
+    out = []
+    _pack_into(obj, out.append)
+    return b"".join(out)
+
+
+def _pack_into(obj, write):
+    t = type(obj)
+    if obj is None:
+        write(b"\xc0")
+    elif t is bool:
+        write(b"\xc3" if obj else b"\xc2")
+    elif t is int:
+        _pack_int(obj, write)
+    elif t is str:
+        data = obj.encode("utf-8", UNICODE_ERRORS)
+        n = len(data)
+        if n < 32:
+            write(bytes((0xA0 | n,)))
+        elif n < 0x100:
+            write(_pack_struct(">BB", 0xD9, n))
+        elif n < 0x10000:
+            write(_pack_struct(">BH", 0xDA, n))
+        else:
+            write(_pack_struct(">BI", 0xDB, n))
+        write(data)
+    elif t is float:
+        write(_pack_struct(">Bd", 0xCB, obj))
+    elif t is list or t is tuple:
+        n = len(obj)
+        if n < 16:
+            write(bytes((0x90 | n,)))
+        elif n < 0x10000:
+            write(_pack_struct(">BH", 0xDC, n))
+        else:
+            write(_pack_struct(">BI", 0xDD, n))
+        for item in obj:
+            _pack_into(item, write)
+    elif t is dict:
+        n = len(obj)
+        if n < 16:
+            write(bytes((0x80 | n,)))
+        elif n < 0x10000:
+            write(_pack_struct(">BH", 0xDE, n))
+        else:
+            write(_pack_struct(">BI", 0xDF, n))
+        for key, value in obj.items():
+            _pack_into(key, write)
+            _pack_into(value, write)
+    elif t is bytes:
+        n = len(obj)
+        if n < 0x100:
+            write(_pack_struct(">BB", 0xC4, n))
+        elif n < 0x10000:
+            write(_pack_struct(">BH", 0xC5, n))
+        else:
+            write(_pack_struct(">BI", 0xC6, n))
+        write(obj)
+    else:
+        code, data = ext_payload(obj, packb)
+        n = len(data)
+        fixed = _FIXEXT.get(n)
+        if fixed is not None:
+            write(_pack_struct(">Bb", fixed, code))
+        elif n < 0x100:
+            write(_pack_struct(">BBb", 0xC7, n, code))
+        elif n < 0x10000:
+            write(_pack_struct(">BHb", 0xC8, n, code))
+        else:
+            write(_pack_struct(">BIb", 0xC9, n, code))
+        write(data)
+
+
+_FIXEXT = {1: 0xD4, 2: 0xD5, 4: 0xD6, 8: 0xD7, 16: 0xD8}
+
+
+def _pack_int(n, write):
+    if n >= 0:
+        if n < 0x80:
+            write(bytes((n,)))
+        elif n < 0x100:
+            write(_pack_struct(">BB", 0xCC, n))
+        elif n < 0x10000:
+            write(_pack_struct(">BH", 0xCD, n))
+        elif n < 0x100000000:
+            write(_pack_struct(">BI", 0xCE, n))
+        else:
+            write(_pack_struct(">BQ", 0xCF, n))
+    elif n >= -32:
+        write(_pack_struct(">b", n))
+    elif n >= -0x80:
+        write(_pack_struct(">Bb", 0xD0, n))
+    elif n >= -0x8000:
+        write(_pack_struct(">Bh", 0xD1, n))
+    elif n >= -0x80000000:
+        write(_pack_struct(">Bi", 0xD2, n))
+    else:
+        write(_pack_struct(">Bq", 0xD3, n))
+
+
+def make_packer():
+    """The fastest encoder this interpreter has: msgpack's if importable, else ``packb``.
+
+    Returns ``(pack, name)``.  Both produce the same bytes.
+    """
+    try:
+        import msgpack
+    except ImportError:
+        return packb, "builtin"
+
+    def default(obj):
+        code, data = ext_payload(obj, pack_nested)
+        return msgpack.ExtType(code, data)
+
+    def pack_nested(obj):
+        # A fresh packer: cut values can nest (a cut list of cut strings).
+        return msgpack.packb(obj, use_bin_type=True, default=default, unicode_errors=UNICODE_ERRORS)
+
+    packer = msgpack.Packer(
+        use_bin_type=True, default=default, unicode_errors=UNICODE_ERRORS, autoreset=True
+    )
+    return packer.pack, "msgpack"

@@ -1,0 +1,62 @@
+"""``auditmon attach PID``: follow a process started with the agent's attach settings."""
+
+from __future__ import annotations
+
+import argparse
+import time
+
+from auditmon import protocol
+from auditmon.attach import AttachError, connect
+from auditmon.headless import Monitor, catching_interrupts, problem
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "attach",
+        help="attach to a process started with `auditmon env`",
+        description="Connect to PID's agent and record until Ctrl-C, --duration or its exit.",
+    )
+    parser.add_argument("--headless", action="store_true", help="no UI: summary on stderr")
+    parser.add_argument(
+        "--record",
+        metavar="FILE",
+        help="write every record to FILE (.jsonl: JSON Lines; otherwise msgpack)",
+    )
+    parser.add_argument("--duration", type=float, metavar="SECONDS", help="detach after SECONDS")
+    parser.add_argument("pid", type=int, metavar="PID")
+    parser.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    try:
+        sock = connect(args.pid, protocol.REQUEST_STREAM)
+    except AttachError as error:
+        problem(f"auditmon attach: {error}")
+        return 2
+    try:
+        monitor = Monitor(args.record)
+    except OSError as error:
+        sock.close()
+        problem(f"auditmon attach: cannot write {args.record}: {error.strerror or error}")
+        return 2
+    connection = monitor.ingest.add(sock)
+    deadline = None if args.duration is None else time.monotonic() + args.duration
+    with catching_interrupts() as interrupts:
+        monitor.run_until(
+            lambda: (
+                connection.closed
+                or interrupts.count > 0
+                or (deadline is not None and time.monotonic() >= deadline)
+            )
+        )
+    monitor.close()
+    if connection.refusal is not None:
+        return 2
+    process = connection.process
+    if process.status == "exited":
+        problem(f"auditmon: process {args.pid} exited")
+    elif process.status == "disconnected" and process.error is None and interrupts.count == 0:
+        if deadline is None or time.monotonic() < deadline:
+            problem(f"auditmon: process {args.pid} disconnected")
+    monitor.print_summary()
+    return 0

@@ -1,0 +1,47 @@
+"""``auditmon env``: the environment that makes Python processes attachable."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shlex
+
+from auditmon.launch import agent_settings, python_path_with_agent
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "env",
+        help="print the environment that makes Python processes attachable",
+        description='Use as: eval "$(auditmon env)"; python app.py; then auditmon attach PID.',
+    )
+    parser.add_argument(
+        "--format",
+        choices=("sh", "fish", "systemd", "json"),
+        default="sh",
+        help="sh (default), fish, a systemd Environment= block, or JSON",
+    )
+    parser.set_defaults(func=run)
+
+
+def render(fmt: str, current_python_path: str | None) -> str:
+    settings = agent_settings("attach")
+    agent_path = python_path_with_agent(None)
+    if fmt == "sh":
+        lines = [f"export {name}={shlex.quote(value)}" for name, value in settings.items()]
+        lines.append(f"export PYTHONPATH={shlex.quote(agent_path)}${{PYTHONPATH:+:$PYTHONPATH}}")
+        return "\n".join(lines)
+    if fmt == "fish":
+        lines = [f"set -gx {name} {shlex.quote(value)}" for name, value in settings.items()]
+        lines.append(f"set -gx PYTHONPATH {shlex.quote(agent_path)} $PYTHONPATH")
+        return "\n".join(lines)
+    full = dict(settings, PYTHONPATH=python_path_with_agent(current_python_path))
+    if fmt == "systemd":
+        return "\n".join(f'Environment="{name}={value}"' for name, value in full.items())
+    return json.dumps(full, indent=2)
+
+
+def run(args: argparse.Namespace) -> int:
+    print(render(args.format, os.environ.get("PYTHONPATH")))
+    return 0

@@ -1,0 +1,131 @@
+"""``auditmon run``: launch a command with the agent in it and every Python descendant."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import subprocess
+import tempfile
+from pathlib import Path
+
+from auditmon.headless import Monitor, catching_interrupts, problem, wait_with_notice
+from auditmon.launch import agent_settings, target_environment
+
+
+def add_agent_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--events",
+        action="append",
+        default=[],
+        metavar="GLOB",
+        help="record only events matching GLOB (repeatable; applied inside the agent)",
+    )
+    parser.add_argument(
+        "--exclude",
+        action="append",
+        default=[],
+        metavar="GLOB",
+        help="never record events matching GLOB (repeatable)",
+    )
+    parser.add_argument(
+        "--stack",
+        action="append",
+        default=[],
+        metavar="GLOB",
+        help="capture the Python stack of events matching GLOB (repeatable)",
+    )
+    parser.add_argument(
+        "--stack-depth",
+        type=int,
+        default=None,
+        metavar="N",
+        help="frames to capture with --stack (default 8)",
+    )
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "run",
+        help="run a command and monitor its Python processes",
+        description="Run CMD with the agent injected into it and every Python descendant.",
+    )
+    parser.add_argument(
+        "--headless",
+        action="store_true",
+        help="no UI: the command keeps the terminal; a summary goes to stderr at the end",
+    )
+    parser.add_argument(
+        "--record",
+        metavar="FILE",
+        help="write every record to FILE (.jsonl: JSON Lines; otherwise msgpack)",
+    )
+    add_agent_options(parser)
+    parser.add_argument("command", nargs=argparse.REMAINDER, metavar="-- CMD [ARGS...]")
+    parser.set_defaults(func=run)
+
+
+def exit_status(returncode: int) -> int:
+    """Shell convention: 128+N for a command killed by signal N."""
+    return 128 - returncode if returncode < 0 else returncode
+
+
+def run(args: argparse.Namespace) -> int:
+    command = list(args.command)
+    if command and command[0] == "--":
+        command = command[1:]
+    if not command:
+        problem("auditmon run: no command given (usage: auditmon run -- CMD [ARGS...])")
+        return 2
+    with tempfile.TemporaryDirectory(prefix="auditmon-") as private:  # mode 0700
+        socket_path = Path(private) / "monitor.sock"
+        try:
+            monitor = Monitor(args.record)
+        except OSError as error:
+            problem(f"auditmon run: cannot write {args.record}: {error.strerror or error}")
+            return 2
+        monitor.ingest.listen(socket_path)
+        settings = agent_settings(
+            "run", socket_path, args.events, args.exclude, args.stack, args.stack_depth
+        )
+        try:
+            child = subprocess.Popen(command, env=target_environment(settings))
+        except FileNotFoundError:
+            monitor.close()
+            problem(f"auditmon run: command not found: {command[0]}")
+            return 127
+        except PermissionError:
+            monitor.close()
+            problem(f"auditmon run: permission denied: {command[0]}")
+            return 126
+        if monitor.recorder is not None:
+            monitor.recorder.hold_exit(child.pid)
+        forwarded = _forward_signals(child)
+        try:
+            with catching_interrupts() as interrupts:
+                monitor.run_until(lambda: child.poll() is not None)
+                wait_with_notice(monitor, interrupts)
+        finally:
+            _restore(forwarded)
+        returncode = child.wait()
+        monitor.close({child.pid: returncode})
+        monitor.print_summary()
+        return exit_status(returncode)
+
+
+def _forward_signals(child: subprocess.Popen) -> dict[int, object]:
+    def forward(signum: int, frame: object) -> None:
+        try:
+            os.kill(child.pid, signum)
+        except ProcessLookupError:
+            pass
+
+    previous = {}
+    for signum in (signal.SIGTERM, signal.SIGHUP):
+        previous[signum] = signal.signal(signum, forward)
+    return previous
+
+
+def _restore(previous: dict[int, object]) -> None:
+    for signum, handler in previous.items():
+        signal.signal(signum, handler)

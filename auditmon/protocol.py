@@ -1,0 +1,143 @@
+"""The wire protocol, as the monitor uses it.
+
+The definition lives in the agent (``_auditmon_agent/wire.py``), because the agent must
+run without auditmon installed; this module loads that very file, so the two sides can't
+disagree, and adds the monitor's decoding and validation.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+from dataclasses import dataclass
+from typing import Any
+
+import msgpack
+
+from auditmon.agentpath import agent_dir
+
+
+def _load_wire():
+    name = "auditmon._wire"
+    if name in sys.modules:
+        return sys.modules[name]
+    spec = importlib.util.spec_from_file_location(
+        name, agent_dir() / "_auditmon_agent" / "wire.py"
+    )
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+wire = _load_wire()
+
+VERSION: int = wire.VERSION
+HELLO, EVENTS, DROPPED, GOODBYE, ERROR, STATUS = (
+    wire.HELLO,
+    wire.EVENTS,
+    wire.DROPPED,
+    wire.GOODBYE,
+    wire.ERROR,
+    wire.STATUS,
+)
+REQUEST_STREAM: bytes = wire.REQUEST_STREAM
+REQUEST_STATUS: bytes = wire.REQUEST_STATUS
+Cut = wire.Cut
+Described = wire.Described
+BigInt = wire.BigInt
+
+#: Largest message the monitor accepts; anything bigger closes that connection.
+MAX_MESSAGE = 256 * 1024 * 1024
+
+_MESSAGE_KINDS = {HELLO, EVENTS, DROPPED, GOODBYE, ERROR, STATUS}
+
+
+class ProtocolError(Exception):
+    """The peer sent something that is not auditmon protocol version 1."""
+
+
+def ext_hook(code: int, data: bytes) -> Any:
+    """Turn the protocol's extension types back into values."""
+    if code == wire.EXT_CUT:
+        value, length = msgpack.unpackb(data, **_unpack_options())
+        return Cut(value, length)
+    if code == wire.EXT_OBJECT:
+        return Described(data.decode("utf-8", wire.UNICODE_ERRORS))
+    if code == wire.EXT_BIGINT:
+        return int(data.decode("ascii"))
+    return msgpack.ExtType(code, data)
+
+
+def _unpack_options() -> dict[str, Any]:
+    return {
+        "raw": False,
+        "ext_hook": ext_hook,
+        "strict_map_key": False,
+        "unicode_errors": wire.UNICODE_ERRORS,
+        "use_list": True,
+    }
+
+
+def make_unpacker(max_message: int = MAX_MESSAGE) -> msgpack.Unpacker:
+    """A streaming decoder for one connection."""
+    return msgpack.Unpacker(max_buffer_size=max_message, **_unpack_options())
+
+
+def packb(obj: Any) -> bytes:
+    """Encode as the agent does (used for recordings and tests)."""
+    return wire.make_packer()[0](obj)
+
+
+@dataclass(frozen=True)
+class Message:
+    """One decoded protocol message."""
+
+    kind: int
+    body: Any
+
+
+def check_message(value: Any, first: bool) -> Message:
+    """Validate a decoded value as a protocol message, or raise ProtocolError."""
+    if not isinstance(value, list) or len(value) != 2 or value[0] not in _MESSAGE_KINDS:
+        raise ProtocolError(f"not an auditmon message: {_preview(value)}")
+    kind, body = value
+    if first and kind not in (HELLO, ERROR, STATUS):
+        raise ProtocolError("the first message was not a hello")
+    if kind in (HELLO, STATUS):
+        if not isinstance(body, dict):
+            raise ProtocolError("malformed hello")
+        version = body.get("v")
+        if version != VERSION:
+            raise ProtocolError(
+                f"unsupported protocol version {version!r} (this auditmon speaks {VERSION})"
+            )
+        if not isinstance(body.get("pid"), int):
+            raise ProtocolError("hello without a pid")
+    elif kind == EVENTS:
+        if not isinstance(body, list) or not all(_is_event(e) for e in body):
+            raise ProtocolError("malformed event batch")
+    elif kind == DROPPED:
+        if not isinstance(body, dict) or not isinstance(body.get("count"), int):
+            raise ProtocolError("malformed drop report")
+    elif kind == GOODBYE:
+        if not isinstance(body, dict):
+            raise ProtocolError("malformed goodbye")
+    elif kind == ERROR and not isinstance(body, str):
+        raise ProtocolError("malformed error message")
+    return Message(kind, body)
+
+
+def _is_event(event: Any) -> bool:
+    return (
+        isinstance(event, list)
+        and len(event) == 6
+        and isinstance(event[0], int)
+        and isinstance(event[3], str)
+        and isinstance(event[4], list)
+    )
+
+
+def _preview(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."

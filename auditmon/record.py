@@ -1,0 +1,241 @@
+"""Recordings: every process, event, drop and exit of a session, written as it arrives.
+
+Two encodings of the same records:
+
+* ``*.jsonl``: JSON Lines, one record object per line.
+* anything else: a compact msgpack stream: a header map
+  ``{"type": "header", "format": "auditmon-recording", "version": 1}`` followed by
+  the same record maps, with argument values in their wire form (``bin``, and the
+  protocol's extension types for cut values, descriptions and wide ints).
+
+Records: ``process`` (before that pid's events), ``event``, ``dropped`` and ``exit``;
+see the README for their fields.  JSON cannot hold every value an event carries, so
+``to_json`` renders the others as small tagged objects (``{"$bytes": ...}`` and so on);
+``from_json`` reverses it.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import math
+from collections.abc import Iterator
+from pathlib import Path
+from typing import IO, Any
+
+import msgpack
+
+from auditmon import protocol
+from auditmon.ingest import Process
+
+FORMAT = "auditmon-recording"
+FORMAT_VERSION = 1
+
+
+def is_jsonl(path: str | Path) -> bool:
+    return str(path).endswith(".jsonl")
+
+
+# -- values ------------------------------------------------------------------------------
+def to_json(value: Any) -> Any:
+    """A JSON-safe rendering of a summarised argument value (see the README)."""
+    t = type(value)
+    if value is None or t is str or t is int or t is bool:
+        return value
+    if t is float:
+        return value if math.isfinite(value) else {"$float": repr(value)}
+    if t is list or t is tuple:
+        return [to_json(v) for v in value]
+    if t is bytes:
+        return {"$bytes": base64.b64encode(value).decode("ascii")}
+    if t is dict:
+        if all(type(k) is str and not k.startswith("$") for k in value):
+            return {k: to_json(v) for k, v in value.items()}
+        return {"$dict": [[to_json(k), to_json(v)] for k, v in value.items()]}
+    if t is protocol.Cut:
+        return {"$cut": to_json(value.value), "length": value.length}
+    if t is protocol.Described:
+        return {"$object": value.text}
+    if t is msgpack.ExtType:
+        return {"$ext": value.code, "data": base64.b64encode(value.data).decode("ascii")}
+    return {"$object": f"{t.__name__} value"}
+
+
+def from_json(value: Any) -> Any:
+    """The inverse of ``to_json``."""
+    if isinstance(value, list):
+        return [from_json(v) for v in value]
+    if not isinstance(value, dict):
+        return value
+    if "$bytes" in value:
+        return base64.b64decode(value["$bytes"])
+    if "$cut" in value:
+        return protocol.Cut(from_json(value["$cut"]), value["length"])
+    if "$object" in value:
+        return protocol.Described(value["$object"])
+    if "$float" in value:
+        return float(value["$float"])
+    if "$dict" in value:
+        return {_hashable(from_json(k)): from_json(v) for k, v in value["$dict"]}
+    if "$ext" in value:
+        return msgpack.ExtType(value["$ext"], base64.b64decode(value["data"]))
+    return {k: from_json(v) for k, v in value.items()}
+
+
+def _hashable(value: Any) -> Any:
+    return tuple(_hashable(v) for v in value) if isinstance(value, list) else value
+
+
+# -- records -----------------------------------------------------------------------------
+def process_record(process: Process) -> dict[str, Any]:
+    return {
+        "type": "process",
+        "pid": process.pid,
+        "ppid": process.ppid,
+        "argv": process.argv,
+        "executable": process.executable,
+        "cwd": process.cwd,
+        "python": process.python,
+        "start": process.start,
+    }
+
+
+def event_record(pid: int, event: list[Any]) -> dict[str, Any]:
+    seq, when, thread, name, args, stack = event
+    record = {
+        "type": "event",
+        "pid": pid,
+        "seq": seq,
+        "time": when,
+        "thread": thread,
+        "event": name,
+        "args": args,
+    }
+    if stack is not None:
+        record["stack"] = stack
+    return record
+
+
+def dropped_record(pid: int, count: int) -> dict[str, Any]:
+    return {"type": "dropped", "pid": pid, "count": count}
+
+
+def exit_record(process: Process) -> dict[str, Any]:
+    return {
+        "type": "exit",
+        "pid": process.pid,
+        "time": process.end_time,
+        "exit_code": process.exit_code,
+        "status": process.status,
+    }
+
+
+class Recorder:
+    """A sink that writes every record to a file as it arrives.
+
+    Exit records of processes whose exit status is still to come (the launched
+    command's) are held back with ``hold_exit`` and written by ``release_exit``.
+    """
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        self.jsonl = is_jsonl(path)
+        self.file: IO[bytes] = open(self.path, "wb")
+        self.held: set[int] = set()
+        self.pending: list[Process] = []
+        if self.jsonl:
+            self._write = self._write_json
+        else:
+            self._packer = msgpack.Packer(
+                use_bin_type=True, default=_ext_default, unicode_errors="surrogatepass"
+            )
+            self._write = self._write_msgpack
+            self._write({"type": "header", "format": FORMAT, "version": FORMAT_VERSION})
+
+    def _write_json(self, record: dict[str, Any]) -> None:
+        if record["type"] == "event":
+            record["args"] = to_json(record["args"])
+        line = json.dumps(record, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+        self.file.write(line.encode("utf-8", "surrogatepass") + b"\n")
+
+    def _write_msgpack(self, record: dict[str, Any]) -> None:
+        self.file.write(self._packer.pack(record))
+
+    # -- sink ----------------------------------------------------------------------
+    def process_started(self, process: Process) -> None:
+        self._write(process_record(process))
+
+    def events(self, process: Process, events: list[list[Any]]) -> None:
+        pid = process.pid
+        write = self._write
+        for event in events:
+            write(event_record(pid, event))
+
+    def dropped(self, process: Process, count: int) -> None:
+        self._write(dropped_record(process.pid, count))
+
+    def process_ended(self, process: Process) -> None:
+        if process.lost:
+            self._write(dropped_record(process.pid, process.lost))
+        if process.pid in self.held:
+            self.pending.append(process)
+        else:
+            self._write(exit_record(process))
+
+    def hold_exit(self, pid: int) -> None:
+        """Don't write ``pid``'s exit record until its exit status is known."""
+        self.held.add(pid)
+
+    def release_exit(self, pid: int, exit_code: int | None) -> None:
+        """Write the held exit records of ``pid``; the last image gets ``exit_code``."""
+        self.held.discard(pid)
+        mine = [p for p in self.pending if p.pid == pid]
+        self.pending = [p for p in self.pending if p.pid != pid]
+        for i, process in enumerate(mine):
+            if i == len(mine) - 1:
+                process.exit_code = exit_code
+            self._write(exit_record(process))
+
+    def close(self) -> None:
+        for pid in list(self.held):
+            self.release_exit(pid, None)
+        self.file.close()
+
+
+def _ext_default(obj: Any) -> Any:
+    if type(obj) is int:  # wider than msgpack's 64 bits
+        obj = protocol.BigInt(obj)
+    code, data = protocol.wire.ext_payload(obj, protocol.packb)
+    return msgpack.ExtType(code, data)
+
+
+def read_recording(path: str | Path) -> Iterator[dict[str, Any]]:
+    """The records of a recording (either encoding), header excluded."""
+    path = Path(path)
+    if is_jsonl(path):
+        with open(path, encoding="utf-8", errors="surrogatepass") as file:
+            for line in file:
+                if line.strip():
+                    record = json.loads(line)
+                    if record.get("type") == "event":
+                        record["args"] = from_json(record["args"])
+                    yield record
+        return
+    with open(path, "rb") as file:
+        unpacker = msgpack.Unpacker(file, **_reader_options())
+        header = next(unpacker, None)
+        if not isinstance(header, dict) or header.get("format") != FORMAT:
+            raise ValueError(f"{path} is not an auditmon recording")
+        if header.get("version") != FORMAT_VERSION:
+            raise ValueError(f"{path}: unsupported recording version {header.get('version')!r}")
+        yield from unpacker
+
+
+def _reader_options() -> dict[str, Any]:
+    return {
+        "raw": False,
+        "ext_hook": protocol.ext_hook,
+        "strict_map_key": False,
+        "unicode_errors": "surrogatepass",
+        "max_buffer_size": protocol.MAX_MESSAGE,
+    }

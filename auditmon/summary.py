@@ -1,0 +1,103 @@
+"""The headless summary printed at the end of ``auditmon run --headless`` (like strace -c)."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+
+from rich.console import Console
+from rich.table import Table
+from rich.text import Text
+
+from auditmon.catalog import load_catalog
+from auditmon.ingest import Process
+from auditmon.model import Session
+
+NO_PYTHON_HINT = (
+    "auditmon: no Python process reported any events. The command may not be a Python "
+    "program, or its interpreter may have been started with -E, -I or -S (which skip "
+    "PYTHONPATH or site, where the agent loads), or be older than CPython 3.8."
+)
+
+
+def exit_text(process: Process) -> str:
+    """How a process ended, in words."""
+    if process.status == "running":
+        return "running"
+    code = process.exit_code
+    if code is not None:
+        return f"killed by signal {-code}" if code < 0 else f"exit {code}"
+    if process.status == "disconnected":
+        return "disconnected" + (f" ({process.error})" if process.error else "")
+    return "exited"
+
+
+def render(session: Session, console: Console) -> None:
+    """Print the per-category event table, the per-process table and drops."""
+    catalog = load_catalog()
+    total = session.total_events
+    processes = session.ordered_processes()
+    if not processes:
+        console.print(NO_PYTHON_HINT, highlight=False)
+        return
+    seconds = 0.0
+    if session.first_time is not None and session.last_time is not None:
+        seconds = session.last_time - session.first_time
+    dropped = session.total_dropped
+    headline = Text(
+        f"auditmon: {total:,} events from {len(processes)} "
+        f"process{'es' if len(processes) != 1 else ''} over {seconds:.2f} s; "
+    )
+    headline.append(f"{dropped:,} dropped", style="bold red" if dropped else "")
+    console.print(headline)
+
+    by_category: dict[str, list[tuple[str, int]]] = defaultdict(list)
+    for name, count in session.event_counts.items():
+        by_category[catalog.info(name).category].append((name, count))
+    table = Table(title="Events by category", title_justify="left", box=None, pad_edge=False)
+    table.add_column("% events", justify="right")
+    table.add_column("count", justify="right")
+    table.add_column("event")
+    table.add_column("arguments", overflow="fold")
+    order = sorted(by_category.items(), key=lambda item: -sum(c for _, c in item[1]))
+    for category_name, rows in order:
+        category = catalog.category(category_name)
+        subtotal = sum(c for _, c in rows)
+        table.add_row(
+            _percent(subtotal, total),
+            f"{subtotal:,}",
+            Text(category.title, style=f"bold {category.color}"),
+            "",
+        )
+        for name, count in sorted(rows, key=lambda row: (-row[1], row[0])):
+            info = catalog.info(name)
+            table.add_row(
+                _percent(count, total), f"{count:,}", f"  {name}", ", ".join(info.args)
+            )
+    console.print(table)
+
+    procs = Table(title="Processes", title_justify="left", box=None, pad_edge=False)
+    for column, justify in (
+        ("pid", "right"),
+        ("ppid", "right"),
+        ("command", "left"),
+        ("events", "right"),
+        ("dropped", "right"),
+        ("end", "left"),
+    ):
+        procs.add_column(column, justify=justify, overflow="fold")
+    for totals in processes:
+        process = totals.process
+        lost = process.dropped + process.lost
+        procs.add_row(
+            str(process.pid),
+            str(process.ppid),
+            Text(process.command),
+            f"{totals.total:,}",
+            Text(f"{lost:,}", style="bold red") if lost else "0",
+            exit_text(process),
+        )
+    console.print(procs)
+
+
+def _percent(part: int, whole: int) -> str:
+    return f"{100.0 * part / whole:.1f}" if whole else "0.0"
