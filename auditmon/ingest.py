@@ -207,7 +207,8 @@ class Connection:
         elif kind == protocol.STATUS:
             raise protocol.ProtocolError("unexpected status message")
 
-    def close(self, error: str | None) -> None:
+    def close(self, error: str | None, detached: bool = False) -> None:
+        """Finish this connection; ``detached`` when the monitor, not the agent, ends it."""
         if self.closed:
             return
         self.closed = True
@@ -229,9 +230,10 @@ class Connection:
             self.problem(f"auditmon: connection from {who} closed: {error}")
         if not self.started:
             return
-        process.status = "exited" if process.goodbye is not None and error is None else (
-            "disconnected"
-        )
+        if process.goodbye is not None and error is None:
+            process.status = "exited"
+        else:
+            process.status = "detached" if detached else "disconnected"
         process.account_end()
         self.sink.process_ended(process)
 
@@ -310,7 +312,7 @@ class Ingest:
     def close(self) -> None:
         """Close every connection (accounting what was received) and the listener."""
         for connection in list(self.connections):
-            connection.close(None)
+            connection.close(None, detached=True)
         if self.listener is not None:
             self.selector.unregister(self.listener)
             self.listener.close()

@@ -26,6 +26,8 @@ def exit_text(process: Process) -> str:
     code = process.exit_code
     if code is not None:
         return f"killed by signal {-code}" if code < 0 else f"exit {code}"
+    if process.status == "detached":
+        return "still running (detached)"
     if process.status == "disconnected":
         return "disconnected" + (f" ({process.error})" if process.error else "")
     return "exited"

@@ -1,0 +1,80 @@
+"""Shared helpers: run auditmon and workloads as real processes, read recordings."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+WORKLOADS = ROOT / "tests" / "workloads"
+AGENT_DIR = ROOT / "agent"
+
+#: Debian's own interpreter, outside any venv: it has no msgpack and no auditmon.
+SYSTEM_PYTHON = "/usr/bin/python3"
+
+
+def has_system_python() -> bool:
+    return os.access(SYSTEM_PYTHON, os.X_OK)
+
+
+def clean_env(**extra: str) -> dict[str, str]:
+    """Our environment without any agent settings a developer's shell may carry."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AUDITMON_")}
+    env.pop("PYTHONPATH", None)
+    env.update(extra)
+    return env
+
+
+def auditmon(*args: str, timeout: float = 120, **kwargs) -> subprocess.CompletedProcess:
+    """Run the auditmon CLI as a real process and capture its output."""
+    kwargs.setdefault("env", clean_env())
+    kwargs.setdefault("capture_output", True)
+    kwargs.setdefault("text", True)
+    return subprocess.run([sys.executable, "-m", "auditmon", *args], timeout=timeout, **kwargs)
+
+
+def read_jsonl(path: Path) -> list[dict]:
+    with open(path, encoding="utf-8") as file:
+        return [json.loads(line) for line in file if line.strip()]
+
+
+def events_of(records: list[dict], pid: int | None = None) -> list[dict]:
+    return [r for r in records if r["type"] == "event" and (pid is None or r["pid"] == pid)]
+
+
+@pytest.fixture(params=["venv", "system"])
+def target_python(request) -> str:
+    """The interpreter a workload runs under: ours (with msgpack) or Debian's (without)."""
+    if request.param == "venv":
+        return sys.executable
+    if not has_system_python():
+        pytest.skip(f"{SYSTEM_PYTHON} is not installed on this machine")
+    return SYSTEM_PYTHON
+
+
+@pytest.fixture
+def no_msgpack_python() -> str:
+    """An interpreter that cannot import msgpack, to prove the agent needs nothing."""
+    if not has_system_python():
+        pytest.skip(f"{SYSTEM_PYTHON} is not installed on this machine")
+    check = subprocess.run([SYSTEM_PYTHON, "-c", "import msgpack"], capture_output=True)
+    assert check.returncode != 0, "the system python has msgpack; the test would prove nothing"
+    return SYSTEM_PYTHON
+
+
+@pytest.fixture
+def runtime_dir(tmp_path_factory) -> Path:
+    """A private attach directory for one test, so tests don't see each other."""
+    path = tmp_path_factory.mktemp("rt")
+    os.chmod(path, 0o700)
+    return path / "auditmon"
+
+
+def which(name: str) -> str | None:
+    return shutil.which(name)

@@ -1,0 +1,151 @@
+"""The agent's own msgpack encoder produces msgpack's bytes, and the monitor decodes them."""
+
+from __future__ import annotations
+
+import math
+
+import msgpack
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from auditmon import protocol
+
+wire = protocol.wire
+pure_pack = wire.packb
+library_pack, library_name = wire.make_packer()
+
+
+def test_make_packer_prefers_msgpack_here():
+    assert library_name == "msgpack"
+
+
+scalars = (
+    st.none()
+    | st.booleans()
+    | st.integers(min_value=-(2**63), max_value=2**64 - 1)
+    | st.floats(allow_nan=False)
+    | st.text()
+    | st.binary()
+)
+ext_values = st.one_of(
+    st.builds(wire.Described, st.text()),
+    st.builds(wire.BigInt, st.integers(min_value=2**64)),
+    st.builds(wire.Cut, st.text(), st.integers(min_value=0, max_value=2**40)),
+)
+values = st.recursive(
+    scalars | ext_values,
+    lambda children: (
+        st.lists(children, max_size=20)
+        | st.tuples(children, children)
+        | st.dictionaries(st.text() | st.integers(-100, 100), children, max_size=20)
+        | st.builds(wire.Cut, st.lists(children, max_size=5), st.integers(0, 1000))
+    ),
+    max_leaves=60,
+)
+
+
+@settings(max_examples=400, deadline=None)
+@given(values)
+def test_pure_encoder_is_byte_equal_to_msgpack(value):
+    assert pure_pack(value) == library_pack(value)
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        0,
+        127,
+        128,
+        255,
+        256,
+        65535,
+        65536,
+        2**32 - 1,
+        2**32,
+        2**64 - 1,
+        -1,
+        -32,
+        -33,
+        -128,
+        -129,
+        -32768,
+        -32769,
+        -(2**31),
+        -(2**31) - 1,
+        -(2**63),
+        "",
+        "a" * 31,
+        "a" * 32,
+        "a" * 255,
+        "a" * 256,
+        "a" * 65535,
+        "a" * 65536,
+        b"",
+        b"x" * 255,
+        b"x" * 256,
+        b"x" * 65536,
+        list(range(15)),
+        list(range(16)),
+        list(range(65536)),
+        {str(i): i for i in range(15)},
+        {str(i): i for i in range(16)},
+        1.5,
+        -0.0,
+        math.inf,
+        "\udcff surrogate",
+        "日本語",
+        wire.Described(""),
+        wire.Described("x"),
+        wire.Described("ab"),
+        wire.Described("abcd"),
+        wire.Described("a" * 8),
+        wire.Described("a" * 16),
+        wire.Described("a" * 300),
+        wire.Described("a" * 70000),
+        wire.BigInt(2**100),
+    ],
+)
+def test_format_boundaries_match(value):
+    assert pure_pack(value) == library_pack(value)
+
+
+def test_nan_encodes_the_same():
+    assert pure_pack(math.nan) == library_pack(math.nan)
+
+
+@settings(max_examples=200, deadline=None)
+@given(values)
+def test_monitor_decodes_what_the_agent_encodes(value):
+    decoded = msgpack.unpackb(pure_pack(value), **protocol._unpack_options())
+    assert decoded == _as_decoded(value)
+
+
+def _as_decoded(value):
+    """What a value looks like after the trip: tuples become lists, BigInt an int."""
+    if isinstance(value, (list, tuple)):
+        return [_as_decoded(v) for v in value]
+    if isinstance(value, dict):
+        return {_key(k): _as_decoded(v) for k, v in value.items()}
+    if isinstance(value, wire.BigInt):
+        return value.value
+    if isinstance(value, wire.Cut):
+        return wire.Cut(_as_decoded(value.value), value.length)
+    return value
+
+
+def _key(key):
+    return tuple(_key(k) for k in key) if isinstance(key, (list, tuple)) else key
+
+
+def test_check_message_rejects_other_versions_and_shapes():
+    hello = {"v": protocol.VERSION, "pid": 1}
+    assert protocol.check_message([protocol.HELLO, hello], first=True).kind == protocol.HELLO
+    with pytest.raises(protocol.ProtocolError, match="unsupported protocol version 99"):
+        protocol.check_message([protocol.HELLO, {"v": 99, "pid": 1}], first=True)
+    with pytest.raises(protocol.ProtocolError, match="first message was not a hello"):
+        protocol.check_message([protocol.EVENTS, []], first=True)
+    with pytest.raises(protocol.ProtocolError, match="not an auditmon message"):
+        protocol.check_message(42, first=False)
+    with pytest.raises(protocol.ProtocolError, match="malformed event batch"):
+        protocol.check_message([protocol.EVENTS, [[1, 2]]], first=False)
