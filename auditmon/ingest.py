@@ -130,12 +130,19 @@ Problem = Callable[[str], None]
 class Connection:
     """One agent's stream: decode, validate, account, hand to the sink."""
 
-    def __init__(self, sock: socket.socket, process: Process, sink: Sink, problem: Problem):
+    def __init__(
+        self,
+        sock: socket.socket,
+        process: Process,
+        sink: Sink,
+        problem: Problem,
+        max_message: int = protocol.MAX_MESSAGE,
+    ):
         self.sock = sock
         self.process = process
         self.sink = sink
         self.problem = problem
-        self.unpacker = protocol.make_unpacker()
+        self.unpacker = protocol.make_unpacker(max_message)
         self.fed = 0
         self.started = False
         self.closed = False
@@ -241,9 +248,12 @@ class Connection:
 class Ingest:
     """A selector loop over a listener and its agents' connections."""
 
-    def __init__(self, sink: Sink, problem: Problem) -> None:
+    def __init__(
+        self, sink: Sink, problem: Problem, max_message: int = protocol.MAX_MESSAGE
+    ) -> None:
         self.sink = sink
         self.problem = problem
+        self.max_message = max_message
         self.selector = selectors.DefaultSelector()
         self.connections: set[Connection] = set()
         self.processes: list[Process] = []
@@ -265,7 +275,7 @@ class Ingest:
         process = Process(id=len(self.processes) + 1)
         self.processes.append(process)
         sock.setblocking(False)
-        connection = Connection(sock, process, self.sink, self.problem)
+        connection = Connection(sock, process, self.sink, self.problem, self.max_message)
         connection.on_close = self._forget
         self.connections.add(connection)
         self.selector.register(sock, selectors.EVENT_READ, connection)

@@ -6,7 +6,6 @@ import base64
 import json
 
 import pytest
-
 from conftest import WORKLOADS, auditmon, events_of, read_jsonl
 
 AGENT_STRLEN = 1024

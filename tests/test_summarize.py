@@ -7,7 +7,6 @@ import socket
 import sys
 
 import pytest
-
 from conftest import AGENT_DIR
 
 sys.path.insert(0, str(AGENT_DIR))

@@ -1,0 +1,1 @@
+"""The auditmon subcommands, one module each."""
