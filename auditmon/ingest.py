@@ -17,6 +17,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Protocol
 
+import msgpack
+
 from auditmon import protocol
 
 _SO_PEERCRED = getattr(socket, "SO_PEERCRED", 17)
@@ -142,8 +144,10 @@ class Connection:
         self.process = process
         self.sink = sink
         self.problem = problem
+        self.max_message = max_message
         self.unpacker = protocol.make_unpacker(max_message)
         self.fed = 0
+        self.complete = 0  # stream offset just past the last whole message
         self.started = False
         self.closed = False
         self.refusal: str | None = None
@@ -162,7 +166,7 @@ class Connection:
             self.close(f"read failed: {error.strerror or error}")
             return False
         if not data:
-            if self.fed > self.unpacker.tell():
+            if self.fed > self.complete:
                 self.close("connection closed in the middle of a message (truncated frame)")
             else:
                 self.close(None)
@@ -174,11 +178,18 @@ class Connection:
             self.fed += len(data)
             self.unpacker.feed(data)
             for value in self.unpacker:
+                self.complete = self.unpacker.tell()
                 self.handle(protocol.check_message(value, first=not self.started))
                 if self.closed:
                     return False
         except protocol.ProtocolError as error:
             self.close(f"protocol error: {error}")
+            return False
+        except (msgpack.BufferFull, ValueError) as error:
+            if isinstance(error, msgpack.BufferFull) or "exceeds max" in str(error):
+                self.close(f"oversized frame (over {self.max_message:,} bytes)")
+                return False
+            self.close(f"undecodable data ({type(error).__name__}: {error})")
             return False
         except Exception as error:  # malformed msgpack: every decoder error lands here
             self.close(f"undecodable data ({type(error).__name__}: {error})")

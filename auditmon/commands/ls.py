@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 import time
 
 from rich.console import Console
@@ -28,7 +29,8 @@ def uptime_text(seconds: float) -> str:
 
 def run(args: argparse.Namespace) -> int:
     rows = attachable()
-    console = Console()
+    # Piped output keeps one process per line, whatever the width, for grep and awk.
+    console = Console() if sys.stdout.isatty() else Console(width=10_000)
     if not rows:
         console.print(
             'No attachable processes. Start one in a shell prepared with: eval "$(auditmon env)"',

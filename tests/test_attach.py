@@ -1,0 +1,233 @@
+"""Attach mode: start, list, attach, detach, re-attach, errors, and bad requests."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+
+import msgpack
+import pytest
+from conftest import WORKLOADS, auditmon, clean_env, events_of, read_jsonl
+
+from auditmon import protocol
+
+
+def attach_env(runtime_dir):
+    """The environment `auditmon env --format json` gives, in a private runtime dir."""
+    result = auditmon("env", "--format", "json")
+    assert result.returncode == 0, result.stderr
+    return clean_env(AUDITMON_RUNTIME_DIR=str(runtime_dir), **json.loads(result.stdout))
+
+
+def wait_for(predicate, timeout=15.0):
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.02)
+
+
+@pytest.fixture
+def ticker(tmp_path, runtime_dir):
+    """A running attachable process; stopped (by its stop file) at the end."""
+    stop = tmp_path / "stop"
+    env = attach_env(runtime_dir)
+    process = subprocess.Popen(
+        [sys.executable, str(WORKLOADS / "ticker.py"), str(stop)],
+        env=env,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert process.stdout.readline() == "ticker ready\n"
+    sock = runtime_dir / f"{process.pid}.sock"
+    wait_for(sock.exists)
+    process.stop_file = stop
+    process.sock = sock
+    yield process
+    stop.touch()
+    process.wait(timeout=15)
+
+
+def cli(runtime_dir, *args, **kwargs):
+    return auditmon(*args, env=clean_env(AUDITMON_RUNTIME_DIR=str(runtime_dir)), **kwargs)
+
+
+def ticks(records):
+    return [e["args"][0] for e in events_of(records) if e["event"] == "ticker.tick"]
+
+
+def test_socket_is_private(ticker, runtime_dir):
+    assert oct(os.stat(runtime_dir).st_mode & 0o777) == "0o700"
+    assert oct(os.stat(ticker.sock).st_mode & 0o777) == "0o600"
+
+
+def test_ls_attach_detach_reattach(ticker, runtime_dir, tmp_path):
+    listing = cli(runtime_dir, "ls")
+    assert listing.returncode == 0, listing.stderr
+    (row,) = [line for line in listing.stdout.splitlines() if line.split()[0] == str(ticker.pid)]
+    assert "ticker.py" in row and row.rstrip().endswith("no")
+
+    first = tmp_path / "first.jsonl"
+    result = cli(
+        runtime_dir, "attach", "--duration", "0.5", "--record", str(first), str(ticker.pid)
+    )
+    assert result.returncode == 0, result.stderr
+    records = read_jsonl(first)
+    assert records[0]["type"] == "process" and records[0]["pid"] == ticker.pid
+    first_ticks = ticks(records)
+    # The ring replays history from the start: tick 0 onwards, without gaps.
+    assert first_ticks[:3] == [0, 1, 2] and first_ticks == list(range(len(first_ticks)))
+    assert records[-1]["type"] == "exit" and records[-1]["status"] == "detached"
+    assert "still running (detached)" in result.stderr
+    assert ticker.poll() is None, "detaching must not stop the process"
+
+    # While one monitor is attached, ls says so and a second attach is refused.
+    holder = subprocess.Popen(
+        [sys.executable, "-m", "auditmon", "attach", "--duration", "5", str(ticker.pid)],
+        env=clean_env(AUDITMON_RUNTIME_DIR=str(runtime_dir)),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        wait_for(lambda: _row(cli(runtime_dir, "ls").stdout, ticker.pid).endswith("yes"))
+        second = cli(runtime_dir, "attach", "--duration", "0.5", str(ticker.pid))
+        assert second.returncode == 2
+        assert "already attached" in second.stderr
+    finally:
+        holder.terminate()
+        holder.wait(timeout=10)
+
+    again = tmp_path / "again.jsonl"
+    result = cli(
+        runtime_dir, "attach", "--duration", "0.5", "--record", str(again), str(ticker.pid)
+    )
+    assert result.returncode == 0, result.stderr
+    again_ticks = ticks(read_jsonl(again))
+    assert again_ticks[-1] > first_ticks[-1]
+    assert again_ticks == sorted(again_ticks)
+
+
+def _row(listing, pid):
+    rows = [line.rstrip() for line in listing.splitlines() if line.split()[:1] == [str(pid)]]
+    return rows[0] if rows else ""
+
+
+def test_attach_ends_when_the_process_exits(ticker, runtime_dir, tmp_path):
+    record = tmp_path / "rec.jsonl"
+    attached = subprocess.Popen(
+        [sys.executable, "-m", "auditmon", "attach", "--record", str(record), str(ticker.pid)],
+        env=clean_env(AUDITMON_RUNTIME_DIR=str(runtime_dir)),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    wait_for(lambda: _row(cli(runtime_dir, "ls").stdout, ticker.pid).endswith("yes"))
+    ticker.stop_file.touch()
+    out, err = attached.communicate(timeout=20)
+    assert attached.returncode == 0, err
+    assert f"process {ticker.pid} exited" in err
+    records = read_jsonl(record)
+    assert records[-1]["type"] == "exit" and records[-1]["status"] == "exited"
+    seen = ticks(records)
+    assert seen == list(range(len(seen)))  # nothing lost up to the end
+    assert ticker.stdout.read() == "ticker done True\n"
+    wait_for(lambda: not ticker.sock.exists())  # the agent removes its socket
+
+
+def test_stale_sockets_are_cleaned_up(runtime_dir, tmp_path):
+    runtime_dir.mkdir(mode=0o700)
+    stale = runtime_dir / "4194305.sock"  # above Linux's largest pid: never alive
+    stale.touch()
+    stop = tmp_path / "stop"
+    stop.touch()  # the ticker exits right away; its agent cleaned up on start
+    subprocess.run(
+        [sys.executable, str(WORKLOADS / "ticker.py"), str(stop)],
+        env=attach_env(runtime_dir),
+        check=True,
+        capture_output=True,
+        timeout=30,
+    )
+    assert not stale.exists()
+    assert list(runtime_dir.iterdir()) == []
+
+
+def test_bad_pids_get_one_line_and_status_2(runtime_dir):
+    for pid, expected in (
+        ("999999999", "no process with PID 999999999"),
+        (str(os.getpid()), "has no auditmon agent"),
+    ):
+        result = cli(runtime_dir, "attach", pid)
+        assert result.returncode == 2
+        assert result.stderr.count("\n") == 1 and expected in result.stderr, result.stderr
+        assert "Traceback" not in result.stderr
+
+
+def test_another_users_process_is_refused(runtime_dir):
+    if os.getuid() != 0:
+        pytest.skip("needs root to start a process as another user")
+    other = subprocess.Popen(["sleep", "30"], user=65534)
+    try:
+        result = cli(runtime_dir, "attach", str(other.pid))
+        assert result.returncode == 2
+        assert "belongs to another user" in result.stderr
+        assert result.stderr.count("\n") == 1
+    finally:
+        other.kill()
+        other.wait()
+
+
+def test_agent_refuses_another_users_connection(tmp_path):
+    """SO_PEERCRED on the agent's side: a peer with another uid gets nothing at all."""
+    if os.getuid() != 0:
+        pytest.skip("needs root to run a target as another user")
+    import tempfile
+
+    base = tempfile.mkdtemp()
+    os.chmod(base, 0o755)
+    runtime = os.path.join(base, "rt")
+    os.mkdir(runtime, 0o700)
+    os.chown(runtime, 65534, 65534)
+    stop = os.path.join(base, "stop")
+    env = attach_env(runtime)
+    target = subprocess.Popen(
+        ["/usr/bin/python3", str(WORKLOADS / "ticker.py"), stop],
+        user=65534,
+        env=env,
+        stdout=subprocess.PIPE,
+        text=True,
+        cwd="/",
+    )
+    try:
+        assert target.stdout.readline() == "ticker ready\n"
+        path = os.path.join(runtime, f"{target.pid}.sock")
+        wait_for(lambda: os.path.exists(path))
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
+            sock.settimeout(5)
+            sock.connect(path)  # root may reach the file; the agent must still refuse
+            sock.sendall(protocol.REQUEST_STATUS)
+            try:
+                answer = sock.recv(100)
+            except ConnectionResetError:  # closed with our request unread: still nothing
+                answer = b""
+            assert answer == b""
+        assert target.poll() is None
+    finally:
+        os.chmod(base, 0o777)
+        open(stop, "w").close()
+        target.wait(timeout=15)
+
+
+def test_garbage_requests_do_not_disturb_the_agent(ticker, runtime_dir):
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
+        sock.settimeout(5)
+        sock.connect(str(ticker.sock))
+        sock.sendall(b"\x00\xffnot a request\n")
+        reply = sock.recv(1000)
+    message = protocol.check_message(msgpack.unpackb(reply), first=True)
+    assert message.kind == protocol.ERROR and "unknown request" in message.body
+    result = cli(runtime_dir, "attach", "--duration", "0.3", str(ticker.pid))
+    assert result.returncode == 0, result.stderr
+    assert ticker.poll() is None
