@@ -217,6 +217,7 @@ def _after_fork_in_child():
             register(_at_exit)
     except Exception:
         _debug("fork")
+        disable()
 
 
 def _at_exit():

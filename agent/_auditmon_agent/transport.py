@@ -138,18 +138,22 @@ class RunWriter(_Writer):
     def sockets(self):
         return [self.sock] if self.sock is not None else []
 
-    def run(self):
+    def start(self):
+        """Connect and say hello before the thread starts: a process that execs or
+        exits at once must still have a connection to flush into."""
         sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         try:
             sock.connect(self.config.socket_path)
             if peer_uid(sock) != os.getuid():
                 raise OSError(errno.EPERM, "monitor runs as another user")
+            sock.sendall(self.pack([wire.HELLO, self.hello()]))
         except OSError:
             sock.close()
-            self.agent.disable()
             raise
         self.sock = sock
-        sock.sendall(self.pack([wire.HELLO, self.hello()]))
+        _Writer.start(self)
+
+    def run(self):
         while not self.stopping:
             self.sleep()
             with self.io:
