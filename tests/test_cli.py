@@ -157,7 +157,8 @@ def test_exec_replaces_the_image_and_nothing_is_lost(tmp_path):
     record = tmp_path / "rec.jsonl"
     code = (
         "import os, sys; sys.audit('cli.before', 1); "
-        "os.execv(sys.executable, [sys.executable, '-c', 'import sys; sys.audit(\"cli.after\", 2)'])"
+        "after = 'import sys; sys.audit(\"cli.after\", 2)'; "
+        "os.execv(sys.executable, [sys.executable, '-c', after])"
     )
     result = auditmon("run", "--record", str(record), "--", sys.executable, "-c", code)
     assert result.returncode == 0, result.stderr
