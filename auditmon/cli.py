@@ -7,7 +7,7 @@ import sys
 from collections.abc import Sequence
 
 from auditmon import __version__
-from auditmon.commands import attach, env, events, ls, run
+from auditmon.commands import attach, env, events, ls, replay, run
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -17,7 +17,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"auditmon {__version__}")
     subparsers = parser.add_subparsers(title="commands", metavar="COMMAND")
-    for command in (run, attach, ls, env, events):
+    for command in (run, attach, replay, ls, env, events):
         command.register(subparsers)
     return parser
 

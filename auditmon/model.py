@@ -1,12 +1,76 @@
-"""The session model: pure aggregation of what ingest delivers (no UI, no I/O)."""
+"""The session model: pure aggregation of what ingest delivers (no UI, no I/O).
+
+Aggregates cover the whole session; detailed occurrences are kept only for the most recent
+``recent`` events of each (event, process), and value counts per argument are bounded, so
+memory stays bounded however long the session runs.  ``snapshot()`` turns the model into
+immutable rows for the UI (see ``auditmon.snapshot``).
+"""
 
 from __future__ import annotations
 
-from collections import Counter
+from collections import Counter, deque
 from dataclasses import dataclass, field
 from typing import Any
 
+from auditmon import values
+from auditmon.catalog import Catalog, load_catalog
 from auditmon.ingest import Process
+
+#: Seconds of per-second history kept (heatmap, sparklines, rates).
+HISTORY_SECONDS = 600
+#: Distinct values counted per argument before the rarest are forgotten.
+MAX_DISTINCT_VALUES = 400
+
+
+@dataclass(frozen=True)
+class Occurrence:
+    """One recorded event, as kept for drill-down."""
+
+    process_id: int
+    pid: int
+    seq: int
+    time: float
+    thread: int
+    event: str
+    args: tuple[Any, ...]
+    stack: tuple[tuple[Any, ...], ...] | None
+
+
+class ValueCounts:
+    """Counts of one argument's values; bounded, so exact only while few are distinct."""
+
+    def __init__(self) -> None:
+        self.counts: Counter[Any] = Counter()
+        self.samples: dict[Any, Any] = {}
+        self.approximate = False
+
+    def add(self, value: Any) -> None:
+        key = values.key(value)
+        counts = self.counts
+        if key not in counts and len(counts) >= MAX_DISTINCT_VALUES:
+            for rare, _ in counts.most_common()[MAX_DISTINCT_VALUES // 2 :]:
+                del counts[rare]
+                self.samples.pop(rare, None)
+            self.approximate = True
+        counts[key] += 1
+        if key not in self.samples:
+            self.samples[key] = value
+
+    def top(self, n: int) -> list[tuple[Any, int]]:
+        return [(self.samples[k], c) for k, c in self.counts.most_common(n)]
+
+
+@dataclass
+class EventStats:
+    """Everything aggregated about one event name in one process."""
+
+    name: str
+    count: int = 0
+    last_time: float = 0.0
+    last_args: tuple[Any, ...] = ()
+    seconds: Counter[int] = field(default_factory=Counter)
+    arg_values: list[ValueCounts] = field(default_factory=list)
+    recent: deque[Occurrence] = field(default_factory=deque)
 
 
 @dataclass
@@ -15,6 +79,9 @@ class ProcessTotals:
 
     process: Process
     events: Counter[str] = field(default_factory=Counter)
+    stats: dict[str, EventStats] = field(default_factory=dict)
+    seconds: Counter[int] = field(default_factory=Counter)
+    facts: dict[str, Any] = field(default_factory=dict)
 
     @property
     def total(self) -> int:
@@ -22,37 +89,90 @@ class ProcessTotals:
 
 
 class Session:
-    """Counts per event and per process, and drops, for the whole session."""
+    """Counts per event, per process and per second; recent occurrences for drill-down."""
 
-    def __init__(self) -> None:
+    def __init__(self, catalog: Catalog | None = None, recent: int = 100) -> None:
+        self.catalog = catalog or load_catalog()
+        self.recent = recent
         self.processes: dict[int, ProcessTotals] = {}
         self.event_counts: Counter[str] = Counter()
         self.first_time: float | None = None
         self.last_time: float | None = None
+        self.ended: list[Process] = []
+        self._categories: dict[str, str] = {}
 
     # -- sink ----------------------------------------------------------------------
     def process_started(self, process: Process) -> None:
         self.processes[process.id] = ProcessTotals(process)
 
     def events(self, process: Process, events: list[list[Any]]) -> None:
-        totals = self.processes[process.id].events
-        names = [e[3] for e in events]
-        totals.update(names)
-        self.event_counts.update(names)
-        if events:
-            first, last = events[0][1], events[-1][1]
-            if self.first_time is None or first < self.first_time:
-                self.first_time = first
-            if self.last_time is None or last > self.last_time:
-                self.last_time = last
+        if not events:
+            return
+        totals = self.processes[process.id]
+        counts, stats, seconds = totals.events, totals.stats, totals.seconds
+        recent = self.recent
+        for seq, when, thread, name, args, stack in events:
+            counts[name] += 1
+            second = int(when)
+            seconds[second] += 1
+            entry = stats.get(name)
+            if entry is None:
+                entry = stats[name] = EventStats(name, recent=deque(maxlen=recent))
+            entry.count += 1
+            entry.last_time = when
+            entry.seconds[second] += 1
+            arg_values = entry.arg_values
+            while len(arg_values) < len(args):
+                arg_values.append(ValueCounts())
+            for counter, value in zip(arg_values, args):
+                counter.add(value)
+            entry.last_args = tuple(args)
+            entry.recent.append(
+                Occurrence(
+                    process.id,
+                    process.pid,
+                    seq,
+                    when,
+                    thread,
+                    name,
+                    tuple(args),
+                    tuple(tuple(f) for f in stack) if stack else None,
+                )
+            )
+        self.event_counts.update(e[3] for e in events)
+        first, last = min(e[1] for e in events), max(e[1] for e in events)
+        if self.first_time is None or first < self.first_time:
+            self.first_time = first
+        if self.last_time is None or last > self.last_time:
+            self.last_time = last
+        self._prune(int(last))
 
     def dropped(self, process: Process, count: int) -> None:
         """Drops are kept on the Process itself; nothing more to aggregate."""
 
     def process_ended(self, process: Process) -> None:
-        """The Process carries its end state; totals stay."""
+        self.ended.append(process)
+
+    def set_facts(self, process_id: int, facts: dict[str, Any]) -> None:
+        """psutil's facts about a live process (CPU %, RSS, threads, open files)."""
+        if process_id in self.processes:
+            self.processes[process_id].facts = facts
+
+    def _prune(self, now: int) -> None:
+        horizon = now - HISTORY_SECONDS
+        for totals in self.processes.values():
+            if totals.seconds and min(totals.seconds) < horizon - 60:
+                for counter in [totals.seconds, *(s.seconds for s in totals.stats.values())]:
+                    for second in [s for s in counter if s < horizon]:
+                        del counter[second]
 
     # -- queries -------------------------------------------------------------------
+    def category_of(self, name: str) -> str:
+        category = self._categories.get(name)
+        if category is None:
+            category = self._categories[name] = self.catalog.info(name).category
+        return category
+
     @property
     def total_events(self) -> int:
         return sum(self.event_counts.values())
@@ -64,3 +184,9 @@ class Session:
     def ordered_processes(self) -> list[ProcessTotals]:
         return sorted(self.processes.values(), key=lambda p: (p.process.start, p.process.id))
 
+    def scoped(self, process_id: int | None) -> list[ProcessTotals]:
+        """The processes a view covers: one, or all."""
+        if process_id is None:
+            return list(self.processes.values())
+        totals = self.processes.get(process_id)
+        return [totals] if totals is not None else []

@@ -21,9 +21,7 @@ def _load_wire():
     name = "auditmon._wire"
     if name in sys.modules:
         return sys.modules[name]
-    spec = importlib.util.spec_from_file_location(
-        name, agent_dir() / "_auditmon_agent" / "wire.py"
-    )
+    spec = importlib.util.spec_from_file_location(name, agent_dir() / "_auditmon_agent" / "wire.py")
     module = importlib.util.module_from_spec(spec)
     sys.modules[name] = module
     spec.loader.exec_module(module)

@@ -72,9 +72,7 @@ def render(session: Session, console: Console) -> None:
         )
         for name, count in sorted(rows, key=lambda row: (-row[1], row[0])):
             info = catalog.info(name)
-            table.add_row(
-                _percent(count, total), f"{count:,}", f"  {name}", ", ".join(info.args)
-            )
+            table.add_row(_percent(count, total), f"{count:,}", f"  {name}", ", ".join(info.args))
     console.print(table)
 
     procs = Table(title="Processes", title_justify="left", box=None, pad_edge=False)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 import time
 
 from auditmon import protocol
@@ -33,6 +34,8 @@ def run(args: argparse.Namespace) -> int:
     except AttachError as error:
         problem(f"auditmon attach: {error}")
         return 2
+    if not args.headless and sys.stdin.isatty() and sys.stdout.isatty():
+        return attach_live(args, sock)
     try:
         monitor = Monitor(args.record)
     except OSError as error:
@@ -59,4 +62,22 @@ def run(args: argparse.Namespace) -> int:
         if deadline is None or time.monotonic() < deadline:
             problem(f"auditmon: process {args.pid} disconnected")
     monitor.print_summary()
+    return 0
+
+
+def attach_live(args: argparse.Namespace, sock) -> int:
+    from auditmon.live import AttachSource
+    from auditmon.ui.app import AuditmonApp
+
+    try:
+        source = AttachSource(args.pid, sock, args.record)
+    except OSError as error:
+        sock.close()
+        problem(f"auditmon attach: cannot write {args.record}: {error.strerror or error}")
+        return 2
+    AuditmonApp(source, duration=args.duration).run()
+    source.stop()
+    if source.connection.refusal is not None:
+        problem(f"auditmon attach: {source.connection.refusal}")
+        return 2
     return 0

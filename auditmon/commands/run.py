@@ -6,6 +6,7 @@ import argparse
 import os
 import signal
 import subprocess
+import sys
 import tempfile
 from pathlib import Path
 
@@ -77,6 +78,52 @@ def run(args: argparse.Namespace) -> int:
     if not command:
         problem("auditmon run: no command given (usage: auditmon run -- CMD [ARGS...])")
         return 2
+    if not args.headless and interactive():
+        return run_live(args, command)
+    return run_headless(args, command)
+
+
+def interactive() -> bool:
+    """The live UI needs a terminal on both ends; otherwise auditmon runs headless."""
+    return sys.stdin.isatty() and sys.stdout.isatty()
+
+
+def run_live(args: argparse.Namespace, command: list[str]) -> int:
+    from auditmon.live import RunSource
+    from auditmon.ui.app import AuditmonApp
+
+    settings = {
+        "events": args.events,
+        "exclude": args.exclude,
+        "stack": args.stack,
+        "stack_depth": args.stack_depth,
+    }
+    try:
+        source = RunSource(command, settings, args.record)
+    except OSError as error:
+        problem(f"auditmon run: cannot write {args.record}: {error.strerror or error}")
+        return 2
+    try:
+        source.launch()
+    except FileNotFoundError:
+        source.close()
+        problem(f"auditmon run: command not found: {command[0]}")
+        return 127
+    except PermissionError:
+        source.close()
+        problem(f"auditmon run: permission denied: {command[0]}")
+        return 126
+    AuditmonApp(source).run()
+    returncode = source.terminate()
+    source.stop()
+    if not source.session.processes:
+        from auditmon.summary import NO_PYTHON_HINT
+
+        problem(NO_PYTHON_HINT)
+    return exit_status(returncode if returncode is not None else 0)
+
+
+def run_headless(args: argparse.Namespace, command: list[str]) -> int:
     with tempfile.TemporaryDirectory(prefix="auditmon-") as private:  # mode 0700
         socket_path = Path(private) / "monitor.sock"
         try:

@@ -1,0 +1,1 @@
+"""The live terminal UI (Textual): one app, its screens and widgets, one stylesheet."""

@@ -1,0 +1,217 @@
+"""The auditmon Textual app: applies snapshots from a source, drives drill-down by keyboard."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable
+from dataclasses import replace
+from pathlib import Path
+
+from rich.text import Text
+from textual import on
+from textual.app import App, ComposeResult, SystemCommand
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.message import Message
+from textual.screen import Screen
+from textual.widgets import DataTable, Footer, Input, RichLog
+
+from auditmon.catalog import load_catalog
+from auditmon.filtering import FilterError, parse
+from auditmon.live import Source
+from auditmon.snapshot import SORT_KEYS, Snapshot, View
+from auditmon.ui.screens import CellScreen, EventScreen, HelpScreen
+from auditmon.ui.widgets import ALL, EventsTable, Heatmap, ProcessTable, StatusLine
+
+
+class SnapshotReady(Message):
+    """A new snapshot from the source's thread; newer ones replace older queued ones."""
+
+    def __init__(self, snapshot: Snapshot) -> None:
+        super().__init__()
+        self.snapshot = snapshot
+
+    def can_replace(self, message: Message) -> bool:
+        return isinstance(message, SnapshotReady)
+
+
+class AuditmonApp(App[int]):
+    """Live per-process panels, a category heatmap and drill-down argument views."""
+
+    CSS_PATH = "app.tcss"
+    TITLE = "auditmon"
+    BINDINGS = [
+        Binding("q", "quit", "Quit"),
+        Binding("question_mark", "help", "Help"),
+        Binding("slash", "filter", "Filter"),
+        Binding("p", "pause", "Pause"),
+        Binding("s", "sort", "Sort"),
+        Binding("e", "export", "Export"),
+        Binding("tab", "focus_next", "Next panel", show=False),
+        Binding("shift+tab", "focus_previous", "Previous panel", show=False),
+    ]
+
+    def __init__(
+        self, source: Source, export_dir: Path | None = None, duration: float | None = None
+    ) -> None:
+        super().__init__()
+        self.source = source
+        self.duration = duration
+        self.catalog = load_catalog()
+        self.view = View()
+        self.paused = False
+        self.latest: Snapshot | None = None
+        self.shown: Snapshot | None = None
+        self.export_dir = export_dir or Path.cwd()
+        self._output_serial = 0
+
+    # -- layout --------------------------------------------------------------------
+    def compose(self) -> ComposeResult:
+        with Horizontal(id="top"):
+            yield ProcessTable(id="processes")
+            with Vertical(id="right"):
+                yield Heatmap(self.catalog, id="heatmap")
+                yield EventsTable(self.catalog, id="events")
+        if self.source.mode == "run":
+            yield RichLog(id="output", max_lines=2000, markup=False, wrap=False)
+        yield Input(
+            placeholder="filter: socket.* cat:network pid=123 path~/etc risk>=warning", id="filter"
+        )
+        yield StatusLine(id="status")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.query_one("#processes").border_title = "Processes"
+        self.query_one("#heatmap").border_title = "Categories per second"
+        self.query_one("#events").border_title = "Events (enter: arguments)"
+        if self.source.mode == "run":
+            self.query_one("#output").border_title = "Output of the command (no stdin)"
+        self.query_one("#filter").display = False
+        self.apply_width(self.size.width)
+        self.source.start(lambda snap: self.post_message(SnapshotReady(snap)))
+        if self.duration is not None:
+            self.set_timer(self.duration, self.exit)
+        self.query_one(EventsTable).focus()
+
+    def on_resize(self, event) -> None:
+        self.apply_width(event.size.width)
+
+    def apply_width(self, width: int) -> None:
+        """Narrow terminals stack the panels; the heatmap gets what width there is."""
+        self.screen.set_class(width < 120, "narrow")
+        heat = self.query_one(Heatmap)
+        columns = heat.columns_for(width - 4 if width < 120 else int(width * 0.55) - 4)
+        if columns != self.view.heat_columns:
+            self.set_view(replace(self.view, heat_columns=columns))
+
+    # -- snapshots -----------------------------------------------------------------
+    @on(SnapshotReady)
+    def receive(self, message: SnapshotReady) -> None:
+        self.latest = message.snapshot
+        if not self.paused:
+            self.show(message.snapshot)
+
+    def show(self, snapshot: Snapshot) -> None:
+        self.shown = snapshot
+        with self.batch_update():
+            self.query_one(ProcessTable).show(snapshot)
+            self.query_one(Heatmap).show(snapshot)
+            self.query_one(EventsTable).show(snapshot)
+            self.update_status()
+            self.update_output()
+
+    def update_status(self) -> None:
+        if self.shown is None:
+            return
+        problem = self.source.problems[-1] if self.source.problems else None
+        self.query_one(StatusLine).show(self.shown, self.source.state, self.paused, problem)
+
+    def update_output(self) -> None:
+        if self.source.mode != "run" or self.source.output_serial == self._output_serial:
+            return
+        log = self.query_one(RichLog)
+        lines = list(self.source.output)
+        fresh = min(len(lines), self.source.output_serial - self._output_serial)
+        self._output_serial = self.source.output_serial
+        for stream, line in lines[len(lines) - fresh :]:
+            log.write(Text(line, style="red" if stream == "stderr" else ""))
+
+    def set_view(self, view: View) -> None:
+        self.view = view
+        self.source.set_view(view)
+        if self.latest is not None and not self.paused:
+            self.show(self.source.snapshot())
+
+    # -- panels --------------------------------------------------------------------
+    @on(DataTable.RowHighlighted, "#processes")
+    def scope_to_process(self, message: DataTable.RowHighlighted) -> None:
+        key = message.row_key.value
+        process_id = None if key in (None, ALL) else int(key)
+        if process_id != self.view.process_id:
+            self.set_view(replace(self.view, process_id=process_id))
+
+    @on(DataTable.RowSelected, "#events")
+    def open_event(self, message: DataTable.RowSelected) -> None:
+        self.push_screen(EventScreen(message.row_key.value, self.view))
+
+    @on(Heatmap.CellChosen)
+    def open_cell(self, message: Heatmap.CellChosen) -> None:
+        self.push_screen(CellScreen(message.category, message.second, self.view))
+
+    # -- actions -------------------------------------------------------------------
+    def action_help(self) -> None:
+        self.push_screen(HelpScreen())
+
+    def action_filter(self) -> None:
+        box = self.query_one("#filter", Input)
+        box.display = True
+        box.value = self.view.filter.text
+        box.focus()
+
+    @on(Input.Submitted, "#filter")
+    def apply_filter(self, message: Input.Submitted) -> None:
+        try:
+            flt = parse(message.value, self.catalog)
+        except FilterError as error:
+            self.notify(str(error), title="Filter", severity="error")
+            return
+        message.input.display = False
+        self.set_view(replace(self.view, filter=flt))
+        self.query_one(EventsTable).focus()
+
+    def on_key(self, event) -> None:
+        box = self.query_one("#filter", Input)
+        if event.key == "escape" and box.has_focus:
+            box.display = False
+            self.query_one(EventsTable).focus()
+            event.stop()
+
+    def action_pause(self) -> None:
+        self.paused = not self.paused
+        if not self.paused and self.latest is not None:
+            self.show(self.source.snapshot())
+        else:
+            self.update_status()
+
+    def action_sort(self) -> None:
+        following = SORT_KEYS[(SORT_KEYS.index(self.view.sort) + 1) % len(SORT_KEYS)]
+        self.set_view(replace(self.view, sort=following))
+        self.notify(f"events sorted by {following}", timeout=2)
+
+    def action_export(self) -> None:
+        stamp = time.strftime("%Y%m%d-%H%M%S")
+        path = self.export_dir / f"auditmon-export-{stamp}.jsonl"
+        count = self.source.export(path, self.view)
+        self.notify(f"{count:,} events written to {path}", title="Export", timeout=6)
+
+    def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
+        yield from super().get_system_commands(screen)
+        yield SystemCommand("Filter", "Filter events (/)", self.action_filter)
+        yield SystemCommand(
+            "Pause or resume", "Freeze the view; ingest goes on (p)", self.action_pause
+        )
+        yield SystemCommand("Change sort", "Cycle the events table's sort (s)", self.action_sort)
+        yield SystemCommand(
+            "Export view", "Write the current view as JSON Lines (e)", self.action_export
+        )
+        yield SystemCommand("Keys", "List every key (?)", self.action_help)

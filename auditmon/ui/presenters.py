@@ -1,0 +1,100 @@
+"""Pure formatting of snapshot data for the widgets: testable without a terminal."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from rich.text import Text
+
+from auditmon.catalog import Catalog
+from auditmon.snapshot import Heatmap, ProcessRow, heat_level
+
+SPARK = " ▁▂▃▄▅▆▇█"
+HEAT = " ░▒▓█"
+RISK_STYLE = {"info": "dim", "notice": "", "warning": "bold red"}
+
+
+def sparkline(counts: Sequence[int], width: int = 20) -> str:
+    """The last ``width`` counts as block characters scaled to their peak."""
+    counts = list(counts)[-width:]
+    peak = max(counts, default=0)
+    if peak <= 0:
+        return " " * len(counts)
+    return "".join(SPARK[0 if c <= 0 else max(1, round(c / peak * 8))] for c in counts)
+
+
+def human_bytes(count: int | None) -> str:
+    if count is None:
+        return "-"
+    size = float(count)
+    for unit in ("B", "K", "M", "G"):
+        if size < 1024 or unit == "G":
+            return f"{size:.0f}{unit}" if unit == "B" else f"{size:.1f}{unit}"
+        size /= 1024
+    return f"{size:.1f}G"
+
+
+def number(value: float | int | None) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, float) and not value.is_integer():
+        return f"{value:,.1f}"
+    return f"{int(value):,}"
+
+
+def process_label(row: ProcessRow, width: int = 40) -> str:
+    """Indented command (tree by parent), shortened to ``width``."""
+    text = "  " * row.depth + ("└ " if row.depth else "") + _short_command(row.command)
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
+def _short_command(command: str) -> str:
+    parts = command.split(" ")
+    if parts and "/" in parts[0]:
+        parts[0] = parts[0].rsplit("/", 1)[-1]
+    return " ".join(parts)
+
+
+def heatmap_lines(
+    heatmap: Heatmap,
+    catalog: Catalog,
+    label_width: int = 14,
+    selected: tuple[int, int] | None = None,
+) -> list[Text]:
+    """One Text per category row: label, cells coloured by count (log scale), total."""
+    lines = []
+    for row, (name, cells, total) in enumerate(
+        zip(heatmap.categories, heatmap.cells, heatmap.totals)
+    ):
+        category = catalog.category(name)
+        line = Text(f"{category.title[:label_width]:<{label_width}} ", style=category.color)
+        for column, count in enumerate(cells):
+            level = heat_level(count, heatmap.peak, len(HEAT) - 1)
+            style = category.color if level else "grey23"
+            if selected == (row, column):
+                style = f"reverse {style}"
+            line.append(HEAT[level] if level else "·", style=style)
+        line.append(f" {total:>9,}")
+        lines.append(line)
+    return lines
+
+
+def heat_legend(peak: int) -> Text:
+    text = Text("log scale: ", style="dim")
+    text.append("· 0  ")
+    levels = len(HEAT) - 1
+    for level in range(1, levels + 1):
+        low = (
+            1
+            if level == 1
+            else max(1, round(peak ** ((level - 1) / (levels - 1))))
+            if peak > 1
+            else 1
+        )
+        text.append(f"{HEAT[level]} ≥{low:,}  ")
+    text.append("per second", style="dim")
+    return text
+
+
+def risk_text(risk: str) -> Text:
+    return Text(risk, style=RISK_STYLE.get(risk, ""))
