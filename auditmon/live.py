@@ -267,15 +267,19 @@ class RunSource(Source):
 
     def step(self) -> None:
         self.ingest.poll(0.05)
-        if self.child is not None and self.returncode is None:
+        if self.child is None:
+            return
+        if self.returncode is None:
             code = self.child.poll()
-            if code is not None:
-                self.returncode = code
-                with self.lock:
-                    images = [p for p in self.ingest.processes if p.pid == self.child.pid]
-                    if images:
-                        images[-1].exit_code = code
-                self.state = _ended_text(self.command[0], code)
+            if code is None:
+                return
+            self.returncode = code
+            self.state = _ended_text(self.command[0], code)
+        # The command's last image gets its status, even if its data arrives after it ended.
+        with self.lock:
+            images = [p for p in self.ingest.processes if p.pid == self.child.pid]
+            if images and images[-1].exit_code is None:
+                images[-1].exit_code = self.returncode
 
     def close(self) -> None:
         self.ingest.close()
@@ -433,3 +437,36 @@ class ReplaySource(Source):
     def _finish(self) -> None:
         self.finished = True
         self.state = f"replayed {self.path.name}"
+
+
+class StaticSource(Source):
+    """A fixed session at a fixed time: for tests, snapshots and screenshots."""
+
+    mode = "static"
+
+    def __init__(
+        self,
+        session: Session,
+        now: float,
+        state: str = "static data",
+        mode: str = "static",
+        output: list[tuple[str, str]] | None = None,
+    ) -> None:
+        super().__init__(None)
+        self.session = session
+        self.now = now
+        self.state = state
+        self.mode = mode
+        for line in output or []:
+            self.output.append(line)
+            self.output_serial += 1
+
+    def start(self, callback: SnapshotCallback) -> None:
+        self._callback = callback
+        callback(self.snapshot())
+
+    def clock(self) -> float:
+        return self.now
+
+    def stop(self) -> None:
+        """Nothing runs."""

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from auditmon import values
+from auditmon.catalog import risk_for, risk_rank
 from auditmon.filtering import Filter
 from auditmon.model import EventStats, Occurrence, ProcessTotals, Session
 
@@ -220,17 +221,27 @@ def _event_rows(
             latest_entry = max(entries, key=lambda e: e.last_time)
             preview_args, last_time = latest_entry.last_args, latest_entry.last_time
         rate = float(sum(e.seconds.get(second - 1, 0) for e in entries))
+        risk = highest_risk(name, info.risk, entries)
         names = session.catalog.arg_names(name, len(preview_args))
         preview = ", ".join(f"{n}={values.display(v, 60)}" for n, v in zip(names, preview_args))
         rows.append(
-            EventRow(name, info.category, info.risk, count, rate, len(entries), preview, last_time)
+            EventRow(name, info.category, risk, count, rate, len(entries), preview, last_time)
         )
     return tuple(sort_rows(rows, view.sort, session)), bool(flt.args)
 
 
-def sort_rows(rows: list[EventRow], key: str, session: Session) -> list[EventRow]:
-    from auditmon.catalog import risk_rank
+def highest_risk(name: str, static: str, entries: list[EventStats]) -> str:
+    """The static risk, raised by what kept occurrences show (``open`` for writing)."""
+    if name != "open":
+        return static
+    for entry in entries:
+        for occurrence in entry.recent:
+            if risk_for(name, occurrence.args) == "warning":
+                return "warning"
+    return static
 
+
+def sort_rows(rows: list[EventRow], key: str, session: Session) -> list[EventRow]:
     if key == "name":
         return sorted(rows, key=lambda r: r.name)
     if key == "rate":
@@ -310,7 +321,7 @@ def event_detail(
     return EventDetail(
         name,
         info.category,
-        info.risk,
+        highest_risk(name, info.risk, entries),
         info.summary,
         info.docs,
         count,

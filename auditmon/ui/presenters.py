@@ -49,7 +49,7 @@ def process_label(row: ProcessRow, width: int = 40) -> str:
 
 
 def _short_command(command: str) -> str:
-    parts = command.split(" ")
+    parts = " ".join(command.split()).split(" ")
     if parts and "/" in parts[0]:
         parts[0] = parts[0].rsplit("/", 1)[-1]
     return " ".join(parts)

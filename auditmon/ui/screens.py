@@ -61,10 +61,6 @@ class OccurrenceTable(KeptCursorTable):
             )
         self.refill(rows)
 
-    def chosen(self) -> Occurrence | None:
-        key = self.current_key()
-        return None if key is None else self.occurrences.get(key)
-
 
 class EventScreen(Screen):
     """One event: its arguments' most frequent values and its recent occurrences."""
@@ -109,7 +105,8 @@ class EventScreen(Screen):
             boxes = [Static(classes="argument") for _ in detail.arguments]
             arguments.mount_all(boxes)
         for box, summary in zip(boxes, detail.arguments):
-            text = Text(summary.name, style="bold underline")
+            text = Text(no_wrap=True, overflow="ellipsis")
+            text.append(summary.name, style="bold underline")
             if summary.approximate:
                 text.append(" (approx.)", style="dim")
             for shown, count in summary.top:
@@ -120,10 +117,11 @@ class EventScreen(Screen):
 
     def title_text(self, detail: EventDetail) -> Text:
         category = self.auditmon.catalog.category(detail.category)
-        text = Text(detail.name, style="bold")
+        text = Text()
+        text.append(detail.name, style="bold")
         text.append(f"({', '.join(detail.arg_names)})  ")
         text.append(category.title, style=category.color)
-        text.append("  ")
+        text.append("  risk ")
         text.append_text(risk_text(detail.risk))
         scope = "all processes" if self.view.process_id is None else "one process"
         text.append(f"  {detail.count:,} events in {scope}")
@@ -136,7 +134,7 @@ class EventScreen(Screen):
         return text
 
     def on_data_table_row_selected(self, message: DataTable.RowSelected) -> None:
-        occurrence = self.query_one(OccurrenceTable).chosen()
+        occurrence = self.query_one(OccurrenceTable).occurrences.get(message.row_key.value)
         if occurrence is not None:
             self.app.push_screen(OccurrenceScreen(occurrence))
 
@@ -158,7 +156,8 @@ class CellScreen(Screen):
     def on_mount(self) -> None:
         app: AuditmonApp = self.app  # type: ignore[assignment]
         found = app.source.cell(self.category, self.second, self.view)
-        title = Text(app.catalog.category(self.category).title, style="bold")
+        title = Text()
+        title.append(app.catalog.category(self.category).title, style="bold")
         title.append(f" at {time.strftime('%H:%M:%S', time.localtime(self.second))}: ")
         title.append(f"{len(found):,} kept occurrences")
         self.query_one("#cell-title", Static).update(title)
@@ -167,7 +166,7 @@ class CellScreen(Screen):
         table.focus()
 
     def on_data_table_row_selected(self, message: DataTable.RowSelected) -> None:
-        occurrence = self.query_one(OccurrenceTable).chosen()
+        occurrence = self.query_one(OccurrenceTable).occurrences.get(message.row_key.value)
         if occurrence is not None:
             self.app.push_screen(OccurrenceScreen(occurrence))
 
@@ -190,7 +189,8 @@ class OccurrenceScreen(Screen):
         app: AuditmonApp = self.app  # type: ignore[assignment]
         o = self.occurrence
         names = app.catalog.arg_names(o.event, len(o.args))
-        body = Text(f"{o.event}", style="bold")
+        body = Text()
+        body.append(o.event, style="bold")
         body.append(f"   pid {o.pid}  seq {o.seq}  thread {o.thread}  {clock_text(o.time)}\n\n")
         body.append("Arguments\n", style="bold underline")
         for name, value in zip(names, o.args):
@@ -241,7 +241,8 @@ class HelpScreen(ModalScreen):
     BINDINGS = [Binding("escape,question_mark,q", "app.pop_screen", "Close")]
 
     def compose(self) -> ComposeResult:
-        text = Text("auditmon keys\n\n", style="bold")
+        text = Text()
+        text.append("auditmon keys\n\n", style="bold")
         for keys, meaning in HELP:
             text.append(f"{keys:<18}", style="bold cyan")
             text.append(f"{meaning}\n")

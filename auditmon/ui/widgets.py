@@ -27,16 +27,18 @@ class KeptCursorTable(DataTable):
     ]
 
     def refill(self, rows: list[tuple[str, tuple]]) -> None:
+        """Replace the rows; the cursor stays put and no highlight message is sent."""
         current = self.current_key()
         scroll = self.scroll_y
-        self.clear()
-        for key, cells in rows:
-            self.add_row(*cells, key=key)
-        if current is not None:
-            try:
-                self.move_cursor(row=self.get_row_index(current), animate=False, scroll=False)
-            except Exception:
-                pass
+        with self.prevent(DataTable.RowHighlighted):
+            self.clear()
+            for key, cells in rows:
+                self.add_row(*cells, key=key)
+            if current is not None:
+                try:
+                    self.move_cursor(row=self.get_row_index(current), animate=False, scroll=False)
+                except Exception:
+                    pass
         self.scroll_y = scroll
 
     def current_key(self) -> str | None:
@@ -248,7 +250,7 @@ class StatusLine(Static):
         text.append(f" {state} ", style="reverse")
         text.append(f"  {snapshot.total_events:,} events  {snapshot.rate:,.0f}/s  ")
         drops = snapshot.total_dropped
-        text.append(f"{drops:,} dropped", style="bold red" if drops else "")
+        text.append(f"{drops:,} dropped ", style="bold red" if drops else "")
         if paused:
             text.append("  PAUSED (ingest continues)", style="bold yellow")
         flt = snapshot.view.filter
@@ -256,7 +258,7 @@ class StatusLine(Static):
             text.append(f"  filter: {flt.text}", style="bold cyan")
             if snapshot.approximate:
                 text.append(" (argument terms: kept occurrences only)", style="dim")
-        text.append(f"  sort: {snapshot.view.sort}", style="dim")
+        text.append(f" sort: {snapshot.view.sort}", style="dim")
         if problem:
             text.append(f"  {problem}", style="bold red")
         text.append("  · events before site runs are not seen", style="dim")

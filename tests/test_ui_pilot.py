@@ -1,0 +1,178 @@
+"""The real Textual app driven by its Pilot: fixed data, and a real agent-run workload."""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+import time
+
+import pytest
+from fakedata import NOW, T0, build_session
+
+from auditmon.live import RunSource, StaticSource
+from auditmon.record import read_recording
+from auditmon.ui.app import AuditmonApp, SnapshotReady
+from auditmon.ui.screens import CellScreen, EventScreen, HelpScreen, OccurrenceScreen
+from auditmon.ui.widgets import EventsTable, Heatmap, ProcessTable, StatusLine
+
+SIZE = (140, 40)
+
+
+def event_names(app) -> list[str]:
+    table = app.query_one(EventsTable)
+    return [table.get_row_at(i)[0].plain for i in range(table.row_count)]
+
+
+def status_text(app) -> str:
+    return str(app.query_one(StatusLine).render())
+
+
+@pytest.fixture
+def app():
+    return AuditmonApp(StaticSource(build_session(), NOW, mode="run", output=[("stdout", "hello")]))
+
+
+async def test_drill_down_and_back_keeps_the_place(app):
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        await pilot.press("down")  # socket.connect
+        await pilot.press("enter")
+        await pilot.pause()
+        assert isinstance(app.screen, EventScreen)
+        assert app.screen.event_name == "socket.connect"
+        boxes = [str(b.render()) for b in app.screen.query(".argument")]
+        assert any("10.0.0.8" in b for b in boxes)
+        await pilot.press("down", "enter")
+        await pilot.pause()
+        assert isinstance(app.screen, OccurrenceScreen)
+        body = str(app.screen.query_one("#occurrence-body").render())
+        assert "address = ['10.0.0.8', 5432]" in body and '"event": "socket.connect"' in body
+        await pilot.press("escape")
+        await pilot.pause()
+        assert isinstance(app.screen, EventScreen)
+        assert app.screen.query_one("#occurrences").cursor_row == 1
+        await pilot.press("escape")
+        await pilot.pause()
+        assert app.query_one(EventsTable).cursor_row == 1
+
+
+async def test_filter_narrows_and_bad_filters_explain(app):
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        await pilot.press("slash")
+        await pilot.press(*"cat:network")
+        await pilot.press("enter")
+        await pilot.pause()
+        assert event_names(app) == ["socket.connect"]
+        assert "filter: cat:network" in status_text(app)
+        await pilot.press("slash")
+        app.query_one("#filter").value = ""
+        await pilot.press(*"pid=x", "enter")
+        await pilot.pause()
+        assert any("pid needs a number" in str(n.message) for n in app._notifications)
+        assert app.query_one("#filter").display  # still open to fix it
+        await pilot.press("escape")
+        await pilot.pause()
+        assert not app.query_one("#filter").display
+        assert event_names(app) == ["socket.connect"]
+
+
+async def test_pause_freezes_the_view_and_ingest_goes_on(app):
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        before = event_names(app)
+        await pilot.press("p")
+        source = app.source
+        proc = source.session.processes[1].process
+        source.session.events(proc, [[999, T0 + 39.9, 1, "late.event", [], None]])
+        app.post_message(SnapshotReady(source.snapshot()))
+        await pilot.pause()
+        assert event_names(app) == before
+        assert "PAUSED" in status_text(app)
+        await pilot.press("p")
+        await pilot.pause()
+        assert "late.event" in event_names(app)
+        assert "PAUSED" not in status_text(app)
+
+
+async def test_scope_sort_help_palette_and_heatmap_cell(app):
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        app.query_one(ProcessTable).focus()
+        await pilot.press("down", "down")  # the child process
+        await pilot.pause()
+        assert set(event_names(app)) == {"import", "marshal.loads"}
+        await pilot.press("up", "up")
+        await pilot.pause()
+        assert "open" in event_names(app)
+        await pilot.press("s")  # count -> rate
+        await pilot.press("s")  # -> name
+        await pilot.pause()
+        assert event_names(app) == sorted(event_names(app))
+        await pilot.press("question_mark")
+        await pilot.pause()
+        assert isinstance(app.screen, HelpScreen)
+        await pilot.press("escape")
+        titles = [c.title for c in app.get_system_commands(app.screen)]
+        assert {"Filter", "Pause or resume", "Export view", "Keys"} <= set(titles)
+        app.query_one(Heatmap).focus()
+        await pilot.pause()
+        await pilot.press("down", "down", "down", "down")  # Files
+        await pilot.press("enter")
+        await pilot.pause()
+        assert isinstance(app.screen, CellScreen)
+        assert app.screen.category == "filesystem" and app.screen.second == int(NOW)
+        await pilot.press("escape")
+
+
+async def test_export_writes_the_current_view(app, tmp_path):
+    app.export_dir = tmp_path
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        await pilot.press("slash", *"cat:network", "enter")
+        await pilot.press("e")
+        await pilot.pause()
+    (exported,) = tmp_path.glob("auditmon-export-*.jsonl")
+    records = list(read_recording(exported))
+    events = [r for r in records if r["type"] == "event"]
+    assert {r["event"] for r in events} == {"socket.connect"} and len(events) == 14
+    assert records[0]["type"] == "process" and records[0]["pid"] == 4100
+
+
+WORKLOAD = """
+import sys, time
+for i in range(20):
+    open('/dev/null').close()
+    sys.audit('pilot.tick', i)
+print('workload output')
+sys.exit(3)
+"""
+
+
+async def test_a_real_run_shows_events_and_the_exit(tmp_path):
+    source = RunSource([sys.executable, "-c", WORKLOAD], {}, tmp_path / "rec.jsonl")
+    source.launch()
+    app = AuditmonApp(source)
+    async with app.run_test(size=SIZE) as pilot:
+        deadline = time.monotonic() + 30
+        while "exited with status 3" not in status_text(app):
+            assert time.monotonic() < deadline, status_text(app)
+            await asyncio.sleep(0.1)
+        await pilot.pause(0.5)
+        assert {"open", "pilot.tick"} <= set(event_names(app))
+        log = app.query_one("#output")
+        assert any("workload output" in str(line) for line in log.lines)
+        rows = app.query_one(ProcessTable)
+        assert "exited 3" in [str(c) for c in rows.get_row_at(1)]
+        index = event_names(app).index("pilot.tick")
+        app.query_one(EventsTable).move_cursor(row=index)
+        await pilot.press("enter")
+        await pilot.pause()
+        assert isinstance(app.screen, EventScreen)
+        detail = app.screen.detail
+        assert detail.count == 20 and len(detail.occurrences) == 20
+        await pilot.press("escape", "q")
+    assert source.terminate() == 3
+    source.stop()
+    ticks = [r for r in read_recording(tmp_path / "rec.jsonl") if r.get("event") == "pilot.tick"]
+    assert [r["args"][0] for r in ticks] == list(range(20))
