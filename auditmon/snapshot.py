@@ -270,7 +270,8 @@ def _heatmap(session: Session, scoped: list[ProcessTotals], view: View, second: 
             for s, n in entry.seconds.items():
                 if s >= start:
                     bucket[s] += n
-    shown = [c for c in categories if totals[c] or c != "windows"]
+    # Only categories with events in scope get a row (all of them while there are none).
+    shown = [c for c in categories if totals[c]] or [c for c in categories if c != "windows"]
     cells = tuple(tuple(per_category[c].get(s, 0) for s in range(start, second + 1)) for c in shown)
     peak = max((max(row) for row in cells if row), default=0)
     return Heatmap(tuple(shown), start, cells, tuple(totals[c] for c in shown), peak)

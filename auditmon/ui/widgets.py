@@ -78,11 +78,11 @@ class ProcessTable(KeptCursorTable):
                 (
                     "",
                     Text("all processes", style="bold"),
-                    f"{snapshot.live_processes} running",
                     presenters.number(sum(r.events for r in snapshot.processes)),
                     presenters.number(total_rate),
-                    "",
                     _drops(sum(r.dropped for r in snapshot.processes)),
+                    f"{snapshot.live_processes} running",
+                    "",
                     "",
                     "",
                     "",

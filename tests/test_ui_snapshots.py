@@ -1,0 +1,50 @@
+"""SVG snapshots of the key screens, with fixed data and a fixed clock (UTC).
+
+Regenerate after a deliberate UI change with: pytest tests/test_ui_snapshots.py --snapshot-update
+"""
+
+from __future__ import annotations
+
+import os
+import time
+
+from auditmon.live import StaticSource
+from auditmon.ui.app import AuditmonApp
+from fakedata import NOW, build_session
+
+os.environ["TZ"] = "UTC"
+time.tzset()
+
+
+def make_app() -> AuditmonApp:
+    source = StaticSource(
+        build_session(),
+        NOW,
+        state="running app.py (pid 4100)",
+        mode="run",
+        output=[("stdout", "serving on :8080"), ("stderr", "warning: cache cold")],
+    )
+    return AuditmonApp(source)
+
+
+def test_main_screen(snap_compare):
+    assert snap_compare(make_app(), terminal_size=(140, 40))
+
+
+def test_drill_down(snap_compare):
+    assert snap_compare(make_app(), press=["enter"], terminal_size=(140, 40))
+
+
+def test_occurrence_detail(snap_compare):
+    # subprocess.Popen (4th by count) carries a captured stack
+    assert snap_compare(
+        make_app(), press=["down", "down", "down", "enter", "enter"], terminal_size=(140, 40)
+    )
+
+
+def test_help(snap_compare):
+    assert snap_compare(make_app(), press=["question_mark"], terminal_size=(140, 40))
+
+
+def test_narrow_80x24(snap_compare):
+    assert snap_compare(make_app(), terminal_size=(80, 24))
