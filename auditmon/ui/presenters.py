@@ -49,9 +49,11 @@ def process_label(row: ProcessRow, width: int = 40) -> str:
 
 
 def _short_command(command: str) -> str:
+    """The interpreter's and a script's base names: ``python3 busy.py 12``."""
     parts = " ".join(command.split()).split(" ")
-    if parts and "/" in parts[0]:
-        parts[0] = parts[0].rsplit("/", 1)[-1]
+    for i, part in enumerate(parts[:2]):
+        if "/" in part and (i == 0 or part.endswith(".py")):
+            parts[i] = part.rsplit("/", 1)[-1]
     return " ".join(parts)
 
 

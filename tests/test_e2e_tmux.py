@@ -1,0 +1,102 @@
+"""End to end in a real terminal: tmux runs `auditmon run`, keys drill down, q quits."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+import time
+import uuid
+
+import pytest
+from conftest import ROOT, clean_env
+
+WORKLOAD = """
+import sys, time
+for i in range(30):
+    with open('/etc/hostname') as f:
+        f.read()
+    sys.audit('e2e.tick', i)
+    time.sleep(0.05)
+print('e2e workload done')
+sys.exit(5)
+"""
+
+pytestmark = pytest.mark.skipif(shutil.which("tmux") is None, reason="tmux is not installed")
+
+
+class Tmux:
+    def __init__(self) -> None:
+        self.socket = f"auditmon-test-{uuid.uuid4().hex[:8]}"
+
+    def __call__(self, *args: str) -> str:
+        result = subprocess.run(
+            ["tmux", "-L", self.socket, *args], capture_output=True, text=True, timeout=10
+        )
+        return result.stdout
+
+    def screen(self) -> str:
+        return self("capture-pane", "-p", "-t", "e2e")
+
+    def wait_for(self, text: str, timeout: float = 30.0) -> str:
+        deadline = time.monotonic() + timeout
+        while True:
+            screen = self.screen()
+            if text in screen:
+                return screen
+            if time.monotonic() > deadline:
+                raise AssertionError(f"{text!r} never appeared; screen:\n{screen}")
+            time.sleep(0.2)
+
+
+def test_run_drill_down_and_quit_in_tmux(tmp_path):
+    script = tmp_path / "workload.py"
+    script.write_text(WORKLOAD)
+    status = tmp_path / "status"
+    tmux = Tmux()
+    env = clean_env(TERM="xterm-256color")
+    command = (
+        f"cd {ROOT} && {sys.executable} -m auditmon run -- {sys.executable} {script}; "
+        f"echo $? > {status}; sleep 30"
+    )
+    subprocess.run(
+        [
+            "tmux",
+            "-L",
+            tmux.socket,
+            "new-session",
+            "-d",
+            "-s",
+            "e2e",
+            "-x",
+            "140",
+            "-y",
+            "40",
+            command,
+        ],
+        env=env,
+        check=True,
+        timeout=10,
+    )
+    try:
+        screen = tmux.wait_for("exited with status 5")
+        assert "e2e.tick" in screen and "open" in screen
+        assert "e2e workload done" in screen  # its output, in the output panel
+        tmux("send-keys", "-t", "e2e", "Enter")  # the top event: open
+        screen = tmux.wait_for("Recent occurrences")
+        assert "/etc/hostname" in screen
+        tmux("send-keys", "-t", "e2e", "Enter")
+        screen = tmux.wait_for("Raw record")
+        assert '"event": "open"' in screen
+        tmux("send-keys", "-t", "e2e", "Escape")
+        tmux.wait_for("Recent occurrences")
+        tmux("send-keys", "-t", "e2e", "Escape")
+        tmux.wait_for("Categories per second")
+        tmux("send-keys", "-t", "e2e", "q")
+        deadline = time.monotonic() + 20
+        while not status.exists() or not status.read_text().strip():
+            assert time.monotonic() < deadline, tmux.screen()
+            time.sleep(0.2)
+        assert status.read_text().strip() == "5"
+    finally:
+        tmux("kill-server")
