@@ -8,9 +8,10 @@ from __future__ import annotations
 import os
 import time
 
+from fakedata import NOW, build_session
+
 from auditmon.live import StaticSource
 from auditmon.ui.app import AuditmonApp
-from fakedata import NOW, build_session
 
 os.environ["TZ"] = "UTC"
 time.tzset()
