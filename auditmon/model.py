@@ -41,36 +41,67 @@ class ValueCounts:
 
     def __init__(self) -> None:
         self.counts: Counter[Any] = Counter()
-        self.samples: dict[Any, Any] = {}
+        self.samples: dict[Any, Any] = {}  # display key -> value, for unhashable values
         self.approximate = False
 
-    def add(self, value: Any) -> None:
-        key = values.key(value)
-        counts = self.counts
-        if key not in counts and len(counts) >= MAX_DISTINCT_VALUES:
-            for rare, _ in counts.most_common()[MAX_DISTINCT_VALUES // 2 :]:
-                del counts[rare]
+    def add_many(self, column: list[Any]) -> None:
+        """Count a batch of values (C-speed for the usual hashable ones)."""
+        try:
+            self.counts.update(column)
+        except TypeError:  # lists and dicts: count them by their display text
+            for value in column:
+                try:
+                    self.counts[value] += 1
+                except TypeError:
+                    key = values.key(value)
+                    self.counts[key] += 1
+                    self.samples.setdefault(key, value)
+        if len(self.counts) > MAX_DISTINCT_VALUES:
+            for rare, _ in self.counts.most_common()[MAX_DISTINCT_VALUES // 2 :]:
+                del self.counts[rare]
                 self.samples.pop(rare, None)
             self.approximate = True
-        counts[key] += 1
-        if key not in self.samples:
-            self.samples[key] = value
+
+    def add(self, value: Any) -> None:
+        self.add_many([value])
 
     def top(self, n: int) -> list[tuple[Any, int]]:
-        return [(self.samples[k], c) for k, c in self.counts.most_common(n)]
+        return [(self.samples.get(k, k), c) for k, c in self.counts.most_common(n)]
 
 
 @dataclass
 class EventStats:
-    """Everything aggregated about one event name in one process."""
+    """Everything aggregated about one event name in one process.
+
+    ``raw`` keeps the latest events as they arrived; ``recent`` turns them into
+    Occurrences only when someone looks.
+    """
 
     name: str
+    process: Process
     count: int = 0
     last_time: float = 0.0
     last_args: tuple[Any, ...] = ()
     seconds: Counter[int] = field(default_factory=Counter)
     arg_values: list[ValueCounts] = field(default_factory=list)
-    recent: deque[Occurrence] = field(default_factory=deque)
+    raw: deque[list[Any]] = field(default_factory=deque)
+
+    @property
+    def recent(self) -> list[Occurrence]:
+        process = self.process
+        return [
+            Occurrence(
+                process.id,
+                process.pid,
+                seq,
+                when,
+                thread,
+                name,
+                tuple(args),
+                tuple(tuple(f) for f in stack) if stack else None,
+            )
+            for seq, when, thread, name, args, stack in self.raw
+        ]
 
 
 @dataclass
@@ -106,46 +137,44 @@ class Session:
         self.processes[process.id] = ProcessTotals(process)
 
     def events(self, process: Process, events: list[list[Any]]) -> None:
+        """Aggregate one batch, grouped by event name so most work runs in C."""
         if not events:
             return
         totals = self.processes[process.id]
-        counts, stats, seconds = totals.events, totals.stats, totals.seconds
-        recent = self.recent
-        for seq, when, thread, name, args, stack in events:
-            counts[name] += 1
-            second = int(when)
-            seconds[second] += 1
+        stats = totals.stats
+        groups: dict[str, list[list[Any]]] = {}
+        for event in events:
+            group = groups.get(event[3])
+            if group is None:
+                groups[event[3]] = [event]
+            else:
+                group.append(event)
+        for name, group in groups.items():
             entry = stats.get(name)
             if entry is None:
-                entry = stats[name] = EventStats(name, recent=deque(maxlen=recent))
-            entry.count += 1
-            entry.last_time = when
-            entry.seconds[second] += 1
+                entry = stats[name] = EventStats(name, process, raw=deque(maxlen=self.recent))
+            entry.count += len(group)
+            last = group[-1]
+            entry.last_time = last[1]
+            entry.last_args = tuple(last[4])
+            entry.raw.extend(group)
+            seconds = [int(e[1]) for e in group]
+            entry.seconds.update(seconds)
+            totals.seconds.update(seconds)
+            totals.events[name] += len(group)
+            width = max(len(e[4]) for e in group)
             arg_values = entry.arg_values
-            while len(arg_values) < len(args):
+            while len(arg_values) < width:
                 arg_values.append(ValueCounts())
-            for counter, value in zip(arg_values, args):
-                counter.add(value)
-            entry.last_args = tuple(args)
-            entry.recent.append(
-                Occurrence(
-                    process.id,
-                    process.pid,
-                    seq,
-                    when,
-                    thread,
-                    name,
-                    tuple(args),
-                    tuple(tuple(f) for f in stack) if stack else None,
-                )
-            )
-        self.event_counts.update(e[3] for e in events)
-        first, last = min(e[1] for e in events), max(e[1] for e in events)
+            for i in range(width):
+                arg_values[i].add_many([e[4][i] for e in group if len(e[4]) > i])
+        self.event_counts.update({name: len(group) for name, group in groups.items()})
+        first, last_time = min(e[1] for e in events), max(e[1] for e in events)
         if self.first_time is None or first < self.first_time:
             self.first_time = first
-        if self.last_time is None or last > self.last_time:
-            self.last_time = last
-        self._prune(int(last))
+        if self.last_time is None or last_time > self.last_time:
+            self.last_time = last_time
+        self._prune(int(last_time))
 
     def dropped(self, process: Process, count: int) -> None:
         """Drops are kept on the Process itself; nothing more to aggregate."""

@@ -315,7 +315,9 @@ def event_detail(
                     merged.update(counts.counts)
                     samples.update(counts.samples)
                     approximate = approximate or counts.approximate
-            rows = tuple((values.display(samples[k], 120), c) for k, c in merged.most_common(top))
+            rows = tuple(
+                (values.display(samples.get(k, k), 120), c) for k, c in merged.most_common(top)
+            )
             arguments.append(ArgumentSummary(arg, rows, approximate))
         count = sum(e.count for e in entries)
     occurrences.sort(key=lambda o: (o.time, o.seq), reverse=True)
