@@ -43,6 +43,7 @@ class LockedSink:
     def events(self, process: Process, events: list[list[Any]]) -> None:
         with self.lock:
             self.session.events(process, events)
+        time.sleep(0)  # let the UI thread have the GIL between batches
 
     def dropped(self, process: Process, count: int) -> None:
         with self.lock:

@@ -1,0 +1,65 @@
+"""How responsive the live UI stays while a target raises events at a given rate.
+
+Usage: .venv/bin/python bench/ui_responsiveness.py [RATE ...]   (default: 1000 200000)
+
+For each rate it runs bench/paced_target.py under the agent, opens the real app with
+Textual's Pilot (headless), and measures the event loop's lag: how late a 10 ms timer
+fires while ingest and aggregation run on their thread. A key press is handled on that
+loop, so its redraw waits at most about this long. Prints figures; asserts nothing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import statistics
+import sys
+import time
+from pathlib import Path
+
+from auditmon.live import RunSource
+from auditmon.ui.app import AuditmonApp
+
+TARGET = Path(__file__).with_name("paced_target.py")
+
+
+async def measure(rate: int, seconds: float = 4.0) -> dict[str, float]:
+    source = RunSource([sys.executable, str(TARGET), str(seconds + 2), str(rate)], {})
+    source.launch()
+    app = AuditmonApp(source)
+    lags: list[float] = []
+    async with app.run_test(size=(140, 40)) as pilot:
+        await asyncio.sleep(1)
+        end = time.perf_counter() + seconds
+        while time.perf_counter() < end:
+            started = time.perf_counter()
+            await asyncio.sleep(0.01)
+            lags.append((time.perf_counter() - started - 0.01) * 1000)
+        snapshot = app.latest
+        await pilot.press("q")
+    source.terminate()
+    source.stop()
+    lags.sort()
+    return {
+        "rate": rate,
+        "median": statistics.median(lags),
+        "p95": lags[int(len(lags) * 0.95)],
+        "max": lags[-1],
+        "events": snapshot.total_events if snapshot else 0,
+        "dropped": snapshot.total_dropped if snapshot else 0,
+    }
+
+
+def main() -> None:
+    rates = [int(r) for r in sys.argv[1:]] or [1000, 200_000]
+    print("| target events/s | loop lag median ms | p95 ms | max ms | events seen | dropped |")
+    print("|---:|---:|---:|---:|---:|---:|")
+    for rate in rates:
+        r = asyncio.run(measure(rate))
+        print(
+            f"| {r['rate']:,} | {r['median']:.1f} | {r['p95']:.1f} | {r['max']:.1f} "
+            f"| {r['events']:,} | {r['dropped']:,} |"
+        )
+
+
+if __name__ == "__main__":
+    main()
