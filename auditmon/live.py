@@ -59,8 +59,10 @@ class Source:
 
     mode = "source"
 
-    def __init__(self, record: str | Path | None = None, interval: float = 0.25) -> None:
-        self.session = Session()
+    def __init__(
+        self, record: str | Path | None = None, interval: float = 0.25, recent: int = 100
+    ) -> None:
+        self.session = Session(recent=recent)
         self.lock = threading.Lock()
         self.view = snapshots.View()
         self.interval = interval
@@ -231,8 +233,10 @@ class RunSource(Source):
 
     mode = "run"
 
-    def __init__(self, command: list[str], settings: dict[str, Any], record=None) -> None:
-        super().__init__(record)
+    def __init__(
+        self, command: list[str], settings: dict[str, Any], record=None, recent: int = 100
+    ) -> None:
+        super().__init__(record, recent=recent)
         self.command = command
         self.settings = settings
         self.child: subprocess.Popen | None = None
@@ -318,8 +322,8 @@ class AttachSource(Source):
 
     mode = "attach"
 
-    def __init__(self, pid: int, sock, record=None) -> None:
-        super().__init__(record)
+    def __init__(self, pid: int, sock, record=None, recent: int = 100) -> None:
+        super().__init__(record, recent=recent)
         self.pid = pid
         self.connection = self.ingest.add(sock)
         self.state = f"attached to pid {pid}"
@@ -340,8 +344,8 @@ class ReplaySource(Source):
 
     mode = "replay"
 
-    def __init__(self, path: Path, speed: float | None = None) -> None:
-        super().__init__(None)
+    def __init__(self, path: Path, speed: float | None = None, recent: int = 100) -> None:
+        super().__init__(None, recent=recent)
         self.path = Path(path)
         self.speed = speed
         self._records = None

@@ -176,3 +176,73 @@ async def test_a_real_run_shows_events_and_the_exit(tmp_path):
     source.stop()
     ticks = [r for r in read_recording(tmp_path / "rec.jsonl") if r.get("event") == "pilot.tick"]
     assert [r["args"][0] for r in ticks] == list(range(20))
+
+
+async def test_replay_shows_a_recording_in_the_same_screens(tmp_path):
+    from auditmon.live import ReplaySource
+    from conftest import WORKLOADS, auditmon
+
+    recording = tmp_path / "rec.amrec"
+    result = auditmon(
+        "run", "--record", str(recording), "--",
+        sys.executable, str(WORKLOADS / "exact.py"), str(tmp_path / "seen.json"),
+    )
+    assert result.returncode == 0, result.stderr
+    records = list(read_recording(recording))
+    recorded = [r for r in records if r["type"] == "event"]
+    source = ReplaySource(recording)
+    app = AuditmonApp(source)
+    async with app.run_test(size=SIZE) as pilot:
+        deadline = time.monotonic() + 30
+        while "replayed" not in status_text(app):
+            assert time.monotonic() < deadline, status_text(app)
+            await asyncio.sleep(0.1)
+        await pilot.pause(0.3)
+        assert app.latest.total_events == len(recorded)
+        assert len(app.latest.processes) == len([r for r in records if r["type"] == "process"])
+        index = event_names(app).index("exact.odd")
+        app.query_one(EventsTable).move_cursor(row=index)
+        await pilot.press("enter")
+        await pilot.pause()
+        assert app.screen.detail.count == 1
+        await pilot.press("enter")
+        await pilot.pause()
+        body = str(app.screen.query_one("#occurrence-body").render())
+        assert "x" * 100 in body and "1,000,000 chars" in body
+
+
+async def test_replay_in_time_takes_the_recorded_time(tmp_path):
+    from auditmon.live import ReplaySource
+
+    path = tmp_path / "timed.jsonl"
+    path.write_text(
+        '{"type":"process","pid":7,"ppid":1,"argv":["x"],"executable":"x","cwd":"/",'
+        '"python":"cpython 3.11.7","start":100.0}\n'
+        + "".join(
+            f'{{"type":"event","pid":7,"seq":{i + 1},"time":{100.0 + i * 0.5},"thread":1,'
+            f'"event":"t.tick","args":[{i}]}}\n'
+            for i in range(5)
+        )
+    )
+    app = AuditmonApp(ReplaySource(path, speed=2.0))
+    started = time.monotonic()
+    async with app.run_test(size=SIZE):
+        while "replayed" not in status_text(app):
+            assert time.monotonic() - started < 20
+            await asyncio.sleep(0.05)
+        elapsed = time.monotonic() - started
+        await asyncio.sleep(0.4)
+        assert app.latest.total_events == 5
+    assert elapsed >= 0.9  # 2 s of recording at 2x
+
+
+def test_replay_refuses_what_is_not_a_recording(tmp_path):
+    from conftest import auditmon
+
+    missing = auditmon("replay", str(tmp_path / "nope.jsonl"))
+    assert missing.returncode == 2 and "no such file" in missing.stderr
+    junk = tmp_path / "junk.bin"
+    junk.write_bytes(b"\x93\x01\x02\x03 not a recording")
+    result = auditmon("replay", str(junk))
+    assert result.returncode == 2 and "not a readable recording" in result.stderr
+    assert "Traceback" not in result.stderr

@@ -49,3 +49,8 @@ def test_help(snap_compare):
 
 def test_narrow_80x24(snap_compare):
     assert snap_compare(make_app(), terminal_size=(80, 24))
+
+
+def test_no_color(snap_compare, monkeypatch):
+    monkeypatch.setenv("NO_COLOR", "1")
+    assert snap_compare(make_app(), terminal_size=(140, 40))

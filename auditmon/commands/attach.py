@@ -8,6 +8,7 @@ import time
 
 from auditmon import protocol
 from auditmon.attach import AttachError, connect
+from auditmon.commands.run import add_ui_options
 from auditmon.headless import Monitor, catching_interrupts, problem
 
 
@@ -24,6 +25,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="write every record to FILE (.jsonl: JSON Lines; otherwise msgpack)",
     )
     parser.add_argument("--duration", type=float, metavar="SECONDS", help="detach after SECONDS")
+    add_ui_options(parser)
     parser.add_argument("pid", type=int, metavar="PID")
     parser.set_defaults(func=run)
 
@@ -70,7 +72,7 @@ def attach_live(args: argparse.Namespace, sock) -> int:
     from auditmon.ui.app import AuditmonApp
 
     try:
-        source = AttachSource(args.pid, sock, args.record)
+        source = AttachSource(args.pid, sock, args.record, recent=args.recent)
     except OSError as error:
         sock.close()
         problem(f"auditmon attach: cannot write {args.record}: {error.strerror or error}")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from auditmon.commands.run import add_ui_options
 from auditmon.headless import problem
 
 
@@ -21,6 +22,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         metavar="FACTOR",
         help="replay in time, FACTOR times as fast (default: load it all at once)",
     )
+    add_ui_options(parser)
     parser.set_defaults(func=run)
 
 
@@ -40,5 +42,5 @@ def run(args: argparse.Namespace) -> int:
     if args.speed is not None and args.speed <= 0:
         problem("auditmon replay: --speed must be positive")
         return 2
-    AuditmonApp(ReplaySource(args.file, args.speed)).run()
+    AuditmonApp(ReplaySource(args.file, args.speed, recent=args.recent)).run()
     return 0

@@ -45,6 +45,16 @@ def add_agent_options(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def add_ui_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--recent",
+        type=int,
+        default=100,
+        metavar="N",
+        help="occurrences kept per event and process for drill-down (default 100)",
+    )
+
+
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
         "run",
@@ -62,6 +72,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="write every record to FILE (.jsonl: JSON Lines; otherwise msgpack)",
     )
     add_agent_options(parser)
+    add_ui_options(parser)
     parser.add_argument("command", nargs=argparse.REMAINDER, metavar="-- CMD [ARGS...]")
     parser.set_defaults(func=run)
 
@@ -99,7 +110,7 @@ def run_live(args: argparse.Namespace, command: list[str]) -> int:
         "stack_depth": args.stack_depth,
     }
     try:
-        source = RunSource(command, settings, args.record)
+        source = RunSource(command, settings, args.record, recent=args.recent)
     except OSError as error:
         problem(f"auditmon run: cannot write {args.record}: {error.strerror or error}")
         return 2

@@ -113,7 +113,7 @@ class ProcessTable(KeptCursorTable):
 
 
 def _drops(count: int) -> Text:
-    return Text(f"{count:,}", style="bold red") if count else Text("0", style="dim")
+    return Text(f"{count:,}", style="bold white on red") if count else Text("0", style="dim")
 
 
 class EventsTable(KeptCursorTable):
@@ -233,6 +233,18 @@ class Heatmap(Widget, can_focus=True):
         self.cursor = (row, column)
         self.refresh()
 
+    def on_click(self, event) -> None:
+        """A click selects a cell; a second click on it opens it."""
+        if self.snapshot is None or not self.snapshot.heatmap.cells:
+            return
+        row, column = event.y, event.x - (self.LABEL + 1)
+        heat = self.snapshot.heatmap
+        if 0 <= row < len(heat.categories) and 0 <= column < len(heat.cells[0]):
+            if self.cursor == (row, column):
+                self.action_choose()
+            self.cursor = (row, column)
+            self.refresh()
+
     def action_choose(self) -> None:
         if self.snapshot is None or self.cursor is None:
             return
@@ -250,7 +262,7 @@ class StatusLine(Static):
         text.append(f" {state} ", style="reverse")
         text.append(f"  {snapshot.total_events:,} events  {snapshot.rate:,.0f}/s  ")
         drops = snapshot.total_dropped
-        text.append(f"{drops:,} dropped ", style="bold red" if drops else "")
+        text.append(f" {drops:,} dropped ", style="bold white on red" if drops else "")
         if paused:
             text.append("  PAUSED (ingest continues)", style="bold yellow")
         flt = snapshot.view.filter
