@@ -14,6 +14,7 @@ import socket
 import struct
 import time
 from dataclasses import dataclass, field
+from operator import itemgetter
 from pathlib import Path
 from typing import Any, Callable, Protocol
 
@@ -22,6 +23,7 @@ import msgpack
 from auditmon import protocol
 
 _SO_PEERCRED = getattr(socket, "SO_PEERCRED", 17)
+_first = itemgetter(0)
 _RECV = 1 << 20
 
 
@@ -201,7 +203,7 @@ class Connection:
         kind, body = message.kind, message.body
         if kind == protocol.EVENTS:
             process.received += len(body)
-            top = max(e[0] for e in body) if body else 0
+            top = max(map(_first, body)) if body else 0
             if top > process.max_seq:
                 process.max_seq = top
             self.sink.events(process, body)

@@ -113,8 +113,17 @@ def check_message(value: Any, first: bool) -> Message:
         if not isinstance(body.get("pid"), int):
             raise ProtocolError("hello without a pid")
     elif kind == EVENTS:
-        if not isinstance(body, list) or not all(_is_event(e) for e in body):
+        if type(body) is not list:
             raise ProtocolError("malformed event batch")
+        for event in body:  # inlined: this loop runs for every event received
+            if (
+                type(event) is not list
+                or len(event) != 6
+                or type(event[0]) is not int
+                or type(event[3]) is not str
+                or type(event[4]) is not list
+            ):
+                raise ProtocolError("malformed event batch")
     elif kind == DROPPED:
         if not isinstance(body, dict) or not isinstance(body.get("count"), int):
             raise ProtocolError("malformed drop report")
@@ -124,16 +133,6 @@ def check_message(value: Any, first: bool) -> Message:
     elif kind == ERROR and not isinstance(body, str):
         raise ProtocolError("malformed error message")
     return Message(kind, body)
-
-
-def _is_event(event: Any) -> bool:
-    return (
-        isinstance(event, list)
-        and len(event) == 6
-        and isinstance(event[0], int)
-        and isinstance(event[3], str)
-        and isinstance(event[4], list)
-    )
 
 
 def _preview(value: Any) -> str:

@@ -5,8 +5,11 @@ Two encodings of the same records:
 * ``*.jsonl``: JSON Lines, one record object per line.
 * anything else: a compact msgpack stream: a header map
   ``{"type": "header", "format": "auditmon-recording", "version": 1}`` followed by
-  the same record maps, with argument values in their wire form (``bin``, and the
-  protocol's extension types for cut values, descriptions and wide ints).
+  the same record maps, except that events come in batches,
+  ``{"type": "events", "pid": P, "events": [[seq, time, thread, event, args, stack], ...]}``,
+  with argument values in their wire form (``bin``, and the protocol's extension types
+  for cut values, descriptions and wide ints). ``read_recording`` yields single event
+  records from either.
 
 Records: ``process`` (before that pid's events), ``event``, ``dropped`` and ``exit``;
 see the README for their fields.  JSON cannot hold every value an event carries, so
@@ -167,6 +170,9 @@ class Recorder:
 
     def events(self, process: Process, events: list[list[Any]]) -> None:
         pid = process.pid
+        if not self.jsonl:  # one record per batch: a single C-level pack
+            self._write({"type": "events", "pid": pid, "events": events})
+            return
         write = self._write
         for event in events:
             write(event_record(pid, event))
@@ -228,7 +234,13 @@ def read_recording(path: str | Path) -> Iterator[dict[str, Any]]:
             raise ValueError(f"{path} is not an auditmon recording")
         if header.get("version") != FORMAT_VERSION:
             raise ValueError(f"{path}: unsupported recording version {header.get('version')!r}")
-        yield from unpacker
+        for record in unpacker:
+            if record.get("type") == "events":
+                pid = record["pid"]
+                for event in record["events"]:
+                    yield event_record(pid, event)
+            else:
+                yield record
 
 
 def _reader_options() -> dict[str, Any]:
