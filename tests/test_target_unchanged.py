@@ -1,0 +1,95 @@
+"""The target is unchanged: its stdout, stderr, exit status and its own audit hooks behave
+as without the agent.
+
+``workloads/behaviour.py`` runs once directly and once under ``auditmon run``.  The
+command's streams are auditmon's own (inherited), so auditmon's stdout must be the
+direct run's stdout byte for byte, and its stderr must start with the direct run's
+stderr byte for byte (auditmon's summary follows once the command has finished).
+"""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+
+import pytest
+from conftest import AGENT_DIR, WORKLOADS, auditmon, clean_env, events_of, read_jsonl
+
+MODES = {"ok": 0, "exit": 3, "raise": 1, "sigterm": 128 + signal.SIGTERM}
+BEHAVIOUR = WORKLOADS / "behaviour.py"
+
+
+def direct(python, out, mode):
+    out.mkdir()
+    return subprocess.run(
+        [python, str(BEHAVIOUR), str(out), mode], env=clean_env(), capture_output=True, timeout=30
+    )
+
+
+def monitored(python, out, mode, record):
+    out.mkdir()
+    return auditmon(
+        "run",
+        "--headless",
+        "--record",
+        str(record),
+        "--",
+        python,
+        str(BEHAVIOUR),
+        str(out),
+        mode,
+        text=False,
+        timeout=30,
+    )
+
+
+@pytest.mark.parametrize("mode", list(MODES))
+def test_streams_status_and_hooks_are_as_without_the_agent(tmp_path, target_python, mode):
+    record = tmp_path / "rec.jsonl"
+    plain = direct(target_python, tmp_path / "direct", mode)
+    watched = monitored(target_python, tmp_path / "monitored", mode, record)
+
+    # Exit status: the command's, with the shell's 128+N for a signal.
+    expected = MODES[mode]
+    assert (plain.returncode if plain.returncode >= 0 else 128 - plain.returncode) == expected
+    assert watched.returncode == expected, watched.stderr.decode(errors="replace")
+
+    # The workload's own output, unchanged.
+    assert watched.stdout == plain.stdout
+    assert watched.stderr.startswith(plain.stderr), watched.stderr.decode(errors="replace")
+    assert b"stderr line 2\n" in plain.stderr
+    if mode == "raise":
+        assert b"Traceback (most recent call last):" in plain.stderr
+        assert plain.stderr.endswith(b"RuntimeError: the workload fails on purpose\n")
+    if mode == "sigterm":
+        assert b"not reached" not in plain.stdout
+
+    # Its hooks: installed, called in the same order, and a raising hook still blocks.
+    out = plain.stdout.decode()
+    assert "hooks installed\n" in out
+    assert "connect: PermissionError: blocked by the workload's hook: socket.connect\n" in out
+    assert "custom event: PermissionError: blocked by the workload's hook: behaviour.blocked\n" in (
+        out
+    )
+    seen_plain = json.loads((tmp_path / "direct" / "names.json").read_text())
+    seen_watched = json.loads((tmp_path / "monitored" / "names.json").read_text())
+    assert seen_watched["names"] == seen_plain["names"]
+    for name in ("open", "os.mkdir", "os.listdir", "exec", "socket.connect", "behaviour.end"):
+        assert name in seen_plain["names"], name
+    if seen_plain["sitecustomize"] is not None:  # the interpreter's own (Debian's)
+        assert seen_watched["sitecustomize"] == seen_plain["sitecustomize"]
+
+    # sys.path is the same (printed on stdout): the agent directory is gone from it.
+    assert "sys.path: [" in out and repr(str(AGENT_DIR)) not in out
+
+    # And the agent was there all along: the section is in the recording.
+    records = read_jsonl(record)
+    (process,) = [r for r in records if r["type"] == "process" and str(BEHAVIOUR) in r["argv"]]
+    exits = [r for r in records if r["type"] == "exit" and r["pid"] == process["pid"]]
+    assert [e["exit_code"] for e in exits] == [plain.returncode]  # -N for signal N
+    names = [e["event"] for e in events_of(records, process["pid"])]
+    if mode != "sigterm":  # a process killed by a signal may die before its last send
+        assert "behaviour.end" in names
+        begin = names.index("behaviour.begin")
+        assert names[begin : names.index("behaviour.end") + 1] == seen_plain["names"]
