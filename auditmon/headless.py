@@ -52,7 +52,9 @@ class Monitor:
             self.recorder.close()
 
     def print_summary(self) -> None:
-        summary.render(self.session, Console(stderr=True))
+        # Logs and pipes get one line per row rather than wrapping at 80 columns.
+        console = Console(stderr=True) if sys.stderr.isatty() else Console(stderr=True, width=160)
+        summary.render(self.session, console)
 
 
 class Interrupts:

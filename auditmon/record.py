@@ -100,6 +100,7 @@ def process_record(process: Process) -> dict[str, Any]:
         "cwd": process.cwd,
         "python": process.python,
         "start": process.start,
+        "agent": process.agent,
     }
 
 

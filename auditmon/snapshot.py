@@ -46,6 +46,7 @@ class ProcessRow:
     threads: int | None
     open_files: int | None
     python: str
+    agent: str
 
 
 @dataclass(frozen=True)
@@ -180,6 +181,7 @@ def _process_row(totals: ProcessTotals, depth: int, second: int) -> ProcessRow:
         threads=facts.get("threads"),
         open_files=facts.get("open_files"),
         python=process.python,
+        agent=process.agent,
     )
 
 

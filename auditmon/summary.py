@@ -39,7 +39,7 @@ def render(session: Session, console: Console) -> None:
     total = session.total_events
     processes = session.ordered_processes()
     if not processes:
-        console.print(NO_PYTHON_HINT, highlight=False)
+        console.print(NO_PYTHON_HINT, highlight=False, soft_wrap=True)
         return
     seconds = 0.0
     if session.first_time is not None and session.last_time is not None:
@@ -82,6 +82,7 @@ def render(session: Session, console: Console) -> None:
         ("command", "left"),
         ("events", "right"),
         ("dropped", "right"),
+        ("agent", "left"),
         ("end", "left"),
     ):
         procs.add_column(column, justify=justify, overflow="fold")
@@ -94,6 +95,7 @@ def render(session: Session, console: Console) -> None:
             Text(process.command),
             f"{totals.total:,}",
             Text(f"{lost:,}", style="bold red") if lost else "0",
+            process.agent,
             exit_text(process),
         )
     console.print(procs)

@@ -58,6 +58,17 @@ def target_python(request) -> str:
     return SYSTEM_PYTHON
 
 
+@pytest.fixture(params=["native", "python"])
+def agent_kind(request) -> str:
+    """Which agent the target runs: the C fast path or the pure-Python hook."""
+    return request.param
+
+
+def agent_env(kind: str, **extra: str) -> dict[str, str]:
+    """``clean_env`` choosing the agent implementation (AUDITMON_AGENT)."""
+    return clean_env(AUDITMON_AGENT=kind, **extra)
+
+
 @pytest.fixture
 def no_msgpack_python() -> str:
     """An interpreter that cannot import msgpack, to prove the agent needs nothing."""

@@ -6,7 +6,7 @@ import base64
 import json
 
 import pytest
-from conftest import WORKLOADS, auditmon, events_of, read_jsonl
+from conftest import WORKLOADS, agent_env, auditmon, events_of, read_jsonl
 
 AGENT_STRLEN = 1024
 
@@ -46,8 +46,10 @@ def by_thread(items, thread_of):
     return threads
 
 
-def test_recording_matches_an_independent_hook(tmp_path, target_python):
-    truth, records, result = run_exact(tmp_path, target_python)
+def test_recording_matches_an_independent_hook(tmp_path, target_python, agent_kind):
+    truth, records, result = run_exact(tmp_path, target_python, env=agent_env(agent_kind))
+    (process,) = [r for r in records if r["type"] == "process" and r["pid"] == truth["pid"]]
+    assert process["agent"] == agent_kind
     assert truth["touched"] == 0, "the agent called the workload's __repr__/__getattr__"
     pid = truth["pid"]
     recorded = window(events_of(records, pid))
@@ -92,10 +94,10 @@ def test_recording_matches_an_independent_hook(tmp_path, target_python):
     assert "0 dropped" in result.stderr
 
 
-def test_odd_arguments_are_summarised_as_documented(tmp_path):
+def test_odd_arguments_are_summarised_as_documented(tmp_path, agent_kind):
     import sys
 
-    truth, records, _ = run_exact(tmp_path, sys.executable)
+    truth, records, _ = run_exact(tmp_path, sys.executable, env=agent_env(agent_kind))
     (odd,) = [e for e in events_of(records, truth["pid"]) if e["event"] == "exact.odd"]
     bad, selfref, huge, raw, mapping, big, neg, flt, none, true, tup, text = odd["args"]
     assert bad == {"$object": "__main__.BadRepr object"} or bad == {"$object": "BadRepr object"}
@@ -112,9 +114,9 @@ def test_odd_arguments_are_summarised_as_documented(tmp_path):
 
 
 @pytest.mark.parametrize("queue", [16])
-def test_drops_are_counted_so_recorded_plus_dropped_equals_raised(tmp_path, target_python, queue):
-    from conftest import clean_env
-
+def test_drops_are_counted_so_recorded_plus_dropped_equals_raised(
+    tmp_path, target_python, queue, agent_kind
+):
     burst = 20000
     truth, records, result = run_exact(
         tmp_path,
@@ -122,7 +124,7 @@ def test_drops_are_counted_so_recorded_plus_dropped_equals_raised(tmp_path, targ
         "--events",
         "exact.*",
         burst=burst,
-        env=clean_env(AUDITMON_QUEUE=str(queue)),
+        env=agent_env(agent_kind, AUDITMON_QUEUE=str(queue)),
     )
     pid = truth["pid"]
     raised = [s for s in truth["seen"] if s[1].startswith("exact.")]

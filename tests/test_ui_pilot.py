@@ -179,8 +179,9 @@ async def test_a_real_run_shows_events_and_the_exit(tmp_path):
 
 
 async def test_replay_shows_a_recording_in_the_same_screens(tmp_path):
-    from auditmon.live import ReplaySource
     from conftest import WORKLOADS, auditmon
+
+    from auditmon.live import ReplaySource
 
     recording = tmp_path / "rec.amrec"
     result = auditmon(

@@ -19,6 +19,7 @@ FLUSH_TIMEOUT = "AUDITMON_FLUSH_TIMEOUT"
 INTERVAL = "AUDITMON_INTERVAL"
 RUNTIME_DIR = "AUDITMON_RUNTIME_DIR"
 DEBUG = "AUDITMON_DEBUG"
+AGENT = "AUDITMON_AGENT"  # "python" forces the pure-Python hook
 
 
 class Config(object):
@@ -39,6 +40,7 @@ class Config(object):
         self.interval = _number(env.get(INTERVAL), 0.01, float)
         self.runtime_dir = env.get(RUNTIME_DIR) or default_runtime_dir(env)
         self.debug = bool(env.get(DEBUG))
+        self.native = env.get(AGENT, "") != "python"
 
     @property
     def active(self):

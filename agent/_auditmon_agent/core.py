@@ -5,6 +5,10 @@ dict look-up for the cached filter decision, a sequence number, a bounds check, 
 summary of the arguments and one ``deque.append``.  A writer thread (``transport``)
 drains the queue; the hook never waits for it.  When the queue is full the event is
 counted as dropped (the count travels in-band).  Nothing here may raise into the target.
+
+Where the C extension ``_native`` was built for this interpreter, it is the hook
+instead: the same decisions, numbering and summaries, encoded straight into a buffer
+(the bytes on the wire are the same).  ``AUDITMON_AGENT=python`` forces the Python hook.
 """
 
 import _thread
@@ -40,7 +44,25 @@ _seq_counter = itertools.count(1)
 _next_seq = _seq_counter.__next__
 _drop_counter = itertools.count(1)
 _next_drop = _drop_counter.__next__
-_quiet = set()  # threads whose events are the agent's own
+
+
+class _Quiet(set):
+    """Threads whose events are the agent's own; mirrored into the native hook."""
+
+    native = None
+
+    def add(self, tid):
+        set.add(self, tid)
+        if self.native is not None:
+            self.native.quiet_add(tid)
+
+    def discard(self, tid):
+        set.discard(self, tid)
+        if self.native is not None:
+            self.native.quiet_discard(tid)
+
+
+_quiet = _Quiet()
 _decisions = {}  # event name -> RECORD|STACK|FLUSH bits, or 0 to ignore
 _decide = None
 _summarize = None
@@ -49,7 +71,10 @@ _writer = None
 _pid = 0
 _start_time = 0.0
 _installed = False
+_native = None  # the C hook, when in use
 _MAX_DECISIONS = 10000
+_BATCH = 2048
+_pack = None
 
 
 def _hook(event, args):
@@ -79,7 +104,10 @@ def _hook(event, args):
 
 
 def _stack(tid):
-    """The caller's frames (file, line, function), innermost first, without recursing."""
+    """The caller's frames (file, line, function), innermost first, without recursing.
+
+    Frame 0 is this function, 1 the hook (or ``_native_stack``), 2 the event's raiser.
+    """
     _quiet.add(tid)
     try:
         frame = sys._getframe(2)
@@ -94,6 +122,15 @@ def _stack(tid):
         return None
     finally:
         _quiet.discard(tid)
+
+
+def _native_stack(tid):
+    return _stack(tid)
+
+
+def _decide_now(event):
+    """The native hook's way to the current decider (``disable`` swaps it)."""
+    return _decide(event)
 
 
 def _make_decider(config):
@@ -121,11 +158,15 @@ def _make_decider(config):
 
 def counted():
     """How many events this process has numbered so far (sent or dropped)."""
+    if _native is not None:
+        return _native.counted()
     return _peek(_seq_counter)
 
 
 def dropped():
     """How many events were dropped so far."""
+    if _native is not None:
+        return _native.dropped()
     return _peek(_drop_counter)
 
 
@@ -135,8 +176,29 @@ def _peek(counter):
     return int(text[text.index("(") + 1 : -1]) - 1
 
 
-def queue():
-    return _queue
+def take():
+    """The queued events, encoded: ``(count, first_seq, bytes)``.
+
+    The bytes are the msgpack of each event ``[seq, time, thread, name, args, stack]``
+    one after another: a batch message is an array header and these.
+    """
+    if _native is not None:
+        return _native.take()
+    queue, popleft = _queue, _queue.popleft
+    events = [popleft() for _ in range(min(len(queue), _BATCH))]
+    if not events:
+        return 0, 0, b""
+    data = _pack(events)
+    return len(events), min(e[0] for e in events), data[_array_header_size(len(events)) :]
+
+
+def pending():
+    """Events waiting to be taken."""
+    return _native.pending() if _native is not None else len(_queue)
+
+
+def _array_header_size(n):
+    return 1 if n < 16 else 3 if n < 0x10000 else 5
 
 
 def quiet():
@@ -158,26 +220,61 @@ def identity():
         "cwd": cwd,
         "python": "%s %d.%d.%d" % ((sys.implementation.name,) + tuple(sys.version_info[:3])),
         "start": _start_time,
-        "agent": "python",
+        "agent": "native" if _native is not None else "python",
     }
 
 
 def start(config):
     """Install the hook and start the writer; called once, from sitecustomize."""
-    global _config, _summarize, _decide, _cap, _pid, _start_time, _installed
+    global _config, _summarize, _decide, _cap, _pid, _start_time, _installed, _native, _pack
     if _installed:
         return
+    from .wire import make_packer
+
     _config = config
-    _summarize = Summarizer(strlen=config.strlen).args
+    summarizer = Summarizer(strlen=config.strlen)
+    _summarize = summarizer.args
     _decide = _make_decider(config)
     _cap = config.queue_size
+    _pack = make_packer()[0]
     _pid = os.getpid()
     _start_time = time.time()
+    if config.native:
+        _native = _load_native(summarizer, config)
+        _quiet.native = _native
     _start_writer()
     atexit.register(_at_exit)
     os.register_at_fork(after_in_child=_after_fork_in_child)
-    sys.addaudithook(_hook)
+    sys.addaudithook(_native if _native is not None else _hook)
     _installed = True
+
+
+def _load_native(summarizer, config):
+    try:
+        from . import _native as native
+    except ImportError:
+        return None
+    from .wire import BigInt, Cut, Described
+
+    return native.Agent(
+        decisions=_decisions,
+        decide=_decide_now,
+        fallback=summarizer.value,
+        stack=_native_stack,
+        flush=_flush_now,
+        cut=Cut,
+        described=Described,
+        bigint=BigInt,
+        limit=config.queue_size * NATIVE_BYTES_PER_EVENT,
+        strlen=summarizer.strlen,
+        depth=summarizer.depth,
+        width=summarizer.width,
+        budget=summarizer.budget,
+    )
+
+
+#: The native buffer holds bytes: AUDITMON_QUEUE events of about this size.
+NATIVE_BYTES_PER_EVENT = 128
 
 
 def _start_writer():
@@ -199,11 +296,14 @@ def _after_fork_in_child():
         return
     try:
         _queue.clear()
+        if _native is not None:
+            _native.reset()
         _seq_counter = itertools.count(1)
         _next_seq = _seq_counter.__next__
         _drop_counter = itertools.count(1)
         _next_drop = _drop_counter.__next__
-        _quiet = set()
+        _quiet = _Quiet()
+        _quiet.native = _native
         _pid = os.getpid()
         _start_time = time.time()
         if _writer is not None:
@@ -251,6 +351,8 @@ def disable():
     _decide = _never
     _decisions.clear()
     _cap = 0
+    if _native is not None:
+        _native.set_limit(0)
     if _writer is not None:
         _writer.abandon()
 

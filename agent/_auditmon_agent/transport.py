@@ -21,8 +21,18 @@ from collections import deque
 
 from . import wire
 
-_BATCH = 2048
 _SO_PEERCRED = getattr(socket, "SO_PEERCRED", 17)
+
+
+_EVENTS_PREFIX = b"\x92" + bytes((wire.EVENTS,))
+
+
+def _array_header(n):
+    if n < 16:
+        return bytes((0x90 | n,))
+    if n < 0x10000:
+        return struct.pack(">BH", 0xDC, n)
+    return struct.pack(">BI", 0xDD, n)
 
 
 def peer_uid(sock):
@@ -102,9 +112,13 @@ class _Writer(object):
 
     # -- sending ----------------------------------------------------------------------
     def drain(self):
-        queue = self.agent.queue()
-        popleft = queue.popleft
-        return [popleft() for _ in range(min(len(queue), _BATCH))]
+        """``(count, first_seq, encoded events)`` taken from the hook's queue."""
+        return self.agent.take()
+
+    @staticmethod
+    def events_message(count, data):
+        """``[EVENTS, [...]]`` from already encoded events: the header, then them."""
+        return _EVENTS_PREFIX + _array_header(count) + data
 
     def hello(self):
         fields = self.agent.identity()
@@ -169,15 +183,15 @@ class RunWriter(_Writer):
     def send_pending(self):
         """Send everything queued now; False once the monitor is gone."""
         while True:
-            events = self.drain()
+            count, _, events = self.drain()
             data = self.drops_message()
-            if events:
-                data += self.pack([wire.EVENTS, events])
+            if count:
+                data += self.events_message(count, events)
             if not data:
                 return self.sock is not None
             if not self.send(data):
                 return False
-            if len(events) < _BATCH:
+            if self.agent.pending() == 0:
                 return True
 
     def send(self, data):
@@ -221,7 +235,8 @@ class AttachWriter(_Writer):
 
     def __init__(self, agent, config):
         _Writer.__init__(self, agent, config)
-        self.ring = deque(maxlen=max(config.ring_size, 1))
+        self.ring = deque()  # (count, first_seq, encoded events), oldest first
+        self.ring_events = 0
         self.listener = None
         self.client = None
         self.path = None
@@ -252,15 +267,22 @@ class AttachWriter(_Writer):
             if self.abandoned:
                 self.drop_client()
 
+    def keep(self, chunk):
+        """Add a chunk to the ring; forget the oldest beyond the ring's size."""
+        self.ring.append(chunk)
+        self.ring_events += chunk[0]
+        while self.ring_events - self.ring[0][0] >= self.config.ring_size:
+            self.ring_events -= self.ring.popleft()[0]
+
     def move_and_send(self):
         while True:
-            events = self.drain()
-            if not events:
+            chunk = self.drain()
+            if not chunk[0]:
                 break
-            self.ring.extend(events)
+            self.keep(chunk)
             if self.client is not None:
-                self.send(self.drops_message() + self.pack([wire.EVENTS, events]))
-            if len(events) < _BATCH:
+                self.send(self.drops_message() + self.events_message(chunk[0], chunk[2]))
+            if self.agent.pending() == 0:
                 break
         if self.client is not None:
             drops = self.drops_message()
@@ -299,21 +321,22 @@ class AttachWriter(_Writer):
             self.move_queue_to_ring()
             hello = self.hello()
             ring = list(self.ring)
-            hello["first_seq"] = ring[0][0] if ring else hello["events"] + 1
+            hello["first_seq"] = min(c[1] for c in ring) if ring else hello["events"] + 1
             hello["dropped"] = self.agent.dropped()
             self.reported_drops = hello["dropped"]
             self.client = conn
             if not self.send(self.pack([wire.HELLO, hello])):
                 return
-            for i in range(0, len(ring), _BATCH):
-                if not self.send(self.pack([wire.EVENTS, ring[i : i + _BATCH]])):
+            for count, _, events in ring:
+                if not self.send(self.events_message(count, events)):
                     return
 
     def move_queue_to_ring(self):
         while True:
-            events = self.drain()
-            self.ring.extend(events)
-            if len(events) < _BATCH:
+            chunk = self.drain()
+            if chunk[0]:
+                self.keep(chunk)
+            if self.agent.pending() == 0:
                 return
 
     def status(self):
@@ -322,7 +345,7 @@ class AttachWriter(_Writer):
         fields["events"] = self.agent.counted()
         fields["dropped"] = self.agent.dropped()
         fields["attached"] = self.client is not None
-        fields["ring"] = len(self.ring)
+        fields["ring"] = self.ring_events
         return fields
 
     def check_client(self):

@@ -67,6 +67,7 @@ class ProcessTable(KeptCursorTable):
             ("RSS", 7),
             ("thr", 4),
             ("files", 5),
+            ("agent", 6),
         ):
             self.add_column(label, width=width, key=label)
 
@@ -82,6 +83,7 @@ class ProcessTable(KeptCursorTable):
                     presenters.number(total_rate),
                     _drops(sum(r.dropped for r in snapshot.processes)),
                     f"{snapshot.live_processes} running",
+                    "",
                     "",
                     "",
                     "",
@@ -106,6 +108,7 @@ class ProcessTable(KeptCursorTable):
                         presenters.human_bytes(row.rss),
                         presenters.number(row.threads),
                         presenters.number(row.open_files),
+                        row.agent,
                     ),
                 )
             )

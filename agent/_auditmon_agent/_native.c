@@ -1,0 +1,783 @@
+/* auditmon agent fast path: the audit hook, argument summaries and msgpack encoding in C.
+ *
+ * The hook runs with the GIL held (audit hooks always do), so it appends encoded events
+ * to a plain byte buffer without locks.  The writer thread takes the buffer with take()
+ * (a swap, under the GIL) and sends it with the GIL released.  The bytes are exactly
+ * what the pure-Python agent sends (wire.py): tests compare the two on shared inputs.
+ *
+ * Common argument types are summarised here; anything else (dicts, subclasses, user
+ * objects) is handed to the Python summariser, whose result is encoded here, so odd
+ * values get the very same treatment on both paths.
+ */
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+#include <pythread.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+#include <time.h>
+
+#define RECORD 1
+#define STACK 2
+#define FLUSH 4
+#define MAX_QUIET 16
+
+typedef struct {
+    char *data;
+    Py_ssize_t len;
+    Py_ssize_t cap;
+} Buffer;
+
+typedef struct {
+    PyObject_HEAD
+    vectorcallfunc vectorcall;
+    Buffer buf;
+    Py_ssize_t limit;      /* bytes the buffer may hold before events are dropped */
+    Py_ssize_t count;      /* events in the buffer */
+    uint64_t first_seq;    /* seq of the first event in the buffer */
+    uint64_t seq;          /* events numbered */
+    uint64_t dropped;      /* events dropped */
+    Py_ssize_t strlen;
+    int depth;
+    Py_ssize_t width;
+    long budget;
+    PyObject *decisions;   /* dict: event name -> bits */
+    PyObject *decide;      /* callable(name) -> bits, fills decisions */
+    PyObject *fallback;    /* callable(value, level, budget_list) -> summary */
+    PyObject *stack;       /* callable(tid) -> list of frames or None */
+    PyObject *flush;       /* callable(tid, name) */
+    PyObject *cut_type;    /* wire.Cut */
+    PyObject *described_type;
+    PyObject *bigint_type;
+    unsigned long quiet[MAX_QUIET];
+    int nquiet;
+} Agent;
+
+/* -- buffer ------------------------------------------------------------------------ */
+static int
+reserve(Buffer *b, Py_ssize_t extra)
+{
+    if (b->len + extra <= b->cap)
+        return 0;
+    Py_ssize_t cap = b->cap ? b->cap : 65536;
+    while (cap < b->len + extra)
+        cap *= 2;
+    char *data = PyMem_RawRealloc(b->data, cap);
+    if (data == NULL)
+        return -1;
+    b->data = data;
+    b->cap = cap;
+    return 0;
+}
+
+static inline int
+put(Buffer *b, const void *p, Py_ssize_t n)
+{
+    if (reserve(b, n) < 0)
+        return -1;
+    memcpy(b->data + b->len, p, n);
+    b->len += n;
+    return 0;
+}
+
+static inline int
+put1(Buffer *b, unsigned char c)
+{
+    if (b->len >= b->cap && reserve(b, 1) < 0)
+        return -1;
+    b->data[b->len++] = (char)c;
+    return 0;
+}
+
+static int
+put_be(Buffer *b, unsigned char tag, uint64_t v, int bytes)
+{
+    unsigned char tmp[9];
+    tmp[0] = tag;
+    for (int i = 0; i < bytes; i++)
+        tmp[1 + i] = (unsigned char)(v >> (8 * (bytes - 1 - i)));
+    return put(b, tmp, 1 + bytes);
+}
+
+/* -- msgpack, the same choices as msgpack-python's packer (use_bin_type=True) ------- */
+static int
+pack_uint(Buffer *b, uint64_t n)
+{
+    if (n < 0x80)
+        return put1(b, (unsigned char)n);
+    if (n < 0x100)
+        return put_be(b, 0xcc, n, 1);
+    if (n < 0x10000)
+        return put_be(b, 0xcd, n, 2);
+    if (n < 0x100000000ULL)
+        return put_be(b, 0xce, n, 4);
+    return put_be(b, 0xcf, n, 8);
+}
+
+static int
+pack_int(Buffer *b, int64_t n)
+{
+    if (n >= 0)
+        return pack_uint(b, (uint64_t)n);
+    if (n >= -32)
+        return put1(b, (unsigned char)(int8_t)n);
+    if (n >= -0x80)
+        return put_be(b, 0xd0, (uint64_t)n, 1);
+    if (n >= -0x8000)
+        return put_be(b, 0xd1, (uint64_t)n, 2);
+    if (n >= -0x80000000LL)
+        return put_be(b, 0xd2, (uint64_t)n, 4);
+    return put_be(b, 0xd3, (uint64_t)n, 8);
+}
+
+static int
+pack_double(Buffer *b, double d)
+{
+    uint64_t bits;
+    memcpy(&bits, &d, 8);
+    return put_be(b, 0xcb, bits, 8);
+}
+
+static int
+pack_array_header(Buffer *b, Py_ssize_t n)
+{
+    if (n < 16)
+        return put1(b, (unsigned char)(0x90 | n));
+    if (n < 0x10000)
+        return put_be(b, 0xdc, (uint64_t)n, 2);
+    return put_be(b, 0xdd, (uint64_t)n, 4);
+}
+
+static int
+pack_map_header(Buffer *b, Py_ssize_t n)
+{
+    if (n < 16)
+        return put1(b, (unsigned char)(0x80 | n));
+    if (n < 0x10000)
+        return put_be(b, 0xde, (uint64_t)n, 2);
+    return put_be(b, 0xdf, (uint64_t)n, 4);
+}
+
+static int
+pack_str_bytes(Buffer *b, const char *s, Py_ssize_t n)
+{
+    int r;
+    if (n < 32)
+        r = put1(b, (unsigned char)(0xa0 | n));
+    else if (n < 0x100)
+        r = put_be(b, 0xd9, (uint64_t)n, 1);
+    else if (n < 0x10000)
+        r = put_be(b, 0xda, (uint64_t)n, 2);
+    else
+        r = put_be(b, 0xdb, (uint64_t)n, 4);
+    return r < 0 ? -1 : put(b, s, n);
+}
+
+static int
+pack_bin(Buffer *b, const char *s, Py_ssize_t n)
+{
+    int r;
+    if (n < 0x100)
+        r = put_be(b, 0xc4, (uint64_t)n, 1);
+    else if (n < 0x10000)
+        r = put_be(b, 0xc5, (uint64_t)n, 2);
+    else
+        r = put_be(b, 0xc6, (uint64_t)n, 4);
+    return r < 0 ? -1 : put(b, s, n);
+}
+
+static int
+pack_ext_header(Buffer *b, int code, Py_ssize_t n)
+{
+    unsigned char fixed = 0;
+    switch (n) {
+    case 1: fixed = 0xd4; break;
+    case 2: fixed = 0xd5; break;
+    case 4: fixed = 0xd6; break;
+    case 8: fixed = 0xd7; break;
+    case 16: fixed = 0xd8; break;
+    }
+    if (fixed) {
+        unsigned char tmp[2] = {fixed, (unsigned char)(signed char)code};
+        return put(b, tmp, 2);
+    }
+    if (n < 0x100) {
+        unsigned char tmp[3] = {0xc7, (unsigned char)n, (unsigned char)(signed char)code};
+        return put(b, tmp, 3);
+    }
+    if (n < 0x10000) {
+        if (put_be(b, 0xc8, (uint64_t)n, 2) < 0)
+            return -1;
+    }
+    else if (put_be(b, 0xc9, (uint64_t)n, 4) < 0)
+        return -1;
+    return put1(b, (unsigned char)(signed char)code);
+}
+
+static int pack_summary(Agent *self, Buffer *b, PyObject *v);
+
+/* Encode a str; Python's "surrogatepass" error handler, like the pure agent. */
+static int
+pack_pystr(Buffer *b, PyObject *s)
+{
+    Py_ssize_t n;
+    const char *utf8 = PyUnicode_AsUTF8AndSize(s, &n);
+    if (utf8 != NULL)
+        return pack_str_bytes(b, utf8, n);
+    PyErr_Clear();
+    PyObject *encoded = PyUnicode_AsEncodedString(s, "utf-8", "surrogatepass");
+    if (encoded == NULL)
+        return -1;
+    int r = pack_str_bytes(b, PyBytes_AS_STRING(encoded), PyBytes_GET_SIZE(encoded));
+    Py_DECREF(encoded);
+    return r;
+}
+
+/* An ext value whose payload is the msgpack of [value, length] (Cut). */
+static int
+pack_cut_payload(Agent *self, Buffer *b, PyObject *value, PyObject *length)
+{
+    Buffer inner = {NULL, 0, 0};
+    int r = -1;
+    if (pack_array_header(&inner, 2) < 0 || pack_summary(self, &inner, value) < 0
+        || pack_summary(self, &inner, length) < 0)
+        goto done;
+    if (pack_ext_header(b, 1, inner.len) < 0 || put(b, inner.data, inner.len) < 0)
+        goto done;
+    r = 0;
+done:
+    PyMem_RawFree(inner.data);
+    return r;
+}
+
+/* Encode an already summarised value (the output of the Python summariser). */
+static int
+pack_summary(Agent *self, Buffer *b, PyObject *v)
+{
+    PyTypeObject *t = Py_TYPE(v);
+    if (v == Py_None)
+        return put1(b, 0xc0);
+    if (v == Py_True)
+        return put1(b, 0xc3);
+    if (v == Py_False)
+        return put1(b, 0xc2);
+    if (t == &PyLong_Type) {
+        int overflow = 0;
+        long long n = PyLong_AsLongLongAndOverflow(v, &overflow);
+        if (overflow == 0)
+            return pack_int(b, n);
+        if (overflow > 0) {
+            unsigned long long u = PyLong_AsUnsignedLongLong(v);
+            if (!(u == (unsigned long long)-1 && PyErr_Occurred()))
+                return pack_uint(b, u);
+        }
+        PyErr_SetString(PyExc_OverflowError, "int too wide for a summary");
+        return -1;
+    }
+    if (t == &PyFloat_Type)
+        return pack_double(b, PyFloat_AS_DOUBLE(v));
+    if (t == &PyUnicode_Type)
+        return pack_pystr(b, v);
+    if (t == &PyBytes_Type)
+        return pack_bin(b, PyBytes_AS_STRING(v), PyBytes_GET_SIZE(v));
+    if (t == &PyList_Type || t == &PyTuple_Type) {
+        Py_ssize_t n = PySequence_Fast_GET_SIZE(v);
+        PyObject **items = PySequence_Fast_ITEMS(v);
+        if (pack_array_header(b, n) < 0)
+            return -1;
+        for (Py_ssize_t i = 0; i < n; i++)
+            if (pack_summary(self, b, items[i]) < 0)
+                return -1;
+        return 0;
+    }
+    if (t == &PyDict_Type) {
+        Py_ssize_t pos = 0;
+        PyObject *key, *value;
+        if (pack_map_header(b, PyDict_GET_SIZE(v)) < 0)
+            return -1;
+        while (PyDict_Next(v, &pos, &key, &value))
+            if (pack_summary(self, b, key) < 0 || pack_summary(self, b, value) < 0)
+                return -1;
+        return 0;
+    }
+    if ((PyObject *)t == self->cut_type) {
+        PyObject *value = PyObject_GetAttrString(v, "value");
+        PyObject *length = value ? PyObject_GetAttrString(v, "length") : NULL;
+        int r = (value && length) ? pack_cut_payload(self, b, value, length) : -1;
+        Py_XDECREF(value);
+        Py_XDECREF(length);
+        return r;
+    }
+    if ((PyObject *)t == self->described_type) {
+        PyObject *text = PyObject_GetAttrString(v, "text");
+        if (text == NULL)
+            return -1;
+        PyObject *encoded = PyUnicode_AsEncodedString(text, "utf-8", "surrogatepass");
+        Py_DECREF(text);
+        if (encoded == NULL)
+            return -1;
+        Py_ssize_t n = PyBytes_GET_SIZE(encoded);
+        int r = pack_ext_header(b, 2, n) < 0 ? -1 : put(b, PyBytes_AS_STRING(encoded), n);
+        Py_DECREF(encoded);
+        return r;
+    }
+    if ((PyObject *)t == self->bigint_type) {
+        PyObject *value = PyObject_GetAttrString(v, "value");
+        PyObject *text = value ? PyObject_Str(value) : NULL;
+        Py_XDECREF(value);
+        if (text == NULL)
+            return -1;
+        Py_ssize_t n;
+        const char *s = PyUnicode_AsUTF8AndSize(text, &n);
+        int r = (s == NULL || pack_ext_header(b, 3, n) < 0) ? -1 : put(b, s, n);
+        Py_DECREF(text);
+        return r;
+    }
+    PyErr_Format(PyExc_TypeError, "cannot encode %s", t->tp_name);
+    return -1;
+}
+
+/* -- summaries: Summarizer.value() of summarize.py, for the common exact types ------ */
+static int summarize_into(Agent *self, Buffer *b, PyObject *v, int level, long *budget);
+
+static int
+fallback_into(Agent *self, Buffer *b, PyObject *v, int level, long *budget)
+{
+    PyObject *holder = Py_BuildValue("[l]", *budget);
+    if (holder == NULL)
+        return -1;
+    PyObject *summary = PyObject_CallFunction(self->fallback, "OiO", v, level, holder);
+    if (summary == NULL) {
+        Py_DECREF(holder);
+        return -1;
+    }
+    *budget = PyLong_AsLong(PyList_GET_ITEM(holder, 0));
+    Py_DECREF(holder);
+    int r = pack_summary(self, b, summary);
+    Py_DECREF(summary);
+    return r;
+}
+
+static int
+described(Buffer *b, const char *text)
+{
+    Py_ssize_t n = (Py_ssize_t)strlen(text);
+    return pack_ext_header(b, 2, n) < 0 ? -1 : put(b, text, n);
+}
+
+static int
+summarize_sequence(Agent *self, Buffer *b, PyObject *v, int level, long *budget)
+{
+    Py_ssize_t n = PySequence_Fast_GET_SIZE(v);
+    if (level >= self->depth || *budget <= 0) {
+        char text[64];
+        snprintf(text, sizeof text, "%s of %zd items",
+                 Py_TYPE(v) == &PyList_Type ? "list" : "tuple", n);
+        return described(b, text);
+    }
+    /* Items are encoded into a scratch buffer first: whether the result is a plain
+       array or a Cut depends on how many fit in the width and the budget. */
+    Buffer items = {NULL, 0, 0};
+    Py_ssize_t kept = 0, limit = n < self->width ? n : self->width;
+    PyObject **elements = PySequence_Fast_ITEMS(v);
+    int r = -1;
+    for (Py_ssize_t i = 0; i < limit; i++) {
+        if (*budget <= 0)
+            break;
+        if (summarize_into(self, &items, elements[i], level + 1, budget) < 0)
+            goto done;
+        kept++;
+    }
+    if (kept < n) {
+        Buffer inner = {NULL, 0, 0};
+        if (pack_array_header(&inner, 2) == 0 && pack_array_header(&inner, kept) == 0
+            && put(&inner, items.data, items.len) == 0 && pack_uint(&inner, (uint64_t)n) == 0
+            && pack_ext_header(b, 1, inner.len) == 0 && put(b, inner.data, inner.len) == 0)
+            r = 0;
+        PyMem_RawFree(inner.data);
+    }
+    else if (pack_array_header(b, kept) == 0 && put(b, items.data, items.len) == 0)
+        r = 0;
+done:
+    PyMem_RawFree(items.data);
+    return r;
+}
+
+static int
+summarize_into(Agent *self, Buffer *b, PyObject *v, int level, long *budget)
+{
+    PyTypeObject *t = Py_TYPE(v);
+    if (t == &PyUnicode_Type || t == &PyBytes_Type || t == &PyList_Type || t == &PyTuple_Type
+        || t == &PyLong_Type || t == &PyFloat_Type || v == Py_None || t == &PyBool_Type) {
+        *budget -= 1;
+        if (v == Py_None || t == &PyBool_Type || t == &PyFloat_Type)
+            return pack_summary(self, b, v);
+        if (t == &PyLong_Type) {
+            int overflow = 0;
+            long long n = PyLong_AsLongLongAndOverflow(v, &overflow);
+            if (overflow == 0)
+                return pack_int(b, n);
+            if (overflow > 0) {
+                unsigned long long u = PyLong_AsUnsignedLongLong(v);
+                if (!(u == (unsigned long long)-1 && PyErr_Occurred()))
+                    return pack_uint(b, u);
+                PyErr_Clear();
+            }
+            *budget += 1; /* the fallback counts this node itself */
+            return fallback_into(self, b, v, level, budget);
+        }
+        if (t == &PyUnicode_Type) {
+            Py_ssize_t n = PyUnicode_GET_LENGTH(v);
+            if (n <= self->strlen)
+                return pack_pystr(b, v);
+            PyObject *prefix = PyUnicode_Substring(v, 0, self->strlen);
+            PyObject *length = PyLong_FromSsize_t(n);
+            int r = (prefix && length) ? pack_cut_payload(self, b, prefix, length) : -1;
+            Py_XDECREF(prefix);
+            Py_XDECREF(length);
+            return r;
+        }
+        if (t == &PyBytes_Type) {
+            Py_ssize_t n = PyBytes_GET_SIZE(v);
+            if (n <= self->strlen)
+                return pack_bin(b, PyBytes_AS_STRING(v), n);
+            PyObject *prefix = PyBytes_FromStringAndSize(PyBytes_AS_STRING(v), self->strlen);
+            PyObject *length = PyLong_FromSsize_t(n);
+            int r = (prefix && length) ? pack_cut_payload(self, b, prefix, length) : -1;
+            Py_XDECREF(prefix);
+            Py_XDECREF(length);
+            return r;
+        }
+        return summarize_sequence(self, b, v, level, budget);
+    }
+    return fallback_into(self, b, v, level, budget);
+}
+
+/* Summarizer.args(): plain top-level values pass without touching a budget. */
+static int
+summarize_args(Agent *self, Buffer *b, PyObject *args)
+{
+    Py_ssize_t n = PyTuple_GET_SIZE(args);
+    if (pack_array_header(b, n) < 0)
+        return -1;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        PyObject *v = PyTuple_GET_ITEM(args, i);
+        PyTypeObject *t = Py_TYPE(v);
+        long budget = self->budget;
+        if (t == &PyUnicode_Type && PyUnicode_GET_LENGTH(v) <= self->strlen) {
+            if (pack_pystr(b, v) < 0)
+                return -1;
+        }
+        else if (v == Py_None || t == &PyBool_Type || t == &PyFloat_Type) {
+            if (pack_summary(self, b, v) < 0)
+                return -1;
+        }
+        else if (summarize_into(self, b, v, 0, &budget) < 0)
+            return -1;
+    }
+    return 0;
+}
+
+/* -- the hook ------------------------------------------------------------------------ */
+static inline double
+now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+static int
+is_quiet(Agent *self, unsigned long tid)
+{
+    for (int i = 0; i < self->nquiet; i++)
+        if (self->quiet[i] == tid)
+            return 1;
+    return 0;
+}
+
+static long
+decision(Agent *self, PyObject *name)
+{
+    PyObject *bits = PyDict_GetItemWithError(self->decisions, name);
+    if (bits != NULL)
+        return PyLong_AsLong(bits);
+    if (PyErr_Occurred())
+        return -1;
+    PyObject *computed = PyObject_CallOneArg(self->decide, name);
+    if (computed == NULL)
+        return -1;
+    long result = PyLong_AsLong(computed);
+    Py_DECREF(computed);
+    return result;
+}
+
+static int
+record(Agent *self, PyObject *name, PyObject *args, unsigned long tid, long how)
+{
+    uint64_t seq = ++self->seq;
+    if (self->buf.len >= self->limit) {
+        self->dropped++;
+        return 0;
+    }
+    Buffer *b = &self->buf;
+    Py_ssize_t start = b->len;
+    if (put1(b, 0x96) < 0 || pack_uint(b, seq) < 0 || pack_double(b, now()) < 0
+        || pack_uint(b, (uint64_t)tid) < 0 || pack_pystr(b, name) < 0
+        || summarize_args(self, b, args) < 0)
+        goto failed;
+    if (how & STACK) {
+        PyObject *frames = PyObject_CallFunction(self->stack, "k", tid);
+        if (frames == NULL)
+            goto failed;
+        int r = pack_summary(self, b, frames);
+        Py_DECREF(frames);
+        if (r < 0)
+            goto failed;
+    }
+    else if (put1(b, 0xc0) < 0)
+        goto failed;
+    if (self->count == 0)
+        self->first_seq = seq;
+    self->count++;
+    return 0;
+failed:
+    b->len = start; /* nothing half-written stays behind */
+    self->dropped++;
+    return -1;
+}
+
+/* hook(event, args): the audit hook.  Never raises into the target. */
+static PyObject *
+Agent_call(Agent *self, PyObject *const *argv, size_t nargsf, PyObject *kwnames)
+{
+    Py_ssize_t nargs = PyVectorcall_NARGS(nargsf);
+    if (nargs != 2 || !PyUnicode_Check(argv[0]) || !PyTuple_Check(argv[1]))
+        Py_RETURN_NONE;
+    unsigned long tid = PyThread_get_thread_ident();
+    if (self->nquiet && is_quiet(self, tid))
+        Py_RETURN_NONE;
+    long how = decision(self, argv[0]);
+    if (how > 0) {
+        if (record(self, argv[0], argv[1], tid, how) == 0 && (how & FLUSH)) {
+            PyObject *r = PyObject_CallFunction(self->flush, "kO", tid, argv[0]);
+            Py_XDECREF(r);
+        }
+    }
+    if (PyErr_Occurred()) {
+        if (!PyErr_ExceptionMatches(PyExc_Exception))
+            return NULL; /* KeyboardInterrupt and friends go on as they would have */
+        PyErr_Clear();
+    }
+    Py_RETURN_NONE;
+}
+
+/* -- methods for the writer and the Python side --------------------------------------- */
+static PyObject *
+Agent_take(Agent *self, PyObject *unused)
+{
+    PyObject *data = PyBytes_FromStringAndSize(self->buf.data, self->buf.len);
+    if (data == NULL)
+        return NULL;
+    PyObject *result = Py_BuildValue("(nKN)", self->count, self->first_seq, data);
+    if (result == NULL)
+        return NULL;
+    self->buf.len = 0;
+    self->count = 0;
+    if (self->buf.cap > 4 * 1024 * 1024) { /* give back a burst's memory */
+        PyMem_RawFree(self->buf.data);
+        self->buf.data = NULL;
+        self->buf.cap = 0;
+    }
+    return result;
+}
+
+static PyObject *
+Agent_counted(Agent *self, PyObject *unused)
+{
+    return PyLong_FromUnsignedLongLong(self->seq);
+}
+
+static PyObject *
+Agent_dropped(Agent *self, PyObject *unused)
+{
+    return PyLong_FromUnsignedLongLong(self->dropped);
+}
+
+static PyObject *
+Agent_pending(Agent *self, PyObject *unused)
+{
+    return PyLong_FromSsize_t(self->count);
+}
+
+static PyObject *
+Agent_reset(Agent *self, PyObject *unused)
+{
+    self->buf.len = 0;
+    self->count = 0;
+    self->seq = 0;
+    self->dropped = 0;
+    self->nquiet = 0;
+    Py_RETURN_NONE;
+}
+
+static PyObject *
+Agent_set_limit(Agent *self, PyObject *arg)
+{
+    Py_ssize_t limit = PyLong_AsSsize_t(arg);
+    if (limit < 0 && PyErr_Occurred())
+        return NULL;
+    self->limit = limit;
+    Py_RETURN_NONE;
+}
+
+static PyObject *
+Agent_quiet_add(Agent *self, PyObject *arg)
+{
+    unsigned long tid = PyLong_AsUnsignedLong(arg);
+    if (PyErr_Occurred())
+        return NULL;
+    if (!is_quiet(self, tid)) {
+        if (self->nquiet >= MAX_QUIET) {
+            PyErr_SetString(PyExc_OverflowError, "too many quiet threads");
+            return NULL;
+        }
+        self->quiet[self->nquiet++] = tid;
+    }
+    Py_RETURN_NONE;
+}
+
+static PyObject *
+Agent_quiet_discard(Agent *self, PyObject *arg)
+{
+    unsigned long tid = PyLong_AsUnsignedLong(arg);
+    if (PyErr_Occurred())
+        return NULL;
+    for (int i = 0; i < self->nquiet; i++)
+        if (self->quiet[i] == tid) {
+            self->quiet[i] = self->quiet[--self->nquiet];
+            break;
+        }
+    Py_RETURN_NONE;
+}
+
+/* encode(args): the summary bytes of an argument tuple (for tests: same as Python's). */
+static PyObject *
+Agent_encode_args(Agent *self, PyObject *args)
+{
+    if (!PyTuple_Check(args)) {
+        PyErr_SetString(PyExc_TypeError, "a tuple");
+        return NULL;
+    }
+    Buffer b = {NULL, 0, 0};
+    PyObject *result = NULL;
+    if (summarize_args(self, &b, args) == 0)
+        result = PyBytes_FromStringAndSize(b.data ? b.data : "", b.len);
+    PyMem_RawFree(b.data);
+    return result;
+}
+
+static int
+Agent_init(Agent *self, PyObject *args, PyObject *kwds)
+{
+    static char *names[] = {"decisions", "decide", "fallback", "stack", "flush", "cut",
+                            "described", "bigint", "limit", "strlen", "depth", "width",
+                            "budget", NULL};
+    PyObject *decisions, *decide, *fallback, *stack, *flush, *cut, *desc, *bigint;
+    Py_ssize_t limit, strlen_;
+    int depth;
+    Py_ssize_t width;
+    long budget;
+    if (!PyArg_ParseTupleAndKeywords(args, kwds, "O!OOOOOOOnninl", names, &PyDict_Type,
+                                     &decisions, &decide, &fallback, &stack, &flush, &cut,
+                                     &desc, &bigint, &limit, &strlen_, &depth, &width,
+                                     &budget))
+        return -1;
+    Py_INCREF(decisions); Py_XSETREF(self->decisions, decisions);
+    Py_INCREF(decide); Py_XSETREF(self->decide, decide);
+    Py_INCREF(fallback); Py_XSETREF(self->fallback, fallback);
+    Py_INCREF(stack); Py_XSETREF(self->stack, stack);
+    Py_INCREF(flush); Py_XSETREF(self->flush, flush);
+    Py_INCREF(cut); Py_XSETREF(self->cut_type, cut);
+    Py_INCREF(desc); Py_XSETREF(self->described_type, desc);
+    Py_INCREF(bigint); Py_XSETREF(self->bigint_type, bigint);
+    self->limit = limit;
+    self->strlen = strlen_;
+    self->depth = depth;
+    self->width = width;
+    self->budget = budget;
+    return 0;
+}
+
+static void
+Agent_dealloc(Agent *self)
+{
+    Py_XDECREF(self->decisions);
+    Py_XDECREF(self->decide);
+    Py_XDECREF(self->fallback);
+    Py_XDECREF(self->stack);
+    Py_XDECREF(self->flush);
+    Py_XDECREF(self->cut_type);
+    Py_XDECREF(self->described_type);
+    Py_XDECREF(self->bigint_type);
+    PyMem_RawFree(self->buf.data);
+    Py_TYPE(self)->tp_free((PyObject *)self);
+}
+
+static PyObject *
+Agent_new(PyTypeObject *type, PyObject *args, PyObject *kwds)
+{
+    Agent *self = (Agent *)type->tp_alloc(type, 0);
+    if (self != NULL)
+        self->vectorcall = (vectorcallfunc)Agent_call;
+    return (PyObject *)self;
+}
+
+static PyMethodDef Agent_methods[] = {
+    {"take", (PyCFunction)Agent_take, METH_NOARGS,
+     "(count, first_seq, bytes) of the buffered events; empties the buffer."},
+    {"counted", (PyCFunction)Agent_counted, METH_NOARGS, "Events numbered so far."},
+    {"dropped", (PyCFunction)Agent_dropped, METH_NOARGS, "Events dropped so far."},
+    {"pending", (PyCFunction)Agent_pending, METH_NOARGS, "Events waiting in the buffer."},
+    {"reset", (PyCFunction)Agent_reset, METH_NOARGS, "Start afresh (a forked child)."},
+    {"set_limit", (PyCFunction)Agent_set_limit, METH_O, "Bytes buffered before dropping."},
+    {"quiet_add", (PyCFunction)Agent_quiet_add, METH_O, "Ignore this thread's events."},
+    {"quiet_discard", (PyCFunction)Agent_quiet_discard, METH_O, "Stop ignoring a thread."},
+    {"encode_args", (PyCFunction)Agent_encode_args, METH_O, "Summary bytes of args."},
+    {NULL}};
+
+static PyTypeObject AgentType = {
+    PyVarObject_HEAD_INIT(NULL, 0)
+    .tp_name = "_auditmon_agent._native.Agent",
+    .tp_basicsize = sizeof(Agent),
+    .tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_VECTORCALL,
+    .tp_new = Agent_new,
+    .tp_init = (initproc)Agent_init,
+    .tp_dealloc = (destructor)Agent_dealloc,
+    .tp_call = PyVectorcall_Call,
+    .tp_vectorcall_offset = offsetof(Agent, vectorcall),
+    .tp_methods = Agent_methods,
+    .tp_doc = "The audit hook with its event buffer (see the module docstring).",
+};
+
+static struct PyModuleDef module = {
+    PyModuleDef_HEAD_INIT, "_native",
+    "The auditmon agent's fast path: hook, summaries and msgpack encoding in C.", -1, NULL,
+};
+
+PyMODINIT_FUNC
+PyInit__native(void)
+{
+    if (PyType_Ready(&AgentType) < 0)
+        return NULL;
+    PyObject *m = PyModule_Create(&module);
+    if (m == NULL)
+        return NULL;
+    Py_INCREF(&AgentType);
+    if (PyModule_AddObject(m, "Agent", (PyObject *)&AgentType) < 0) {
+        Py_DECREF(&AgentType);
+        Py_DECREF(m);
+        return NULL;
+    }
+    return m;
+}

@@ -1,0 +1,17 @@
+"""The agent's optional C fast path; everything else is declared in pyproject.toml.
+
+``optional=True``: where nothing can be compiled the install still succeeds and the
+agent runs its pure-Python hook.
+"""
+
+from setuptools import Extension, setup
+
+setup(
+    ext_modules=[
+        Extension(
+            "auditmon._agent._auditmon_agent._native",
+            ["agent/_auditmon_agent/_native.c"],
+            optional=True,
+        )
+    ]
+)

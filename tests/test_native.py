@@ -1,0 +1,164 @@
+"""The C fast path and the pure-Python agent put the same bytes on the wire."""
+
+from __future__ import annotations
+
+import math
+import pathlib
+import socket
+import sys
+
+import msgpack
+import pytest
+from conftest import AGENT_DIR
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+sys.path.insert(0, str(AGENT_DIR))
+from _auditmon_agent import core  # noqa: E402
+from _auditmon_agent.summarize import Summarizer  # noqa: E402
+from _auditmon_agent.wire import BigInt, Cut, Described, packb  # noqa: E402
+
+try:
+    from _auditmon_agent import _native
+except ImportError:  # reported by the first test, not skipped
+    _native = None
+sys.path.remove(str(AGENT_DIR))
+
+
+def make_agent(summarizer: Summarizer, decisions=None, limit=1 << 20, flush=None):
+    decisions = {} if decisions is None else decisions
+    return _native.Agent(
+        decisions=decisions,
+        decide=lambda name: decisions.setdefault(name, 1),
+        fallback=summarizer.value,
+        stack=lambda tid: [["f.py", 1, "f"]],
+        flush=flush or (lambda tid, name: None),
+        cut=Cut,
+        described=Described,
+        bigint=BigInt,
+        limit=limit,
+        strlen=summarizer.strlen,
+        depth=summarizer.depth,
+        width=summarizer.width,
+        budget=summarizer.budget,
+    )
+
+
+def test_the_extension_was_built_for_this_interpreter():
+    assert _native is not None, "pip install did not build _auditmon_agent._native"
+
+
+class Odd:
+    def __repr__(self):
+        raise RuntimeError("repr called")
+
+
+class Str(str):
+    pass
+
+
+class Int(int):
+    pass
+
+
+plain = (
+    st.none()
+    | st.booleans()
+    | st.integers(min_value=-(2**70), max_value=2**70)
+    | st.floats(allow_nan=False)
+    | st.text(max_size=40)
+    | st.binary(max_size=40)
+)
+python_values = st.recursive(
+    plain,
+    lambda children: (
+        st.lists(children, max_size=40)
+        | st.tuples(children, children)
+        | st.dictionaries(st.text(max_size=5) | st.integers(-5, 5), children, max_size=6)
+    ),
+    max_leaves=120,
+)
+
+
+@pytest.mark.parametrize("strlen", [1024, 8])
+@settings(max_examples=300, deadline=None)
+@given(args=st.lists(python_values, max_size=6))
+def test_same_bytes_on_generated_arguments(strlen, args):
+    summarizer = Summarizer(strlen=strlen)
+    agent = make_agent(summarizer)
+    assert agent.encode_args(tuple(args)) == packb(summarizer.args(tuple(args)))
+
+
+def odd_arguments():
+    looped = [1, "two"]
+    looped.append(looped)
+    deep = []
+    node = deep
+    for _ in range(10):
+        node.append([])
+        node = node[0]
+    wide = [list(range(40)) for _ in range(40)]
+    sock = socket.socket()
+    yield (Odd(), looped, "x" * 1_000_000, b"\x00" * 5000, deep, wide)
+    yield (Str("sub"), Int(5), True, 2**64, -(2**63) - 1, math.inf, -0.0)
+    yield ({"k": [1, 2], (1, 2): "tuple key"}, pathlib.PurePosixPath("/etc"), sock, len, Odd)
+    yield (odd_arguments.__code__, sys, [Odd(), {"a": Odd()}], ("\udcff surrogate",))
+    yield (tuple(range(100)), [[[[[1]]]]], bytearray(b"abc"), "日本" * 600)
+    sock.close()
+
+
+@pytest.mark.parametrize("args", list(odd_arguments()), ids=lambda a: type(a[0]).__name__)
+def test_same_bytes_on_odd_arguments(args):
+    summarizer = Summarizer()
+    assert make_agent(summarizer).encode_args(args) == packb(summarizer.args(args))
+
+
+def test_the_hook_numbers_buffers_and_drops():
+    summarizer = Summarizer()
+    decisions = {"skip.me": 0, "with.stack": 1 | 2}
+    agent = make_agent(summarizer, decisions=decisions, limit=400)
+    agent("a.b", (1, "x"))
+    agent("skip.me", (1,))
+    agent("with.stack", ())
+    count, first, data = agent.take()
+    assert (count, first, agent.counted(), agent.dropped()) == (2, 1, 2, 0)
+    events = list(msgpack.Unpacker(__import__("io").BytesIO(data), raw=False))
+    assert [e[0] for e in events] == [1, 2]
+    assert events[0][3:] == ["a.b", [1, "x"], None]
+    assert events[1][3:] == ["with.stack", [], [["f.py", 1, "f"]]]
+    for i in range(50):  # more than 400 bytes: the rest is dropped and counted
+        agent("a.b", ("y" * 30, i))
+    count, first, data = agent.take()
+    assert agent.dropped() > 0 and count + agent.dropped() == 50
+    assert agent.counted() == 52
+
+
+def test_the_hook_never_raises_into_the_caller():
+    summarizer = Summarizer()
+
+    def broken_decide(name):
+        raise ValueError("broken")
+
+    agent = make_agent(summarizer)
+    agent2 = _native.Agent(
+        decisions={},
+        decide=broken_decide,
+        fallback=summarizer.value,
+        stack=None,
+        flush=None,
+        cut=Cut,
+        described=Described,
+        bigint=BigInt,
+        limit=1000,
+        strlen=10,
+        depth=4,
+        width=32,
+        budget=256,
+    )
+    assert agent2("x", (1,)) is None
+    assert agent("x", "not a tuple") is None
+
+
+def test_core_uses_the_native_hook_when_built():
+    assert core.NATIVE_BYTES_PER_EVENT > 0
+    assert hasattr(_native, "Agent")
