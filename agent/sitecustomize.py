@@ -31,10 +31,12 @@ def _unshadow():
 
 
 def _shadowed_spec():
+    # The import system's own (frozen, already loaded) modules: importing importlib's
+    # public wrappers would cost the target several milliseconds at start-up.
     try:
-        import importlib.machinery
+        import _frozen_importlib_external
 
-        return importlib.machinery.PathFinder.find_spec("sitecustomize", sys.path)
+        return _frozen_importlib_external.PathFinder.find_spec("sitecustomize", sys.path)
     except Exception:
         _debug()
         return None
@@ -48,9 +50,9 @@ def _start_agent(agent):
 
 
 def _run_shadowed(spec):
-    import importlib.util
+    import _frozen_importlib
 
-    module = importlib.util.module_from_spec(spec)
+    module = _frozen_importlib.module_from_spec(spec)
     sys.modules["sitecustomize"] = module
     spec.loader.exec_module(module)
 
@@ -62,8 +64,6 @@ except Exception:
     _debug()
 _unshadow()
 _spec = _shadowed_spec()
-if _spec is not None and _spec.loader is not None:
-    import importlib.util  # noqa: F401  (before the hook: loading it is not the target's doing)
 if _auditmon_agent is not None:
     _start_agent(_auditmon_agent)
 if _spec is not None and _spec.loader is not None:

@@ -26,7 +26,7 @@ class Monitor:
     """A session model, an optional recorder and the ingest loop feeding both."""
 
     def __init__(self, record: str | Path | None = None) -> None:
-        self.session = Session()
+        self.session = Session(detailed=False)
         self.recorder = Recorder(record) if record else None
         self.ingest = Ingest(Fanout(self.session, self.recorder), problem)
 

@@ -10,11 +10,15 @@ from __future__ import annotations
 
 from collections import Counter, deque
 from dataclasses import dataclass, field
+from operator import itemgetter
 from typing import Any
 
 from auditmon import values
 from auditmon.catalog import Catalog, load_catalog
 from auditmon.ingest import Process
+
+_name = itemgetter(3)
+_time = itemgetter(1)
 
 #: Seconds of per-second history kept (heatmap, sparklines, rates).
 HISTORY_SECONDS = 600
@@ -122,9 +126,12 @@ class ProcessTotals:
 class Session:
     """Counts per event, per process and per second; recent occurrences for drill-down."""
 
-    def __init__(self, catalog: Catalog | None = None, recent: int = 100) -> None:
+    def __init__(
+        self, catalog: Catalog | None = None, recent: int = 100, detailed: bool = True
+    ) -> None:
         self.catalog = catalog or load_catalog()
         self.recent = recent
+        self.detailed = detailed  # False: counts only (the headless summary needs no more)
         self.processes: dict[int, ProcessTotals] = {}
         self.event_counts: Counter[str] = Counter()
         self.first_time: float | None = None
@@ -141,6 +148,12 @@ class Session:
         if not events:
             return
         totals = self.processes[process.id]
+        if not self.detailed:
+            names = list(map(_name, events))
+            totals.events.update(names)
+            self.event_counts.update(names)
+            self._times(events)
+            return
         stats = totals.stats
         groups: dict[str, list[list[Any]]] = {}
         for event in events:
@@ -169,12 +182,17 @@ class Session:
             for i in range(width):
                 arg_values[i].add_many([e[4][i] for e in group if len(e[4]) > i])
         self.event_counts.update({name: len(group) for name, group in groups.items()})
-        first, last_time = min(e[1] for e in events), max(e[1] for e in events)
+        self._prune(int(self._times(events)))
+
+    def _times(self, events: list[list[Any]]) -> float:
+        """Widen the session's time span; return the batch's latest time."""
+        times = list(map(_time, events))
+        first, last_time = min(times), max(times)
         if self.first_time is None or first < self.first_time:
             self.first_time = first
         if self.last_time is None or last_time > self.last_time:
             self.last_time = last_time
-        self._prune(int(last_time))
+        return last_time
 
     def dropped(self, process: Process, count: int) -> None:
         """Drops are kept on the Process itself; nothing more to aggregate."""

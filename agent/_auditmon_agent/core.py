@@ -17,7 +17,7 @@ import itertools
 import os
 import sys
 import time
-from collections import deque
+from _collections import deque
 
 from . import transport
 from .summarize import Summarizer
@@ -135,11 +135,20 @@ def _decide_now(event):
 
 def _make_decider(config):
     """A function event name -> decision bits, memoised in ``_decisions``."""
-    from fnmatch import fnmatchcase
-
     events, exclude, stack = config.events, config.exclude, config.stack
 
     def decide(event):
+        how = RECORD | (FLUSH if event in FLUSH_EVENTS else 0)
+        if len(_decisions) < _MAX_DECISIONS:
+            _decisions[event] = how
+        return how
+
+    if not (events or exclude or stack):
+        return decide  # no globs: no fnmatch (and no re) to import at start-up
+
+    from fnmatch import fnmatchcase
+
+    def decide_with_globs(event):
         how = 0
         if (not events or any(fnmatchcase(event, g) for g in events)) and not any(
             fnmatchcase(event, g) for g in exclude
@@ -153,7 +162,7 @@ def _make_decider(config):
             _decisions[event] = how
         return how
 
-    return decide
+    return decide_with_globs
 
 
 def counted():
@@ -184,10 +193,15 @@ def take():
     """
     if _native is not None:
         return _native.take()
+    global _pack
     queue, popleft = _queue, _queue.popleft
     events = [popleft() for _ in range(min(len(queue), _BATCH))]
     if not events:
         return 0, 0, b""
+    if _pack is None:  # on the writer thread, not at start-up
+        from .wire import make_packer
+
+        _pack = make_packer()[0]
     data = _pack(events)
     return len(events), min(e[0] for e in events), data[_array_header_size(len(events)) :]
 
@@ -226,17 +240,14 @@ def identity():
 
 def start(config):
     """Install the hook and start the writer; called once, from sitecustomize."""
-    global _config, _summarize, _decide, _cap, _pid, _start_time, _installed, _native, _pack
+    global _config, _summarize, _decide, _cap, _pid, _start_time, _installed, _native
     if _installed:
         return
-    from .wire import make_packer
-
     _config = config
     summarizer = Summarizer(strlen=config.strlen)
     _summarize = summarizer.args
     _decide = _make_decider(config)
     _cap = config.queue_size
-    _pack = make_packer()[0]
     _pid = os.getpid()
     _start_time = time.time()
     if config.native:

@@ -9,7 +9,6 @@ name; a function's qualname; a socket's family; otherwise the type's name).
 """
 
 import sys
-import types
 
 from .wire import BigInt, Cut, Described
 
@@ -23,12 +22,24 @@ _str_copy = str.__str__
 _int_copy = int.__index__
 _float_copy = float.__float__
 
-_CodeType = types.CodeType
-_FunctionType = types.FunctionType
-_MethodType = types.MethodType
-_BuiltinType = types.BuiltinFunctionType
-_ModuleType = types.ModuleType
-_FrameType = types.FrameType
+
+# The types module's names, without importing it at the target's start-up.
+def _function():
+    return sys._getframe()
+
+
+class _Class(object):
+    def method(self):
+        pass
+
+
+_FunctionType = type(_function)
+_CodeType = type(_function.__code__)
+_MethodType = type(_Class().method)
+_BuiltinType = type(len)
+_ModuleType = type(sys)
+_FrameType = type(_function())
+del _Class
 
 
 class Summarizer(object):

@@ -9,19 +9,18 @@ waits for them: if the monitor falls behind, the queue fills and the hook counts
   in a ring, and streams to at most one attached monitor at a time.
 """
 
+import _socket
 import _thread
 import errno
 import os
-import select
-import socket
 import stat
 import struct
 import time
-from collections import deque
+from _collections import deque
 
 from . import wire
 
-_SO_PEERCRED = getattr(socket, "SO_PEERCRED", 17)
+_SO_PEERCRED = getattr(_socket, "SO_PEERCRED", 17)
 
 
 _EVENTS_PREFIX = b"\x92" + bytes((wire.EVENTS,))
@@ -37,7 +36,7 @@ def _array_header(n):
 
 def peer_uid(sock):
     """The uid of the process at the other end of a Unix socket (SO_PEERCRED)."""
-    creds = sock.getsockopt(socket.SOL_SOCKET, _SO_PEERCRED, struct.calcsize("3i"))
+    creds = sock.getsockopt(_socket.SOL_SOCKET, _SO_PEERCRED, struct.calcsize("3i"))
     return struct.unpack("3i", creds)[1]
 
 
@@ -45,7 +44,9 @@ class _Writer(object):
     def __init__(self, agent, config):
         self.agent = agent
         self.config = config
-        self.pack, self.packer_name = wire.make_packer()
+        # Control messages are few and small: the builtin encoder spares importing
+        # msgpack at start-up (event batches are encoded by the hook's side).
+        self.pack = wire.packb
         self.pid = agent._pid
         self.stopping = False
         self.said_goodbye = False
@@ -124,7 +125,6 @@ class _Writer(object):
         fields = self.agent.identity()
         fields["v"] = wire.VERSION
         fields["mode"] = self.config.mode
-        fields["encoder"] = self.packer_name
         fields["events"] = self.agent.counted()
         return fields
 
@@ -155,7 +155,7 @@ class RunWriter(_Writer):
     def start(self):
         """Connect and say hello before the thread starts: a process that execs or
         exits at once must still have a connection to flush into."""
-        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        sock = _socket.socket(_socket.AF_UNIX, _socket.SOCK_STREAM)
         try:
             sock.connect(self.config.socket_path)
             if peer_uid(sock) != os.getuid():
@@ -245,6 +245,8 @@ class AttachWriter(_Writer):
         return [s for s in (self.listener, self.client) if s is not None]
 
     def run(self):
+        import select  # attach mode only: run mode never pays for it
+
         self.listener = listen(self.config.runtime_dir, self.pid)
         self.path = self.listener.getsockname()
         try:
@@ -291,7 +293,8 @@ class AttachWriter(_Writer):
 
     def accept(self):
         try:
-            conn = self.listener.accept()[0]
+            fd = self.listener._accept()[0]
+            conn = _socket.socket(_socket.AF_UNIX, _socket.SOCK_STREAM, 0, fd)
         except OSError:
             return
         try:
@@ -466,7 +469,7 @@ def listen(runtime_dir, pid):
         os.unlink(path)  # a leftover of this pid's previous program (exec)
     except OSError:
         pass
-    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    sock = _socket.socket(_socket.AF_UNIX, _socket.SOCK_STREAM)
     sock.bind(path)
     os.chmod(path, 0o600)
     sock.listen(4)

@@ -1,0 +1,393 @@
+"""auditmon's benchmark harness: every configuration side by side, in one run.
+
+Usage:  .venv/bin/python bench/run.py [--quick] [--only agent|monitor] [--markdown FILE]
+
+Agent cost. Each workload runs as a fresh process under four configurations:
+  none         no audit hook
+  empty        an empty Python hook (def hook(event, args): pass), injected the way
+               the agent is (sitecustomize on PYTHONPATH)
+  python       auditmon's pure-Python agent  (AUDITMON_AGENT=python)
+  native       auditmon's C fast path         (the default where it was built)
+The agents stream to a real monitor: this script listens on a Unix socket and decodes
+and counts every event (auditmon's own ingest), so the writer does its real work.
+Tight loops time themselves in-process (best of 5); whole programs are timed from the
+outside (median of several runs).  "added ns/event" divides the extra time by the number
+of events the program raised.  Where valgrind is installed, instructions per event on
+the tight loop are counted too (repeatable on a noisy machine).
+
+Monitor cost: events per second ingested by the headless recorder (JSON Lines and
+msgpack), by the session model, and the monitor's memory after 10 million events.
+
+It prints figures and asserts nothing; docs/benchmarks.md quotes a run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from auditmon import protocol  # noqa: E402
+from auditmon.agentpath import agent_dir  # noqa: E402
+from auditmon.ingest import Fanout, Ingest, Process  # noqa: E402
+from auditmon.model import Session  # noqa: E402
+from auditmon.record import Recorder  # noqa: E402
+
+CONFIGS = ("none", "empty", "python", "native")
+
+TIGHT = """
+import sys, time
+def body(n):
+    for i in range(n):
+        {stmt}
+n = {n}
+body(1000)
+best = None
+for _ in range(5):
+    t = time.perf_counter_ns()
+    body(n)
+    dt = time.perf_counter_ns() - t
+    best = dt if best is None or dt < best else best
+print(best)
+"""
+
+PROGRAMS = {
+    "python -c pass": ["-c", "pass"],
+    "import-heavy start-up": [
+        "-c",
+        "import json, email.parser, http.client, asyncio, decimal, argparse, logging, "
+        "unittest, xml.etree.ElementTree, csv, sqlite3, urllib.request",
+    ],
+    "walk and read 2 000 files": ["-c", "WALK"],
+    "50 subprocesses": [
+        "-c",
+        "import subprocess, sys\n"
+        "for _ in range(50): subprocess.run([sys.executable, '-S', '-c', 'pass'])",
+    ],
+    "100 000 logging.info": [
+        "-c",
+        "import io, logging\n"
+        "logging.basicConfig(level=logging.INFO, stream=io.StringIO())\n"
+        "log = logging.getLogger('bench')\n"
+        "for i in range(100000): log.info('message %d', i)",
+    ],
+}
+
+WALK = (
+    "import os, sys\n"
+    "for root, dirs, files in os.walk(sys.argv[1]):\n"
+    "    for name in files:\n"
+    "        with open(os.path.join(root, name), 'rb') as f: f.read()\n"
+)
+
+
+class Monitor:
+    """A real listener: auditmon's ingest decoding every event, counting per process."""
+
+    def __init__(self, directory: Path) -> None:
+        self.path = directory / "monitor.sock"
+        self.session = Session()
+        self.ingest = Ingest(Fanout(self.session), lambda message: None)
+        self.ingest.listen(self.path)
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self.loop, daemon=True)
+        self.thread.start()
+
+    def loop(self) -> None:
+        while not self.stop.is_set():
+            self.ingest.poll(0.02)
+
+    def reset(self) -> tuple[int, int]:
+        """Events and drops since the last reset (waits for connections to finish)."""
+        deadline = time.monotonic() + 30
+        while self.ingest.open_connections and time.monotonic() < deadline:
+            time.sleep(0.02)
+        events = self.session.total_events
+        dropped = self.session.total_dropped
+        self.session.event_counts.clear()
+        self.session.processes.clear()
+        return events, dropped
+
+    def close(self) -> None:
+        self.stop.set()
+        self.thread.join()
+        self.ingest.close()
+
+
+def environment(config: str, monitor: Monitor, empty_dir: Path) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AUDITMON_")}
+    env.pop("PYTHONPATH", None)
+    if config == "empty":
+        env["PYTHONPATH"] = str(empty_dir)
+    elif config in ("python", "native"):
+        env.update(
+            PYTHONPATH=str(agent_dir()),
+            AUDITMON_MODE="run",
+            AUDITMON_SOCKET=str(monitor.path),
+            AUDITMON_AGENT=config,
+        )
+    return env
+
+
+def tight_loop(python: str, stmt: str, n: int, env: dict[str, str]) -> float:
+    code = TIGHT.format(stmt=stmt, n=n)
+    out = subprocess.run([python, "-c", code], env=env, capture_output=True, text=True)
+    if out.returncode:
+        raise RuntimeError(out.stderr)
+    return int(out.stdout.split()[-1]) / n
+
+
+def program_time(python: str, args: list[str], env: dict[str, str], runs: int) -> float:
+    times = []
+    for _ in range(runs):
+        started = time.perf_counter()
+        subprocess.run([python, *args], env=env, check=True, stdout=subprocess.DEVNULL)
+        times.append(time.perf_counter() - started)
+    return statistics.median(times)
+
+
+def instructions(python: str, stmt: str, env: dict[str, str]) -> int | None:
+    """Instructions of a tight loop of 20 000 events under callgrind (None if absent)."""
+    if shutil.which("valgrind") is None:
+        return None
+    with tempfile.TemporaryDirectory() as tmp:
+        out = Path(tmp) / "cg.out"
+        counts = []
+        for n in (0, 20000):
+            code = f"import sys\nfor i in range({n}):\n    {stmt}\n"
+            subprocess.run(
+                ["valgrind", "--tool=callgrind", f"--callgrind-out-file={out}", python, "-c", code],
+                env=env,
+                capture_output=True,
+                check=True,
+            )
+            summary = [
+                line
+                for line in out.read_text().splitlines()
+                if line.startswith("summary:") or line.startswith("totals:")
+            ]
+            counts.append(int(summary[0].split()[1]))
+        return (counts[1] - counts[0]) // 20000
+
+
+def bench_agent(quick: bool, python: str) -> list[str]:
+    # An installed wheel ships compiled bytecode; a checkout may not have it yet (or run
+    # under PYTHONDONTWRITEBYTECODE): compile the agent so start-up is measured fairly.
+    subprocess.run([python, "-m", "compileall", "-q", str(agent_dir())], check=True)
+    lines = []
+    with tempfile.TemporaryDirectory() as tmp:
+        tmp_path = Path(tmp)
+        empty_dir = tmp_path / "empty"
+        empty_dir.mkdir()
+        (empty_dir / "sitecustomize.py").write_text(
+            "import sys\ndef _hook(event, args):\n    pass\nsys.addaudithook(_hook)\n"
+        )
+        files = tmp_path / "files"
+        for d in range(20):
+            (files / str(d)).mkdir(parents=True)
+            for f in range(100):
+                (files / str(d) / f"{f}.txt").write_text("x" * 100)
+        walk_script = tmp_path / "walk.py"
+        walk_script.write_text(WALK)
+        monitor = Monitor(tmp_path)
+        try:
+            lines += bench_tight(monitor, empty_dir, python, quick)
+            lines += bench_programs(monitor, empty_dir, python, quick, walk_script, files)
+        finally:
+            monitor.close()
+    return lines
+
+
+def bench_tight(monitor, empty_dir, python, quick) -> list[str]:
+    n = 100_000 if quick else 300_000
+    lines = [
+        "### Tight loops (ns per event, best of 5; the loop body included)",
+        "",
+        "| loop | none | empty hook | python agent | native agent | python added | native "
+        "added | native / none | native / empty | drops (python, native) |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for label, stmt in (
+        ("sys.audit('bench.x', i, 'abc')", "sys.audit('bench.x', i, 'abc')"),
+        ("id(i)", "id(i)"),
+    ):
+        ns, drops = {}, {}
+        for config in CONFIGS:
+            ns[config] = tight_loop(python, stmt, n, environment(config, monitor, empty_dir))
+            drops[config] = monitor.reset()[1]
+        lines.append(
+            f"| `{label}` | {ns['none']:.0f} | {ns['empty']:.0f} | {ns['python']:.0f} "
+            f"| {ns['native']:.0f} | +{ns['python'] - ns['none']:.0f} "
+            f"| +{ns['native'] - ns['none']:.0f} | {ns['native'] / ns['none']:.2f} "
+            f"| {ns['native'] / ns['empty']:.2f} | {drops['python']:,}, {drops['native']:,} |"
+        )
+    if not quick and shutil.which("valgrind"):
+        stmt = "sys.audit('bench.x', i, 'abc')"
+        counted = {
+            c: instructions(python, stmt, environment(c, monitor, empty_dir)) for c in CONFIGS
+        }
+        monitor.reset()
+        lines += [
+            "",
+            "Instructions per event (callgrind, same loop, 20 000 events): "
+            + ", ".join(f"{c} {counted[c]:,}" for c in CONFIGS),
+        ]
+    return lines + [""]
+
+
+def bench_programs(monitor, empty_dir, python, quick, walk_script, files) -> list[str]:
+    runs = 3 if quick else 7
+    lines = [
+        "### Whole programs (median wall time of the target process, ms)",
+        "",
+        "| program | events | none | empty hook | python agent | native agent | python "
+        "+% | native +% | native ns/event beyond start-up | drops (python, native) |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    startup = 0.0  # the native agent's fixed cost, from `python -c pass`
+    for label, args in PROGRAMS.items():
+        if args == ["-c", "WALK"]:
+            args = [str(walk_script), str(files)]
+        program_runs = 1 if label == "100 000 logging.info" and quick else runs
+        seconds, events, drops = {}, {}, {}
+        for config in CONFIGS:
+            seconds[config] = program_time(
+                python, args, environment(config, monitor, empty_dir), program_runs
+            )
+            counted, dropped = monitor.reset()
+            events[config] = (counted + dropped) // program_runs
+            drops[config] = dropped
+        raised = max(events["native"], events["python"], 1)
+        if label == "python -c pass":
+            startup = seconds["native"] - seconds["none"]
+        added = (seconds["native"] - seconds["none"] - startup) / raised * 1e9
+        lines.append(
+            f"| {label} | {raised:,} | {seconds['none'] * 1e3:.1f} | {seconds['empty'] * 1e3:.1f} "
+            f"| {seconds['python'] * 1e3:.1f} | {seconds['native'] * 1e3:.1f} "
+            f"| {(seconds['python'] / seconds['none'] - 1) * 100:+.0f}% "
+            f"| {(seconds['native'] / seconds['none'] - 1) * 100:+.0f}% | "
+            f"{'-' if label == 'python -c pass' else f'{added:.0f}'} "
+            f"| {drops['python']:,}, {drops['native']:,} |"
+        )
+    return lines + [""]
+
+
+def bench_monitor(quick: bool) -> list[str]:
+    batches = 100 if quick else 500
+    batch = [
+        [i, 1.7e9 + i * 1e-6, 140000, "bench.x", [i, "abc", None], None] for i in range(1, 2049)
+    ]
+    hello = protocol.packb([protocol.HELLO, {"v": protocol.VERSION, "pid": 1, "argv": ["b"]}])
+    payload = hello + protocol.packb([protocol.EVENTS, batch]) * batches
+    total = batches * len(batch)
+    lines = [
+        "### The monitor (events per second, one agent connection, one core for ingest)",
+        "",
+        "| sink | events/s |",
+        "|---|---:|",
+    ]
+    with tempfile.TemporaryDirectory() as tmp:
+        for label, make in (
+            ("decode only", lambda: None),
+            ("session model (the UI's aggregation)", Session),
+            ("msgpack recording", lambda: Recorder(Path(tmp) / "r.amrec")),
+            ("JSON Lines recording", lambda: Recorder(Path(tmp) / "r.jsonl")),
+        ):
+            sink = make()
+            ingest = Ingest(Fanout(sink), lambda message: None)
+            path = Path(tmp) / f"{len(lines)}.sock"
+            ingest.listen(path)
+
+            def send(path=path):
+                with socket.socket(socket.AF_UNIX) as client:
+                    client.connect(str(path))
+                    client.sendall(payload)
+
+            started = time.perf_counter()
+            threading.Thread(target=send, daemon=True).start()
+            while not ingest.processes or ingest.open_connections:
+                ingest.poll(0.05)
+            elapsed = time.perf_counter() - started
+            ingest.close()
+            if isinstance(sink, Recorder):
+                sink.close()
+            lines.append(f"| {label} | {total / elapsed:,.0f} |")
+    lines.append("")
+    lines += memory_after(10_000_000 if not quick else 1_000_000)
+    return lines
+
+
+def memory_after(count: int) -> list[str]:
+    import psutil
+
+    me = psutil.Process()
+    before = me.memory_info().rss
+    session = Session()
+    process = Process(id=1)
+    process.apply_hello({"pid": 1, "v": 1})
+    session.process_started(process)
+    names = [f"bench.e{k}" for k in range(50)]
+    done = 0
+    t = 1.7e9
+    while done < count:
+        batch = [
+            [done + i, t + (done + i) * 1e-5, 1, names[i % 50], [i % 1000, "abc"], None]
+            for i in range(2048)
+        ]
+        session.events(process, batch)
+        done += len(batch)
+    after = me.memory_info().rss
+    return [
+        f"Monitor memory after {done:,} events (50 event names, 1 000 distinct values each, "
+        f"one process): {(after - before) / 2**20:.1f} MiB more than before.",
+        "",
+    ]
+
+
+def machine() -> str:
+    cpu = ""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return (
+        f"{platform.system()} {platform.machine()}, {os.cpu_count()} cores, {cpu}; "
+        f"CPython {platform.python_version()}"
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="fewer runs and events")
+    parser.add_argument("--only", choices=("agent", "monitor"))
+    parser.add_argument("--python", default=sys.executable, help="the targets' interpreter")
+    parser.add_argument("--markdown", type=Path, help="also write the tables to FILE")
+    args = parser.parse_args()
+    lines = [f"Machine: {machine()}. Targets: {args.python}.", ""]
+    if args.only in (None, "agent"):
+        lines += bench_agent(args.quick, args.python)
+    if args.only in (None, "monitor"):
+        lines += bench_monitor(args.quick)
+    text = "\n".join(lines)
+    print(text)
+    if args.markdown:
+        args.markdown.write_text(text + "\n")
+
+
+if __name__ == "__main__":
+    main()
