@@ -11,6 +11,8 @@ setup(
         Extension(
             "auditmon._agent._auditmon_agent._native",
             ["agent/_auditmon_agent/_native.c"],
+            # An undeclared function would only fail when a target imports the module.
+            extra_compile_args=["-Werror=implicit-function-declaration"],
             optional=True,
         )
     ]

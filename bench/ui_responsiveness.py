@@ -1,8 +1,10 @@
 """How responsive the live UI stays while a target raises events at a given rate.
 
-Usage: .venv/bin/python bench/ui_responsiveness.py [RATE ...]   (default: 1000 200000)
+Usage: .venv/bin/python bench/ui_responsiveness.py [RATE[xPROCESSES] ...]
+       (default: 1000 200000 500000x4)
 
-For each rate it runs bench/paced_target.py under the agent, opens the real app with
+For each rate it runs bench/paced_target.py under the agent (or bench/paced_tree.py:
+PROCESSES targets sharing the rate), opens the real app with
 Textual's Pilot (headless), and measures the event loop's lag: how late a 10 ms timer
 fires while ingest and aggregation run on their thread. A key press is handled on that
 loop, so its redraw waits at most about this long. Prints figures; asserts nothing.
@@ -20,10 +22,15 @@ from auditmon.live import RunSource
 from auditmon.ui.app import AuditmonApp
 
 TARGET = Path(__file__).with_name("paced_target.py")
+TREE = Path(__file__).with_name("paced_tree.py")
 
 
-async def measure(rate: int, seconds: float = 4.0) -> dict[str, float]:
-    source = RunSource([sys.executable, str(TARGET), str(seconds + 2), str(rate)], {})
+async def measure(rate: int, processes: int = 1, seconds: float = 4.0) -> dict[str, float]:
+    if processes > 1:
+        command = [sys.executable, str(TREE), str(processes), str(seconds + 2), str(rate)]
+    else:
+        command = [sys.executable, str(TARGET), str(seconds + 2), str(rate)]
+    source = RunSource(command, {})
     source.launch()
     app = AuditmonApp(source)
     lags: list[float] = []
@@ -41,6 +48,7 @@ async def measure(rate: int, seconds: float = 4.0) -> dict[str, float]:
     lags.sort()
     return {
         "rate": rate,
+        "processes": processes,
         "median": statistics.median(lags),
         "p95": lags[int(len(lags) * 0.95)],
         "max": lags[-1],
@@ -50,14 +58,18 @@ async def measure(rate: int, seconds: float = 4.0) -> dict[str, float]:
 
 
 def main() -> None:
-    rates = [int(r) for r in sys.argv[1:]] or [1000, 200_000]
-    print("| target events/s | loop lag median ms | p95 ms | max ms | events seen | dropped |")
-    print("|---:|---:|---:|---:|---:|---:|")
-    for rate in rates:
-        r = asyncio.run(measure(rate))
+    specs = sys.argv[1:] or ["1000", "200000", "500000x4"]
+    print(
+        "| events/s raised | processes | loop lag median ms | p95 ms | max ms "
+        "| events seen | dropped |"
+    )
+    print("|---:|---:|---:|---:|---:|---:|---:|")
+    for spec in specs:
+        rate, _, processes = spec.partition("x")
+        r = asyncio.run(measure(int(rate), int(processes or 1)))
         print(
-            f"| {r['rate']:,} | {r['median']:.1f} | {r['p95']:.1f} | {r['max']:.1f} "
-            f"| {r['events']:,} | {r['dropped']:,} |"
+            f"| {r['rate']:,} | {r['processes']} | {r['median']:.1f} | {r['p95']:.1f} "
+            f"| {r['max']:.1f} | {r['events']:,} | {r['dropped']:,} |"
         )
 
 

@@ -36,6 +36,8 @@ def make_agent(summarizer: Summarizer, decisions=None, limit=1 << 20, flush=None
         cut=Cut,
         described=Described,
         bigint=BigInt,
+        type_module=type.__dict__["__module__"].__get__,
+        type_qualname=type.__dict__["__qualname__"].__get__,
         limit=limit,
         strlen=summarizer.strlen,
         depth=summarizer.depth,
@@ -104,6 +106,9 @@ def odd_arguments():
     yield ({"k": [1, 2], (1, 2): "tuple key"}, pathlib.PurePosixPath("/etc"), sock, len, Odd)
     yield (odd_arguments.__code__, sys, [Odd(), {"a": Odd()}], ("\udcff surrogate",))
     yield (tuple(range(100)), [[[[[1]]]]], bytearray(b"abc"), "日本" * 600)
+    yield ("json", None, list(sys.path), list(sys.meta_path), list(sys.path_hooks))
+    yield (int, type, Odd, socket.socket, odd_arguments, print, [len, make_agent, Str])
+    yield (sys._getframe(), make_agent.__code__, compile("x", "<s>", "eval"), [sys._getframe(1)])
     sock.close()
 
 
@@ -149,6 +154,8 @@ def test_the_hook_never_raises_into_the_caller():
         cut=Cut,
         described=Described,
         bigint=BigInt,
+        type_module=type.__dict__["__module__"].__get__,
+        type_qualname=type.__dict__["__qualname__"].__get__,
         limit=1000,
         strlen=10,
         depth=4,

@@ -185,8 +185,13 @@ async def test_replay_shows_a_recording_in_the_same_screens(tmp_path):
 
     recording = tmp_path / "rec.amrec"
     result = auditmon(
-        "run", "--record", str(recording), "--",
-        sys.executable, str(WORKLOADS / "exact.py"), str(tmp_path / "seen.json"),
+        "run",
+        "--record",
+        str(recording),
+        "--",
+        sys.executable,
+        str(WORKLOADS / "exact.py"),
+        str(tmp_path / "seen.json"),
     )
     assert result.returncode == 0, result.stderr
     records = list(read_recording(recording))

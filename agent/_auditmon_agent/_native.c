@@ -12,6 +12,7 @@
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
 #include <pythread.h>
+#include <frameobject.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
@@ -49,6 +50,8 @@ typedef struct {
     PyObject *cut_type;    /* wire.Cut */
     PyObject *described_type;
     PyObject *bigint_type;
+    PyObject *type_module;   /* type.__dict__["__module__"].__get__ */
+    PyObject *type_qualname; /* type.__dict__["__qualname__"].__get__ */
     unsigned long quiet[MAX_QUIET];
     int nquiet;
 } Agent;
@@ -365,6 +368,80 @@ described(Buffer *b, const char *text)
     return pack_ext_header(b, 2, n) < 0 ? -1 : put(b, text, n);
 }
 
+/* summarize.py's _qualified(): "module.qualname", or the qualname alone. */
+static PyObject *
+qualified(PyObject *module, PyObject *qualname)
+{
+    if (qualname == NULL || !PyUnicode_CheckExact(qualname))
+        return NULL;
+    if (module != NULL && PyUnicode_CheckExact(module)
+        && PyUnicode_CompareWithASCIIString(module, "builtins") != 0
+        && PyUnicode_CompareWithASCIIString(module, "__main__") != 0)
+        return PyUnicode_FromFormat("%U.%U", module, qualname);
+    Py_INCREF(qualname);
+    return qualname;
+}
+
+static int
+pack_described_text(Buffer *b, PyObject *text)
+{
+    Py_ssize_t n;
+    const char *s = PyUnicode_AsUTF8AndSize(text, &n);
+    if (s == NULL)
+        return -1;
+    return pack_ext_header(b, 2, n) < 0 ? -1 : put(b, s, n);
+}
+
+/* describe() of summarize.py for classes, functions and built-in functions, which fill
+   sys.meta_path and sys.path_hooks (every import event carries them), and for frames
+   and code objects (logging's sys._getframe, exec).  Returns 1 when
+   done, 0 to leave the value to the Python summariser, -1 on error. */
+static int
+describe_common(Agent *self, Buffer *b, PyObject *v)
+{
+    PyObject *name = NULL, *text = NULL;
+    if (PyType_Check(v)) {
+        PyObject *module = PyObject_CallOneArg(self->type_module, v);
+        PyObject *qualname = module ? PyObject_CallOneArg(self->type_qualname, v) : NULL;
+        if (qualname == NULL) {
+            Py_XDECREF(module);
+            PyErr_Clear();
+            return 0; /* the Python side knows what to say instead */
+        }
+        name = qualified(module, qualname);
+        Py_DECREF(module);
+        Py_DECREF(qualname);
+        text = name ? PyUnicode_FromFormat("class %U", name) : NULL;
+    }
+    else if (Py_TYPE(v) == &PyFunction_Type) {
+        PyFunctionObject *f = (PyFunctionObject *)v;
+        name = qualified(f->func_module, f->func_qualname);
+        text = name ? PyUnicode_FromFormat("function %U", name) : NULL;
+    }
+    else if (PyFrame_Check(v)) {
+        text = PyUnicode_FromFormat("frame at line %d", PyFrame_GetLineNumber((PyFrameObject *)v));
+    }
+    else if (PyCode_Check(v)) {
+        PyCodeObject *code = (PyCodeObject *)v;
+        text = PyUnicode_FromFormat("code %S at %S:%d", code->co_name, code->co_filename,
+                                    code->co_firstlineno);
+    }
+    else if (Py_TYPE(v) == &PyCFunction_Type) {
+        text = PyUnicode_FromFormat("built-in function %s",
+                                    ((PyCFunctionObject *)v)->m_ml->ml_name);
+    }
+    else
+        return 0;
+    Py_XDECREF(name);
+    if (text == NULL) {
+        PyErr_Clear();
+        return 0;
+    }
+    int r = pack_described_text(b, text);
+    Py_DECREF(text);
+    return r < 0 ? -1 : 1;
+}
+
 static int
 summarize_sequence(Agent *self, Buffer *b, PyObject *v, int level, long *budget)
 {
@@ -449,6 +526,15 @@ summarize_into(Agent *self, Buffer *b, PyObject *v, int level, long *budget)
             return r;
         }
         return summarize_sequence(self, b, v, level, budget);
+    }
+    Py_ssize_t start = b->len;
+    int done = describe_common(self, b, v);
+    if (done != 0) {
+        if (done < 0)
+            b->len = start;
+        else
+            *budget -= 1;
+        return done < 0 ? -1 : 0;
     }
     return fallback_into(self, b, v, level, budget);
 }
@@ -681,17 +767,18 @@ static int
 Agent_init(Agent *self, PyObject *args, PyObject *kwds)
 {
     static char *names[] = {"decisions", "decide", "fallback", "stack", "flush", "cut",
-                            "described", "bigint", "limit", "strlen", "depth", "width",
-                            "budget", NULL};
+                            "described", "bigint", "type_module", "type_qualname", "limit",
+                            "strlen", "depth", "width", "budget", NULL};
     PyObject *decisions, *decide, *fallback, *stack, *flush, *cut, *desc, *bigint;
+    PyObject *type_module, *type_qualname;
     Py_ssize_t limit, strlen_;
     int depth;
     Py_ssize_t width;
     long budget;
-    if (!PyArg_ParseTupleAndKeywords(args, kwds, "O!OOOOOOOnninl", names, &PyDict_Type,
+    if (!PyArg_ParseTupleAndKeywords(args, kwds, "O!OOOOOOOOOnninl", names, &PyDict_Type,
                                      &decisions, &decide, &fallback, &stack, &flush, &cut,
-                                     &desc, &bigint, &limit, &strlen_, &depth, &width,
-                                     &budget))
+                                     &desc, &bigint, &type_module, &type_qualname, &limit,
+                                     &strlen_, &depth, &width, &budget))
         return -1;
     Py_INCREF(decisions); Py_XSETREF(self->decisions, decisions);
     Py_INCREF(decide); Py_XSETREF(self->decide, decide);
@@ -701,6 +788,8 @@ Agent_init(Agent *self, PyObject *args, PyObject *kwds)
     Py_INCREF(cut); Py_XSETREF(self->cut_type, cut);
     Py_INCREF(desc); Py_XSETREF(self->described_type, desc);
     Py_INCREF(bigint); Py_XSETREF(self->bigint_type, bigint);
+    Py_INCREF(type_module); Py_XSETREF(self->type_module, type_module);
+    Py_INCREF(type_qualname); Py_XSETREF(self->type_qualname, type_qualname);
     self->limit = limit;
     self->strlen = strlen_;
     self->depth = depth;
@@ -720,6 +809,8 @@ Agent_dealloc(Agent *self)
     Py_XDECREF(self->cut_type);
     Py_XDECREF(self->described_type);
     Py_XDECREF(self->bigint_type);
+    Py_XDECREF(self->type_module);
+    Py_XDECREF(self->type_qualname);
     PyMem_RawFree(self->buf.data);
     Py_TYPE(self)->tp_free((PyObject *)self);
 }

@@ -276,6 +276,8 @@ def _load_native(summarizer, config):
         cut=Cut,
         described=Described,
         bigint=BigInt,
+        type_module=type.__dict__["__module__"].__get__,
+        type_qualname=type.__dict__["__qualname__"].__get__,
         limit=config.queue_size * NATIVE_BYTES_PER_EVENT,
         strlen=summarizer.strlen,
         depth=summarizer.depth,
