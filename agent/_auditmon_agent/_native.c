@@ -419,7 +419,9 @@ describe_common(Agent *self, Buffer *b, PyObject *v)
         text = name ? PyUnicode_FromFormat("function %U", name) : NULL;
     }
     else if (PyFrame_Check(v)) {
-        text = PyUnicode_FromFormat("frame at line %d", PyFrame_GetLineNumber((PyFrameObject *)v));
+        /* logging raises sys._getframe for every record: keep this nearly free (a line
+           number would cost a walk of the line table; --stack gives the details) */
+        return described(b, "frame") < 0 ? -1 : 1;
     }
     else if (PyCode_Check(v)) {
         PyCodeObject *code = (PyCodeObject *)v;

@@ -155,7 +155,7 @@ def describe(value, t):
             name = value.__dict__.get("__name__")
             return "module %s" % (name if type(name) is str else "?",)
         if t is _FrameType:
-            return "frame at line %d" % (value.f_lineno,)
+            return "frame"  # cheap on every sys._getframe; --stack gives the details
         if issubclass(t, type):
             return "class %s" % (_qualified(_type_module(value), _type_qualname(value)),)
         sock = _socket_description(value, t)
