@@ -263,7 +263,7 @@ class RunSource(Source):
             reader = threading.Thread(target=self._read_output, args=(stream, name), daemon=True)
             reader.start()
             self._readers.append(reader)
-        self.state = f"running {self.command[0]} (pid {self.child.pid})"
+        self.state = f"running {os.path.basename(self.command[0])} (pid {self.child.pid})"
 
     def _read_output(self, stream, name: str) -> None:
         for line in iter(stream.readline, b""):

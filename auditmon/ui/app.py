@@ -100,7 +100,7 @@ class AuditmonApp(App[int]):
         """Narrow terminals stack the panels; the heatmap gets what width there is."""
         self.screen.set_class(width < 120, "narrow")
         heat = self.query_one(Heatmap)
-        columns = heat.columns_for(width - 4 if width < 120 else int(width * 0.55) - 4)
+        columns = heat.columns_for(width - 4 if width < 120 else int(width * 0.52) - 4)
         if columns != self.view.heat_columns:
             self.set_view(replace(self.view, heat_columns=columns))
 

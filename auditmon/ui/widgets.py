@@ -56,12 +56,12 @@ class ProcessTable(KeptCursorTable):
     def on_mount(self) -> None:
         self.cursor_type = "row"
         for label, width in (
-            ("PID", 7),
-            ("command", 24),
+            ("PID", 6),
+            ("command", 20),
             ("events", 7),
             ("ev/s", 5),
             ("drops", 5),
-            ("state", 10),
+            ("state", 11),
             ("last minute", 20),
             ("CPU%", 5),
             ("RSS", 7),
