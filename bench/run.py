@@ -94,11 +94,12 @@ WALK = (
 
 
 class Monitor:
-    """A real listener: auditmon's ingest decoding every event, counting per process."""
+    """A real listener: auditmon's ingest decoding and counting every event, as the
+    headless monitor does."""
 
     def __init__(self, directory: Path) -> None:
         self.path = directory / "monitor.sock"
-        self.session = Session()
+        self.session = Session(detailed=False)
         self.ingest = Ingest(Fanout(self.session), lambda message: None)
         self.ingest.listen(self.path)
         self.stop = threading.Event()

@@ -116,14 +116,9 @@ def run_live(args: argparse.Namespace, command: list[str]) -> int:
         return 2
     try:
         source.launch()
-    except FileNotFoundError:
+    except OSError as error:
         source.close()
-        problem(f"auditmon run: command not found: {command[0]}")
-        return 127
-    except PermissionError:
-        source.close()
-        problem(f"auditmon run: permission denied: {command[0]}")
-        return 126
+        return launch_failed(error, command)
     AuditmonApp(source).run()
     returncode = source.terminate()
     source.stop()
@@ -132,6 +127,15 @@ def run_live(args: argparse.Namespace, command: list[str]) -> int:
 
         problem(NO_PYTHON_HINT)
     return exit_status(returncode if returncode is not None else 0)
+
+
+def launch_failed(error: OSError, command: list[str]) -> int:
+    """One line and the shell's status for a command that could not start."""
+    if isinstance(error, FileNotFoundError):
+        problem(f"auditmon run: command not found: {command[0]}")
+        return 127
+    problem(f"auditmon run: cannot run {command[0]}: {error.strerror or error}")
+    return 126
 
 
 def run_headless(args: argparse.Namespace, command: list[str]) -> int:
@@ -148,14 +152,9 @@ def run_headless(args: argparse.Namespace, command: list[str]) -> int:
         )
         try:
             child = subprocess.Popen(command, env=target_environment(settings))
-        except FileNotFoundError:
+        except OSError as error:
             monitor.close()
-            problem(f"auditmon run: command not found: {command[0]}")
-            return 127
-        except PermissionError:
-            monitor.close()
-            problem(f"auditmon run: permission denied: {command[0]}")
-            return 126
+            return launch_failed(error, command)
         if monitor.recorder is not None:
             monitor.recorder.hold_exit(child.pid)
         forwarded = _forward_signals(child)

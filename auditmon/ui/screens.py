@@ -62,7 +62,16 @@ class OccurrenceTable(KeptCursorTable):
         self.refill(rows)
 
 
-class EventScreen(Screen):
+class OccurrenceListScreen(Screen):
+    """A screen with an OccurrenceTable: Enter on a row shows that occurrence whole."""
+
+    def on_data_table_row_selected(self, message: DataTable.RowSelected) -> None:
+        occurrence = self.query_one(OccurrenceTable).occurrences.get(message.row_key.value)
+        if occurrence is not None:
+            self.app.push_screen(OccurrenceScreen(occurrence))
+
+
+class EventScreen(OccurrenceListScreen):
     """One event: its arguments' most frequent values and its recent occurrences."""
 
     BINDINGS = [
@@ -133,13 +142,8 @@ class EventScreen(Screen):
             text.append(f"  {link}", style="dim underline")
         return text
 
-    def on_data_table_row_selected(self, message: DataTable.RowSelected) -> None:
-        occurrence = self.query_one(OccurrenceTable).occurrences.get(message.row_key.value)
-        if occurrence is not None:
-            self.app.push_screen(OccurrenceScreen(occurrence))
 
-
-class CellScreen(Screen):
+class CellScreen(OccurrenceListScreen):
     """The events of one category in one second (Enter on a heatmap cell)."""
 
     BINDINGS = [Binding("escape", "app.pop_screen", "Back")]
@@ -164,11 +168,6 @@ class CellScreen(Screen):
         table = self.query_one(OccurrenceTable)
         table.show(found, app.catalog)
         table.focus()
-
-    def on_data_table_row_selected(self, message: DataTable.RowSelected) -> None:
-        occurrence = self.query_one(OccurrenceTable).occurrences.get(message.row_key.value)
-        if occurrence is not None:
-            self.app.push_screen(OccurrenceScreen(occurrence))
 
 
 class OccurrenceScreen(Screen):
