@@ -27,6 +27,7 @@ class View:
     filter: Filter = field(default_factory=Filter)
     sort: str = "count"
     heat_columns: int = 40
+    heat_all_categories: bool = True  # False in narrow terminals: only those with events
 
 
 @dataclass(frozen=True)
@@ -272,8 +273,11 @@ def _heatmap(session: Session, scoped: list[ProcessTotals], view: View, second: 
             for s, n in entry.seconds.items():
                 if s >= start:
                     bucket[s] += n
-    # Only categories with events in scope get a row (all of them while there are none).
-    shown = [c for c in categories if totals[c]] or [c for c in categories if c != "windows"]
+    # One row per category (Windows' only where it has events); a narrow terminal keeps
+    # just the categories with events in scope.
+    shown = [c for c in categories if totals[c] or (view.heat_all_categories and c != "windows")]
+    if not shown:
+        shown = [c for c in categories if c != "windows"]
     cells = tuple(tuple(per_category[c].get(s, 0) for s in range(start, second + 1)) for c in shown)
     peak = max((max(row) for row in cells if row), default=0)
     return Heatmap(tuple(shown), start, cells, tuple(totals[c] for c in shown), peak)

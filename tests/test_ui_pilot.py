@@ -117,7 +117,7 @@ async def test_scope_sort_help_palette_and_heatmap_cell(app):
         assert {"Filter", "Pause or resume", "Export view", "Keys"} <= set(titles)
         app.query_one(Heatmap).focus()
         await pilot.pause()
-        await pilot.press("down", "down", "down")  # Processes, Code, Network, Files
+        await pilot.press("down", "down", "down", "down")  # Processes, Code, Native, Network, Files
         await pilot.press("enter")
         await pilot.pause()
         assert isinstance(app.screen, CellScreen)

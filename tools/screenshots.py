@@ -34,7 +34,7 @@ async def main() -> None:
         await pilot.pause()
         app.save_screenshot("main.svg", str(OUT))
         app.query_one(Heatmap).focus()
-        await pilot.press("down", "down", "left", "left")
+        await pilot.press("down", "down", "down", "down", "left", "left")  # Files
         await pilot.pause()
         app.save_screenshot("heatmap.svg", str(OUT))
         events = app.query_one(EventsTable)

@@ -101,8 +101,9 @@ class AuditmonApp(App[int]):
         self.screen.set_class(width < 120, "narrow")
         heat = self.query_one(Heatmap)
         columns = heat.columns_for(width - 4 if width < 120 else int(width * 0.52) - 4)
-        if columns != self.view.heat_columns:
-            self.set_view(replace(self.view, heat_columns=columns))
+        wide = width >= 120
+        if columns != self.view.heat_columns or wide != self.view.heat_all_categories:
+            self.set_view(replace(self.view, heat_columns=columns, heat_all_categories=wide))
 
     # -- snapshots -----------------------------------------------------------------
     @on(SnapshotReady)
