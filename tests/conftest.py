@@ -39,6 +39,15 @@ def auditmon(*args: str, timeout: float = 120, **kwargs) -> subprocess.Completed
     return subprocess.run([sys.executable, "-m", "auditmon", *args], timeout=timeout, **kwargs)
 
 
+def run_recorded(
+    record: Path, *command: str, options: tuple[str, ...] = (), **kwargs
+) -> subprocess.CompletedProcess:
+    """``auditmon run --headless --record RECORD [OPTIONS] -- COMMAND``."""
+    return auditmon(
+        "run", "--headless", "--record", str(record), *options, "--", *command, **kwargs
+    )
+
+
 def read_jsonl(path: Path) -> list[dict]:
     with open(path, encoding="utf-8") as file:
         return [json.loads(line) for line in file if line.strip()]

@@ -6,7 +6,7 @@ import base64
 import json
 
 import pytest
-from conftest import WORKLOADS, agent_env, auditmon, events_of, read_jsonl
+from conftest import WORKLOADS, agent_env, events_of, read_jsonl, run_recorded
 
 AGENT_STRLEN = 1024
 
@@ -15,17 +15,13 @@ def run_exact(tmp_path, python, *extra, burst=0, env=None):
     out = tmp_path / "seen.json"
     record = tmp_path / "rec.jsonl"
     kwargs = {"env": env} if env else {}
-    result = auditmon(
-        "run",
-        "--headless",
-        "--record",
-        str(record),
-        *extra,
-        "--",
+    result = run_recorded(
+        record,
         python,
         str(WORKLOADS / "exact.py"),
         str(out),
         str(burst),
+        options=tuple(extra),
         **kwargs,
     )
     assert result.returncode == 0, result.stderr

@@ -11,7 +11,7 @@ import json
 from collections import Counter, defaultdict
 
 import pytest
-from conftest import WORKLOADS, auditmon, read_jsonl
+from conftest import WORKLOADS, read_jsonl, run_recorded
 
 K = 50  # tree.py's K
 BURST = 2000  # tree.py's BURST
@@ -37,12 +37,8 @@ def run_tree(tmp_path, python, size):
     out = tmp_path / "out"
     out.mkdir()
     record = tmp_path / "rec.jsonl"
-    result = auditmon(
-        "run",
-        "--headless",
-        "--record",
-        str(record),
-        "--",
+    result = run_recorded(
+        record,
         python,
         str(WORKLOADS / "tree.py"),
         str(out),

@@ -8,7 +8,7 @@ import subprocess
 import sys
 
 import pytest
-from conftest import SYSTEM_PYTHON, auditmon, clean_env, events_of, read_jsonl
+from conftest import SYSTEM_PYTHON, auditmon, clean_env, events_of, read_jsonl, run_recorded
 
 NO_PYTHON = "no Python process reported"
 DEBIAN_SITECUSTOMIZE = ("/usr/lib/python3.11/sitecustomize.py", "/etc/python3.11/sitecustomize.py")
@@ -42,12 +42,8 @@ def test_the_targets_own_sitecustomize_runs_once_and_is_the_module(tmp_path, tar
         "import builtins, os, sitecustomize; "
         "print(builtins.OWN, sitecustomize.__file__, os.getpid())"
     )
-    result = auditmon(
-        "run",
-        "--headless",
-        "--record",
-        str(record),
-        "--",
+    result = run_recorded(
+        record,
         target_python,
         "-c",
         code,
@@ -132,12 +128,8 @@ def test_debians_own_sitecustomize_still_runs(tmp_path, no_msgpack_python):
 @pytest.mark.parametrize("flag", ["-I", "-E", "-S"])
 def test_a_target_the_agent_cannot_enter_gets_the_hint(tmp_path, flag):
     record = tmp_path / "rec.jsonl"
-    result = auditmon(
-        "run",
-        "--headless",
-        "--record",
-        str(record),
-        "--",
+    result = run_recorded(
+        record,
         sys.executable,
         flag,
         "-c",

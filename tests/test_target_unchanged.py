@@ -14,7 +14,7 @@ import signal
 import subprocess
 
 import pytest
-from conftest import AGENT_DIR, WORKLOADS, auditmon, clean_env, events_of, read_jsonl
+from conftest import AGENT_DIR, WORKLOADS, clean_env, events_of, read_jsonl, run_recorded
 
 MODES = {"ok": 0, "exit": 3, "raise": 1, "sigterm": 128 + signal.SIGTERM}
 BEHAVIOUR = WORKLOADS / "behaviour.py"
@@ -29,12 +29,8 @@ def direct(python, out, mode):
 
 def monitored(python, out, mode, record):
     out.mkdir()
-    return auditmon(
-        "run",
-        "--headless",
-        "--record",
-        str(record),
-        "--",
+    return run_recorded(
+        record,
         python,
         str(BEHAVIOUR),
         str(out),
