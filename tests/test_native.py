@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 sys.path.insert(0, str(AGENT_DIR))
 from _auditmon_agent import core  # noqa: E402
 from _auditmon_agent.summarize import Summarizer  # noqa: E402
-from _auditmon_agent.wire import BigInt, Cut, Described, packb  # noqa: E402
+from _auditmon_agent.wire import packb  # noqa: E402
 
 try:
     from _auditmon_agent import _native
@@ -25,24 +25,16 @@ except ImportError:  # reported by the first test, not skipped
 sys.path.remove(str(AGENT_DIR))
 
 
-def make_agent(summarizer: Summarizer, decisions=None, limit=1 << 20, flush=None):
+def make_agent(summarizer: Summarizer, decisions=None, limit=1 << 20, flush=None, decide=None):
     decisions = {} if decisions is None else decisions
-    return _native.Agent(
-        decisions=decisions,
-        decide=lambda name: decisions.setdefault(name, 1),
-        fallback=summarizer.value,
-        stack=lambda tid: [["f.py", 1, "f"]],
-        flush=flush or (lambda tid, name: None),
-        cut=Cut,
-        described=Described,
-        bigint=BigInt,
-        type_module=type.__dict__["__module__"].__get__,
-        type_qualname=type.__dict__["__qualname__"].__get__,
-        limit=limit,
-        strlen=summarizer.strlen,
-        depth=summarizer.depth,
-        width=summarizer.width,
-        budget=summarizer.budget,
+    return core.make_native_agent(
+        _native,
+        summarizer,
+        decisions,
+        decide or (lambda name: decisions.setdefault(name, 1)),
+        lambda tid: [["f.py", 1, "f"]],
+        flush or (lambda tid, name: None),
+        limit,
     )
 
 
@@ -145,23 +137,7 @@ def test_the_hook_never_raises_into_the_caller():
         raise ValueError("broken")
 
     agent = make_agent(summarizer)
-    agent2 = _native.Agent(
-        decisions={},
-        decide=broken_decide,
-        fallback=summarizer.value,
-        stack=None,
-        flush=None,
-        cut=Cut,
-        described=Described,
-        bigint=BigInt,
-        type_module=type.__dict__["__module__"].__get__,
-        type_qualname=type.__dict__["__qualname__"].__get__,
-        limit=1000,
-        strlen=10,
-        depth=4,
-        width=32,
-        budget=256,
-    )
+    agent2 = make_agent(summarizer, decide=broken_decide, limit=1000)
     assert agent2("x", (1,)) is None
     assert agent("x", "not a tuple") is None
 

@@ -265,20 +265,33 @@ def _load_native(summarizer, config):
         from . import _native as native
     except ImportError:
         return None
+    return make_native_agent(
+        native,
+        summarizer,
+        _decisions,
+        _decide_now,
+        _native_stack,
+        _flush_now,
+        config.queue_size * NATIVE_BYTES_PER_EVENT,
+    )
+
+
+def make_native_agent(native, summarizer, decisions, decide, stack, flush, limit):
+    """The C hook, with the Python summariser's limits and fallbacks."""
     from .wire import BigInt, Cut, Described
 
     return native.Agent(
-        decisions=_decisions,
-        decide=_decide_now,
+        decisions=decisions,
+        decide=decide,
         fallback=summarizer.value,
-        stack=_native_stack,
-        flush=_flush_now,
+        stack=stack,
+        flush=flush,
         cut=Cut,
         described=Described,
         bigint=BigInt,
         type_module=type.__dict__["__module__"].__get__,
         type_qualname=type.__dict__["__qualname__"].__get__,
-        limit=config.queue_size * NATIVE_BYTES_PER_EVENT,
+        limit=limit,
         strlen=summarizer.strlen,
         depth=summarizer.depth,
         width=summarizer.width,
