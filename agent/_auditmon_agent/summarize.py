@@ -52,9 +52,21 @@ class Summarizer(object):
         self.budget = budget
 
     def args(self, args):
-        """The summary of one event's argument tuple, as a list."""
-        out = []
+        """The summary of one event's argument tuple (a sequence packed as an array)."""
         strlen = self.strlen
+        for value in args:  # the usual case: plain values only, kept as they are
+            t = type(value)
+            if t is str:
+                if len(value) > strlen:
+                    break
+            elif t is int:
+                if not _INT64_MIN <= value <= _UINT64_MAX:
+                    break
+            elif value is not None and t is not bool and t is not float:
+                break
+        else:
+            return args  # holds only immutable plain values, so keeping it keeps nothing more
+        out = []
         for value in args:
             t = type(value)
             if t is str:
