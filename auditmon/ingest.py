@@ -62,7 +62,7 @@ class Process:
         self.pid = hello["pid"]
         self.ppid = _int(hello.get("ppid"))
         argv = hello.get("argv")
-        self.argv = [str(a) for a in argv] if isinstance(argv, list) else []
+        self.argv = [str(a) for a in argv] if isinstance(argv, (list, tuple)) else []
         self.executable = str(hello.get("executable") or "")
         cwd = hello.get("cwd")
         self.cwd = cwd if isinstance(cwd, str) else None

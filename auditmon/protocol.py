@@ -49,6 +49,7 @@ BigInt = wire.BigInt
 MAX_MESSAGE = 256 * 1024 * 1024
 
 _MESSAGE_KINDS = {HELLO, EVENTS, DROPPED, GOODBYE, ERROR, STATUS}
+_ARRAY = (tuple, list)  # the monitor decodes arrays as tuples; other decoders give lists
 
 
 class ProtocolError(Exception):
@@ -73,7 +74,8 @@ def _unpack_options() -> dict[str, Any]:
         "ext_hook": ext_hook,
         "strict_map_key": False,
         "unicode_errors": wire.UNICODE_ERRORS,
-        "use_list": True,
+        # Arrays decode as tuples: more than twice as fast as lists, and immutable.
+        "use_list": False,
     }
 
 
@@ -97,7 +99,7 @@ class Message:
 
 def check_message(value: Any, first: bool) -> Message:
     """Validate a decoded value as a protocol message, or raise ProtocolError."""
-    if not isinstance(value, list) or len(value) != 2 or value[0] not in _MESSAGE_KINDS:
+    if type(value) not in _ARRAY or len(value) != 2 or value[0] not in _MESSAGE_KINDS:
         raise ProtocolError(f"not an auditmon message: {_preview(value)}")
     kind, body = value
     if first and kind not in (HELLO, ERROR, STATUS):
@@ -113,15 +115,15 @@ def check_message(value: Any, first: bool) -> Message:
         if not isinstance(body.get("pid"), int):
             raise ProtocolError("hello without a pid")
     elif kind == EVENTS:
-        if type(body) is not list:
+        if type(body) not in _ARRAY:
             raise ProtocolError("malformed event batch")
         for event in body:  # inlined: this loop runs for every event received
             if (
-                type(event) is not list
+                type(event) not in _ARRAY
                 or len(event) != 6
                 or type(event[0]) is not int
                 or type(event[3]) is not str
-                or type(event[4]) is not list
+                or type(event[4]) not in _ARRAY
             ):
                 raise ProtocolError("malformed event batch")
     elif kind == DROPPED:

@@ -122,9 +122,9 @@ def test_monitor_decodes_what_the_agent_encodes(value):
 
 
 def _as_decoded(value):
-    """What a value looks like after the trip: tuples become lists, BigInt an int."""
+    """What a value looks like after the trip: arrays become tuples, BigInt an int."""
     if isinstance(value, (list, tuple)):
-        return [_as_decoded(v) for v in value]
+        return tuple(_as_decoded(v) for v in value)
     if isinstance(value, dict):
         return {_key(k): _as_decoded(v) for k, v in value.items()}
     if isinstance(value, wire.BigInt):
