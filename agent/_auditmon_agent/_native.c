@@ -33,6 +33,8 @@ typedef struct {
     PyObject_HEAD
     vectorcallfunc vectorcall;
     Buffer buf;
+    Buffer scratch;        /* where the hook encodes one event before appending it */
+    int encoding;          /* hooks encoding right now (nested, or on other threads) */
     Py_ssize_t limit;      /* bytes the buffer may hold before events are dropped */
     Py_ssize_t count;      /* events in the buffer */
     uint64_t first_seq;    /* seq of the first event in the buffer */
@@ -601,6 +603,27 @@ decision(Agent *self, PyObject *name)
 }
 
 static int
+encode_event(Agent *self, Buffer *b, uint64_t seq, PyObject *name, PyObject *args,
+             unsigned long tid, long how)
+{
+    if (put1(b, 0x96) < 0 || pack_uint(b, seq) < 0 || pack_double(b, now()) < 0
+        || pack_uint(b, (uint64_t)tid) < 0 || pack_pystr(b, name) < 0
+        || summarize_args(self, b, args) < 0)
+        return -1;
+    if (how & STACK) {
+        PyObject *frames = PyObject_CallFunction(self->stack, "k", tid);
+        if (frames == NULL)
+            return -1;
+        int r = pack_summary(self, b, frames);
+        Py_DECREF(frames);
+        return r;
+    }
+    return put1(b, 0xc0);
+}
+
+/* Encode the event on its own, then append it whole: the Python summariser may run (and
+   let another thread, or a nested audit event, append) while an event is encoded. */
+static int
 record(Agent *self, PyObject *name, PyObject *args, unsigned long tid, long how)
 {
     uint64_t seq = ++self->seq;
@@ -608,31 +631,21 @@ record(Agent *self, PyObject *name, PyObject *args, unsigned long tid, long how)
         self->dropped++;
         return 0;
     }
-    Buffer *b = &self->buf;
-    Py_ssize_t start = b->len;
-    if (put1(b, 0x96) < 0 || pack_uint(b, seq) < 0 || pack_double(b, now()) < 0
-        || pack_uint(b, (uint64_t)tid) < 0 || pack_pystr(b, name) < 0
-        || summarize_args(self, b, args) < 0)
-        goto failed;
-    if (how & STACK) {
-        PyObject *frames = PyObject_CallFunction(self->stack, "k", tid);
-        if (frames == NULL)
-            goto failed;
-        int r = pack_summary(self, b, frames);
-        Py_DECREF(frames);
-        if (r < 0)
-            goto failed;
+    Buffer local = {NULL, 0, 0};
+    Buffer *b = self->encoding ? &local : &self->scratch;
+    self->encoding++;
+    b->len = 0;
+    int r = encode_event(self, b, seq, name, args, tid, how);
+    self->encoding--;
+    if (r < 0 || self->buf.len >= self->limit || put(&self->buf, b->data, b->len) < 0)
+        self->dropped++;
+    else {
+        if (self->count == 0)
+            self->first_seq = seq;
+        self->count++;
     }
-    else if (put1(b, 0xc0) < 0)
-        goto failed;
-    if (self->count == 0)
-        self->first_seq = seq;
-    self->count++;
-    return 0;
-failed:
-    b->len = start; /* nothing half-written stays behind */
-    self->dropped++;
-    return -1;
+    PyMem_RawFree(local.data);
+    return r;
 }
 
 /* hook(event, args): the audit hook.  Never raises into the target. */
@@ -702,6 +715,7 @@ static PyObject *
 Agent_reset(Agent *self, PyObject *unused)
 {
     self->buf.len = 0;
+    self->encoding = 0;
     self->count = 0;
     self->seq = 0;
     self->dropped = 0;
@@ -814,6 +828,7 @@ Agent_dealloc(Agent *self)
     Py_XDECREF(self->type_module);
     Py_XDECREF(self->type_qualname);
     PyMem_RawFree(self->buf.data);
+    PyMem_RawFree(self->scratch.data);
     Py_TYPE(self)->tp_free((PyObject *)self);
 }
 
