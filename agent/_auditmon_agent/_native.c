@@ -763,6 +763,19 @@ Agent_quiet_discard(Agent *self, PyObject *arg)
     Py_RETURN_NONE;
 }
 
+/* pack(value): msgpack of an already summarised value (control messages: the agent
+   then needs no Python encoder, nor struct, at start-up). */
+static PyObject *
+Agent_pack(Agent *self, PyObject *value)
+{
+    Buffer b = {NULL, 0, 0};
+    PyObject *result = NULL;
+    if (pack_summary(self, &b, value) == 0)
+        result = PyBytes_FromStringAndSize(b.data ? b.data : "", b.len);
+    PyMem_RawFree(b.data);
+    return result;
+}
+
 /* encode(args): the summary bytes of an argument tuple (for tests: same as Python's). */
 static PyObject *
 Agent_encode_args(Agent *self, PyObject *args)
@@ -852,6 +865,7 @@ static PyMethodDef Agent_methods[] = {
     {"quiet_add", (PyCFunction)Agent_quiet_add, METH_O, "Ignore this thread's events."},
     {"quiet_discard", (PyCFunction)Agent_quiet_discard, METH_O, "Stop ignoring a thread."},
     {"encode_args", (PyCFunction)Agent_encode_args, METH_O, "Summary bytes of args."},
+    {"pack", (PyCFunction)Agent_pack, METH_O, "msgpack of a summarised value."},
     {NULL}};
 
 static PyTypeObject AgentType = {

@@ -206,6 +206,11 @@ def take():
     return len(events), min(e[0] for e in events), data[_array_header_size(len(events)) :]
 
 
+def native():
+    """The C hook in use, or None."""
+    return _native
+
+
 def pending():
     """Events waiting to be taken."""
     return _native.pending() if _native is not None else len(_queue)

@@ -14,7 +14,7 @@ import _thread
 import errno
 import os
 import stat
-import struct
+import sys
 import time
 from _collections import deque
 
@@ -30,23 +30,24 @@ def _array_header(n):
     if n < 16:
         return bytes((0x90 | n,))
     if n < 0x10000:
-        return struct.pack(">BH", 0xDC, n)
-    return struct.pack(">BI", 0xDD, n)
+        return b"\xdc" + n.to_bytes(2, "big")
+    return b"\xdd" + n.to_bytes(4, "big")
 
 
 def peer_uid(sock):
     """The uid of the process at the other end of a Unix socket (SO_PEERCRED)."""
-    creds = sock.getsockopt(_socket.SOL_SOCKET, _SO_PEERCRED, struct.calcsize("3i"))
-    return struct.unpack("3i", creds)[1]
+    creds = sock.getsockopt(_socket.SOL_SOCKET, _SO_PEERCRED, 12)  # struct ucred: 3 ints
+    return int.from_bytes(creds[4:8], sys.byteorder, signed=True)
 
 
 class _Writer(object):
     def __init__(self, agent, config):
         self.agent = agent
         self.config = config
-        # Control messages are few and small: the builtin encoder spares importing
-        # msgpack at start-up (event batches are encoded by the hook's side).
-        self.pack = wire.packb
+        # Control messages are few and small: the native encoder, or the builtin one,
+        # spares importing msgpack at start-up (event batches come encoded).
+        native = agent.native()
+        self.pack = native.pack if native is not None else wire.packb
         self.pid = agent._pid
         self.stopping = False
         self.said_goodbye = False

@@ -30,8 +30,6 @@ extension types: ``EXT_CUT`` (payload: msgpack ``[kept_prefix, original_length]`
 and ``EXT_BIGINT`` (payload: ASCII decimal of an int outside 64 bits).
 """
 
-import struct
-
 VERSION = 1
 
 HELLO = 0
@@ -118,7 +116,7 @@ def ext_payload(obj, pack):
     raise TypeError("cannot encode %s" % (t.__name__,))
 
 
-_pack_struct = struct.pack
+_pack_struct = None
 
 
 def packb(obj):
@@ -126,6 +124,11 @@ def packb(obj):
 
     The fallback for interpreters without msgpack; tests prove byte equality.
     """
+    global _pack_struct
+    if _pack_struct is None:  # struct loads a shared library: only when first needed
+        import struct
+
+        _pack_struct = struct.pack
     out = []
     _pack_into(obj, out.append)
     return b"".join(out)
