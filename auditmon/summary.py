@@ -92,7 +92,7 @@ def render(session: Session, console: Console) -> None:
         procs.add_row(
             str(process.pid),
             str(process.ppid),
-            Text(process.command),
+            Text(" ".join(process.command.split())),  # one line, even for -c code
             f"{totals.total:,}",
             Text(f"{lost:,}", style="bold red") if lost else "0",
             process.agent,
