@@ -7,6 +7,7 @@ import os
 import shutil
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -98,3 +99,38 @@ def runtime_dir(tmp_path_factory) -> Path:
 
 def which(name: str) -> str | None:
     return shutil.which(name)
+
+
+def attach_env(runtime_dir):
+    """The environment `auditmon env --format json` gives, in a private runtime dir."""
+    result = auditmon("env", "--format", "json")
+    assert result.returncode == 0, result.stderr
+    return clean_env(AUDITMON_RUNTIME_DIR=str(runtime_dir), **json.loads(result.stdout))
+
+
+def wait_for(predicate, timeout=15.0):
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.02)
+
+
+@pytest.fixture
+def ticker(tmp_path, runtime_dir):
+    """A running attachable process; stopped (by its stop file) at the end."""
+    stop = tmp_path / "stop"
+    env = attach_env(runtime_dir)
+    process = subprocess.Popen(
+        [sys.executable, str(WORKLOADS / "ticker.py"), str(stop)],
+        env=env,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert process.stdout.readline() == "ticker ready\n"
+    sock = runtime_dir / f"{process.pid}.sock"
+    wait_for(sock.exists)
+    process.stop_file = stop
+    process.sock = sock
+    yield process
+    stop.touch()
+    process.wait(timeout=15)

@@ -2,53 +2,16 @@
 
 from __future__ import annotations
 
-import json
 import os
 import socket
 import subprocess
 import sys
-import time
 
 import msgpack
 import pytest
-from conftest import WORKLOADS, auditmon, clean_env, events_of, read_jsonl
+from conftest import WORKLOADS, attach_env, auditmon, clean_env, events_of, read_jsonl, wait_for
 
 from auditmon import protocol
-
-
-def attach_env(runtime_dir):
-    """The environment `auditmon env --format json` gives, in a private runtime dir."""
-    result = auditmon("env", "--format", "json")
-    assert result.returncode == 0, result.stderr
-    return clean_env(AUDITMON_RUNTIME_DIR=str(runtime_dir), **json.loads(result.stdout))
-
-
-def wait_for(predicate, timeout=15.0):
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        assert time.monotonic() < deadline, "timed out"
-        time.sleep(0.02)
-
-
-@pytest.fixture
-def ticker(tmp_path, runtime_dir):
-    """A running attachable process; stopped (by its stop file) at the end."""
-    stop = tmp_path / "stop"
-    env = attach_env(runtime_dir)
-    process = subprocess.Popen(
-        [sys.executable, str(WORKLOADS / "ticker.py"), str(stop)],
-        env=env,
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    assert process.stdout.readline() == "ticker ready\n"
-    sock = runtime_dir / f"{process.pid}.sock"
-    wait_for(sock.exists)
-    process.stop_file = stop
-    process.sock = sock
-    yield process
-    stop.touch()
-    process.wait(timeout=15)
 
 
 def cli(runtime_dir, *args, **kwargs):

@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 sys.path.insert(0, str(AGENT_DIR))
 from _auditmon_agent import core  # noqa: E402
 from _auditmon_agent.summarize import Summarizer  # noqa: E402
-from _auditmon_agent.wire import BigInt, Cut, Described, packb  # noqa: E402
+from _auditmon_agent.wire import packb  # noqa: E402
 
 try:
     from _auditmon_agent import _native
@@ -156,26 +156,8 @@ def test_an_event_raised_while_another_is_encoded_stays_whole():
         holder["agent"]("nested.event", (7,))  # an audit event raised mid-encoding
         return summarizer.value(value, level, budget)
 
-    agent = core.make_native_agent(
-        _native, summarizer, {}, lambda name: 1, lambda tid: None, lambda tid, n: None, 1 << 20
-    )
-    holder["agent"] = agent
-    agent_with_fallback = _native.Agent(
-        decisions={},
-        decide=lambda name: 1,
-        fallback=fallback,
-        stack=None,
-        flush=None,
-        cut=Cut,
-        described=Described,
-        bigint=BigInt,
-        type_module=type.__dict__["__module__"].__get__,
-        type_qualname=type.__dict__["__qualname__"].__get__,
-        limit=1 << 20,
-        strlen=1024,
-        depth=4,
-        width=32,
-        budget=256,
+    agent_with_fallback = core.make_native_agent(
+        _native, summarizer, {}, lambda name: 1, None, None, 1 << 20, fallback=fallback
     )
     holder["agent"] = agent_with_fallback
     agent_with_fallback("outer.event", (Odd(), "after"))

@@ -254,34 +254,13 @@ def test_replay_refuses_what_is_not_a_recording(tmp_path):
     assert "Traceback" not in result.stderr
 
 
-async def test_attach_shows_the_process_and_says_when_it_dies(tmp_path, runtime_dir, monkeypatch):
-    import json
-    import subprocess
-
-    from conftest import WORKLOADS, auditmon, clean_env
-
+async def test_attach_shows_the_process_and_says_when_it_dies(ticker, runtime_dir, monkeypatch):
     from auditmon import protocol
     from auditmon.attach import connect
     from auditmon.live import AttachSource
 
-    stop = tmp_path / "stop"
-    env_vars = json.loads(auditmon("env", "--format", "json").stdout)
-    env = clean_env(AUDITMON_RUNTIME_DIR=str(runtime_dir), **env_vars)
-    target = subprocess.Popen(
-        [sys.executable, str(WORKLOADS / "ticker.py"), str(stop)],
-        env=env,
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    assert target.stdout.readline() == "ticker ready\n"
-    socket_path = runtime_dir / f"{target.pid}.sock"
-    deadline = time.monotonic() + 15
-    while not socket_path.exists():
-        assert time.monotonic() < deadline
-        await asyncio.sleep(0.05)
     monkeypatch.setenv("AUDITMON_RUNTIME_DIR", str(runtime_dir))
-    sock = connect(target.pid, protocol.REQUEST_STREAM)
-    source = AttachSource(target.pid, sock)
+    source = AttachSource(ticker.pid, connect(ticker.pid, protocol.REQUEST_STREAM))
     app = AuditmonApp(source)
     try:
         async with app.run_test(size=SIZE) as pilot:
@@ -289,14 +268,12 @@ async def test_attach_shows_the_process_and_says_when_it_dies(tmp_path, runtime_
             while "ticker.tick" not in event_names(app):
                 assert time.monotonic() < deadline
                 await asyncio.sleep(0.1)
-            assert f"attached to pid {target.pid}" in status_text(app)
-            stop.touch()
+            assert f"attached to pid {ticker.pid}" in status_text(app)
+            ticker.stop_file.touch()
             while "exited; data kept" not in status_text(app):
                 assert time.monotonic() < deadline, status_text(app)
                 await asyncio.sleep(0.1)
             assert "ticker.tick" in event_names(app)  # the data stays
             await pilot.press("q")
     finally:
-        stop.touch()
-        target.wait(timeout=15)
         source.stop()

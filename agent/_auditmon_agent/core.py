@@ -281,14 +281,14 @@ def _load_native(summarizer, config):
     )
 
 
-def make_native_agent(native, summarizer, decisions, decide, stack, flush, limit):
+def make_native_agent(native, summarizer, decisions, decide, stack, flush, limit, fallback=None):
     """The C hook, with the Python summariser's limits and fallbacks."""
     from .wire import BigInt, Cut, Described
 
     return native.Agent(
         decisions=decisions,
         decide=decide,
-        fallback=summarizer.value,
+        fallback=fallback or summarizer.value,
         stack=stack,
         flush=flush,
         cut=Cut,
