@@ -66,12 +66,6 @@ class ValueCounts:
                 self.samples.pop(rare, None)
             self.approximate = True
 
-    def add(self, value: Any) -> None:
-        self.add_many([value])
-
-    def top(self, n: int) -> list[tuple[Any, int]]:
-        return [(self.samples.get(k, k), c) for k, c in self.counts.most_common(n)]
-
 
 @dataclass
 class EventStats:
