@@ -29,7 +29,13 @@ def exit_text(process: Process) -> str:
     if process.status == "detached":
         return "still running (detached)"
     if process.status == "disconnected":
-        return "disconnected" + (f" ({process.error})" if process.error else "")
+        # No goodbye: the process ended without the agent's last flush (os._exit, a
+        # crash, a kill), so events of its last moments may be missing.
+        return "disconnected" + (
+            f" ({process.error})"
+            if process.error
+            else " (no goodbye: its last events may be missing)"
+        )
     return "exited"
 
 
