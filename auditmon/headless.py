@@ -43,9 +43,9 @@ class Monitor:
         """
         self.ingest.close()
         for pid, code in (exit_codes or {}).items():
-            images = [p for p in self.ingest.processes if p.pid == pid and p.status != "connecting"]
-            if images:
-                images[-1].exit_code = code
+            image = self.ingest.last_image(pid)
+            if image is not None:
+                image.exit_code = code
             if self.recorder is not None:
                 self.recorder.release_exit(pid, code)
         if self.recorder is not None:

@@ -328,6 +328,11 @@ class Ingest:
         except (KeyError, ValueError):
             pass
 
+    def last_image(self, pid: int) -> Process | None:
+        """The latest process image that said hello with ``pid`` (exec keeps the pid)."""
+        images = [p for p in self.processes if p.pid == pid and p.status != "connecting"]
+        return images[-1] if images else None
+
     @property
     def open_connections(self) -> int:
         return len(self.connections)

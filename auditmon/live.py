@@ -282,9 +282,9 @@ class RunSource(Source):
             self.state = _ended_text(self.command[0], code)
         # The command's last image gets its status, even if its data arrives after it ended.
         with self.lock:
-            images = [p for p in self.ingest.processes if p.pid == self.child.pid]
-            if images and images[-1].exit_code is None:
-                images[-1].exit_code = self.returncode
+            image = self.ingest.last_image(self.child.pid)
+            if image is not None and image.exit_code is None:
+                image.exit_code = self.returncode
 
     def close(self) -> None:
         self.ingest.close()

@@ -27,6 +27,14 @@ def status_text(app) -> str:
     return str(app.query_one(StatusLine).render())
 
 
+async def wait_for_status(app, text: str, timeout: float = 30) -> None:
+    """Poll until the status line shows ``text`` (the source's thread moves it along)."""
+    deadline = time.monotonic() + timeout
+    while text not in status_text(app):
+        assert time.monotonic() < deadline, status_text(app)
+        await asyncio.sleep(0.1)
+
+
 @pytest.fixture
 def app():
     return AuditmonApp(StaticSource(build_session(), NOW, mode="run", output=[("stdout", "hello")]))
@@ -154,10 +162,7 @@ async def test_a_real_run_shows_events_and_the_exit(tmp_path):
     source.launch()
     app = AuditmonApp(source)
     async with app.run_test(size=SIZE) as pilot:
-        deadline = time.monotonic() + 30
-        while "exited with status 3" not in status_text(app):
-            assert time.monotonic() < deadline, status_text(app)
-            await asyncio.sleep(0.1)
+        await wait_for_status(app, "exited with status 3", 30)
         await pilot.pause(0.5)
         assert {"open", "pilot.tick"} <= set(event_names(app))
         log = app.query_one("#output")
@@ -199,10 +204,7 @@ async def test_replay_shows_a_recording_in_the_same_screens(tmp_path):
     source = ReplaySource(recording)
     app = AuditmonApp(source)
     async with app.run_test(size=SIZE) as pilot:
-        deadline = time.monotonic() + 30
-        while "replayed" not in status_text(app):
-            assert time.monotonic() < deadline, status_text(app)
-            await asyncio.sleep(0.1)
+        await wait_for_status(app, "replayed", 30)
         await pilot.pause(0.3)
         assert app.latest.total_events == len(recorded)
         assert len(app.latest.processes) == len([r for r in records if r["type"] == "process"])
@@ -270,9 +272,7 @@ async def test_attach_shows_the_process_and_says_when_it_dies(ticker, runtime_di
                 await asyncio.sleep(0.1)
             assert f"attached to pid {ticker.pid}" in status_text(app)
             ticker.stop_file.touch()
-            while "exited; data kept" not in status_text(app):
-                assert time.monotonic() < deadline, status_text(app)
-                await asyncio.sleep(0.1)
+            await wait_for_status(app, "exited; data kept", 20)
             assert "ticker.tick" in event_names(app)  # the data stays
             await pilot.press("q")
     finally:
