@@ -160,9 +160,73 @@ def test_an_event_raised_while_another_is_encoded_stays_whole():
         _native, summarizer, {}, lambda name: 1, None, None, 1 << 20, fallback=fallback
     )
     holder["agent"] = agent_with_fallback
-    agent_with_fallback("outer.event", (Odd(), "after"))
+    agent_with_fallback("outer.event", ({"odd": Odd()}, "after"))  # dicts go to Python
     count, _, data = agent_with_fallback.take()
     events = list(msgpack.Unpacker(__import__("io").BytesIO(data), raw=False))
     assert count == 2
     assert [e[3] for e in events] == ["nested.event", "outer.event"]
     assert events[1][4][1] == "after"
+
+
+def test_cached_descriptions_follow_renamed_classes_and_functions():
+    """Classes, their instances and functions are described once and cached, by weak
+    reference: a renamed class or function is described anew."""
+
+    class Finder:
+        def find(self):
+            pass
+
+    def hook():
+        pass
+
+    summarizer = Summarizer()
+    agent = make_agent(summarizer)
+    finder = Finder()
+
+    def both_paths_agree():
+        args = (Finder, finder, hook, finder.find, [Finder, finder, hook])
+        assert agent.encode_args(args) == packb(summarizer.args(args))
+        return msgpack.unpackb(agent.encode_args(args), raw=False)
+
+    first = both_paths_agree()
+    assert both_paths_agree() == first  # now from the cache
+    Finder.__qualname__ = "Renamed"
+    Finder.__module__ = "elsewhere"
+    hook.__qualname__ = "renamed_hook"
+    renamed = both_paths_agree()
+    assert renamed != first
+    assert msgpack.ExtType(2, b"class elsewhere.Renamed") in renamed
+    assert msgpack.ExtType(2, b"elsewhere.Renamed object") in renamed
+    assert msgpack.ExtType(2, b"function test_native.renamed_hook") in renamed
+
+
+def test_the_cache_keeps_nothing_alive():
+    import gc
+    import weakref
+
+    class Temporary:
+        pass
+
+    agent = make_agent(Summarizer())
+    agent.encode_args((Temporary, Temporary()))
+    gone = weakref.ref(Temporary)
+    del Temporary
+    gc.collect()
+    assert gone() is None
+
+
+@pytest.mark.parametrize("kind", ["native", "python"])
+def test_tracers_and_profilers_never_see_the_agent(tmp_path, kind):
+    """CPython keeps tracers out of Python audit hooks; the C-level hook does the same
+    for the Python code it calls (the summariser of odd values)."""
+    from conftest import WORKLOADS, agent_env, events_of, read_jsonl, run_recorded
+
+    record = tmp_path / "rec.jsonl"
+    done = run_recorded(
+        record, sys.executable, str(WORKLOADS / "traced.py"), env=agent_env(kind), timeout=60
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "[]"
+    events = [e for e in events_of(read_jsonl(record)) if e["event"] == "traced.event"]
+    assert len(events) == 3
+    assert events[0]["args"][1] == {"$object": "Plain object"}

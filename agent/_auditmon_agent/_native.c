@@ -22,6 +22,35 @@
 #define STACK 2
 #define FLUSH 4
 #define MAX_QUIET 16
+#define DECISION_SLOTS 256
+#define DECISION_NAME 48
+#define DESCRIPTION_SLOTS 128
+
+/* The hook's decision for an event name, keyed by the name's address (CPython passes
+   the same literal every time) and confirmed by its text (a Python string's buffer can
+   be freed and its address reused). */
+typedef struct {
+    const char *address;
+    long how;
+    char name[DECISION_NAME];
+} DecisionSlot;
+
+/* The encoded description of a class, of a class's instances or of a function.  The
+   object is held by a weak reference only (the cache must not keep the target's objects
+   alive); a class is confirmed by its version tag, which CPython changes whenever the
+   class or its bases are modified, a function by its name objects. */
+enum { KIND_CLASS = 1, KIND_INSTANCE, KIND_FUNCTION, KIND_METHOD };
+typedef struct {
+    PyObject *key;       /* borrowed address, compared only */
+    int kind;
+    PyObject *ref;       /* weak reference to key */
+    unsigned int tag;    /* classes: tp_version_tag when encoded */
+    PyObject *qualname;  /* functions: the name objects the text was made from */
+    PyObject *module;
+    int fallback;        /* instances: the Python summariser must see each one */
+    char *bytes;         /* the encoded ext value */
+    Py_ssize_t len;
+} DescriptionSlot;
 
 typedef struct {
     char *data;
@@ -54,8 +83,13 @@ typedef struct {
     PyObject *bigint_type;
     PyObject *type_module;   /* type.__dict__["__module__"].__get__ */
     PyObject *type_qualname; /* type.__dict__["__qualname__"].__get__ */
+    PyObject *instance_text; /* callable(type) -> "T object" or None (see describe_cached) */
     unsigned long quiet[MAX_QUIET];
     int nquiet;
+    PyInterpreterState *interp; /* where install() ran: the C hook ignores other ones */
+    int closed;            /* the interpreter is being torn down */
+    DecisionSlot decided[DECISION_SLOTS];
+    DescriptionSlot described[DESCRIPTION_SLOTS];
 } Agent;
 
 /* -- buffer ------------------------------------------------------------------------ */
@@ -394,56 +428,241 @@ pack_described_text(Buffer *b, PyObject *text)
     return pack_ext_header(b, 2, n) < 0 ? -1 : put(b, s, n);
 }
 
-/* describe() of summarize.py for classes, functions and built-in functions, which fill
-   sys.meta_path and sys.path_hooks (every import event carries them), and for frames
-   and code objects (logging's sys._getframe, exec).  Returns 1 when
-   done, 0 to leave the value to the Python summariser, -1 on error. */
-static int
-describe_common(Agent *self, Buffer *b, PyObject *v)
+static PyObject *lookup_probe; /* "__module__", interned */
+
+/* CPython resets a class's version tag whenever the class or one of its bases changes
+   (a name, the bases, any attribute): a text cached with the tag is valid while it is. */
+static unsigned int
+version_tag(PyTypeObject *t)
 {
-    PyObject *name = NULL, *text = NULL;
-    if (PyType_Check(v)) {
-        PyObject *module = PyObject_CallOneArg(self->type_module, v);
-        PyObject *qualname = module ? PyObject_CallOneArg(self->type_qualname, v) : NULL;
-        if (qualname == NULL) {
-            Py_XDECREF(module);
-            PyErr_Clear();
-            return 0; /* the Python side knows what to say instead */
-        }
-        name = qualified(module, qualname);
-        Py_DECREF(module);
-        Py_DECREF(qualname);
-        text = name ? PyUnicode_FromFormat("class %U", name) : NULL;
-    }
-    else if (Py_TYPE(v) == &PyFunction_Type) {
-        PyFunctionObject *f = (PyFunctionObject *)v;
-        name = qualified(f->func_module, f->func_qualname);
-        text = name ? PyUnicode_FromFormat("function %U", name) : NULL;
-    }
-    else if (PyFrame_Check(v)) {
-        /* logging raises sys._getframe for every record: keep this nearly free (a line
-           number would cost a walk of the line table; --stack gives the details) */
-        return described(b, "frame") < 0 ? -1 : 1;
-    }
-    else if (PyCode_Check(v)) {
-        PyCodeObject *code = (PyCodeObject *)v;
-        text = PyUnicode_FromFormat("code %S at %S:%d", code->co_name, code->co_filename,
-                                    code->co_firstlineno);
-    }
-    else if (Py_TYPE(v) == &PyCFunction_Type) {
-        text = PyUnicode_FromFormat("built-in function %s",
-                                    ((PyCFunctionObject *)v)->m_ml->ml_name);
-    }
-    else
+#ifdef Py_TPFLAGS_VALID_VERSION_TAG
+    if (!PyType_HasFeature(t, Py_TPFLAGS_VALID_VERSION_TAG))
         return 0;
+#endif
+    if (t->tp_version_tag == 0) {
+#if PY_VERSION_HEX >= 0x030C0000
+        PyUnstable_Type_AssignVersionTag(t);
+#else
+        _PyType_Lookup(t, lookup_probe); /* assigns a tag as it caches the look-up */
+#endif
+    }
+#ifdef Py_TPFLAGS_VALID_VERSION_TAG
+    if (!PyType_HasFeature(t, Py_TPFLAGS_VALID_VERSION_TAG))
+        return 0;
+#endif
+    return t->tp_version_tag;
+}
+
+/* The object a weak reference points to (borrowed, only compared), or NULL. */
+static PyObject *
+weak_target(PyObject *ref)
+{
+#if PY_VERSION_HEX >= 0x030D0000
+    PyObject *obj = NULL;
+    if (PyWeakref_GetRef(ref, &obj) < 0) {
+        PyErr_Clear();
+        return NULL;
+    }
+    Py_XDECREF(obj); /* the caller holds the object it compares with */
+    return obj;
+#else
+    PyObject *obj = PyWeakref_GET_OBJECT(ref);
+    return obj == Py_None ? NULL : obj;
+#endif
+}
+
+static DescriptionSlot *
+slot_for(Agent *self, PyObject *key, int kind)
+{
+    uintptr_t h = ((uintptr_t)key >> 4) * 0x9E3779B1u + (uintptr_t)kind;
+    return &self->described[(h >> 7) & (DESCRIPTION_SLOTS - 1)];
+}
+
+static void
+slot_clear(DescriptionSlot *s)
+{
+    Py_CLEAR(s->ref);
+    Py_CLEAR(s->qualname);
+    Py_CLEAR(s->module);
+    PyMem_RawFree(s->bytes);
+    s->bytes = NULL;
+    s->len = 0;
+    s->key = NULL;
+    s->kind = 0;
+    s->fallback = 0;
+}
+
+static int
+slot_valid(DescriptionSlot *s, PyObject *key, int kind)
+{
+    if (s->key != key || s->kind != kind || s->ref == NULL || weak_target(s->ref) != key)
+        return 0;
+    if (kind == KIND_CLASS || kind == KIND_INSTANCE) {
+        unsigned int tag = version_tag((PyTypeObject *)key);
+        return tag != 0 && tag == s->tag;
+    }
+    PyFunctionObject *f = (PyFunctionObject *)key;
+    return f->func_qualname == s->qualname && f->func_module == s->module;
+}
+
+/* Remember what was encoded for key (bytes[start:] of b), when it can be confirmed
+   later; otherwise remember nothing. */
+static void
+slot_store(DescriptionSlot *s, PyObject *key, int kind, Buffer *b, Py_ssize_t start,
+           int fallback)
+{
+    unsigned int tag = 0;
+    if (kind == KIND_CLASS || kind == KIND_INSTANCE) {
+        tag = version_tag((PyTypeObject *)key);
+        if (tag == 0)
+            return;
+    }
+    else {
+        PyFunctionObject *f = (PyFunctionObject *)key;
+        if (f->func_module != NULL && !PyUnicode_CheckExact(f->func_module))
+            return; /* only strings are held, they keep nothing else alive */
+    }
+    PyObject *ref = PyWeakref_NewRef(key, NULL);
+    if (ref == NULL) {
+        PyErr_Clear();
+        return;
+    }
+    Py_ssize_t len = fallback ? 0 : b->len - start;
+    char *bytes = len ? PyMem_RawMalloc(len) : NULL;
+    if (len && bytes == NULL) {
+        Py_DECREF(ref);
+        return;
+    }
+    slot_clear(s);
+    if (len)
+        memcpy(bytes, b->data + start, len);
+    s->key = key;
+    s->kind = kind;
+    s->ref = ref;
+    s->tag = tag;
+    s->fallback = fallback;
+    s->bytes = bytes;
+    s->len = len;
+    if (kind == KIND_FUNCTION || kind == KIND_METHOD) {
+        PyFunctionObject *f = (PyFunctionObject *)key;
+        Py_XINCREF(f->func_qualname);
+        s->qualname = f->func_qualname;
+        Py_XINCREF(f->func_module);
+        s->module = f->func_module;
+    }
+}
+
+/* The text of a class, a function or a method's function, freshly made. */
+static PyObject *
+description_text(Agent *self, PyObject *key, int kind)
+{
+    if (kind == KIND_CLASS) {
+        PyObject *module = PyObject_CallOneArg(self->type_module, key);
+        PyObject *qualname = module ? PyObject_CallOneArg(self->type_qualname, key) : NULL;
+        PyObject *name = qualname ? qualified(module, qualname) : NULL;
+        Py_XDECREF(module);
+        Py_XDECREF(qualname);
+        PyObject *text = name ? PyUnicode_FromFormat("class %U", name) : NULL;
+        Py_XDECREF(name);
+        return text;
+    }
+    if (kind == KIND_INSTANCE)
+        return PyObject_CallOneArg(self->instance_text, key);
+    PyFunctionObject *f = (PyFunctionObject *)key;
+    PyObject *name = qualified(f->func_module, f->func_qualname);
+    PyObject *text = NULL;
+    if (name != NULL)
+        text = PyUnicode_FromFormat(kind == KIND_METHOD ? "method %U" : "function %U", name);
     Py_XDECREF(name);
+    return text;
+}
+
+/* Encode the description of key (cached); 1 when done, 0 to leave the value to the
+   Python summariser, -1 on error. */
+static int
+describe_cached(Agent *self, Buffer *b, PyObject *key, int kind)
+{
+    DescriptionSlot *s = slot_for(self, key, kind);
+    if (slot_valid(s, key, kind)) {
+        if (s->fallback)
+            return 0;
+        return put(b, s->bytes, s->len) < 0 ? -1 : 1;
+    }
+    PyObject *text = description_text(self, key, kind);
     if (text == NULL) {
+        PyErr_Clear();
+        return 0; /* the Python side knows what to say instead */
+    }
+    if (text == Py_None) {
+        Py_DECREF(text);
+        slot_store(s, key, kind, b, b->len, 1);
+        return 0;
+    }
+    Py_ssize_t start = b->len;
+    int r = PyUnicode_Check(text) ? pack_described_text(b, text) : -1;
+    Py_DECREF(text);
+    if (r < 0) {
+        PyErr_Clear();
+        b->len = start;
+        return 0;
+    }
+    slot_store(s, key, kind, b, start, 0);
+    return 1;
+}
+
+/* An ext description made of ASCII head and two UTF-8 parts: "code NAME at FILE:LINE". */
+static int
+describe_code(Buffer *b, PyCodeObject *code)
+{
+    Py_ssize_t name_len, file_len;
+    const char *name = PyUnicode_Check(code->co_name)
+                           ? PyUnicode_AsUTF8AndSize(code->co_name, &name_len) : NULL;
+    const char *file = name && PyUnicode_Check(code->co_filename)
+                           ? PyUnicode_AsUTF8AndSize(code->co_filename, &file_len) : NULL;
+    if (file == NULL) {
         PyErr_Clear();
         return 0;
     }
-    int r = pack_described_text(b, text);
-    Py_DECREF(text);
-    return r < 0 ? -1 : 1;
+    char line[24];
+    int line_len = snprintf(line, sizeof line, ":%d", code->co_firstlineno);
+    Py_ssize_t n = 5 + name_len + 4 + file_len + line_len;
+    if (pack_ext_header(b, 2, n) < 0 || put(b, "code ", 5) < 0 || put(b, name, name_len) < 0
+        || put(b, " at ", 4) < 0 || put(b, file, file_len) < 0 || put(b, line, line_len) < 0)
+        return -1;
+    return 1;
+}
+
+/* describe() of summarize.py, in C for what events carry most: classes, their instances,
+   functions and methods (sys.meta_path and sys.path_hooks ride on every import event),
+   frames (logging's sys._getframe), code objects (exec) and built-in functions.
+   Returns 1 when done, 0 to leave the value to the Python summariser, -1 on error. */
+static int
+describe_common(Agent *self, Buffer *b, PyObject *v)
+{
+    PyTypeObject *t = Py_TYPE(v);
+    if (t == &PyFrame_Type) /* a line number would cost a walk of the line table */
+        return described(b, "frame") < 0 ? -1 : 1;
+    if (t == &PyFunction_Type)
+        return describe_cached(self, b, v, KIND_FUNCTION);
+    if (t == &PyMethod_Type) {
+        PyObject *func = PyMethod_GET_FUNCTION(v);
+        if (Py_TYPE(func) == &PyFunction_Type)
+            return describe_cached(self, b, func, KIND_METHOD);
+        return described(b, "method") < 0 ? -1 : 1;
+    }
+    if (t == &PyCode_Type)
+        return describe_code(b, (PyCodeObject *)v);
+    if (t == &PyCFunction_Type) {
+        const char *name = ((PyCFunctionObject *)v)->m_ml->ml_name;
+        Py_ssize_t n = (Py_ssize_t)strlen(name);
+        if (pack_ext_header(b, 2, 18 + n) < 0 || put(b, "built-in function ", 18) < 0
+            || put(b, name, n) < 0)
+            return -1;
+        return 1;
+    }
+    if (PyType_Check(v))
+        return describe_cached(self, b, v, KIND_CLASS);
+    return describe_cached(self, b, (PyObject *)t, KIND_INSTANCE);
 }
 
 static int
@@ -602,12 +821,35 @@ decision(Agent *self, PyObject *name)
     return result;
 }
 
+/* The decision for an event name: from the slot its address picks, else from Python. */
+static long
+cached_decision(Agent *self, const char *event)
+{
+    uintptr_t h = ((uintptr_t)event >> 3) ^ ((uintptr_t)event >> 11);
+    DecisionSlot *slot = &self->decided[h & (DECISION_SLOTS - 1)];
+    if (slot->address == event && strcmp(slot->name, event) == 0)
+        return slot->how;
+    PyObject *name = PyUnicode_FromString(event);
+    if (name == NULL)
+        return -1;
+    long how = decision(self, name);
+    Py_DECREF(name);
+    size_t n = strlen(event);
+    if (how >= 0 && n < DECISION_NAME) {
+        slot->address = event;
+        memcpy(slot->name, event, n + 1);
+        slot->how = how;
+    }
+    return how;
+}
+
 static int
-encode_event(Agent *self, Buffer *b, uint64_t seq, PyObject *name, PyObject *args,
+encode_event(Agent *self, Buffer *b, uint64_t seq, const char *name, PyObject *args,
              unsigned long tid, long how)
 {
     if (put1(b, 0x96) < 0 || pack_uint(b, seq) < 0 || pack_double(b, now()) < 0
-        || pack_uint(b, (uint64_t)tid) < 0 || pack_pystr(b, name) < 0
+        || pack_uint(b, (uint64_t)tid) < 0
+        || pack_str_bytes(b, name, (Py_ssize_t)strlen(name)) < 0
         || summarize_args(self, b, args) < 0)
         return -1;
     if (how & STACK) {
@@ -624,7 +866,7 @@ encode_event(Agent *self, Buffer *b, uint64_t seq, PyObject *name, PyObject *arg
 /* Encode the event on its own, then append it whole: the Python summariser may run (and
    let another thread, or a nested audit event, append) while an event is encoded. */
 static int
-record(Agent *self, PyObject *name, PyObject *args, unsigned long tid, long how)
+record(Agent *self, const char *name, PyObject *args, unsigned long tid, long how)
 {
     uint64_t seq = ++self->seq;
     if (self->buf.len >= self->limit) {
@@ -648,7 +890,53 @@ record(Agent *self, PyObject *name, PyObject *args, unsigned long tid, long how)
     return r;
 }
 
-/* hook(event, args): the audit hook.  Never raises into the target. */
+/* One event, from either entry point; -1 only to let KeyboardInterrupt and friends go
+   on as they would have.  Nothing else ever reaches the target. */
+static int
+on_event(Agent *self, const char *event, PyObject *args, unsigned long tid)
+{
+    long how = cached_decision(self, event);
+    if (how > 0 && !self->closed) {
+        if (record(self, event, args, tid, how) == 0 && (how & FLUSH)) {
+            PyObject *r = PyObject_CallFunction(self->flush, "ks", tid, event);
+            Py_XDECREF(r);
+            if (strncmp(event, "cpython.", 8) == 0)
+                self->closed = 1; /* the interpreter is being torn down: nothing after */
+        }
+    }
+    if (PyErr_Occurred()) {
+        if (!PyErr_ExceptionMatches(PyExc_Exception))
+            return -1;
+        PyErr_Clear();
+    }
+    return 0;
+}
+
+/* The C-level audit hook (PySys_AddAuditHook): CPython calls it without making a str of
+   the event name or going through a Python call, which halves the cost per event.  It
+   sees every interpreter of the process, so it keeps to the one that installed it, and
+   keeps tracers and profilers out of the agent's code, as CPython does for Python hooks. */
+#if PY_VERSION_HEX >= 0x030B0000
+static int
+c_hook(const char *event, PyObject *args, void *data)
+{
+    Agent *self = (Agent *)data;
+    PyThreadState *ts = PyThreadState_Get();
+    if (PyThreadState_GetInterpreter(ts) != self->interp || args == NULL
+        || !PyTuple_Check(args))
+        return 0;
+    unsigned long tid = PyThread_get_thread_ident();
+    if (self->nquiet && is_quiet(self, tid))
+        return 0;
+    PyThreadState_EnterTracing(ts);
+    int r = on_event(self, event, args, tid);
+    PyThreadState_LeaveTracing(ts);
+    return r;
+}
+#endif
+
+/* hook(event, args): the same hook as a Python callable (tests, and interpreters older
+   than 3.11, where it goes to sys.addaudithook).  Never raises into the target. */
 static PyObject *
 Agent_call(Agent *self, PyObject *const *argv, size_t nargsf, PyObject *kwnames)
 {
@@ -658,18 +946,41 @@ Agent_call(Agent *self, PyObject *const *argv, size_t nargsf, PyObject *kwnames)
     unsigned long tid = PyThread_get_thread_ident();
     if (self->nquiet && is_quiet(self, tid))
         Py_RETURN_NONE;
-    long how = decision(self, argv[0]);
-    if (how > 0) {
-        if (record(self, argv[0], argv[1], tid, how) == 0 && (how & FLUSH)) {
-            PyObject *r = PyObject_CallFunction(self->flush, "kO", tid, argv[0]);
-            Py_XDECREF(r);
-        }
-    }
-    if (PyErr_Occurred()) {
-        if (!PyErr_ExceptionMatches(PyExc_Exception))
-            return NULL; /* KeyboardInterrupt and friends go on as they would have */
+    const char *event = PyUnicode_AsUTF8(argv[0]);
+    if (event == NULL) {
         PyErr_Clear();
+        Py_RETURN_NONE;
     }
+    if (on_event(self, event, argv[1], tid) < 0)
+        return NULL;
+    Py_RETURN_NONE;
+}
+
+/* install(): add the C-level hook for this interpreter; False where it cannot be had. */
+static PyObject *
+Agent_install(Agent *self, PyObject *unused)
+{
+#if PY_VERSION_HEX >= 0x030B0000
+    if (self->interp != NULL)
+        Py_RETURN_TRUE;
+    self->interp = PyThreadState_GetInterpreter(PyThreadState_Get());
+    Py_INCREF(self); /* the runtime keeps the hook until it ends: it keeps us too */
+    if (PySys_AddAuditHook(c_hook, self) < 0) {
+        self->interp = NULL;
+        Py_DECREF(self);
+        return NULL;
+    }
+    Py_RETURN_TRUE;
+#else
+    Py_RETURN_FALSE;
+#endif
+}
+
+/* forget(): drop the cached decisions (the decider changed). */
+static PyObject *
+Agent_forget(Agent *self, PyObject *unused)
+{
+    memset(self->decided, 0, sizeof self->decided);
     Py_RETURN_NONE;
 }
 
@@ -796,17 +1107,19 @@ static int
 Agent_init(Agent *self, PyObject *args, PyObject *kwds)
 {
     static char *names[] = {"decisions", "decide", "fallback", "stack", "flush", "cut",
-                            "described", "bigint", "type_module", "type_qualname", "limit",
-                            "strlen", "depth", "width", "budget", NULL};
+                            "described", "bigint", "type_module", "type_qualname",
+                            "instance_text", "limit", "strlen", "depth", "width", "budget",
+                            NULL};
     PyObject *decisions, *decide, *fallback, *stack, *flush, *cut, *desc, *bigint;
-    PyObject *type_module, *type_qualname;
+    PyObject *type_module, *type_qualname, *instance_text;
     Py_ssize_t limit, strlen_;
     int depth;
     Py_ssize_t width;
     long budget;
-    if (!PyArg_ParseTupleAndKeywords(args, kwds, "O!OOOOOOOOOnninl", names, &PyDict_Type,
+    if (!PyArg_ParseTupleAndKeywords(args, kwds, "O!OOOOOOOOOOnninl", names, &PyDict_Type,
                                      &decisions, &decide, &fallback, &stack, &flush, &cut,
-                                     &desc, &bigint, &type_module, &type_qualname, &limit,
+                                     &desc, &bigint, &type_module, &type_qualname,
+                                     &instance_text, &limit,
                                      &strlen_, &depth, &width, &budget))
         return -1;
     Py_INCREF(decisions); Py_XSETREF(self->decisions, decisions);
@@ -819,6 +1132,7 @@ Agent_init(Agent *self, PyObject *args, PyObject *kwds)
     Py_INCREF(bigint); Py_XSETREF(self->bigint_type, bigint);
     Py_INCREF(type_module); Py_XSETREF(self->type_module, type_module);
     Py_INCREF(type_qualname); Py_XSETREF(self->type_qualname, type_qualname);
+    Py_INCREF(instance_text); Py_XSETREF(self->instance_text, instance_text);
     self->limit = limit;
     self->strlen = strlen_;
     self->depth = depth;
@@ -840,6 +1154,9 @@ Agent_dealloc(Agent *self)
     Py_XDECREF(self->bigint_type);
     Py_XDECREF(self->type_module);
     Py_XDECREF(self->type_qualname);
+    Py_XDECREF(self->instance_text);
+    for (int i = 0; i < DESCRIPTION_SLOTS; i++)
+        slot_clear(&self->described[i]);
     PyMem_RawFree(self->buf.data);
     PyMem_RawFree(self->scratch.data);
     Py_TYPE(self)->tp_free((PyObject *)self);
@@ -866,6 +1183,9 @@ static PyMethodDef Agent_methods[] = {
     {"quiet_discard", (PyCFunction)Agent_quiet_discard, METH_O, "Stop ignoring a thread."},
     {"encode_args", (PyCFunction)Agent_encode_args, METH_O, "Summary bytes of args."},
     {"pack", (PyCFunction)Agent_pack, METH_O, "msgpack of a summarised value."},
+    {"install", (PyCFunction)Agent_install, METH_NOARGS,
+     "Add the C-level audit hook; False where this interpreter has none."},
+    {"forget", (PyCFunction)Agent_forget, METH_NOARGS, "Drop the cached decisions."},
     {NULL}};
 
 static PyTypeObject AgentType = {
@@ -891,6 +1211,9 @@ PyMODINIT_FUNC
 PyInit__native(void)
 {
     if (PyType_Ready(&AgentType) < 0)
+        return NULL;
+    lookup_probe = PyUnicode_InternFromString("__module__");
+    if (lookup_probe == NULL)
         return NULL;
     PyObject *m = PyModule_Create(&module);
     if (m == NULL)

@@ -261,7 +261,8 @@ def start(config):
     _start_writer()
     atexit.register(_at_exit)
     os.register_at_fork(after_in_child=_after_fork_in_child)
-    sys.addaudithook(_native if _native is not None else _hook)
+    if _native is None or not _native.install():
+        sys.addaudithook(_native if _native is not None else _hook)
     _installed = True
 
 
@@ -283,6 +284,7 @@ def _load_native(summarizer, config):
 
 def make_native_agent(native, summarizer, decisions, decide, stack, flush, limit, fallback=None):
     """The C hook, with the Python summariser's limits and fallbacks."""
+    from .summarize import instance_text
     from .wire import BigInt, Cut, Described
 
     return native.Agent(
@@ -296,6 +298,7 @@ def make_native_agent(native, summarizer, decisions, decide, stack, flush, limit
         bigint=BigInt,
         type_module=type.__dict__["__module__"].__get__,
         type_qualname=type.__dict__["__qualname__"].__get__,
+        instance_text=instance_text,
         limit=limit,
         strlen=summarizer.strlen,
         depth=summarizer.depth,
@@ -384,6 +387,7 @@ def disable():
     _cap = 0
     if _native is not None:
         _native.set_limit(0)
+        _native.forget()
     if _writer is not None:
         _writer.abandon()
 

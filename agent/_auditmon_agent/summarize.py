@@ -178,6 +178,46 @@ def describe(value, t):
     return _type_name(t)
 
 
+_SPECIAL_TYPES = (
+    type(None),
+    bool,
+    int,
+    float,
+    str,
+    bytes,
+    bytearray,
+    tuple,
+    list,
+    dict,
+    _CodeType,
+    _FunctionType,
+    _MethodType,
+    _BuiltinType,
+    _ModuleType,
+    _FrameType,
+)
+
+
+def instance_text(t):
+    """What ``Summarizer.value`` says of every instance of ``t``, when that is the same
+    for all of them (``"T object"``); None when an instance's own value matters.
+
+    The native hook asks once per class and keeps the answer while the class is unchanged.
+    """
+    try:
+        if t in _SPECIAL_TYPES or issubclass(t, (str, int, float, type)):
+            return None
+        pathlib = sys.modules.get("pathlib")
+        if pathlib is not None and issubclass(t, pathlib.PurePath):
+            return None
+        _socket = sys.modules.get("_socket")
+        if _socket is not None and issubclass(t, _socket.socket):
+            return None
+    except Exception:
+        return None
+    return _type_name(t)
+
+
 def _type_name(t):
     try:
         return "%s object" % (_qualified(_type_module(t), _type_qualname(t)),)
