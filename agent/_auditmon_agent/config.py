@@ -21,6 +21,11 @@ RUNTIME_DIR = "AUDITMON_RUNTIME_DIR"
 DEBUG = "AUDITMON_DEBUG"
 AGENT = "AUDITMON_AGENT"  # "python" forces the pure-Python hook
 
+# The summariser's fixed limits: nesting depth, items per container, values per argument.
+DEPTH = 4
+WIDTH = 32
+BUDGET = 256
+
 
 class Config(object):
     """Everything the agent is told by its environment."""

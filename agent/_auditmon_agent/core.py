@@ -19,8 +19,8 @@ import sys
 import time
 from _collections import deque
 
+from . import config as _settings
 from . import transport
-from .summarize import Summarizer
 
 RECORD = 1  # send the event
 STACK = 2  # capture its Python stack
@@ -249,15 +249,17 @@ def start(config):
     if _installed:
         return
     _config = config
-    summarizer = Summarizer(strlen=config.strlen)
-    _summarize = summarizer.args
     _decide = _make_decider(config)
     _cap = config.queue_size
     _pid = os.getpid()
     _start_time = time.time()
     if config.native:
-        _native = _load_native(summarizer, config)
+        _native = _load_native(config)
         _quiet.native = _native
+    if _native is None:
+        from .summarize import Summarizer
+
+        _summarize = Summarizer(strlen=config.strlen).args
     _start_writer()
     atexit.register(_at_exit)
     os.register_at_fork(after_in_child=_after_fork_in_child)
@@ -266,14 +268,14 @@ def start(config):
     _installed = True
 
 
-def _load_native(summarizer, config):
+def _load_native(config):
     try:
         from . import _native as native
     except ImportError:
         return None
     return make_native_agent(
         native,
-        summarizer,
+        _DeferredSummarizer(config.strlen),
         _decisions,
         _decide_now,
         _native_stack,
@@ -282,9 +284,47 @@ def _load_native(summarizer, config):
     )
 
 
+class _DeferredSummarizer(object):
+    """The summariser's limits at once, the summariser itself only when the native hook
+    first hands it a value (most processes never do): start-up does not import it."""
+
+    def __init__(self, strlen):
+        self.strlen = strlen
+        self.depth = _settings.DEPTH
+        self.width = _settings.WIDTH
+        self.budget = _settings.BUDGET
+        self.loaded = None
+
+    def value(self, value, level, budget):
+        if self.loaded is None:
+            self.loaded = _summarize_module().Summarizer(
+                self.strlen, self.depth, self.width, self.budget
+            )
+        return self.loaded.value(value, level, budget)
+
+
+def _instance_text(t):
+    return _summarize_module().instance_text(t)
+
+
+def _summarize_module():
+    """The summariser's module, imported from inside the hook: the events its import
+    raises are the agent's own, so the thread is quiet meanwhile."""
+    module = sys.modules.get(__package__ + ".summarize")
+    if module is not None:
+        return module
+    tid = _get_ident()
+    _quiet.add(tid)
+    try:
+        from . import summarize
+
+        return summarize
+    finally:
+        _quiet.discard(tid)
+
+
 def make_native_agent(native, summarizer, decisions, decide, stack, flush, limit, fallback=None):
     """The C hook, with the Python summariser's limits and fallbacks."""
-    from .summarize import instance_text
     from .wire import BigInt, Cut, Described
 
     return native.Agent(
@@ -298,7 +338,7 @@ def make_native_agent(native, summarizer, decisions, decide, stack, flush, limit
         bigint=BigInt,
         type_module=type.__dict__["__module__"].__get__,
         type_qualname=type.__dict__["__qualname__"].__get__,
-        instance_text=instance_text,
+        instance_text=_instance_text,
         limit=limit,
         strlen=summarizer.strlen,
         depth=summarizer.depth,

@@ -10,6 +10,7 @@ name; a function's qualname; a socket's family; otherwise the type's name).
 
 import sys
 
+from .config import BUDGET, DEPTH, WIDTH
 from .wire import BigInt, Cut, Described
 
 _INT64_MIN = -(1 << 63)
@@ -45,7 +46,7 @@ del _Class
 class Summarizer(object):
     """Summarises argument tuples with fixed limits (see the module docstring)."""
 
-    def __init__(self, strlen=1024, depth=4, width=32, budget=256):
+    def __init__(self, strlen=1024, depth=DEPTH, width=WIDTH, budget=BUDGET):
         self.strlen = strlen
         self.depth = depth
         self.width = width
