@@ -11,9 +11,13 @@ Agent cost. Each workload runs as a fresh process under four configurations:
 The agents stream to a real monitor: this script listens on a Unix socket and decodes
 and counts every event (auditmon's own ingest), so the writer does its real work.
 Tight loops time themselves in-process (best of 5); whole programs are timed from the
-outside (median of several runs).  "added ns/event" divides the extra time by the number
-of events the program raised.  Where valgrind is installed, instructions per event on
-the tight loop are counted too (repeatable on a noisy machine).
+outside, the configurations taking turns run after run (so a slow spell of the machine
+hits them all), and the median is kept.  "added ns/event" divides the extra time by the
+number of events the program raised.  The start-up programs run twice: under the
+interpreter given (by default this venv's, with its .pth files) and under a bare venv of
+the same interpreter (nothing installed), where the agent's fixed cost weighs most.
+Where valgrind is installed, instructions are counted too (repeatable on a noisy
+machine): per event on the tight loop, and for the whole start-up programs.
 
 Monitor cost: events per second ingested by the headless recorder (JSON Lines and
 msgpack), by the session model, and the monitor's memory after 10 million events.
@@ -150,13 +154,49 @@ def tight_loop(python: str, stmt: str, n: int, env: dict[str, str]) -> float:
     return int(out.stdout.split()[-1]) / n
 
 
-def program_time(python: str, args: list[str], env: dict[str, str], runs: int) -> float:
-    times = []
+def program_times(python: str, args: list[str], envs: dict[str, dict], runs: int) -> dict:
+    """Median wall time per configuration; the configurations take turns, run by run."""
+    times: dict[str, list[float]] = {config: [] for config in envs}
     for _ in range(runs):
-        started = time.perf_counter()
-        subprocess.run([python, *args], env=env, check=True, stdout=subprocess.DEVNULL)
-        times.append(time.perf_counter() - started)
-    return statistics.median(times)
+        for config, env in envs.items():
+            started = time.perf_counter()
+            subprocess.run([python, *args], env=env, check=True, stdout=subprocess.DEVNULL)
+            times[config].append(time.perf_counter() - started)
+    return {config: statistics.median(values) for config, values in times.items()}
+
+
+def program_instructions(python: str, args: list[str], env: dict[str, str]) -> int | None:
+    """Instructions of one whole run under callgrind (None if valgrind is absent)."""
+    if shutil.which("valgrind") is None:
+        return None
+    with tempfile.TemporaryDirectory() as tmp:
+        out = Path(tmp) / "cg.out"
+        subprocess.run(
+            ["valgrind", "--tool=callgrind", f"--callgrind-out-file={out}", python, *args],
+            env={**env, "PYTHONHASHSEED": "0"},
+            capture_output=True,
+            check=True,
+        )
+        return callgrind_total(out)
+
+
+def callgrind_total(out: Path) -> int:
+    for line in out.read_text().splitlines():
+        if line.startswith(("summary:", "totals:")):
+            return int(line.split()[1])
+    raise RuntimeError(f"no total in {out}")
+
+
+def bare_interpreter(python: str, directory: Path) -> str:
+    """A venv of the same interpreter with nothing installed (no .pth files at start-up)."""
+    base = subprocess.run(
+        [python, "-c", "import sys; print(getattr(sys, '_base_executable', sys.executable))"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
+    subprocess.run([base, "-m", "venv", "--without-pip", str(directory)], check=True)
+    return str(directory / "bin" / "python")
 
 
 def instructions(python: str, stmt: str, env: dict[str, str]) -> int | None:
@@ -195,6 +235,7 @@ def bench_agent(quick: bool, python: str) -> list[str]:
         (empty_dir / "sitecustomize.py").write_text(
             "import sys\ndef _hook(event, args):\n    pass\nsys.addaudithook(_hook)\n"
         )
+        subprocess.run([python, "-m", "compileall", "-q", str(empty_dir)], check=True)
         files = tmp_path / "files"
         for d in range(20):
             (files / str(d)).mkdir(parents=True)
@@ -206,6 +247,8 @@ def bench_agent(quick: bool, python: str) -> list[str]:
         try:
             lines += bench_tight(monitor, empty_dir, python, quick)
             lines += bench_programs(monitor, empty_dir, python, quick, walk_script, files)
+            bare = bare_interpreter(python, tmp_path / "bare")
+            lines += bench_startup(monitor, empty_dir, {"given": python, "bare venv": bare}, quick)
         finally:
             monitor.close()
     return lines
@@ -249,7 +292,6 @@ def bench_tight(monitor, empty_dir, python, quick) -> list[str]:
 
 
 def bench_programs(monitor, empty_dir, python, quick, walk_script, files) -> list[str]:
-    runs = 3 if quick else 7
     lines = [
         "### Whole programs (median wall time of the target process, ms)",
         "",
@@ -261,16 +303,16 @@ def bench_programs(monitor, empty_dir, python, quick, walk_script, files) -> lis
     for label, args in PROGRAMS.items():
         if args == ["-c", "WALK"]:
             args = [str(walk_script), str(files)]
-        program_runs = 1 if label == "100 000 logging.info" and quick else runs
-        seconds, events, drops = {}, {}, {}
-        for config in CONFIGS:
-            seconds[config] = program_time(
-                python, args, environment(config, monitor, empty_dir), program_runs
-            )
-            counted, dropped = monitor.reset()
-            events[config] = (counted + dropped) // program_runs
-            drops[config] = dropped
-        raised = max(events["native"], events["python"], 1)
+        runs = program_runs(label, quick)
+        envs = {config: environment(config, monitor, empty_dir) for config in CONFIGS}
+        seconds = program_times(python, args, envs, runs)
+        counted, dropped = monitor.reset()
+        # Drops per configuration: run each agent once more, alone.
+        drops = {}
+        for config in ("python", "native"):
+            subprocess.run([python, *args], env=envs[config], check=True, stdout=subprocess.DEVNULL)
+            counted, drops[config] = monitor.reset()
+        raised = max(counted + drops["native"], 1)
         if label == "python -c pass":
             startup = seconds["native"] - seconds["none"]
         added = (seconds["native"] - seconds["none"] - startup) / raised * 1e9
@@ -282,6 +324,49 @@ def bench_programs(monitor, empty_dir, python, quick, walk_script, files) -> lis
             f"{'-' if label == 'python -c pass' else f'{added:.0f}'} "
             f"| {drops['python']:,}, {drops['native']:,} |"
         )
+    return lines + [""]
+
+
+def program_runs(label: str, quick: bool) -> int:
+    """Short programs get more runs: their differences are a millisecond or two."""
+    if label in STARTUP:
+        return 9 if quick else 31
+    if label == "100 000 logging.info":
+        return 1 if quick else 7
+    return 3 if quick else 9
+
+
+STARTUP = ("python -c pass", "import-heavy start-up")
+
+
+def bench_startup(monitor, empty_dir, pythons: dict[str, str], quick: bool) -> list[str]:
+    """The start-up programs under two interpreters: wall time, and instructions
+    (callgrind, repeatable) where valgrind is installed."""
+    lines = [
+        "### Start-up under two interpreters (wall: median ms; instructions: millions)",
+        "",
+        "| program | interpreter | wall none | wall python | wall native | python +% | "
+        "native +% | instr. none | instr. python | instr. native | python +% | native +% |",
+        "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    configs = ("none", "python", "native")
+    for label in STARTUP:
+        for name, python in pythons.items():
+            subprocess.run([python, "-m", "compileall", "-q", str(empty_dir)], check=True)
+            envs = {config: environment(config, monitor, empty_dir) for config in configs}
+            wall = program_times(python, PROGRAMS[label], envs, program_runs(label, quick))
+            counts = {c: program_instructions(python, PROGRAMS[label], envs[c]) for c in configs}
+            monitor.reset()
+            row = [f"{wall[c] * 1e3:.1f}" for c in configs] + [
+                f"{(wall[c] / wall['none'] - 1) * 100:+.1f}%" for c in ("python", "native")
+            ]
+            if counts["none"]:
+                row += [f"{counts[c] / 1e6:.1f}" for c in configs] + [
+                    f"{(counts[c] / counts['none'] - 1) * 100:+.1f}%" for c in ("python", "native")
+                ]
+            else:
+                row += ["-"] * 5
+            lines.append(f"| {label} | {name} | " + " | ".join(row) + " |")
     return lines + [""]
 
 
