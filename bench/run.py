@@ -201,26 +201,13 @@ def bare_interpreter(python: str, directory: Path) -> str:
 
 def instructions(python: str, stmt: str, env: dict[str, str]) -> int | None:
     """Instructions of a tight loop of 20 000 events under callgrind (None if absent)."""
-    if shutil.which("valgrind") is None:
+    counts = [
+        program_instructions(python, ["-c", f"import sys\nfor i in range({n}):\n    {stmt}\n"], env)
+        for n in (0, 20000)
+    ]
+    if None in counts:
         return None
-    with tempfile.TemporaryDirectory() as tmp:
-        out = Path(tmp) / "cg.out"
-        counts = []
-        for n in (0, 20000):
-            code = f"import sys\nfor i in range({n}):\n    {stmt}\n"
-            subprocess.run(
-                ["valgrind", "--tool=callgrind", f"--callgrind-out-file={out}", python, "-c", code],
-                env=env,
-                capture_output=True,
-                check=True,
-            )
-            summary = [
-                line
-                for line in out.read_text().splitlines()
-                if line.startswith("summary:") or line.startswith("totals:")
-            ]
-            counts.append(int(summary[0].split()[1]))
-        return (counts[1] - counts[0]) // 20000
+    return (counts[1] - counts[0]) // 20000
 
 
 def bench_agent(quick: bool, python: str) -> list[str]:
@@ -306,7 +293,7 @@ def bench_programs(monitor, empty_dir, python, quick, walk_script, files) -> lis
         runs = program_runs(label, quick)
         envs = {config: environment(config, monitor, empty_dir) for config in CONFIGS}
         seconds = program_times(python, args, envs, runs)
-        counted, dropped = monitor.reset()
+        monitor.reset()
         # Drops per configuration: run each agent once more, alone.
         drops = {}
         for config in ("python", "native"):
@@ -352,7 +339,6 @@ def bench_startup(monitor, empty_dir, pythons: dict[str, str], quick: bool) -> l
     configs = ("none", "python", "native")
     for label in STARTUP:
         for name, python in pythons.items():
-            subprocess.run([python, "-m", "compileall", "-q", str(empty_dir)], check=True)
             envs = {config: environment(config, monitor, empty_dir) for config in configs}
             wall = program_times(python, PROGRAMS[label], envs, program_runs(label, quick))
             counts = {c: program_instructions(python, PROGRAMS[label], envs[c]) for c in configs}
