@@ -4,6 +4,10 @@ A ``Listener`` accepts agents (``auditmon run``); ``connect_attach`` opens one a
 attach socket.  Each connection is decoded with msgpack's streaming ``Unpacker`` and
 validated; a connection that sends anything but protocol version 1 is closed with a
 clear message while the others carry on.  Decoded messages go, in order, to a ``Sink``.
+
+A sink with ``wants_raw`` (the msgpack recorder) also gets each event batch's bytes as
+the agent encoded them, so it can write them through instead of re-encoding what was
+just decoded; the connection then keeps the not-yet-consumed input to slice them from.
 """
 
 from __future__ import annotations
@@ -94,15 +98,29 @@ def _int(value: Any) -> int:
 
 
 class Sink(Protocol):
-    """What ingest feeds: the recorder, the model, or both (``Fanout``)."""
+    """What ingest feeds: the recorder, the model, or both (``Fanout``).
+
+    ``events`` gets each decoded, validated batch and, when the sink (or one behind a
+    ``Fanout``) has a true ``wants_raw``, ``raw``: the msgpack encoding of that array
+    exactly as it arrived, or None when it is not available (the message header was not
+    the canonical ``0x92, EVENTS``).  Keeping the input to slice it from costs a copy,
+    so only connections whose sink wants it do.
+    """
 
     def process_started(self, process: Process) -> None: ...
 
-    def events(self, process: Process, events: list[list[Any]]) -> None: ...
+    def events(
+        self, process: Process, events: list[list[Any]], raw: bytes | None = None
+    ) -> None: ...
 
     def dropped(self, process: Process, count: int) -> None: ...
 
     def process_ended(self, process: Process) -> None: ...
+
+
+def wants_raw(sink: Any) -> bool:
+    """Whether ``sink`` takes raw event batches (see ``Sink``)."""
+    return bool(getattr(sink, "wants_raw", False))
 
 
 class Fanout:
@@ -110,14 +128,17 @@ class Fanout:
 
     def __init__(self, *sinks: Sink) -> None:
         self.sinks = [s for s in sinks if s is not None]
+        self.wants_raw = any(wants_raw(s) for s in self.sinks)
 
     def process_started(self, process: Process) -> None:
         for sink in self.sinks:
             sink.process_started(process)
 
-    def events(self, process: Process, events: list[list[Any]]) -> None:
+    def events(
+        self, process: Process, events: list[list[Any]], raw: bytes | bytearray | None = None
+    ) -> None:
         for sink in self.sinks:
-            sink.events(process, events)
+            sink.events(process, events, raw)
 
     def dropped(self, process: Process, count: int) -> None:
         for sink in self.sinks:
@@ -150,6 +171,10 @@ class Connection:
         self.unpacker = protocol.make_unpacker(max_message)
         self.fed = 0
         self.complete = 0  # stream offset just past the last whole message
+        # For a sink that wants raw batches: the input from stream offset ``raw_base``
+        # (== ``complete`` between feeds) on, i.e. what the unpacker has not consumed.
+        self.raw: bytearray | None = bytearray() if wants_raw(sink) else None
+        self.raw_base = 0
         self.started = False
         self.closed = False
         self.refusal: str | None = None
@@ -179,6 +204,8 @@ class Connection:
         try:
             self.fed += len(data)
             self.unpacker.feed(data)
+            if self.raw is not None:
+                return self._feed_raw(data)
             for value in self.unpacker:
                 self.complete = self.unpacker.tell()
                 self.handle(protocol.check_message(value, first=not self.started))
@@ -198,7 +225,36 @@ class Connection:
             return False
         return True
 
-    def handle(self, message: protocol.Message) -> None:
+    def _feed_raw(self, data: bytes) -> bool:
+        """``feed``'s loop when the sink wants raw batches (called inside its ``try``)."""
+        raw = self.raw
+        assert raw is not None
+        raw += data
+        base = self.raw_base
+        unpacker = self.unpacker
+        for value in unpacker:
+            start = self.complete - base
+            end = unpacker.tell()
+            self.complete = end
+            message = protocol.check_message(value, first=not self.started)
+            batch = None
+            # Only the canonical header (fixarray of 2, fixint EVENTS) is cut off; the
+            # rest of the message is then exactly the encoded events array.
+            if (
+                message.kind == protocol.EVENTS
+                and raw[start] == 0x92
+                and raw[start + 1] == protocol.EVENTS
+            ):
+                batch = raw[start + 2 : end - base]
+            self.handle(message, batch)
+            if self.closed:
+                return False
+        del raw[: self.complete - base]  # keep only the unconsumed remainder
+        self.raw_base = self.complete
+        return True
+
+    def handle(self, message: protocol.Message, raw: bytes | bytearray | None = None) -> None:
+        """Act on one message; ``raw`` is an event batch's encoded array, if known."""
         process = self.process
         kind, body = message.kind, message.body
         if kind == protocol.EVENTS:
@@ -206,7 +262,7 @@ class Connection:
             top = max(map(_first, body)) if body else 0
             if top > process.max_seq:
                 process.max_seq = top
-            self.sink.events(process, body)
+            self.sink.events(process, body, raw)
         elif kind == protocol.HELLO:
             if self.started:
                 raise protocol.ProtocolError("a second hello on one connection")
@@ -232,6 +288,8 @@ class Connection:
         if self.closed:
             return
         self.closed = True
+        if self.raw is not None:
+            del self.raw[:]  # nothing more will be read from it
         if self.on_close is not None:
             self.on_close(self)
         try:

@@ -40,7 +40,7 @@ class LockedSink:
         with self.lock:
             self.session.process_started(process)
 
-    def events(self, process: Process, events: list[list[Any]]) -> None:
+    def events(self, process: Process, events: list[list[Any]], raw: bytes | None = None) -> None:
         with self.lock:
             self.session.events(process, events)
         time.sleep(0)  # let the UI thread have the GIL between batches

@@ -137,7 +137,7 @@ class Session:
     def process_started(self, process: Process) -> None:
         self.processes[process.id] = ProcessTotals(process)
 
-    def events(self, process: Process, events: list[list[Any]]) -> None:
+    def events(self, process: Process, events: list[list[Any]], raw: bytes | None = None) -> None:
         """Aggregate one batch, grouped by event name so most work runs in C."""
         if not events:
             return

@@ -9,7 +9,10 @@ Two encodings of the same records:
   ``{"type": "events", "pid": P, "events": [[seq, time, thread, event, args, stack], ...]}``,
   with argument values in their wire form (``bin``, and the protocol's extension types
   for cut values, descriptions and wide ints). ``read_recording`` yields single event
-  records from either.
+  records from either.  Because that is the wire form, the recorder writes each batch's
+  ``events`` array as the bytes the agent sent (``Sink`` raw pass-through in
+  ``auditmon.ingest``) rather than re-encoding the decoded batch, which would cost about
+  as much as decoding it; it packs only when those bytes are not available.
 
 Records: ``process`` (before that pid's events), ``event``, ``dropped`` and ``exit``;
 see the README for their fields.  JSON cannot hold every value an event carries, so
@@ -155,6 +158,11 @@ class Recorder:
             )
             self._write = self._write_msgpack
             self._write({"type": "header", "format": FORMAT, "version": FORMAT_VERSION})
+            pack = self._packer.pack
+            # {"type": "events", "pid": P, "events": <array>}, as packing that dict writes it.
+            self._batch_head = b"\x83" + pack("type") + pack("events") + pack("pid")
+            self._batch_events_key = pack("events")
+        self.wants_raw = not self.jsonl  # see ingest.Sink
 
     def _write_json(self, record: dict[str, Any]) -> None:
         if record["type"] == "event":
@@ -169,10 +177,18 @@ class Recorder:
     def process_started(self, process: Process) -> None:
         self._write(process_record(process))
 
-    def events(self, process: Process, events: list[list[Any]]) -> None:
+    def events(
+        self, process: Process, events: list[list[Any]], raw: bytes | bytearray | None = None
+    ) -> None:
+        """Record one batch; ``raw``, if given, is ``events`` as encoded on the wire."""
         pid = process.pid
-        if not self.jsonl:  # one record per batch: a single C-level pack
-            self._write({"type": "events", "pid": pid, "events": events})
+        if not self.jsonl:
+            if raw is not None:  # the wire bytes go straight through
+                write = self.file.write
+                write(self._batch_head + self._packer.pack(pid) + self._batch_events_key)
+                write(raw)
+            else:  # one record per batch: a single C-level pack
+                self._write({"type": "events", "pid": pid, "events": events})
             return
         write = self._write
         for event in events:
