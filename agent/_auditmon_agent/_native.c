@@ -1,9 +1,12 @@
-/* auditmon agent fast path: the audit hook, argument summaries and msgpack encoding in C.
+/* auditmon agent fast path: the audit hook, argument summaries, msgpack encoding and, in
+ * run mode, the connection to the monitor, in C.
  *
- * The hook runs with the GIL held (audit hooks always do), so it appends encoded events
- * to a plain byte buffer without locks.  The writer thread takes the buffer with take()
- * (a swap, under the GIL) and sends it with the GIL released.  The bytes are exactly
- * what the pure-Python agent sends (wire.py): tests compare the two on shared inputs.
+ * The hook runs with the GIL held (audit hooks always do) and appends each encoded event
+ * to a byte buffer under a short lock.  In run mode a writer thread of this module's own
+ * (a plain thread that never takes the GIL, so the target never waits for it) swaps the
+ * buffer out and sends it; in attach mode the Python writer takes it with take().  The
+ * bytes are exactly what the pure-Python agent sends (wire.py): tests compare the two
+ * on shared inputs.
  *
  * Common argument types are summarised here; anything else (dicts, subclasses, user
  * objects) is handed to the Python summariser, whose result is encoded here, so odd
@@ -17,6 +20,19 @@
 #include <stdint.h>
 #include <string.h>
 #include <time.h>
+#include <errno.h>
+#include <pthread.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+/* Message kinds and protocol version: wire.py is the definition (a test compares). */
+#define WIRE_VERSION 1
+#define WIRE_HELLO 0
+#define WIRE_EVENTS 1
+#define WIRE_DROPPED 2
+#define WIRE_GOODBYE 3
 
 #define RECORD 1
 #define STACK 2
@@ -58,9 +74,26 @@ typedef struct {
     Py_ssize_t cap;
 } Buffer;
 
+/* Run mode's connection to the monitor and the writer thread that feeds it. */
+typedef struct {
+    int fd;                  /* -1: not connected (attach mode, or gone) */
+    pthread_mutex_t io;      /* serialises sends: the writer against the exiting thread */
+    pthread_cond_t wake;     /* with the agent's lock: wakes the writer early */
+    int running;             /* the writer thread exists */
+    int stopping;            /* the writer should end (exit, or disable) */
+    int said_goodbye;
+    uint64_t reported_drops;
+    double interval;         /* seconds between the writer's sends */
+    double flush_timeout;    /* the most the exiting thread waits for the monitor */
+    Buffer out;              /* the buffer being sent (swapped with the hook's) */
+} Link;
+
 typedef struct {
     PyObject_HEAD
     vectorcallfunc vectorcall;
+    pthread_mutex_t lock;  /* guards buf, count and first_seq: the hook vs the writer */
+    Link link;
+    int disabled;          /* record nothing more (the monitor went away) */
     Buffer buf;
     Buffer scratch;        /* where the hook encodes one event before appending it */
     int encoding;          /* hooks encoding right now (nested, or on other threads) */
@@ -78,7 +111,8 @@ typedef struct {
     PyObject *fallback;    /* callable(value, level, budget_list) -> summary */
     PyObject *stack;       /* callable(tid) -> list of frames or None */
     PyObject *flush;       /* callable(tid, name) */
-    PyObject *cut_type;    /* wire.Cut */
+    PyObject *wire_types;  /* callable() -> (wire.Cut, wire.Described, wire.BigInt) */
+    PyObject *cut_type;    /* NULL until a summary first needs them */
     PyObject *described_type;
     PyObject *bigint_type;
     PyObject *type_module;   /* type.__dict__["__module__"].__get__ */
@@ -289,6 +323,29 @@ done:
     return r;
 }
 
+/* The protocol's value classes, fetched the first time a summary holds something else
+   than plain data: start-up then never loads the module that defines them. */
+static int
+load_wire_types(Agent *self)
+{
+    PyObject *types = PyObject_CallObject(self->wire_types, NULL);
+    if (types == NULL)
+        return -1;
+    PyObject *cut, *described, *bigint;
+    if (!PyArg_ParseTuple(types, "OOO", &cut, &described, &bigint)) {
+        Py_DECREF(types);
+        return -1;
+    }
+    Py_INCREF(described);
+    Py_XSETREF(self->described_type, described);
+    Py_INCREF(bigint);
+    Py_XSETREF(self->bigint_type, bigint);
+    Py_INCREF(cut);
+    Py_XSETREF(self->cut_type, cut);
+    Py_DECREF(types);
+    return 0;
+}
+
 /* Encode an already summarised value (the output of the Python summariser). */
 static int
 pack_summary(Agent *self, Buffer *b, PyObject *v)
@@ -339,6 +396,8 @@ pack_summary(Agent *self, Buffer *b, PyObject *v)
                 return -1;
         return 0;
     }
+    if (self->cut_type == NULL && load_wire_types(self) < 0)
+        return -1;
     if ((PyObject *)t == self->cut_type) {
         PyObject *value = PyObject_GetAttrString(v, "value");
         PyObject *length = value ? PyObject_GetAttrString(v, "length") : NULL;
@@ -863,14 +922,23 @@ encode_event(Agent *self, Buffer *b, uint64_t seq, const char *name, PyObject *a
     return put1(b, 0xc0);
 }
 
+/* Counters the writer thread reads without the GIL: stored whole, never torn. */
+static inline void
+bump(uint64_t *counter)
+{
+    __atomic_store_n(counter, *counter + 1, __ATOMIC_RELAXED);
+}
+
+static int link_flush(Agent *self, int final);
+
 /* Encode the event on its own, then append it whole: the Python summariser may run (and
    let another thread, or a nested audit event, append) while an event is encoded. */
 static int
 record(Agent *self, const char *name, PyObject *args, unsigned long tid, long how)
 {
     uint64_t seq = ++self->seq;
-    if (self->buf.len >= self->limit) {
-        self->dropped++;
+    if (__atomic_load_n(&self->buf.len, __ATOMIC_RELAXED) >= self->limit) {
+        bump(&self->dropped);
         return 0;
     }
     Buffer local = {NULL, 0, 0};
@@ -879,13 +947,19 @@ record(Agent *self, const char *name, PyObject *args, unsigned long tid, long ho
     b->len = 0;
     int r = encode_event(self, b, seq, name, args, tid, how);
     self->encoding--;
-    if (r < 0 || self->buf.len >= self->limit || put(&self->buf, b->data, b->len) < 0)
-        self->dropped++;
-    else {
-        if (self->count == 0)
-            self->first_seq = seq;
-        self->count++;
+    int kept = 0;
+    if (r == 0) {
+        pthread_mutex_lock(&self->lock);
+        if (self->buf.len < self->limit && put(&self->buf, b->data, b->len) == 0) {
+            if (self->count == 0)
+                self->first_seq = seq;
+            self->count++;
+            kept = 1;
+        }
+        pthread_mutex_unlock(&self->lock);
     }
+    if (!kept)
+        bump(&self->dropped);
     PyMem_RawFree(local.data);
     return r;
 }
@@ -895,12 +969,20 @@ record(Agent *self, const char *name, PyObject *args, unsigned long tid, long ho
 static int
 on_event(Agent *self, const char *event, PyObject *args, unsigned long tid)
 {
+    if (self->disabled)
+        return 0;
     long how = cached_decision(self, event);
     if (how > 0 && !self->closed) {
         if (record(self, event, args, tid, how) == 0 && (how & FLUSH)) {
-            PyObject *r = PyObject_CallFunction(self->flush, "ks", tid, event);
-            Py_XDECREF(r);
-            if (strncmp(event, "cpython.", 8) == 0)
+            /* exec or interpreter teardown: send now, the writer may not get to */
+            int teardown = strncmp(event, "cpython.", 8) == 0;
+            if (self->link.fd >= 0)
+                link_flush(self, teardown);
+            else {
+                PyObject *r = PyObject_CallFunction(self->flush, "ks", tid, event);
+                Py_XDECREF(r);
+            }
+            if (teardown)
                 self->closed = 1; /* the interpreter is being torn down: nothing after */
         }
     }
@@ -984,23 +1066,386 @@ Agent_forget(Agent *self, PyObject *unused)
     Py_RETURN_NONE;
 }
 
+/* -- run mode's link to the monitor ------------------------------------------------ */
+static Agent *linked_agent;  /* the agent whose link the fork and exit handlers look after */
+
+static int
+send_all(int fd, const char *p, Py_ssize_t n)
+{
+    while (n > 0) {
+        ssize_t sent = send(fd, p, (size_t)n, MSG_NOSIGNAL);
+        if (sent < 0) {
+            if (errno == EINTR)
+                continue;
+            return -1;
+        }
+        p += sent;
+        n -= sent;
+    }
+    return 0;
+}
+
+static void
+link_close(Link *l)
+{
+    if (l->fd >= 0) {
+        close(l->fd);
+        l->fd = -1;
+    }
+}
+
+/* Send what the hook has buffered, after a drop report if events were dropped since the
+   last one: the hook's buffer is swapped with the spare under the lock, and sent without
+   it.  Called with link.io held; -1 once the monitor is gone. */
+static int
+link_send_pending(Agent *self)
+{
+    Link *l = &self->link;
+    if (l->fd < 0)
+        return -1;
+    pthread_mutex_lock(&self->lock);
+    Buffer taken = self->buf;
+    self->buf = l->out;
+    self->buf.len = 0;
+    Py_ssize_t count = self->count;
+    self->count = 0;
+    uint64_t dropped = __atomic_load_n(&self->dropped, __ATOMIC_RELAXED);
+    pthread_mutex_unlock(&self->lock);
+    l->out = taken;
+    unsigned char head_bytes[32];
+    Buffer head = {(char *)head_bytes, 0, sizeof head_bytes}; /* never grows: 20 bytes */
+    if (dropped > l->reported_drops) {
+        put1(&head, 0x92);
+        put1(&head, WIRE_DROPPED);
+        pack_map_header(&head, 1);
+        pack_str_bytes(&head, "count", 5);
+        pack_uint(&head, dropped - l->reported_drops);
+        l->reported_drops = dropped;
+    }
+    if (count) {
+        put1(&head, 0x92);
+        put1(&head, WIRE_EVENTS);
+        pack_array_header(&head, count);
+    }
+    int r = 0;
+    if ((head.len && send_all(l->fd, head.data, head.len) < 0)
+        || (count && send_all(l->fd, taken.data, taken.len) < 0))
+        r = -1;
+    l->out.len = 0;
+    if (l->out.cap > 4 * 1024 * 1024) { /* give back a burst's memory */
+        PyMem_RawFree(l->out.data);
+        l->out.data = NULL;
+        l->out.cap = 0;
+    }
+    return r;
+}
+
+static int
+link_goodbye(Agent *self, uint64_t last_seq)
+{
+    unsigned char bytes[64];
+    Buffer b = {(char *)bytes, 0, sizeof bytes}; /* never grows: under 50 bytes */
+    put1(&b, 0x92);
+    put1(&b, WIRE_GOODBYE);
+    pack_map_header(&b, 3);
+    pack_str_bytes(&b, "time", 4);
+    pack_double(&b, now());
+    pack_str_bytes(&b, "exit_code", 9);
+    put1(&b, 0xc0);
+    pack_str_bytes(&b, "last_seq", 8);
+    pack_uint(&b, last_seq);
+    self->link.said_goodbye = 1;
+    return send_all(self->link.fd, b.data, b.len);
+}
+
+/* The monitor is gone: record nothing more (a send failed, or disable()). */
+static void
+link_gone(Agent *self)
+{
+    link_close(&self->link);
+    __atomic_store_n(&self->disabled, 1, __ATOMIC_RELAXED);
+}
+
+static struct timespec
+after(double seconds, clockid_t clock)
+{
+    struct timespec ts;
+    clock_gettime(clock, &ts);
+    long long ns = (long long)ts.tv_nsec + (long long)(seconds * 1e9);
+    ts.tv_sec += (time_t)(ns / 1000000000LL);
+    ts.tv_nsec = (long)(ns % 1000000000LL);
+    return ts;
+}
+
+/* The writer: every interval (or when woken), send what is buffered.  It never touches
+   a Python object, so it runs without the GIL and the target never waits for it. */
+static void *
+writer_main(void *arg)
+{
+    Agent *self = (Agent *)arg;
+    Link *l = &self->link;
+    for (;;) {
+        pthread_mutex_lock(&self->lock);
+        if (!l->stopping) {
+            struct timespec until = after(l->interval, CLOCK_MONOTONIC);
+            pthread_cond_timedwait(&l->wake, &self->lock, &until);
+        }
+        int stopping = l->stopping;
+        pthread_mutex_unlock(&self->lock);
+        if (stopping)
+            break;
+        pthread_mutex_lock(&l->io);
+        if (l->fd >= 0 && link_send_pending(self) < 0)
+            link_gone(self);
+        int gone = l->fd < 0;
+        pthread_mutex_unlock(&l->io);
+        if (gone)
+            break;
+    }
+    pthread_mutex_lock(&self->lock);
+    l->running = 0;
+    pthread_mutex_unlock(&self->lock);
+    return NULL;
+}
+
+static void
+link_stop_writer(Agent *self)
+{
+    pthread_mutex_lock(&self->lock);
+    self->link.stopping = 1;
+    pthread_cond_signal(&self->link.wake);
+    pthread_mutex_unlock(&self->lock);
+}
+
+/* Flush from the calling thread, bounded by the flush timeout: everything buffered and,
+   once, a goodbye; on `final` the connection is closed (the interpreter is going). */
+static int
+link_flush_seq(Agent *self, int final, uint64_t last_seq, int goodbye_again)
+{
+    Link *l = &self->link;
+    struct timespec until = after(l->flush_timeout, CLOCK_REALTIME);
+    if (pthread_mutex_timedlock(&l->io, &until) != 0)
+        return -1;
+    if (l->fd >= 0) {
+        struct timeval tv;
+        tv.tv_sec = (time_t)l->flush_timeout;
+        tv.tv_usec = (suseconds_t)((l->flush_timeout - (double)tv.tv_sec) * 1e6);
+        setsockopt(l->fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
+        if (link_send_pending(self) < 0
+            || ((goodbye_again || !l->said_goodbye) && link_goodbye(self, last_seq) < 0))
+            link_gone(self);
+        else if (final)
+            link_close(l);
+    }
+    pthread_mutex_unlock(&l->io);
+    return 0;
+}
+
+static int
+link_flush(Agent *self, int final)
+{
+    return link_flush_seq(self, final, self->seq, 0);
+}
+
+/* After the interpreter is gone (Py_AtExit): what it raised after the goodbye, and a
+   goodbye that counts it.  Plain C on plain memory: nothing of Python is used. */
+static void
+link_at_exit(void)
+{
+    Agent *self = linked_agent;
+    if (self == NULL || self->link.fd < 0)
+        return;
+    int more = self->count > 0 || self->dropped > self->link.reported_drops
+               || !self->link.said_goodbye;
+    if (more)
+        link_flush_seq(self, 1, self->seq, 1);
+    else
+        link_close(&self->link);
+}
+
+static void
+fork_prepare(void)
+{
+    if (linked_agent != NULL)
+        pthread_mutex_lock(&linked_agent->lock);
+}
+
+static void
+fork_parent(void)
+{
+    if (linked_agent != NULL)
+        pthread_mutex_unlock(&linked_agent->lock);
+}
+
+/* A forked child has no writer thread and must not write into the parent's stream: it
+   closes its copy (the parent's monitor then sees the end when the parent goes) and
+   starts afresh, the lock the writer might have held included. */
+static void
+fork_child(void)
+{
+    Agent *self = linked_agent;
+    if (self == NULL)
+        return;
+    pthread_mutex_unlock(&self->lock);
+    Link *l = &self->link;
+    pthread_mutex_init(&l->io, NULL);
+    link_close(l);
+    l->running = 0;
+    l->stopping = 0;
+    l->said_goodbye = 0;
+    l->reported_drops = 0;
+}
+
+static int
+connect_monitor(const char *path, const char *hello, Py_ssize_t hello_len)
+{
+    struct sockaddr_un addr;
+    memset(&addr, 0, sizeof addr);
+    addr.sun_family = AF_UNIX;
+    size_t n = strlen(path);
+    if (n >= sizeof addr.sun_path) {
+        errno = ENAMETOOLONG;
+        return -1;
+    }
+    memcpy(addr.sun_path, path, n + 1);
+    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        return -1;
+    struct ucred cred;
+    socklen_t len = sizeof cred;
+    int r;
+    do
+        r = connect(fd, (struct sockaddr *)&addr, sizeof addr);
+    while (r < 0 && errno == EINTR);
+    if (r == 0 && getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) == 0
+        && cred.uid != getuid()) {
+        errno = EPERM; /* the monitor runs as another user: it gets nothing */
+        r = -1;
+    }
+    if (r == 0)
+        r = send_all(fd, hello, hello_len);
+    if (r < 0) {
+        int saved = errno;
+        close(fd);
+        errno = saved;
+        return -1;
+    }
+    return fd;
+}
+
+/* connect(path, hello, interval, flush_timeout): run mode.  Connect to the monitor, send
+   the hello, start the writer thread.  OSError if the monitor can't be reached. */
+static PyObject *
+Agent_connect(Agent *self, PyObject *args)
+{
+    const char *path;
+    Py_buffer hello;
+    double interval, flush_timeout;
+    if (!PyArg_ParseTuple(args, "sy*dd", &path, &hello, &interval, &flush_timeout))
+        return NULL;
+    Link *l = &self->link;
+    if (l->fd >= 0 || (linked_agent != NULL && linked_agent != self)) {
+        PyBuffer_Release(&hello);
+        PyErr_SetString(PyExc_RuntimeError, "already connected");
+        return NULL;
+    }
+    int fd = connect_monitor(path, hello.buf, hello.len);
+    PyBuffer_Release(&hello);
+    if (fd < 0)
+        return PyErr_SetFromErrnoWithFilename(PyExc_OSError, path);
+    l->interval = interval > 0 ? interval : 0.01;
+    l->flush_timeout = flush_timeout > 0 ? flush_timeout : 0.001;
+    l->stopping = 0;
+    l->said_goodbye = 0;
+    if (linked_agent == NULL) { /* once per process: the handlers survive fork */
+        Py_INCREF(self);        /* the writer, and the handlers, use it until the end */
+        linked_agent = self;
+        pthread_atfork(fork_prepare, fork_parent, fork_child);
+        Py_AtExit(link_at_exit);
+    }
+    /* The writer takes no signal: they stay with the threads Python expects them on. */
+    sigset_t all, old;
+    sigfillset(&all);
+    pthread_sigmask(SIG_SETMASK, &all, &old);
+    pthread_attr_t attr;
+    pthread_attr_init(&attr);
+    pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+    pthread_attr_setstacksize(&attr, 64 * 1024);
+    pthread_t thread;
+    l->fd = fd;
+    int r = pthread_create(&thread, &attr, writer_main, self);
+    pthread_attr_destroy(&attr);
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    if (r != 0) {
+        link_close(l);
+        errno = r;
+        return PyErr_SetFromErrno(PyExc_OSError);
+    }
+    l->running = 1;
+    Py_RETURN_NONE;
+}
+
+/* finish(final): the process is exiting (atexit) or the interpreter going (final): stop
+   the writer, then flush and say goodbye from this thread, bounded by the flush timeout. */
+static PyObject *
+Agent_finish(Agent *self, PyObject *final)
+{
+    int is_final = PyObject_IsTrue(final);
+    if (is_final < 0)
+        return NULL;
+    if (self->link.fd < 0 && !self->link.running)
+        Py_RETURN_NONE;
+    uint64_t last_seq = self->seq;
+    Py_BEGIN_ALLOW_THREADS
+    link_stop_writer(self);
+    link_flush_seq(self, is_final, last_seq, 0);
+    Py_END_ALLOW_THREADS
+    Py_RETURN_NONE;
+}
+
+/* abandon(): close the link without a goodbye and record nothing more. */
+static PyObject *
+Agent_abandon(Agent *self, PyObject *unused)
+{
+    self->disabled = 1;
+    Py_BEGIN_ALLOW_THREADS
+    link_stop_writer(self);
+    Link *l = &self->link;
+    if (l->fd >= 0)
+        shutdown(l->fd, SHUT_RDWR); /* a send blocked on the monitor returns at once */
+    pthread_mutex_lock(&l->io);
+    link_close(l);
+    pthread_mutex_unlock(&l->io);
+    Py_END_ALLOW_THREADS
+    Py_RETURN_NONE;
+}
+
+/* linked(): whether run mode's connection is open. */
+static PyObject *
+Agent_linked(Agent *self, PyObject *unused)
+{
+    return PyBool_FromLong(self->link.fd >= 0);
+}
+
 /* -- methods for the writer and the Python side --------------------------------------- */
 static PyObject *
 Agent_take(Agent *self, PyObject *unused)
 {
+    pthread_mutex_lock(&self->lock);
+    PyObject *result = NULL;
     PyObject *data = PyBytes_FromStringAndSize(self->buf.data, self->buf.len);
-    if (data == NULL)
-        return NULL;
-    PyObject *result = Py_BuildValue("(nKN)", self->count, self->first_seq, data);
-    if (result == NULL)
-        return NULL;
-    self->buf.len = 0;
-    self->count = 0;
-    if (self->buf.cap > 4 * 1024 * 1024) { /* give back a burst's memory */
-        PyMem_RawFree(self->buf.data);
-        self->buf.data = NULL;
-        self->buf.cap = 0;
+    if (data != NULL)
+        result = Py_BuildValue("(nKN)", self->count, self->first_seq, data);
+    if (result != NULL) {
+        self->buf.len = 0;
+        self->count = 0;
+        if (self->buf.cap > 4 * 1024 * 1024) { /* give back a burst's memory */
+            PyMem_RawFree(self->buf.data);
+            self->buf.data = NULL;
+            self->buf.cap = 0;
+        }
     }
+    pthread_mutex_unlock(&self->lock);
     return result;
 }
 
@@ -1025,12 +1470,15 @@ Agent_pending(Agent *self, PyObject *unused)
 static PyObject *
 Agent_reset(Agent *self, PyObject *unused)
 {
+    pthread_mutex_lock(&self->lock);
     self->buf.len = 0;
     self->encoding = 0;
     self->count = 0;
     self->seq = 0;
     self->dropped = 0;
     self->nquiet = 0;
+    self->disabled = 0;
+    pthread_mutex_unlock(&self->lock);
     Py_RETURN_NONE;
 }
 
@@ -1106,19 +1554,19 @@ Agent_encode_args(Agent *self, PyObject *args)
 static int
 Agent_init(Agent *self, PyObject *args, PyObject *kwds)
 {
-    static char *names[] = {"decisions", "decide", "fallback", "stack", "flush", "cut",
-                            "described", "bigint", "type_module", "type_qualname",
+    static char *names[] = {"decisions", "decide", "fallback", "stack", "flush",
+                            "wire_types", "type_module", "type_qualname",
                             "instance_text", "limit", "strlen", "depth", "width", "budget",
                             NULL};
-    PyObject *decisions, *decide, *fallback, *stack, *flush, *cut, *desc, *bigint;
+    PyObject *decisions, *decide, *fallback, *stack, *flush, *wire_types;
     PyObject *type_module, *type_qualname, *instance_text;
     Py_ssize_t limit, strlen_;
     int depth;
     Py_ssize_t width;
     long budget;
-    if (!PyArg_ParseTupleAndKeywords(args, kwds, "O!OOOOOOOOOOnninl", names, &PyDict_Type,
-                                     &decisions, &decide, &fallback, &stack, &flush, &cut,
-                                     &desc, &bigint, &type_module, &type_qualname,
+    if (!PyArg_ParseTupleAndKeywords(args, kwds, "O!OOOOOOOOnninl", names, &PyDict_Type,
+                                     &decisions, &decide, &fallback, &stack, &flush,
+                                     &wire_types, &type_module, &type_qualname,
                                      &instance_text, &limit,
                                      &strlen_, &depth, &width, &budget))
         return -1;
@@ -1127,9 +1575,7 @@ Agent_init(Agent *self, PyObject *args, PyObject *kwds)
     Py_INCREF(fallback); Py_XSETREF(self->fallback, fallback);
     Py_INCREF(stack); Py_XSETREF(self->stack, stack);
     Py_INCREF(flush); Py_XSETREF(self->flush, flush);
-    Py_INCREF(cut); Py_XSETREF(self->cut_type, cut);
-    Py_INCREF(desc); Py_XSETREF(self->described_type, desc);
-    Py_INCREF(bigint); Py_XSETREF(self->bigint_type, bigint);
+    Py_INCREF(wire_types); Py_XSETREF(self->wire_types, wire_types);
     Py_INCREF(type_module); Py_XSETREF(self->type_module, type_module);
     Py_INCREF(type_qualname); Py_XSETREF(self->type_qualname, type_qualname);
     Py_INCREF(instance_text); Py_XSETREF(self->instance_text, instance_text);
@@ -1149,6 +1595,7 @@ Agent_dealloc(Agent *self)
     Py_XDECREF(self->fallback);
     Py_XDECREF(self->stack);
     Py_XDECREF(self->flush);
+    Py_XDECREF(self->wire_types);
     Py_XDECREF(self->cut_type);
     Py_XDECREF(self->described_type);
     Py_XDECREF(self->bigint_type);
@@ -1159,6 +1606,10 @@ Agent_dealloc(Agent *self)
         slot_clear(&self->described[i]);
     PyMem_RawFree(self->buf.data);
     PyMem_RawFree(self->scratch.data);
+    PyMem_RawFree(self->link.out.data);
+    pthread_mutex_destroy(&self->lock);
+    pthread_mutex_destroy(&self->link.io);
+    pthread_cond_destroy(&self->link.wake);
     Py_TYPE(self)->tp_free((PyObject *)self);
 }
 
@@ -1166,8 +1617,17 @@ static PyObject *
 Agent_new(PyTypeObject *type, PyObject *args, PyObject *kwds)
 {
     Agent *self = (Agent *)type->tp_alloc(type, 0);
-    if (self != NULL)
+    if (self != NULL) {
         self->vectorcall = (vectorcallfunc)Agent_call;
+        pthread_mutex_init(&self->lock, NULL);
+        pthread_mutex_init(&self->link.io, NULL);
+        pthread_condattr_t attr;
+        pthread_condattr_init(&attr);
+        pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
+        pthread_cond_init(&self->link.wake, &attr);
+        pthread_condattr_destroy(&attr);
+        self->link.fd = -1;
+    }
     return (PyObject *)self;
 }
 
@@ -1186,6 +1646,13 @@ static PyMethodDef Agent_methods[] = {
     {"install", (PyCFunction)Agent_install, METH_NOARGS,
      "Add the C-level audit hook; False where this interpreter has none."},
     {"forget", (PyCFunction)Agent_forget, METH_NOARGS, "Drop the cached decisions."},
+    {"connect", (PyCFunction)Agent_connect, METH_VARARGS,
+     "connect(path, hello, interval, flush_timeout): run mode's link and writer thread."},
+    {"finish", (PyCFunction)Agent_finish, METH_O,
+     "finish(final): stop the writer; flush and say goodbye from this thread."},
+    {"abandon", (PyCFunction)Agent_abandon, METH_NOARGS,
+     "Close the link without a goodbye; record nothing more."},
+    {"linked", (PyCFunction)Agent_linked, METH_NOARGS, "Whether the link is open."},
     {NULL}};
 
 static PyTypeObject AgentType = {
@@ -1221,6 +1688,14 @@ PyInit__native(void)
     Py_INCREF(&AgentType);
     if (PyModule_AddObject(m, "Agent", (PyObject *)&AgentType) < 0) {
         Py_DECREF(&AgentType);
+        Py_DECREF(m);
+        return NULL;
+    }
+    if (PyModule_AddIntConstant(m, "VERSION", WIRE_VERSION) < 0
+        || PyModule_AddIntConstant(m, "HELLO", WIRE_HELLO) < 0
+        || PyModule_AddIntConstant(m, "EVENTS", WIRE_EVENTS) < 0
+        || PyModule_AddIntConstant(m, "DROPPED", WIRE_DROPPED) < 0
+        || PyModule_AddIntConstant(m, "GOODBYE", WIRE_GOODBYE) < 0) {
         Py_DECREF(m);
         return NULL;
     }

@@ -8,19 +8,21 @@ counted as dropped (the count travels in-band).  Nothing here may raise into the
 
 Where the C extension ``_native`` was built for this interpreter, it is the hook
 instead: the same decisions, numbering and summaries, encoded straight into a buffer
-(the bytes on the wire are the same).  ``AUDITMON_AGENT=python`` forces the Python hook.
+(the bytes on the wire are the same); in run mode it also holds the connection and
+sends from a thread of its own.  ``AUDITMON_AGENT=python`` forces the Python hook.
+
+Start-up is paid by every process, so what only one path needs is imported by that
+path: the native run path loads neither ``transport`` nor ``wire`` nor ``_socket``.
 """
 
 import _thread
 import atexit
-import itertools
 import os
 import sys
 import time
 from _collections import deque
 
 from . import config as _settings
-from . import transport
 
 RECORD = 1  # send the event
 STACK = 2  # capture its Python stack
@@ -40,10 +42,17 @@ _time = time.time
 
 _queue = deque()
 _cap = 0
-_seq_counter = itertools.count(1)
-_next_seq = _seq_counter.__next__
-_drop_counter = itertools.count(1)
-_next_drop = _drop_counter.__next__
+_seq_counter = _next_seq = _drop_counter = _next_drop = None  # the Python hook's counters
+
+
+def _new_counters():
+    global _seq_counter, _next_seq, _drop_counter, _next_drop
+    import itertools
+
+    _seq_counter = itertools.count(1)
+    _next_seq = _seq_counter.__next__
+    _drop_counter = itertools.count(1)
+    _next_drop = _drop_counter.__next__
 
 
 class _Quiet(set):
@@ -260,6 +269,7 @@ def start(config):
         from .summarize import Summarizer
 
         _summarize = Summarizer(strlen=config.strlen).args
+        _new_counters()
     _start_writer()
     atexit.register(_at_exit)
     os.register_at_fork(after_in_child=_after_fork_in_child)
@@ -323,19 +333,28 @@ def _summarize_module():
         _quiet.discard(tid)
 
 
+def _wire_types():
+    """The protocol's value classes, for the native encoder when it first meets one."""
+    module = sys.modules.get(__package__ + ".wire")
+    if module is None:
+        tid = _get_ident()
+        _quiet.add(tid)
+        try:
+            from . import wire as module
+        finally:
+            _quiet.discard(tid)
+    return module.Cut, module.Described, module.BigInt
+
+
 def make_native_agent(native, summarizer, decisions, decide, stack, flush, limit, fallback=None):
     """The C hook, with the Python summariser's limits and fallbacks."""
-    from .wire import BigInt, Cut, Described
-
     return native.Agent(
         decisions=decisions,
         decide=decide,
         fallback=fallback or summarizer.value,
         stack=stack,
         flush=flush,
-        cut=Cut,
-        described=Described,
-        bigint=BigInt,
+        wire_types=_wire_types,
         type_module=type.__dict__["__module__"].__get__,
         type_qualname=type.__dict__["__qualname__"].__get__,
         instance_text=_instance_text,
@@ -351,13 +370,52 @@ def make_native_agent(native, summarizer, decisions, decide, stack, flush, limit
 NATIVE_BYTES_PER_EVENT = 128
 
 
+class _NativeLink(object):
+    """Run mode with the C hook: the extension connects, sends from a thread of its own
+    that never takes the GIL, and flushes at exit; this supplies the hello."""
+
+    def __init__(self, config):
+        self.config = config
+        self.pid = _pid
+
+    def start(self):
+        from . import _native as protocol  # loaded already; its constants are wire.py's
+
+        fields = identity()
+        fields["v"] = protocol.VERSION
+        fields["mode"] = self.config.mode
+        fields["events"] = _native.counted()
+        hello = _native.pack([protocol.HELLO, fields])
+        config = self.config
+        _native.connect(config.socket_path, hello, config.interval, config.flush_timeout)
+
+    def stop(self):
+        _native.finish(False)
+
+    def flush_from_caller(self, final):
+        _native.finish(final)
+
+    def abandon(self):
+        _native.abandon()
+
+    def forget_after_fork(self):
+        pass  # the extension's own fork handler closed the parent's connection
+
+
 def _start_writer():
     global _writer
     tid = _get_ident()
-    _quiet.add(tid)  # starting a thread raises events: they are ours
+    _quiet.add(tid)  # connecting and starting a thread raise events: they are ours
     try:
-        writer_class = transport.AttachWriter if _config.mode == "attach" else transport.RunWriter
-        _writer = writer_class(sys.modules[__name__], _config)
+        if _config.mode == "run" and _native is not None:
+            _writer = _NativeLink(_config)
+        else:
+            from . import transport
+
+            writer_class = (
+                transport.AttachWriter if _config.mode == "attach" else transport.RunWriter
+            )
+            _writer = writer_class(sys.modules[__name__], _config)
         _writer.start()
     finally:
         _quiet.discard(tid)
@@ -365,17 +423,15 @@ def _start_writer():
 
 def _after_fork_in_child():
     """A forked child is a new process: new identity, empty queue, its own connection."""
-    global _seq_counter, _next_seq, _drop_counter, _next_drop, _pid, _start_time, _quiet
+    global _pid, _start_time, _quiet
     if not _installed:
         return
     try:
         _queue.clear()
         if _native is not None:
             _native.reset()
-        _seq_counter = itertools.count(1)
-        _next_seq = _seq_counter.__next__
-        _drop_counter = itertools.count(1)
-        _next_drop = _drop_counter.__next__
+        else:
+            _new_counters()
         _quiet = _Quiet()
         _quiet.native = _native
         _pid = os.getpid()
