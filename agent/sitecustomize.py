@@ -22,6 +22,10 @@ def _debug():
 
 def _unshadow():
     def same(entry):
+        if entry == _here:
+            return True
+        if entry[:1] == "/":  # site made absolute entries absolute and normal already
+            return False
         try:
             return os.path.abspath(entry or os.curdir) == _here
         except Exception:

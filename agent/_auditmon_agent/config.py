@@ -43,9 +43,15 @@ class Config(object):
         self.ring_size = _number(env.get(RING), 10000, int)
         self.flush_timeout = _number(env.get(FLUSH_TIMEOUT), 2.0, float)
         self.interval = _number(env.get(INTERVAL), 0.01, float)
-        self.runtime_dir = env.get(RUNTIME_DIR) or default_runtime_dir(env)
+        self._runtime_dir = env.get(RUNTIME_DIR)
+        self._env = env
         self.debug = bool(env.get(DEBUG))
         self.native = env.get(AGENT, "") != "python"
+
+    @property
+    def runtime_dir(self):
+        """Where attach mode listens; only attach mode asks (it costs a stat)."""
+        return self._runtime_dir or default_runtime_dir(self._env)
 
     @property
     def active(self):

@@ -20,7 +20,6 @@ import atexit
 import os
 import sys
 import time
-from _collections import deque
 
 from . import config as _settings
 
@@ -40,15 +39,17 @@ FLUSH_EVENTS = (
 _get_ident = _thread.get_ident
 _time = time.time
 
-_queue = deque()
 _cap = 0
-_seq_counter = _next_seq = _drop_counter = _next_drop = None  # the Python hook's counters
+# The Python hook's queue and counters (the native hook keeps its own).
+_queue = _seq_counter = _next_seq = _drop_counter = _next_drop = None
 
 
-def _new_counters():
-    global _seq_counter, _next_seq, _drop_counter, _next_drop
+def _new_python_state():
+    global _queue, _seq_counter, _next_seq, _drop_counter, _next_drop
     import itertools
+    from _collections import deque
 
+    _queue = deque()
     _seq_counter = itertools.count(1)
     _next_seq = _seq_counter.__next__
     _drop_counter = itertools.count(1)
@@ -269,7 +270,7 @@ def start(config):
         from .summarize import Summarizer
 
         _summarize = Summarizer(strlen=config.strlen).args
-        _new_counters()
+        _new_python_state()
     _start_writer()
     atexit.register(_at_exit)
     os.register_at_fork(after_in_child=_after_fork_in_child)
@@ -427,11 +428,10 @@ def _after_fork_in_child():
     if not _installed:
         return
     try:
-        _queue.clear()
         if _native is not None:
             _native.reset()
         else:
-            _new_counters()
+            _new_python_state()
         _quiet = _Quiet()
         _quiet.native = _native
         _pid = os.getpid()
