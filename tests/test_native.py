@@ -83,6 +83,26 @@ def test_same_bytes_on_generated_arguments(strlen, args):
     assert agent.encode_args(tuple(args)) == packb(summarizer.args(tuple(args)))
 
 
+class Meta(type):
+    pass
+
+
+class WithMeta(metaclass=Meta):
+    pass
+
+
+class MyPath(pathlib.PurePosixPath):
+    pass
+
+
+class MySocket(socket.socket):
+    pass
+
+
+class Float(float):
+    pass
+
+
 def odd_arguments():
     looped = [1, "two"]
     looped.append(looped)
@@ -93,6 +113,8 @@ def odd_arguments():
         node = node[0]
     wide = [list(range(40)) for _ in range(40)]
     sock = socket.socket()
+    my_sock = MySocket(socket.AF_UNIX)
+    yield (object(), WithMeta(), MyPath("/x"), my_sock, ValueError("v"), Float(1.5), Meta)
     yield (Odd(), looped, "x" * 1_000_000, b"\x00" * 5000, deep, wide)
     yield (Str("sub"), Int(5), True, 2**64, -(2**63) - 1, math.inf, -0.0)
     yield ({"k": [1, 2], (1, 2): "tuple key"}, pathlib.PurePosixPath("/etc"), sock, len, Odd)
@@ -102,12 +124,16 @@ def odd_arguments():
     yield (int, type, Odd, socket.socket, odd_arguments, print, [len, make_agent, Str])
     yield (sys._getframe(), make_agent.__code__, compile("x", "<s>", "eval"), [sys._getframe(1)])
     sock.close()
+    my_sock.close()
 
 
 @pytest.mark.parametrize("args", list(odd_arguments()), ids=lambda a: type(a[0]).__name__)
 def test_same_bytes_on_odd_arguments(args):
     summarizer = Summarizer()
-    assert make_agent(summarizer).encode_args(args) == packb(summarizer.args(args))
+    agent = make_agent(summarizer)
+    expected = packb(summarizer.args(args))
+    assert agent.encode_args(args) == expected
+    assert agent.encode_args(args) == expected  # again, from the cached descriptions
 
 
 def test_the_hook_numbers_buffers_and_drops():

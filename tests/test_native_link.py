@@ -108,9 +108,10 @@ def test_the_target_carries_on_when_the_monitor_goes_away(tmp_path, kind):
 
 def test_native_run_start_up_loads_no_socket_module_nor_the_python_transport(tmp_path):
     """What the agent imports at start-up, every process pays for: the native run path
-    leaves the Python writer, the protocol module and ``_socket`` unloaded."""
+    leaves the Python writer, the protocol module and ``_socket`` unloaded; describing
+    the import system's finders (every import event) leaves the summariser unloaded."""
     server, path = listener(tmp_path)
-    show = "import sys; print(' '.join(sorted(sys.modules)))"
+    show = "import sys, json, email.parser; print(' '.join(sorted(sys.modules)))"
     plain = subprocess.run(
         [sys.executable, "-c", show], capture_output=True, text=True, check=True
     ).stdout.split()
@@ -135,3 +136,34 @@ def test_native_run_start_up_loads_no_socket_module_nor_the_python_transport(tmp
         "_auditmon_agent.summarize",
     }
     assert added & unwanted == set()
+
+
+@pytest.mark.parametrize("kind", ["native", "python"])
+def test_a_hook_the_target_adds_never_sees_the_agent_load_anything(tmp_path, kind):
+    """The agent imports its summariser and encoder lazily; when the target adds an audit
+    hook of its own, the agent loads them first, so that hook never sees those imports."""
+    server, path = listener(tmp_path)
+    script = (
+        "import socket, sys, time\n"
+        "seen = []\n"
+        "sys.addaudithook(lambda event, args: seen.append(event))\n"
+        "s = socket.socket(socket.AF_UNIX)\n"  # described by the Python summariser
+        "sys.audit('link.odd', s, {1: [s]}, type('D', (dict,), {})(a=1))\n"
+        "time.sleep(0.1)\n"  # the Python writer's first send, and its encoder
+        "s.close()\n"
+        "print(' '.join(e for e in seen if e != 'time.sleep'))\n"  # an event on 3.12+
+    )
+    target = subprocess.Popen(
+        [sys.executable, "-c", script],
+        env=target_env(kind, path),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    conn, _ = server.accept()
+    messages_until(conn, "link.odd")
+    out, err = target.communicate(timeout=30)
+    conn.close()
+    server.close()
+    assert target.returncode == 0, err
+    assert out.split() == ["socket.__new__", "link.odd"]

@@ -37,6 +37,7 @@
 #define RECORD 1
 #define STACK 2
 #define FLUSH 4
+#define PRELOAD 8 /* another audit hook is being added: load what we load lazily now */
 #define MAX_QUIET 16
 #define DECISION_SLOTS 256
 #define DECISION_NAME 48
@@ -111,13 +112,13 @@ typedef struct {
     PyObject *fallback;    /* callable(value, level, budget_list) -> summary */
     PyObject *stack;       /* callable(tid) -> list of frames or None */
     PyObject *flush;       /* callable(tid, name) */
+    PyObject *preload;     /* callable(tid): import now what may be needed later */
     PyObject *wire_types;  /* callable() -> (wire.Cut, wire.Described, wire.BigInt) */
     PyObject *cut_type;    /* NULL until a summary first needs them */
     PyObject *described_type;
     PyObject *bigint_type;
     PyObject *type_module;   /* type.__dict__["__module__"].__get__ */
     PyObject *type_qualname; /* type.__dict__["__qualname__"].__get__ */
-    PyObject *instance_text; /* callable(type) -> "T object" or None (see describe_cached) */
     unsigned long quiet[MAX_QUIET];
     int nquiet;
     PyInterpreterState *interp; /* where install() ran: the C hook ignores other ones */
@@ -611,6 +612,58 @@ slot_store(DescriptionSlot *s, PyObject *key, int kind, Buffer *b, Py_ssize_t st
     }
 }
 
+/* Whether t is a subclass of the class `name` of the already imported module `module`. */
+static int
+subclass_of_loaded(PyTypeObject *t, const char *module, const char *name)
+{
+    PyObject *m = PyDict_GetItemString(PyImport_GetModuleDict(), module); /* borrowed */
+    if (m == NULL)
+        return 0;
+    PyObject *base = PyObject_GetAttrString(m, name);
+    if (base == NULL)
+        return -1;
+    int r = PyType_Check(base) ? PyObject_IsSubclass((PyObject *)t, base) : 0;
+    Py_DECREF(base);
+    return r;
+}
+
+/* summarize.py's instance_text(): "T object" when every instance of t is described
+   alike, None when each instance's own value matters (the Python summariser then sees
+   each one).  Here in C, so that describing the import system's finder objects does not
+   load the summariser into every process. */
+static PyObject *
+instance_text(Agent *self, PyTypeObject *t)
+{
+    static PyTypeObject *special[] = {&PyBool_Type, &PyLong_Type, &PyFloat_Type,
+                                      &PyUnicode_Type, &PyBytes_Type, &PyByteArray_Type,
+                                      &PyTuple_Type, &PyList_Type, &PyDict_Type,
+                                      &PyCode_Type, &PyFunction_Type, &PyMethod_Type,
+                                      &PyCFunction_Type, &PyModule_Type, &PyFrame_Type};
+    if (t == Py_TYPE(Py_None))
+        Py_RETURN_NONE;
+    for (size_t i = 0; i < sizeof special / sizeof special[0]; i++)
+        if (t == special[i])
+            Py_RETURN_NONE;
+    if (PyType_IsSubtype(t, &PyUnicode_Type) || PyType_IsSubtype(t, &PyLong_Type)
+        || PyType_IsSubtype(t, &PyFloat_Type) || PyType_IsSubtype(t, &PyType_Type))
+        Py_RETURN_NONE;
+    int r = subclass_of_loaded(t, "pathlib", "PurePath");
+    if (r == 0)
+        r = subclass_of_loaded(t, "_socket", "socket");
+    if (r != 0) {
+        PyErr_Clear();
+        Py_RETURN_NONE;
+    }
+    PyObject *module = PyObject_CallOneArg(self->type_module, (PyObject *)t);
+    PyObject *qualname = module ? PyObject_CallOneArg(self->type_qualname, (PyObject *)t) : NULL;
+    PyObject *name = qualname ? qualified(module, qualname) : NULL;
+    Py_XDECREF(module);
+    Py_XDECREF(qualname);
+    PyObject *text = name ? PyUnicode_FromFormat("%U object", name) : NULL;
+    Py_XDECREF(name);
+    return text;
+}
+
 /* The text of a class, a function or a method's function, freshly made. */
 static PyObject *
 description_text(Agent *self, PyObject *key, int kind)
@@ -626,7 +679,7 @@ description_text(Agent *self, PyObject *key, int kind)
         return text;
     }
     if (kind == KIND_INSTANCE)
-        return PyObject_CallOneArg(self->instance_text, key);
+        return instance_text(self, (PyTypeObject *)key);
     PyFunctionObject *f = (PyFunctionObject *)key;
     PyObject *name = qualified(f->func_module, f->func_qualname);
     PyObject *text = NULL;
@@ -972,7 +1025,11 @@ on_event(Agent *self, const char *event, PyObject *args, unsigned long tid)
     if (self->disabled)
         return 0;
     long how = cached_decision(self, event);
-    if (how > 0 && !self->closed) {
+    if (how > 0 && (how & PRELOAD)) {
+        PyObject *r = PyObject_CallFunction(self->preload, "k", tid);
+        Py_XDECREF(r);
+    }
+    if (how > 0 && (how & RECORD) && !self->closed) {
         if (record(self, event, args, tid, how) == 0 && (how & FLUSH)) {
             /* exec or interpreter teardown: send now, the writer may not get to */
             int teardown = strncmp(event, "cpython.", 8) == 0;
@@ -1554,20 +1611,20 @@ Agent_encode_args(Agent *self, PyObject *args)
 static int
 Agent_init(Agent *self, PyObject *args, PyObject *kwds)
 {
-    static char *names[] = {"decisions", "decide", "fallback", "stack", "flush",
+    static char *names[] = {"decisions", "decide", "fallback", "stack", "flush", "preload",
                             "wire_types", "type_module", "type_qualname",
-                            "instance_text", "limit", "strlen", "depth", "width", "budget",
+                            "limit", "strlen", "depth", "width", "budget",
                             NULL};
-    PyObject *decisions, *decide, *fallback, *stack, *flush, *wire_types;
-    PyObject *type_module, *type_qualname, *instance_text;
+    PyObject *decisions, *decide, *fallback, *stack, *flush, *preload, *wire_types;
+    PyObject *type_module, *type_qualname;
     Py_ssize_t limit, strlen_;
     int depth;
     Py_ssize_t width;
     long budget;
     if (!PyArg_ParseTupleAndKeywords(args, kwds, "O!OOOOOOOOnninl", names, &PyDict_Type,
-                                     &decisions, &decide, &fallback, &stack, &flush,
+                                     &decisions, &decide, &fallback, &stack, &flush, &preload,
                                      &wire_types, &type_module, &type_qualname,
-                                     &instance_text, &limit,
+                                     &limit,
                                      &strlen_, &depth, &width, &budget))
         return -1;
     Py_INCREF(decisions); Py_XSETREF(self->decisions, decisions);
@@ -1575,10 +1632,10 @@ Agent_init(Agent *self, PyObject *args, PyObject *kwds)
     Py_INCREF(fallback); Py_XSETREF(self->fallback, fallback);
     Py_INCREF(stack); Py_XSETREF(self->stack, stack);
     Py_INCREF(flush); Py_XSETREF(self->flush, flush);
+    Py_INCREF(preload); Py_XSETREF(self->preload, preload);
     Py_INCREF(wire_types); Py_XSETREF(self->wire_types, wire_types);
     Py_INCREF(type_module); Py_XSETREF(self->type_module, type_module);
     Py_INCREF(type_qualname); Py_XSETREF(self->type_qualname, type_qualname);
-    Py_INCREF(instance_text); Py_XSETREF(self->instance_text, instance_text);
     self->limit = limit;
     self->strlen = strlen_;
     self->depth = depth;
@@ -1595,13 +1652,13 @@ Agent_dealloc(Agent *self)
     Py_XDECREF(self->fallback);
     Py_XDECREF(self->stack);
     Py_XDECREF(self->flush);
+    Py_XDECREF(self->preload);
     Py_XDECREF(self->wire_types);
     Py_XDECREF(self->cut_type);
     Py_XDECREF(self->described_type);
     Py_XDECREF(self->bigint_type);
     Py_XDECREF(self->type_module);
     Py_XDECREF(self->type_qualname);
-    Py_XDECREF(self->instance_text);
     for (int i = 0; i < DESCRIPTION_SLOTS; i++)
         slot_clear(&self->described[i]);
     PyMem_RawFree(self->buf.data);

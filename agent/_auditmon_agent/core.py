@@ -26,6 +26,11 @@ from . import config as _settings
 RECORD = 1  # send the event
 STACK = 2  # capture its Python stack
 FLUSH = 4  # flush synchronously right after it (the process is about to vanish)
+PRELOAD = 8  # load now what the agent loads lazily (see _preload)
+
+# Raised just before another audit hook is added: the last moment the agent's own
+# imports are sure to go unseen by the target's hooks.
+HOOK_ADDED = "sys.addaudithook"
 
 # Events after which the process image is gone: exec replaces it, and the interpreter
 # teardown events are the last a hook can see (where module state still works; on
@@ -95,8 +100,12 @@ def _hook(event, args):
         how = _decisions.get(event)
         if how is None:
             how = _decide(event)
-        if not how:
+        if not how & RECORD:
+            if how & PRELOAD:
+                _preload(tid)
             return
+        if how & PRELOAD:
+            _preload(tid)
         seq = _next_seq()
         if len(_queue) >= _cap:
             _next_drop()
@@ -149,6 +158,8 @@ def _make_decider(config):
 
     def decide(event):
         how = RECORD | (FLUSH if event in FLUSH_EVENTS else 0)
+        if event == HOOK_ADDED:
+            how |= PRELOAD
         if len(_decisions) < _MAX_DECISIONS:
             _decisions[event] = how
         return how
@@ -168,6 +179,8 @@ def _make_decider(config):
                 how |= STACK
             if event in FLUSH_EVENTS:
                 how |= FLUSH
+        if event == HOOK_ADDED:
+            how |= PRELOAD
         if len(_decisions) < _MAX_DECISIONS:
             _decisions[event] = how
         return how
@@ -314,10 +327,6 @@ class _DeferredSummarizer(object):
         return self.loaded.value(value, level, budget)
 
 
-def _instance_text(t):
-    return _summarize_module().instance_text(t)
-
-
 def _summarize_module():
     """The summariser's module, imported from inside the hook: the events its import
     raises are the agent's own, so the thread is quiet meanwhile."""
@@ -330,6 +339,24 @@ def _summarize_module():
         from . import summarize
 
         return summarize
+    finally:
+        _quiet.discard(tid)
+
+
+def _preload(tid):
+    """Import everything the agent would otherwise import later, on first need: an audit
+    hook the target is adding would see those imports' events; it is not added yet."""
+    global _pack
+    _quiet.add(tid)
+    try:
+        from . import summarize, wire  # noqa: F401  (the native fallback, wire types)
+
+        if _native is None and _pack is None:
+            _pack = wire.make_packer()[0]  # the Python writer's encoder (msgpack, if any)
+        if _config is not None and _config.mode == "attach":
+            import select  # noqa: F401  (the attach writer's)
+    except Exception:
+        _debug("preload")
     finally:
         _quiet.discard(tid)
 
@@ -347,7 +374,9 @@ def _wire_types():
     return module.Cut, module.Described, module.BigInt
 
 
-def make_native_agent(native, summarizer, decisions, decide, stack, flush, limit, fallback=None):
+def make_native_agent(
+    native, summarizer, decisions, decide, stack, flush, limit, fallback=None, preload=None
+):
     """The C hook, with the Python summariser's limits and fallbacks."""
     return native.Agent(
         decisions=decisions,
@@ -355,10 +384,10 @@ def make_native_agent(native, summarizer, decisions, decide, stack, flush, limit
         fallback=fallback or summarizer.value,
         stack=stack,
         flush=flush,
+        preload=preload or _preload,
         wire_types=_wire_types,
         type_module=type.__dict__["__module__"].__get__,
         type_qualname=type.__dict__["__qualname__"].__get__,
-        instance_text=_instance_text,
         limit=limit,
         strlen=summarizer.strlen,
         depth=summarizer.depth,
