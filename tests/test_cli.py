@@ -6,7 +6,7 @@ import json
 import subprocess
 import sys
 
-from conftest import WORKLOADS, auditmon, clean_env, events_of, read_jsonl
+from conftest import WORKLOADS, agent_env, auditmon, clean_env, events_of, read_jsonl
 
 from auditmon.agentpath import agent_dir
 from auditmon.record import read_recording
@@ -52,7 +52,7 @@ def test_env_other_formats():
     assert data == {"AUDITMON_MODE": "attach", "PYTHONPATH": str(agent_dir())}
 
 
-def test_filters_and_stacks_apply_in_the_agent(tmp_path):
+def test_filters_and_stacks_apply_in_the_agent(tmp_path, agent_kind):
     record = tmp_path / "rec.jsonl"
     result = auditmon(
         "run",
@@ -70,9 +70,12 @@ def test_filters_and_stacks_apply_in_the_agent(tmp_path):
         sys.executable,
         "-c",
         SCRIPT,
+        env=agent_env(agent_kind),
     )
     assert result.returncode == 0, result.stderr
-    events = events_of(read_jsonl(record))
+    records = read_jsonl(record)
+    assert {r["agent"] for r in records if r["type"] == "process"} == {agent_kind}
+    events = events_of(records)
     assert [e["event"] for e in events] == ["cli.stacked", "open"]
     assert [e["seq"] for e in events] == [1, 2]  # filtered events take no number
     stack = events[0]["stack"]

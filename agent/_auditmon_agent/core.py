@@ -98,23 +98,14 @@ def _hook(event, args):
         return
     try:
         how = _decisions.get(event)
-        if how is None:
-            how = _decide(event)
-        if not how & RECORD:
-            if how & PRELOAD:
-                _preload(tid)
+        if how == RECORD:  # the usual case, kept to the fewest steps
+            seq = _next_seq()
+            if len(_queue) >= _cap:
+                _next_drop()
+                return
+            _queue.append((seq, _time(), tid, event, _summarize(args), None))
             return
-        if how & PRELOAD:
-            _preload(tid)
-        seq = _next_seq()
-        if len(_queue) >= _cap:
-            _next_drop()
-            return
-        _queue.append(
-            (seq, _time(), tid, event, _summarize(args), _stack(tid) if how & STACK else None)
-        )
-        if how & FLUSH:
-            _flush_now(tid, event)
+        _hook_special(event, args, tid, how)
     except Exception:
         try:
             _next_drop()
@@ -122,14 +113,33 @@ def _hook(event, args):
             pass
 
 
-def _stack(tid):
+def _hook_special(event, args, tid, how):
+    """The hook for an event not yet decided, ignored, or wanting more than recording."""
+    if how is None:
+        how = _decide(event)
+    if how & PRELOAD:
+        _preload(tid)
+    if not how & RECORD:
+        return
+    seq = _next_seq()
+    if len(_queue) >= _cap:
+        _next_drop()
+        return
+    stack = _stack(tid, 3) if how & STACK else None
+    _queue.append((seq, _time(), tid, event, _summarize(args), stack))
+    if how & FLUSH:
+        _flush_now(tid, event)
+
+
+def _stack(tid, skip=2):
     """The caller's frames (file, line, function), innermost first, without recursing.
 
-    Frame 0 is this function, 1 the hook (or ``_native_stack``), 2 the event's raiser.
+    Frame 0 is this function, 1 the hook (or ``_native_stack``), 2 the event's raiser
+    (``skip`` frames up: 3 from ``_hook_special``).
     """
     _quiet.add(tid)
     try:
-        frame = sys._getframe(2)
+        frame = sys._getframe(skip)
         depth = _config.stack_depth
         frames = []
         while frame is not None and len(frames) < depth:
