@@ -152,6 +152,14 @@ class Fanout:
 Problem = Callable[[str], None]
 
 
+def _events_bytes(raw: bytearray, start: int, end: int) -> bytearray | None:
+    """The encoded events array of the EVENTS message at ``raw[start:end]``: only after
+    the canonical header (fixarray of 2, fixint EVENTS) is the rest exactly that array."""
+    if raw[start] == 0x92 and raw[start + 1] == protocol.EVENTS:
+        return raw[start + 2 : end]
+    return None
+
+
 class Connection:
     """One agent's stream: decode, validate, account, hand to the sink."""
 
@@ -171,10 +179,9 @@ class Connection:
         self.unpacker = protocol.make_unpacker(max_message)
         self.fed = 0
         self.complete = 0  # stream offset just past the last whole message
-        # For a sink that wants raw batches: the input from stream offset ``raw_base``
-        # (== ``complete`` between feeds) on, i.e. what the unpacker has not consumed.
+        # For a sink that wants raw batches: the input from stream offset ``complete`` on,
+        # i.e. what the unpacker has not consumed yet.
         self.raw: bytearray | None = bytearray() if wants_raw(sink) else None
-        self.raw_base = 0
         self.started = False
         self.closed = False
         self.refusal: str | None = None
@@ -204,13 +211,20 @@ class Connection:
         try:
             self.fed += len(data)
             self.unpacker.feed(data)
-            if self.raw is not None:
-                return self._feed_raw(data)
+            raw, base = self.raw, self.complete  # raw holds the input from ``complete`` on
+            if raw is not None:
+                raw += data
             for value in self.unpacker:
-                self.complete = self.unpacker.tell()
-                self.handle(protocol.check_message(value, first=not self.started))
+                start, self.complete = self.complete, self.unpacker.tell()
+                message = protocol.check_message(value, first=not self.started)
+                batch = None
+                if raw is not None and message.kind == protocol.EVENTS:
+                    batch = _events_bytes(raw, start - base, self.complete - base)
+                self.handle(message, batch)
                 if self.closed:
                     return False
+            if raw is not None:
+                del raw[: self.complete - base]  # keep only the unconsumed remainder
         except protocol.ProtocolError as error:
             self.close(f"protocol error: {error}")
             return False
@@ -223,34 +237,6 @@ class Connection:
         except Exception as error:  # malformed msgpack: every decoder error lands here
             self.close(f"undecodable data ({type(error).__name__}: {error})")
             return False
-        return True
-
-    def _feed_raw(self, data: bytes) -> bool:
-        """``feed``'s loop when the sink wants raw batches (called inside its ``try``)."""
-        raw = self.raw
-        assert raw is not None
-        raw += data
-        base = self.raw_base
-        unpacker = self.unpacker
-        for value in unpacker:
-            start = self.complete - base
-            end = unpacker.tell()
-            self.complete = end
-            message = protocol.check_message(value, first=not self.started)
-            batch = None
-            # Only the canonical header (fixarray of 2, fixint EVENTS) is cut off; the
-            # rest of the message is then exactly the encoded events array.
-            if (
-                message.kind == protocol.EVENTS
-                and raw[start] == 0x92
-                and raw[start + 1] == protocol.EVENTS
-            ):
-                batch = raw[start + 2 : end - base]
-            self.handle(message, batch)
-            if self.closed:
-                return False
-        del raw[: self.complete - base]  # keep only the unconsumed remainder
-        self.raw_base = self.complete
         return True
 
     def handle(self, message: protocol.Message, raw: bytes | bytearray | None = None) -> None:

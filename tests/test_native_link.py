@@ -32,6 +32,14 @@ def target_env(kind, path):
     )
 
 
+def start_target(kind, path, script, capture=True):
+    """A target running ``script`` under the ``kind`` agent, streaming to ``path``."""
+    pipes = {"stdout": subprocess.PIPE, "stderr": subprocess.PIPE, "text": True}
+    return subprocess.Popen(
+        [sys.executable, "-c", script], env=target_env(kind, path), **(pipes if capture else {})
+    )
+
+
 def messages_until(conn, wanted, timeout=10.0):
     """Decode what the agent sends until an event named ``wanted`` arrives."""
     unpacker = protocol.make_unpacker()
@@ -64,7 +72,7 @@ def test_the_native_writer_sends_while_the_target_never_lets_go_of_the_gil(tmp_p
         "end = time.monotonic() + 60\n"
         "while time.monotonic() < end: pass\n"
     )
-    target = subprocess.Popen([sys.executable, "-c", script], env=target_env("native", path))
+    target = start_target("native", path, script, capture=False)
     try:
         conn, _ = server.accept()
         seen = messages_until(conn, "link.before")
@@ -89,13 +97,7 @@ def test_the_target_carries_on_when_the_monitor_goes_away(tmp_path, kind):
         "    n += 1\n"
         "print('done', n > 0)\n"
     )
-    target = subprocess.Popen(
-        [sys.executable, "-c", script],
-        env=target_env(kind, path),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    target = start_target(kind, path, script)
     conn, _ = server.accept()
     messages_until(conn, "link.first")
     conn.close()  # the monitor is gone while the target raises thousands of events
@@ -115,12 +117,7 @@ def test_native_run_start_up_loads_no_socket_module_nor_the_python_transport(tmp
     plain = subprocess.run(
         [sys.executable, "-c", show], capture_output=True, text=True, check=True
     ).stdout.split()
-    target = subprocess.Popen(
-        [sys.executable, "-c", show],
-        env=target_env("native", path),
-        stdout=subprocess.PIPE,
-        text=True,
-    )
+    target = start_target("native", path, show)
     conn, _ = server.accept()
     out, _ = target.communicate(timeout=30)
     conn.close()
@@ -153,13 +150,7 @@ def test_a_hook_the_target_adds_never_sees_the_agent_load_anything(tmp_path, kin
         "s.close()\n"
         "print(' '.join(e for e in seen if e != 'time.sleep'))\n"  # an event on 3.12+
     )
-    target = subprocess.Popen(
-        [sys.executable, "-c", script],
-        env=target_env(kind, path),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    target = start_target(kind, path, script)
     conn, _ = server.accept()
     messages_until(conn, "link.odd")
     out, err = target.communicate(timeout=30)

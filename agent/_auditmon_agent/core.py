@@ -226,16 +226,11 @@ def take():
     """
     if _native is not None:
         return _native.take()
-    global _pack
     queue, popleft = _queue, _queue.popleft
     events = [popleft() for _ in range(min(len(queue), _BATCH))]
     if not events:
         return 0, 0, b""
-    if _pack is None:  # on the writer thread, not at start-up
-        from .wire import make_packer
-
-        _pack = make_packer()[0]
-    data = _pack(events)
+    data = _python_pack()(events)
     return len(events), min(e[0] for e in events), data[_array_header_size(len(events)) :]
 
 
@@ -337,51 +332,56 @@ class _DeferredSummarizer(object):
         return self.loaded.value(value, level, budget)
 
 
-def _summarize_module():
-    """The summariser's module, imported from inside the hook: the events its import
-    raises are the agent's own, so the thread is quiet meanwhile."""
-    module = sys.modules.get(__package__ + ".summarize")
+def _own_import(name):
+    """A module the agent loads when it first needs it, from wherever it is (the hook
+    included): the events its import raises are the agent's own, so the thread is quiet
+    meanwhile (and stays quiet if it already was)."""
+    module = sys.modules.get(name)
     if module is not None:
         return module
     tid = _get_ident()
+    was_quiet = tid in _quiet
     _quiet.add(tid)
     try:
-        from . import summarize
-
-        return summarize
+        __import__(name)
+        return sys.modules[name]
     finally:
-        _quiet.discard(tid)
+        if not was_quiet:
+            _quiet.discard(tid)
+
+
+def _summarize_module():
+    return _own_import(__package__ + ".summarize")
+
+
+def _wire_types():
+    """The protocol's value classes, for the native encoder when it first meets one."""
+    wire = _own_import(__package__ + ".wire")
+    return wire.Cut, wire.Described, wire.BigInt
+
+
+def _python_pack():
+    """The Python writer's encoder (msgpack's, if importable): made on first use."""
+    global _pack
+    if _pack is None:
+        _pack = _own_import(__package__ + ".wire").make_packer()[0]
+    return _pack
 
 
 def _preload(tid):
     """Import everything the agent would otherwise import later, on first need: an audit
     hook the target is adding would see those imports' events; it is not added yet."""
-    global _pack
     _quiet.add(tid)
     try:
-        from . import summarize, wire  # noqa: F401  (the native fallback, wire types)
-
-        if _native is None and _pack is None:
-            _pack = wire.make_packer()[0]  # the Python writer's encoder (msgpack, if any)
+        _summarize_module()  # the native hook's fallback (it imports wire too)
+        if _native is None:
+            _python_pack()
         if _config is not None and _config.mode == "attach":
-            import select  # noqa: F401  (the attach writer's)
+            _own_import("select")  # the attach writer's
     except Exception:
         _debug("preload")
     finally:
         _quiet.discard(tid)
-
-
-def _wire_types():
-    """The protocol's value classes, for the native encoder when it first meets one."""
-    module = sys.modules.get(__package__ + ".wire")
-    if module is None:
-        tid = _get_ident()
-        _quiet.add(tid)
-        try:
-            from . import wire as module
-        finally:
-            _quiet.discard(tid)
-    return module.Cut, module.Described, module.BigInt
 
 
 def make_native_agent(
