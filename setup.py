@@ -9,8 +9,8 @@ from setuptools import Extension, setup
 setup(
     ext_modules=[
         Extension(
-            "auditmon._agent._auditmon_agent._native",
-            ["agent/_auditmon_agent/_native.c"],
+            "auditmon._agent._auditmon_native",
+            ["agent/_auditmon_native.c"],
             # An undeclared function would only fail when a target imports the module.
             extra_compile_args=["-Werror=implicit-function-declaration"],
             optional=True,

@@ -1,16 +1,21 @@
 """auditmon's agent bootstrap: found first on PYTHONPATH, so Python imports it at start.
 
-It loads the agent, takes its own directory back off ``sys.path`` (so it shadows nothing
-else), finds the ``sitecustomize`` it shadowed, starts the agent when the ``AUDITMON_*``
-environment asks for it, and then runs the shadowed module as Python would have.  Only
-that last step happens under the hook: the rest is the agent's own doing, not the
-target's.  ``PYTHONPATH`` stays in the environment, so child processes load the agent.
+It takes its own directory back off ``sys.path`` (so it shadows nothing else), finds the
+``sitecustomize`` it shadowed, starts the agent when the ``AUDITMON_*`` environment asks
+for it, and then runs the shadowed module as Python would have.  Only that last step
+happens under the hook: the rest is the agent's own doing, not the target's.
+``PYTHONPATH`` stays in the environment, so child processes load the agent.
+
+Every process started under auditmon pays for this module, so it does the least it can:
+plain run mode starts in the C extension (``_auditmon_native``), and the agent's Python
+package is loaded only where that is not enough, or later, when first needed.
 """
 
 import os
 import sys
 
 _here = os.path.dirname(os.path.abspath(__file__))
+_MODES = ("run", "attach")
 
 
 def _debug():
@@ -18,6 +23,19 @@ def _debug():
         import traceback
 
         traceback.print_exc()
+
+
+def _native():
+    """The agent's C extension, unless the pure-Python agent is asked for (or it was not
+    built for this interpreter)."""
+    if os.environ.get("AUDITMON_AGENT") == "python":
+        return None
+    try:
+        import _auditmon_native
+
+        return _auditmon_native
+    except ImportError:
+        return None
 
 
 def _unshadow():
@@ -46,9 +64,23 @@ def _shadowed_spec():
         return None
 
 
-def _start_agent(agent):
+def _load_package():
+    """The agent's Python package, from this directory (no longer on ``sys.path``)."""
+    package = sys.modules.get("_auditmon_agent")
+    if package is None:
+        import _frozen_importlib
+        import _frozen_importlib_external
+
+        spec = _frozen_importlib_external.PathFinder.find_spec("_auditmon_agent", [_here])
+        package = _frozen_importlib._load(spec)  # as import does: locked, in sys.modules
+    return package
+
+
+def _start_agent(native):
     try:
-        agent.start_from_environment()
+        if native is not None and native.start_run(_load_package):
+            return
+        _load_package().start_from_environment()
     except Exception:
         _debug()
 
@@ -61,14 +93,11 @@ def _run_shadowed(spec):
     spec.loader.exec_module(module)
 
 
-try:
-    import _auditmon_agent
-except Exception:
-    _auditmon_agent = None
-    _debug()
+_active = os.environ.get("AUDITMON_MODE") in _MODES
+_extension = _native() if _active else None  # found here, before leaving sys.path
 _unshadow()
 _spec = _shadowed_spec()
-if _auditmon_agent is not None:
-    _start_agent(_auditmon_agent)
+if _active:
+    _start_agent(_extension)
 if _spec is not None and _spec.loader is not None:
     _run_shadowed(_spec)

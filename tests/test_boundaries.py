@@ -6,10 +6,12 @@ import ast
 import subprocess
 import sys
 
+import pytest
 from conftest import AGENT_DIR, ROOT, SYSTEM_PYTHON, clean_env
 
 AGENT_FILES = sorted(AGENT_DIR.rglob("*.py"))
 STDLIB = set(sys.stdlib_module_names) | {"_frozen_importlib", "_frozen_importlib_external"}
+AGENT_OWN = {"_auditmon_agent", "_auditmon_native"}  # its package and its C extension
 
 
 def imports(tree: ast.AST):
@@ -39,7 +41,7 @@ def test_the_agent_imports_only_the_standard_library():
     for path in AGENT_FILES:
         tree = ast.parse(path.read_text(), str(path))
         for node, module, level in imports(tree):
-            if level or module in STDLIB or module == "_auditmon_agent":
+            if level or module in STDLIB or module in AGENT_OWN:
                 continue
             assert module == "msgpack" and guarded_by_import_error(tree, node), (
                 f"{path.relative_to(ROOT)} imports {module!r}"
@@ -69,20 +71,40 @@ def test_model_ingest_and_catalog_never_import_textual():
     assert not [m for m in loaded if m.startswith("textual")], loaded
 
 
-def test_the_agent_loads_in_a_bare_interpreter(no_msgpack_python):
+@pytest.mark.parametrize("kind", ["native", "python"])
+def test_the_agent_starts_in_a_bare_interpreter(no_msgpack_python, tmp_path, kind):
+    """Attach mode is started by the agent's Python package (run mode may start in C
+    without it): under an interpreter with nothing installed it loads, listens, and
+    hands over to the interpreter's own sitecustomize."""
     code = (
-        "import sys, sitecustomize, _auditmon_agent.core, _auditmon_agent.transport; "
-        "print(sitecustomize.__file__); print(any('agent' == p.rstrip('/').split('/')[-1] "
-        "for p in sys.path))"
+        "import os, sys, sitecustomize\n"
+        "print(sitecustomize.__file__)\n"
+        "print(any('agent' == p.rstrip('/').split('/')[-1] for p in sys.path))\n"
+        "print('_auditmon_agent.core' in sys.modules, '_auditmon_agent.transport' in sys.modules)\n"
+        "import time\n"
+        "sock = os.path.join(os.environ['AUDITMON_RUNTIME_DIR'], '%d.sock' % os.getpid())\n"
+        "deadline = time.monotonic() + 10\n"
+        "while not os.path.exists(sock) and time.monotonic() < deadline:\n"
+        "    time.sleep(0.01)\n"  # the writer thread listens
+        "print(os.path.exists(sock))\n"
     )
+    runtime = tmp_path / "rt"
     result = subprocess.run(
         [SYSTEM_PYTHON, "-c", code],
         capture_output=True,
         text=True,
-        env=clean_env(PYTHONPATH=str(AGENT_DIR)),
+        env=clean_env(
+            PYTHONPATH=str(AGENT_DIR),
+            AUDITMON_MODE="attach",
+            AUDITMON_RUNTIME_DIR=str(runtime),
+            AUDITMON_AGENT=kind,
+            AUDITMON_DEBUG="1",
+        ),
     )
     assert result.returncode == 0, result.stderr
+    assert result.stderr == ""
     # Debian's python3 has its own sitecustomize, which the agent ran in its place
-    first, agent_on_path = result.stdout.split()
+    first, agent_on_path, core, transport, listening = result.stdout.split()
     assert first != str(AGENT_DIR / "sitecustomize.py")
     assert agent_on_path == "False"
+    assert (core, transport, listening) == ("True", "True", "True")

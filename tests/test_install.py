@@ -43,8 +43,7 @@ def test_wheel_ships_the_agent_and_a_fresh_venv_runs_it(tmp_path):
     assert "auditmon/ui/app.tcss" in names and "auditmon/data/catalog.json" in names
     assert "sitecustomize.py" not in names  # nothing lands at site-packages' top level
     assert any(
-        n.startswith("auditmon/_agent/_auditmon_agent/_native.") and n.endswith(".so")
-        for n in names
+        n.startswith("auditmon/_agent/_auditmon_native.") and n.endswith(".so") for n in names
     )
 
     env_dir = tmp_path / "venv"

@@ -19,7 +19,7 @@ from _auditmon_agent.summarize import Summarizer  # noqa: E402
 from _auditmon_agent.wire import packb  # noqa: E402
 
 try:
-    from _auditmon_agent import _native
+    import _auditmon_native as _native
 except ImportError:  # reported by the first test, not skipped
     _native = None
 sys.path.remove(str(AGENT_DIR))
@@ -39,7 +39,7 @@ def make_agent(summarizer: Summarizer, decisions=None, limit=1 << 20, flush=None
 
 
 def test_the_extension_was_built_for_this_interpreter():
-    assert _native is not None, "pip install did not build _auditmon_agent._native"
+    assert _native is not None, "pip install did not build _auditmon_native"
 
 
 class Odd:
@@ -171,6 +171,28 @@ def test_the_hook_never_raises_into_the_caller():
 def test_core_uses_the_native_hook_when_built():
     assert core.NATIVE_BYTES_PER_EVENT > 0
     assert hasattr(_native, "Agent")
+
+
+def test_run_mode_started_in_c_has_the_python_sides_limits_and_decisions():
+    """Plain run mode starts in the extension, with its own copy of what the Python side
+    would have set up: the summary limits, the buffer per event, and the decisions made
+    when no globs are given (flush before exec and teardown, preload before a hook)."""
+    from _auditmon_agent import config
+
+    assert (_native.DEPTH, _native.WIDTH, _native.BUDGET) == (
+        config.DEPTH,
+        config.WIDTH,
+        config.BUDGET,
+    )
+    assert _native.BYTES_PER_EVENT == core.NATIVE_BYTES_PER_EVENT
+    python_decide = core._make_decider(config.Config({"AUDITMON_MODE": "run"}))
+    names = [*core.FLUSH_EVENTS, core.HOOK_ADDED, "open", "import", "os.exe", "os.execv", ""]
+    try:
+        assert [_native.decide(n) for n in names] == [python_decide(n) for n in names]
+        assert {_native.decide(n) for n in core.FLUSH_EVENTS} == {core.RECORD | core.FLUSH}
+        assert _native.decide(core.HOOK_ADDED) == core.RECORD | core.PRELOAD
+    finally:
+        core._decisions.clear()  # the Python decider memoised into the module's dict
 
 
 def test_an_event_raised_while_another_is_encoded_stays_whole():

@@ -9,7 +9,9 @@ from __future__ import annotations
 import socket
 import subprocess
 import sys
+import tempfile
 import time
+from pathlib import Path
 
 import pytest
 from conftest import AGENT_DIR, agent_env
@@ -26,17 +28,19 @@ def listener(tmp_path):
     return server, path
 
 
-def target_env(kind, path):
+def target_env(kind, path, **extra):
     return agent_env(
-        kind, AUDITMON_MODE="run", AUDITMON_SOCKET=str(path), PYTHONPATH=str(AGENT_DIR)
+        kind, AUDITMON_MODE="run", AUDITMON_SOCKET=str(path), PYTHONPATH=str(AGENT_DIR), **extra
     )
 
 
-def start_target(kind, path, script, capture=True):
+def start_target(kind, path, script, capture=True, **extra):
     """A target running ``script`` under the ``kind`` agent, streaming to ``path``."""
     pipes = {"stdout": subprocess.PIPE, "stderr": subprocess.PIPE, "text": True}
     return subprocess.Popen(
-        [sys.executable, "-c", script], env=target_env(kind, path), **(pipes if capture else {})
+        [sys.executable, "-c", script],
+        env=target_env(kind, path, **extra),
+        **(pipes if capture else {}),
     )
 
 
@@ -59,6 +63,100 @@ def messages_until(conn, wanted, timeout=10.0):
             if kind == protocol.EVENTS and any(e[3] == wanted for e in body):
                 return seen
     raise AssertionError(f"{wanted!r} never arrived; got kinds {[k for k, _ in seen]}")
+
+
+def run_to_the_end(tmp_path, script, **extra):
+    """Run a native-agent target to its end: (every message it sent, its stdout)."""
+    server, path = listener(Path(tempfile.mkdtemp(dir=tmp_path)))
+    target = start_target("native", path, script, AUDITMON_DEBUG="1", **extra)
+    try:
+        conn, _ = server.accept()
+        conn.settimeout(30)
+        unpacker = protocol.make_unpacker()
+        while data := conn.recv(1 << 16):
+            unpacker.feed(data)
+        conn.close()
+        out, err = target.communicate(timeout=30)
+    finally:
+        server.close()
+        if target.poll() is None:
+            target.kill()
+            target.wait()
+    assert target.returncode == 0 and err == "", err
+    return list(unpacker), out
+
+
+SHOW_AGENT = "import sys; print(sorted(m for m in sys.modules if m.startswith('_auditmon')))\n"
+
+
+def started_in_c(out):
+    loaded = eval(out.splitlines()[0])  # the printed list of the agent's modules
+    assert "_auditmon_native" in loaded
+    return "_auditmon_agent" not in loaded
+
+
+def test_run_mode_started_in_c_says_hello_as_the_python_side_does(tmp_path):
+    """The hello run mode's C start builds is the one the Python side builds, field for
+    field and in the same order; a glob (here one that matches nothing) makes the Python
+    side start the same native agent."""
+    script = SHOW_AGENT + "import sys; sys.audit('link.mark', 1)\n"
+    c_messages, c_out = run_to_the_end(tmp_path, script)
+    py_messages, py_out = run_to_the_end(tmp_path, script, AUDITMON_EXCLUDE="no.such.event")
+    assert started_in_c(c_out) and not started_in_c(py_out)
+    (c_kind, c_hello), (py_kind, py_hello) = c_messages[0], py_messages[0]
+    assert c_kind == py_kind == protocol.HELLO
+    assert list(c_hello) == list(py_hello)
+    assert list(c_hello)[:8] == [
+        "pid",
+        "ppid",
+        "argv",
+        "executable",
+        "cwd",
+        "python",
+        "start",
+        "agent",
+    ]
+    for key in ("pid", "ppid", "start"):
+        assert type(c_hello[key]) is type(py_hello[key]), key
+        del c_hello[key], py_hello[key]
+    assert c_hello == py_hello
+    assert c_hello["agent"] == "native" and c_hello["mode"] == "run"
+    for messages in (c_messages, py_messages):
+        kinds = [kind for kind, _ in messages]
+        assert kinds[-1] == protocol.GOODBYE and protocol.DROPPED not in kinds
+        events = [e for kind, body in messages if kind == protocol.EVENTS for e in body]
+        assert [e[4] for e in events if e[3] == "link.mark"] == [(1,)]
+        assert messages[-1][1]["last_seq"] == len(events)
+
+
+BURST = "import sys\nfor i in range(20000): sys.audit('link.burst', i, 'x' * 40)\n"
+
+
+@pytest.mark.parametrize(
+    ("setting", "in_c"),
+    [
+        ({}, True),
+        ({"AUDITMON_QUEUE": "4"}, True),  # a plain number: read in C
+        ({"AUDITMON_QUEUE": " 4 "}, False),  # int() reads it; C leaves it to Python
+        ({"AUDITMON_QUEUE": "4", "AUDITMON_EVENTS": "link.*"}, False),
+    ],
+)
+def test_run_mode_settings_are_honoured_whichever_side_starts_it(tmp_path, setting, in_c):
+    """The C start reads the environment only where it reads it exactly as the Python
+    side does, and leaves anything else to the Python side: either way the settings hold
+    (a 4-event buffer under a 20 000-event burst drops, and the drops are counted)."""
+    messages, out = run_to_the_end(tmp_path, SHOW_AGENT + BURST, **setting)
+    assert started_in_c(out) == in_c
+    events = [e for kind, body in messages if kind == protocol.EVENTS for e in body]
+    dropped = sum(body["count"] for kind, body in messages if kind == protocol.DROPPED)
+    assert (dropped > 0) == ("AUDITMON_QUEUE" in setting)
+    assert messages[-1][0] == protocol.GOODBYE
+    assert messages[-1][1]["last_seq"] == len(events) + dropped
+    if "AUDITMON_EVENTS" in setting:
+        assert {e[3] for e in events} == {"link.burst"}
+        assert len(events) + dropped == 20000
+    else:
+        assert {"exec", "link.burst"} <= {e[3] for e in events}
 
 
 def test_the_native_writer_sends_while_the_target_never_lets_go_of_the_gil(tmp_path):
@@ -108,10 +206,10 @@ def test_the_target_carries_on_when_the_monitor_goes_away(tmp_path, kind):
     assert err == ""
 
 
-def test_native_run_start_up_loads_no_socket_module_nor_the_python_transport(tmp_path):
-    """What the agent imports at start-up, every process pays for: the native run path
-    leaves the Python writer, the protocol module and ``_socket`` unloaded; describing
-    the import system's finders (every import event) leaves the summariser unloaded."""
+def test_native_run_start_up_loads_nothing_of_the_python_agent(tmp_path):
+    """What the agent imports at start-up, every process pays for: plain run mode starts
+    in the extension, leaving the agent's Python package, ``_socket`` and ``threading``
+    unloaded; describing the import system's finders (every import event) needs none."""
     server, path = listener(tmp_path)
     show = "import sys, json, email.parser; print(' '.join(sorted(sys.modules)))"
     plain = subprocess.run(
@@ -123,11 +221,14 @@ def test_native_run_start_up_loads_no_socket_module_nor_the_python_transport(tmp
     conn.close()
     server.close()
     added = set(out.split()) - set(plain)
-    assert "_auditmon_agent._native" in added  # the agent did start
+    assert "_auditmon_native" in added  # the agent did start
     unwanted = {
         "_socket",
         "socket",
         "threading",
+        "_auditmon_agent",  # plain run mode starts in C: no Python package at all
+        "_auditmon_agent.config",
+        "_auditmon_agent.core",
         "_auditmon_agent.transport",
         "_auditmon_agent.wire",
         "_auditmon_agent.summarize",

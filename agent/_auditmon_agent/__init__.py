@@ -34,6 +34,10 @@ def is_auditmon_itself():
 
 def disable():
     """Stop recording in this process, for good."""
+    native = sys.modules.get("_auditmon_native")
+    if native is not None and native.agent() is not None:
+        native.disable()  # run mode started in C (and adopted here, or not)
+        return
     core = sys.modules.get(__name__ + ".core")
     if core is not None:
         core.disable()

@@ -6,13 +6,15 @@ summary of the arguments and one ``deque.append``.  A writer thread (``transport
 drains the queue; the hook never waits for it.  When the queue is full the event is
 counted as dropped (the count travels in-band).  Nothing here may raise into the target.
 
-Where the C extension ``_native`` was built for this interpreter, it is the hook
-instead: the same decisions, numbering and summaries, encoded straight into a buffer
-(the bytes on the wire are the same); in run mode it also holds the connection and
-sends from a thread of its own.  ``AUDITMON_AGENT=python`` forces the Python hook.
+Where the C extension ``_auditmon_native`` was built for this interpreter, it is the
+hook instead: the same decisions, numbering and summaries, encoded straight into a
+buffer (the bytes on the wire are the same); in run mode it also holds the connection
+and sends from a thread of its own.  ``AUDITMON_AGENT=python`` forces the Python hook.
 
 Start-up is paid by every process, so what only one path needs is imported by that
-path: the native run path loads neither ``transport`` nor ``wire`` nor ``_socket``.
+path.  Plain run mode with the C hook starts in the extension without this module,
+which ``adopt``s that agent when one of its helpers is first needed; the native paths
+load neither ``transport`` nor ``wire`` nor ``_socket``.
 """
 
 import _thread
@@ -273,14 +275,10 @@ def identity():
 
 def start(config):
     """Install the hook and start the writer; called once, from sitecustomize."""
-    global _config, _summarize, _decide, _cap, _pid, _start_time, _installed, _native
+    global _summarize, _installed, _native
     if _installed:
         return
-    _config = config
-    _decide = _make_decider(config)
-    _cap = config.queue_size
-    _pid = os.getpid()
-    _start_time = time.time()
+    _settle(config, time.time())
     if config.native:
         _native = _load_native(config)
         _quiet.native = _native
@@ -297,9 +295,19 @@ def start(config):
     _installed = True
 
 
+def _settle(config, start_time):
+    """The state both ways in set up: the settings, the decider and this identity."""
+    global _config, _decide, _cap, _pid, _start_time
+    _config = config
+    _decide = _make_decider(config)
+    _cap = config.queue_size
+    _pid = os.getpid()
+    _start_time = start_time
+
+
 def _load_native(config):
     try:
-        from . import _native as native
+        import _auditmon_native as native
     except ImportError:
         return None
     return make_native_agent(
@@ -384,6 +392,31 @@ def _preload(tid):
         _quiet.discard(tid)
 
 
+def adopt(agent, start_time):
+    """Take over the C hook that run mode started without this module (``start_run`` in
+    ``_auditmon_native``): the state ``start`` would have left, and this module's helpers
+    for the agent from now on.  The extension installed the hook and its own exit and
+    fork handlers (which call this module's once it has adopted)."""
+    global _native, _writer, _installed
+    if _installed:
+        return
+    _settle(_settings.Config(), start_time)
+    _native = agent
+    _quiet.native = agent
+    _writer = _NativeLink(_config)
+    summarizer = _DeferredSummarizer(_config.strlen)
+    agent.set_helpers(
+        decisions=_decisions,
+        decide=_decide_now,
+        fallback=summarizer.value,
+        stack=_native_stack,
+        flush=_flush_now,
+        preload=_preload,
+        wire_types=_wire_types,
+    )
+    _installed = True
+
+
 def make_native_agent(
     native, summarizer, decisions, decide, stack, flush, limit, fallback=None, preload=None
 ):
@@ -419,7 +452,7 @@ class _NativeLink(object):
         self.pid = _pid
 
     def start(self):
-        from . import _native as protocol  # loaded already; its constants are wire.py's
+        import _auditmon_native as protocol  # loaded already; its constants are wire.py's
 
         fields = identity()
         fields["v"] = protocol.VERSION

@@ -1265,12 +1265,16 @@ writer_main(void *arg)
     return NULL;
 }
 
+/* Tell the writer to end; `wake` it now, or let it see so when it next wakes by itself.
+   An exiting process doesn't wake it: the exiting thread flushes in its place, and a
+   thread woken on another CPU as the process ends costs the process's exit its latency. */
 static void
-link_stop_writer(Agent *self)
+link_stop_writer(Agent *self, int wake)
 {
     pthread_mutex_lock(&self->lock);
     self->link.stopping = 1;
-    pthread_cond_signal(&self->link.wake);
+    if (wake)
+        pthread_cond_signal(&self->link.wake);
     pthread_mutex_unlock(&self->lock);
 }
 
@@ -1298,10 +1302,14 @@ link_flush_seq(Agent *self, int final, uint64_t last_seq, int goodbye_again)
     return 0;
 }
 
+/* Flush for an exec or the interpreter's teardown.  Teardown comes after atexit's
+   goodbye: what it raised then is followed by a goodbye again, which counts it. */
 static int
 link_flush(Agent *self, int final)
 {
-    return link_flush_seq(self, final, self->seq, 0);
+    int again = final && self->link.said_goodbye
+                && (self->count > 0 || self->dropped > self->link.reported_drops);
+    return link_flush_seq(self, final, self->seq, again);
 }
 
 /* After the interpreter is gone (Py_AtExit): what it raised after the goodbye, and a
@@ -1390,26 +1398,20 @@ connect_monitor(const char *path, const char *hello, Py_ssize_t hello_len)
     return fd;
 }
 
-/* connect(path, hello, interval, flush_timeout): run mode.  Connect to the monitor, send
-   the hello, start the writer thread.  OSError if the monitor can't be reached. */
-static PyObject *
-Agent_connect(Agent *self, PyObject *args)
+/* Run mode: connect to the monitor, send the hello, start the writer thread.  -1 with
+   errno set if the monitor can't be reached (or the thread can't be had). */
+static int
+link_open(Agent *self, const char *path, const char *hello, Py_ssize_t hello_len,
+          double interval, double flush_timeout)
 {
-    const char *path;
-    Py_buffer hello;
-    double interval, flush_timeout;
-    if (!PyArg_ParseTuple(args, "sy*dd", &path, &hello, &interval, &flush_timeout))
-        return NULL;
     Link *l = &self->link;
     if (l->fd >= 0 || (linked_agent != NULL && linked_agent != self)) {
-        PyBuffer_Release(&hello);
-        PyErr_SetString(PyExc_RuntimeError, "already connected");
-        return NULL;
+        errno = EISCONN;
+        return -1;
     }
-    int fd = connect_monitor(path, hello.buf, hello.len);
-    PyBuffer_Release(&hello);
+    int fd = connect_monitor(path, hello, hello_len);
     if (fd < 0)
-        return PyErr_SetFromErrnoWithFilename(PyExc_OSError, path);
+        return -1;
     l->interval = interval > 0 ? interval : 0.01;
     l->flush_timeout = flush_timeout > 0 ? flush_timeout : 0.001;
     l->stopping = 0;
@@ -1436,9 +1438,26 @@ Agent_connect(Agent *self, PyObject *args)
     if (r != 0) {
         link_close(l);
         errno = r;
-        return PyErr_SetFromErrno(PyExc_OSError);
+        return -1;
     }
     l->running = 1;
+    return 0;
+}
+
+/* connect(path, hello, interval, flush_timeout): run mode's link (link_open).  OSError
+   if the monitor can't be reached. */
+static PyObject *
+Agent_connect(Agent *self, PyObject *args)
+{
+    const char *path;
+    Py_buffer hello;
+    double interval, flush_timeout;
+    if (!PyArg_ParseTuple(args, "sy*dd", &path, &hello, &interval, &flush_timeout))
+        return NULL;
+    int r = link_open(self, path, hello.buf, hello.len, interval, flush_timeout);
+    PyBuffer_Release(&hello);
+    if (r < 0)
+        return PyErr_SetFromErrnoWithFilename(PyExc_OSError, path);
     Py_RETURN_NONE;
 }
 
@@ -1454,7 +1473,7 @@ Agent_finish(Agent *self, PyObject *final)
         Py_RETURN_NONE;
     uint64_t last_seq = self->seq;
     Py_BEGIN_ALLOW_THREADS
-    link_stop_writer(self);
+    link_stop_writer(self, 0);
     link_flush_seq(self, is_final, last_seq, 0);
     Py_END_ALLOW_THREADS
     Py_RETURN_NONE;
@@ -1466,7 +1485,7 @@ Agent_abandon(Agent *self, PyObject *unused)
 {
     self->disabled = 1;
     Py_BEGIN_ALLOW_THREADS
-    link_stop_writer(self);
+    link_stop_writer(self, 1);
     Link *l = &self->link;
     if (l->fd >= 0)
         shutdown(l->fd, SHUT_RDWR); /* a send blocked on the monitor returns at once */
@@ -1549,19 +1568,35 @@ Agent_set_limit(Agent *self, PyObject *arg)
     Py_RETURN_NONE;
 }
 
+static int
+quiet_insert(Agent *self, unsigned long tid)
+{
+    if (!is_quiet(self, tid)) {
+        if (self->nquiet >= MAX_QUIET) {
+            PyErr_SetString(PyExc_OverflowError, "too many quiet threads");
+            return -1;
+        }
+        self->quiet[self->nquiet++] = tid;
+    }
+    return 0;
+}
+
+static void
+quiet_remove(Agent *self, unsigned long tid)
+{
+    for (int i = 0; i < self->nquiet; i++)
+        if (self->quiet[i] == tid) {
+            self->quiet[i] = self->quiet[--self->nquiet];
+            break;
+        }
+}
+
 static PyObject *
 Agent_quiet_add(Agent *self, PyObject *arg)
 {
     unsigned long tid = PyLong_AsUnsignedLong(arg);
-    if (PyErr_Occurred())
+    if (PyErr_Occurred() || quiet_insert(self, tid) < 0)
         return NULL;
-    if (!is_quiet(self, tid)) {
-        if (self->nquiet >= MAX_QUIET) {
-            PyErr_SetString(PyExc_OverflowError, "too many quiet threads");
-            return NULL;
-        }
-        self->quiet[self->nquiet++] = tid;
-    }
     Py_RETURN_NONE;
 }
 
@@ -1571,11 +1606,7 @@ Agent_quiet_discard(Agent *self, PyObject *arg)
     unsigned long tid = PyLong_AsUnsignedLong(arg);
     if (PyErr_Occurred())
         return NULL;
-    for (int i = 0; i < self->nquiet; i++)
-        if (self->quiet[i] == tid) {
-            self->quiet[i] = self->quiet[--self->nquiet];
-            break;
-        }
+    quiet_remove(self, tid);
     Py_RETURN_NONE;
 }
 
@@ -1608,6 +1639,35 @@ Agent_encode_args(Agent *self, PyObject *args)
     return result;
 }
 
+static void
+set_helpers(Agent *self, PyObject *decisions, PyObject *decide, PyObject *fallback,
+            PyObject *stack, PyObject *flush, PyObject *preload, PyObject *wire_types)
+{
+    Py_INCREF(decisions); Py_XSETREF(self->decisions, decisions);
+    Py_INCREF(decide); Py_XSETREF(self->decide, decide);
+    Py_INCREF(fallback); Py_XSETREF(self->fallback, fallback);
+    Py_INCREF(stack); Py_XSETREF(self->stack, stack);
+    Py_INCREF(flush); Py_XSETREF(self->flush, flush);
+    Py_INCREF(preload); Py_XSETREF(self->preload, preload);
+    Py_INCREF(wire_types); Py_XSETREF(self->wire_types, wire_types);
+}
+
+/* set_helpers(decisions=, decide=, fallback=, stack=, flush=, preload=, wire_types=):
+   the Python side taking over an agent that run mode started from C. */
+static PyObject *
+Agent_set_helpers(Agent *self, PyObject *args, PyObject *kwds)
+{
+    static char *names[] = {"decisions", "decide", "fallback", "stack", "flush", "preload",
+                            "wire_types", NULL};
+    PyObject *decisions, *decide, *fallback, *stack, *flush, *preload, *wire_types;
+    if (!PyArg_ParseTupleAndKeywords(args, kwds, "O!OOOOOO", names, &PyDict_Type,
+                                     &decisions, &decide, &fallback, &stack, &flush, &preload,
+                                     &wire_types))
+        return NULL;
+    set_helpers(self, decisions, decide, fallback, stack, flush, preload, wire_types);
+    Py_RETURN_NONE;
+}
+
 static int
 Agent_init(Agent *self, PyObject *args, PyObject *kwds)
 {
@@ -1627,13 +1687,7 @@ Agent_init(Agent *self, PyObject *args, PyObject *kwds)
                                      &limit,
                                      &strlen_, &depth, &width, &budget))
         return -1;
-    Py_INCREF(decisions); Py_XSETREF(self->decisions, decisions);
-    Py_INCREF(decide); Py_XSETREF(self->decide, decide);
-    Py_INCREF(fallback); Py_XSETREF(self->fallback, fallback);
-    Py_INCREF(stack); Py_XSETREF(self->stack, stack);
-    Py_INCREF(flush); Py_XSETREF(self->flush, flush);
-    Py_INCREF(preload); Py_XSETREF(self->preload, preload);
-    Py_INCREF(wire_types); Py_XSETREF(self->wire_types, wire_types);
+    set_helpers(self, decisions, decide, fallback, stack, flush, preload, wire_types);
     Py_INCREF(type_module); Py_XSETREF(self->type_module, type_module);
     Py_INCREF(type_qualname); Py_XSETREF(self->type_qualname, type_qualname);
     self->limit = limit;
@@ -1710,11 +1764,13 @@ static PyMethodDef Agent_methods[] = {
     {"abandon", (PyCFunction)Agent_abandon, METH_NOARGS,
      "Close the link without a goodbye; record nothing more."},
     {"linked", (PyCFunction)Agent_linked, METH_NOARGS, "Whether the link is open."},
+    {"set_helpers", (PyCFunction)(void (*)(void))Agent_set_helpers,
+     METH_VARARGS | METH_KEYWORDS, "Replace the Python helpers (the Python side adopts)."},
     {NULL}};
 
 static PyTypeObject AgentType = {
     PyVarObject_HEAD_INIT(NULL, 0)
-    .tp_name = "_auditmon_agent._native.Agent",
+    .tp_name = "_auditmon_native.Agent",
     .tp_basicsize = sizeof(Agent),
     .tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_VECTORCALL,
     .tp_new = Agent_new,
@@ -1726,13 +1782,474 @@ static PyTypeObject AgentType = {
     .tp_doc = "The audit hook with its event buffer (see the module docstring).",
 };
 
+/* -- run mode, started from C ----------------------------------------------------------
+   Every monitored process pays the agent's start-up.  In run mode with this hook and no
+   event globs, nothing of the agent's Python package is needed to start, so none of it is
+   imported: sitecustomize calls start_run(), which reads the environment, connects, says
+   hello and installs the hook from here.  The Python core is imported ("adopts" this
+   agent) the first time one of its helpers is needed: a value only the Python summariser
+   describes, another audit hook being added, a fork, disable().  Anything unusual in the
+   environment leaves the start to the Python side, which reads it exactly. */
+
+/* core._make_decider's decisions without globs, config.py's summary limits and
+   core.NATIVE_BYTES_PER_EVENT: tests compare them with the Python side's. */
+static const char *const flush_events[] = {
+    "os.exec", "cpython.PyInterpreterState_Clear", "cpython._PySys_ClearAuditHooks"};
+#define HOOK_ADDED "sys.addaudithook"
+#define MAX_DECISIONS 10000
+#define SUMMARY_DEPTH 4
+#define SUMMARY_WIDTH 32
+#define SUMMARY_BUDGET 256
+#define BYTES_PER_EVENT 128
+
+static Agent *started;         /* the agent start_run() made */
+static double started_at;      /* its start time (the hello's "start") */
+static PyObject *load_package; /* sitecustomize's way to the package, off sys.path by then */
+static PyObject *core_module;  /* _auditmon_agent.core, once it adopted the agent */
+static int adopt_failed;
+
+/* The helpers a started agent has until the Python side adopts it: each adopts, then
+   calls the helper the Python side put in its place. */
+enum { LATE_FALLBACK, LATE_STACK, LATE_FLUSH, LATE_PRELOAD, LATE_WIRE_TYPES, LATE_COUNT };
+static PyObject *late[LATE_COUNT];
+
+/* decide(name): the decision bits for an event when no globs are set, memoised in the
+   agent's decisions as core's decider does. */
+static PyObject *
+run_decide(PyObject *module, PyObject *name)
+{
+    const char *event = PyUnicode_AsUTF8(name);
+    if (event == NULL)
+        return NULL;
+    long how = RECORD;
+    for (size_t i = 0; i < sizeof flush_events / sizeof flush_events[0]; i++)
+        if (strcmp(event, flush_events[i]) == 0)
+            how |= FLUSH;
+    if (strcmp(event, HOOK_ADDED) == 0)
+        how |= PRELOAD;
+    PyObject *bits = PyLong_FromLong(how);
+    if (bits != NULL && started != NULL && PyDict_GET_SIZE(started->decisions) < MAX_DECISIONS
+        && PyDict_SetItem(started->decisions, name, bits) < 0)
+        Py_CLEAR(bits);
+    return bits;
+}
+
+/* Import the agent's Python core and have it take the started agent over (core.adopt),
+   quietly: those imports are the agent's own.  Borrowed; NULL with an exception. */
+static PyObject *
+adopt(void)
+{
+    if (core_module != NULL)
+        return core_module;
+    if (started == NULL || adopt_failed) {
+        PyErr_SetString(PyExc_RuntimeError, "auditmon agent: no Python side to adopt the agent");
+        return NULL;
+    }
+    unsigned long tid = PyThread_get_thread_ident();
+    int was_quiet = is_quiet(started, tid);
+    if (!was_quiet && quiet_insert(started, tid) < 0)
+        return NULL;
+    PyObject *core = NULL;
+    PyObject *package = PyObject_CallObject(load_package, NULL);
+    if (package != NULL) {
+        Py_DECREF(package);
+        core = PyImport_ImportModule("_auditmon_agent.core");
+    }
+    if (core != NULL) {
+        PyObject *r = PyObject_CallMethod(core, "adopt", "Od", (PyObject *)started, started_at);
+        if (r == NULL)
+            Py_CLEAR(core);
+        Py_XDECREF(r);
+    }
+    if (!was_quiet)
+        quiet_remove(started, tid);
+    if (core == NULL)
+        adopt_failed = 1;
+    core_module = core;
+    return core;
+}
+
+static PyObject **
+helper_slot(Agent *a, long which)
+{
+    switch (which) {
+    case LATE_FALLBACK: return &a->fallback;
+    case LATE_STACK: return &a->stack;
+    case LATE_FLUSH: return &a->flush;
+    case LATE_PRELOAD: return &a->preload;
+    default: return &a->wire_types;
+    }
+}
+
+static PyObject *
+late_call(PyObject *which, PyObject *const *args, Py_ssize_t nargs)
+{
+    long w = PyLong_AsLong(which);
+    if (adopt() == NULL)
+        return NULL;
+    PyObject *helper = *helper_slot(started, w);
+    if (helper == late[w]) {
+        PyErr_SetString(PyExc_RuntimeError, "auditmon agent: the Python side gave no helper");
+        return NULL;
+    }
+    Py_INCREF(helper);
+    PyObject *r = PyObject_Vectorcall(helper, args, (size_t)nargs, NULL);
+    Py_DECREF(helper);
+    return r;
+}
+
+static PyMethodDef run_decide_def = {"decide", run_decide, METH_O,
+                                     "Decision bits for an event, without globs."};
+
+static PyMethodDef late_def = {"late_helper", (PyCFunction)(void (*)(void))late_call,
+                               METH_FASTCALL, "Adopt, then call the Python side's helper."};
+
+/* atexit: flush and say goodbye (the Python side's _at_exit once it adopted). */
+static PyObject *
+run_at_exit(PyObject *module, PyObject *unused)
+{
+    if (core_module != NULL)
+        return PyObject_CallMethod(core_module, "_at_exit", NULL);
+    if (started != NULL && started->link.fd >= 0)
+        return Agent_finish(started, Py_False);
+    Py_RETURN_NONE;
+}
+
+/* os.register_at_fork(after_in_child=): a forked child is a new process, which the
+   Python side sets up (new identity, its own connection).  Never raises into the child. */
+static PyObject *
+run_after_fork(PyObject *module, PyObject *unused)
+{
+    PyObject *core = adopt();
+    PyObject *r = core ? PyObject_CallMethod(core, "_after_fork_in_child", NULL) : NULL;
+    if (r == NULL) {
+        PyErr_Clear();
+        if (started != NULL)
+            started->disabled = 1;
+    }
+    Py_XDECREF(r);
+    Py_RETURN_NONE;
+}
+
+static PyMethodDef at_exit_def = {"at_exit", run_at_exit, METH_NOARGS, "Flush, say goodbye."};
+static PyMethodDef after_fork_def = {"after_fork_in_child", run_after_fork, METH_NOARGS,
+                                     "Start afresh in a forked child."};
+
+/* Whether the environment is blank there: unset, or only commas and spaces (no globs). */
+static int
+env_blank(const char *name)
+{
+    const char *text = getenv(name);
+    for (; text != NULL && *text; text++)
+        if (*text != ',' && *text != ' ' && *text != '\t')
+            return 0;
+    return 1;
+}
+
+/* An AUDITMON_* number as config.py reads it: unset or empty gives the default, a plain
+   decimal its value (a negative one the default).  0 for anything else: Python's int()
+   and float() read more forms, so the Python side starts the agent then. */
+static int
+env_number(const char *name, double fallback, int integral, double *out)
+{
+    const char *text = getenv(name);
+    *out = fallback;
+    if (text == NULL || *text == '\0')
+        return 1;
+    for (const char *p = text; *p; p++)
+        if (!((*p >= '0' && *p <= '9') || *p == '-' || *p == '+'
+              || (!integral && (*p == '.' || *p == 'e' || *p == 'E'))))
+            return 0;
+    char *end;
+    errno = 0;
+    double value = integral ? (double)strtoll(text, &end, 10) : strtod(text, &end);
+    if (*end != '\0' || errno != 0)
+        return 0;
+    if (value >= 0)
+        *out = value;
+    return 1;
+}
+
+/* 1 if this is auditmon itself (never monitored), 0 if not, -1 if the argv is unusual
+   (the Python side, agent.is_auditmon_itself, then decides). */
+static int
+auditmon_itself(void)
+{
+    PyObject *argv = PySys_GetObject("orig_argv");
+    if (argv == NULL || !PyList_Check(argv) || PyList_GET_SIZE(argv) == 0)
+        argv = PySys_GetObject("argv");
+    if (argv == NULL || !PyList_Check(argv))
+        return -1;
+    Py_ssize_t n = PyList_GET_SIZE(argv);
+    for (Py_ssize_t i = 0; i < n; i++) {
+        PyObject *arg = PyList_GET_ITEM(argv, i);
+        const char *text = PyUnicode_Check(arg) ? PyUnicode_AsUTF8(arg) : NULL;
+        if (text == NULL) {
+            PyErr_Clear();
+            return -1;
+        }
+        if (i == 0) {
+            const char *slash = strrchr(text, '/');
+            if (strcmp(slash ? slash + 1 : text, "auditmon") == 0)
+                return 1;
+        }
+        if (i > 0 && strcmp(PyUnicode_AsUTF8(PyList_GET_ITEM(argv, i - 1)), "-m") == 0
+            && strncmp(text, "auditmon", 8) == 0 && (text[8] == '\0' || text[8] == '.'))
+            return 1;
+    }
+    return 0;
+}
+
+/* core.identity() and _NativeLink's hello fields, in the same order. */
+static PyObject *
+hello_message(Agent *self)
+{
+    PyObject *fields = PyDict_New(), *value = NULL, *message = NULL;
+    if (fields == NULL)
+        return NULL;
+    PyObject *argv = PySys_GetObject("orig_argv");
+    if (argv == NULL || !PyList_Check(argv) || PyList_GET_SIZE(argv) == 0)
+        argv = PySys_GetObject("argv");
+    PyObject *executable = PySys_GetObject("executable");
+    PyObject *implementation = PySys_GetObject("implementation");
+    PyObject *version = PySys_GetObject("version_info");
+    PyObject *os = PyImport_ImportModule("os"); /* loaded already, by site */
+    PyObject *name = implementation ? PyObject_GetAttrString(implementation, "name") : NULL;
+    if (os == NULL || name == NULL || version == NULL || !PyTuple_Check(version) || PyTuple_GET_SIZE(version) < 3)
+        goto done;
+#define FIELD(key, make) \
+    if ((value = (make)) == NULL || PyDict_SetItemString(fields, key, value) < 0) \
+        goto done; \
+    Py_CLEAR(value);
+    FIELD("pid", PyLong_FromLong((long)getpid()));
+    FIELD("ppid", PyLong_FromLong((long)getppid()));
+    FIELD("argv", PyList_New(0));
+    PyObject *list = PyDict_GetItemString(fields, "argv");
+    for (Py_ssize_t i = 0; argv != NULL && PyList_Check(argv) && i < PyList_GET_SIZE(argv); i++) {
+        PyObject *arg = PyList_GET_ITEM(argv, i);
+        PyObject *text = PyUnicode_CheckExact(arg) ? (Py_INCREF(arg), arg) : PyObject_Str(arg);
+        if (text == NULL || PyList_Append(list, text) < 0) {
+            Py_XDECREF(text);
+            goto done;
+        }
+        Py_DECREF(text);
+    }
+    int has_executable = executable != NULL && PyObject_IsTrue(executable) == 1;
+    FIELD("executable", has_executable ? (Py_INCREF(executable), executable)
+                                       : PyUnicode_FromString(""));
+    value = PyObject_CallMethod(os, "getcwd", NULL);
+    if (value == NULL && PyErr_ExceptionMatches(PyExc_OSError)) {
+        PyErr_Clear();
+        value = (Py_INCREF(Py_None), Py_None);
+    }
+    FIELD("cwd", value);
+    FIELD("python", PyUnicode_FromFormat("%S %S.%S.%S", name, PyTuple_GET_ITEM(version, 0),
+                                         PyTuple_GET_ITEM(version, 1),
+                                         PyTuple_GET_ITEM(version, 2)));
+    FIELD("start", PyFloat_FromDouble(started_at));
+    FIELD("agent", PyUnicode_FromString("native"));
+    FIELD("v", PyLong_FromLong(WIRE_VERSION));
+    FIELD("mode", PyUnicode_FromString("run"));
+    FIELD("events", PyLong_FromUnsignedLongLong(self->seq));
+#undef FIELD
+    value = Py_BuildValue("[iO]", WIRE_HELLO, fields);
+    if (value != NULL)
+        message = Agent_pack(self, value);
+done:
+    Py_XDECREF(value);
+    Py_XDECREF(name);
+    Py_XDECREF(os);
+    Py_DECREF(fields);
+    return message;
+}
+
+/* A new agent with run mode's settings and the late helpers. */
+static Agent *
+run_agent(double queue, double strlen_)
+{
+    Agent *self = (Agent *)Agent_new(&AgentType, NULL, NULL);
+    if (self == NULL)
+        return NULL;
+    PyObject *decisions = PyDict_New();
+    PyObject *decide = PyCFunction_New(&run_decide_def, NULL);
+    PyObject *descriptor = PyDict_GetItemString(PyType_Type.tp_dict, "__module__");
+    PyObject *qualname = PyDict_GetItemString(PyType_Type.tp_dict, "__qualname__");
+    for (long i = 0; i < LATE_COUNT && decisions != NULL; i++)
+        if (late[i] == NULL) {
+            PyObject *which = PyLong_FromLong(i);
+            late[i] = which ? PyCFunction_New(&late_def, which) : NULL;
+            Py_XDECREF(which);
+            if (late[i] == NULL)
+                Py_CLEAR(decisions);
+        }
+    if (decisions == NULL || decide == NULL || descriptor == NULL || qualname == NULL
+        || (self->type_module = PyObject_GetAttrString(descriptor, "__get__")) == NULL
+        || (self->type_qualname = PyObject_GetAttrString(qualname, "__get__")) == NULL) {
+        Py_XDECREF(decisions);
+        Py_XDECREF(decide);
+        Py_DECREF(self);
+        return NULL;
+    }
+    set_helpers(self, decisions, decide, late[LATE_FALLBACK], late[LATE_STACK],
+                late[LATE_FLUSH], late[LATE_PRELOAD], late[LATE_WIRE_TYPES]);
+    Py_DECREF(decisions);
+    Py_DECREF(decide);
+    self->limit = (Py_ssize_t)(queue * BYTES_PER_EVENT);
+    self->strlen = (Py_ssize_t)strlen_;
+    self->depth = SUMMARY_DEPTH;
+    self->width = SUMMARY_WIDTH;
+    self->budget = SUMMARY_BUDGET;
+    return self;
+}
+
+/* As core.start: flush at exit, start afresh in a forked child. */
+static int
+run_handlers(void)
+{
+    PyObject *atexit = PyImport_ImportModule("atexit"), *os = PyImport_ImportModule("os");
+    PyObject *at_exit = PyCFunction_New(&at_exit_def, NULL);
+    PyObject *after_fork = PyCFunction_New(&after_fork_def, NULL);
+    PyObject *registered = NULL, *register_at_fork = NULL, *none = NULL, *kwargs = NULL;
+    int r = -1;
+    if (atexit == NULL || os == NULL || at_exit == NULL || after_fork == NULL)
+        goto done;
+    registered = PyObject_CallMethod(atexit, "register", "O", at_exit);
+    register_at_fork = PyObject_GetAttrString(os, "register_at_fork");
+    kwargs = Py_BuildValue("{sO}", "after_in_child", after_fork);
+    none = PyTuple_New(0);
+    if (registered == NULL || register_at_fork == NULL || kwargs == NULL || none == NULL)
+        goto done;
+    Py_DECREF(registered);
+    registered = PyObject_Call(register_at_fork, none, kwargs);
+    r = registered == NULL ? -1 : 0;
+done:
+    Py_XDECREF(registered);
+    Py_XDECREF(register_at_fork);
+    Py_XDECREF(kwargs);
+    Py_XDECREF(none);
+    Py_XDECREF(at_exit);
+    Py_XDECREF(after_fork);
+    Py_XDECREF(atexit);
+    Py_XDECREF(os);
+    return r;
+}
+
+/* The C-level hook where the interpreter has it, else the agent as a Python hook. */
+static int
+run_install(Agent *self)
+{
+    PyObject *installed = Agent_install(self, NULL);
+    if (installed == NULL)
+        return -1;
+    int done = installed == Py_True;
+    Py_DECREF(installed);
+    if (done)
+        return 0;
+    PyObject *sys = PyImport_ImportModule("sys");
+    PyObject *r = sys ? PyObject_CallMethod(sys, "addaudithook", "O", (PyObject *)self) : NULL;
+    Py_XDECREF(sys);
+    Py_XDECREF(r);
+    return r == NULL ? -1 : 0;
+}
+
+/* start_run(load_package): start run mode here if it needs nothing of the Python side;
+   True if that was done (or if this process is auditmon itself, which is never
+   monitored), False to leave the start to the Python side.  OSError if the monitor can't
+   be reached. */
+static PyObject *
+start_run(PyObject *module, PyObject *loader)
+{
+    const char *mode = getenv("AUDITMON_MODE"), *path = getenv("AUDITMON_SOCKET");
+    const char *kind = getenv("AUDITMON_AGENT");
+    double queue, strlen_, interval, flush_timeout;
+    if (started != NULL || mode == NULL || strcmp(mode, "run") != 0 || path == NULL
+        || *path == '\0' || (kind != NULL && strcmp(kind, "python") == 0)
+        || !env_blank("AUDITMON_EVENTS") || !env_blank("AUDITMON_EXCLUDE")
+        || !env_blank("AUDITMON_STACK") || !env_number("AUDITMON_QUEUE", 65536, 1, &queue)
+        || !env_number("AUDITMON_STRLEN", 1024, 1, &strlen_)
+        || !env_number("AUDITMON_INTERVAL", 0.01, 0, &interval)
+        || !env_number("AUDITMON_FLUSH_TIMEOUT", 2.0, 0, &flush_timeout))
+        Py_RETURN_FALSE;
+    int itself = auditmon_itself();
+    if (itself != 0)
+        return PyBool_FromLong(itself > 0);
+    Agent *self = run_agent(queue, strlen_);
+    if (self == NULL)
+        return NULL;
+    started_at = now();
+    PyObject *hello = hello_message(self);
+    if (hello == NULL)
+        goto fail;
+    int linked = link_open(self, path, PyBytes_AS_STRING(hello), PyBytes_GET_SIZE(hello),
+                           interval, flush_timeout);
+    Py_DECREF(hello);
+    if (linked < 0) {
+        PyErr_SetFromErrnoWithFilename(PyExc_OSError, path);
+        goto fail;
+    }
+    Py_INCREF(loader);
+    Py_XSETREF(load_package, loader);
+    started = self; /* for good: the handlers below and the hook use it until the end */
+    if (run_handlers() < 0 || run_install(self) < 0) {
+        PyObject *type, *value, *traceback;
+        PyErr_Fetch(&type, &value, &traceback);
+        Py_XDECREF(Agent_abandon(self, NULL));
+        PyErr_Restore(type, value, traceback);
+        return NULL;
+    }
+    Py_RETURN_TRUE;
+fail:
+    Py_DECREF(self);
+    return NULL;
+}
+
+/* agent(): the agent start_run() started, or None. */
+static PyObject *
+run_started(PyObject *module, PyObject *unused)
+{
+    PyObject *agent = started ? (PyObject *)started : Py_None;
+    Py_INCREF(agent);
+    return agent;
+}
+
+/* adopt(): the Python core, having taken the started agent over. */
+static PyObject *
+run_adopt(PyObject *module, PyObject *unused)
+{
+    PyObject *core = adopt();
+    Py_XINCREF(core);
+    return core;
+}
+
+/* disable(): record nothing more in this process (auditmon's own processes). */
+static PyObject *
+run_disable(PyObject *module, PyObject *unused)
+{
+    if (core_module != NULL)
+        return PyObject_CallMethod(core_module, "disable", NULL);
+    if (started == NULL)
+        Py_RETURN_NONE;
+    started->limit = 0;
+    return Agent_abandon(started, NULL);
+}
+
+static PyMethodDef module_methods[] = {
+    {"start_run", start_run, METH_O,
+     "start_run(load_package): start run mode from C if it needs nothing of Python."},
+    {"agent", run_started, METH_NOARGS, "The agent start_run() started, or None."},
+    {"adopt", run_adopt, METH_NOARGS, "The Python core, having taken that agent over."},
+    {"disable", run_disable, METH_NOARGS, "Record nothing more in this process."},
+    {"decide", run_decide, METH_O, "Decision bits for an event when no globs are set."},
+    {NULL}};
+
 static struct PyModuleDef module = {
-    PyModuleDef_HEAD_INIT, "_native",
-    "The auditmon agent's fast path: hook, summaries and msgpack encoding in C.", -1, NULL,
+    PyModuleDef_HEAD_INIT, "_auditmon_native",
+    "The auditmon agent's fast path: hook, summaries and msgpack encoding in C, and run\n"
+    "mode's start-up and connection.", -1, module_methods,
 };
 
 PyMODINIT_FUNC
-PyInit__native(void)
+PyInit__auditmon_native(void)
 {
     if (PyType_Ready(&AgentType) < 0)
         return NULL;
@@ -1752,7 +2269,11 @@ PyInit__native(void)
         || PyModule_AddIntConstant(m, "HELLO", WIRE_HELLO) < 0
         || PyModule_AddIntConstant(m, "EVENTS", WIRE_EVENTS) < 0
         || PyModule_AddIntConstant(m, "DROPPED", WIRE_DROPPED) < 0
-        || PyModule_AddIntConstant(m, "GOODBYE", WIRE_GOODBYE) < 0) {
+        || PyModule_AddIntConstant(m, "GOODBYE", WIRE_GOODBYE) < 0
+        || PyModule_AddIntConstant(m, "DEPTH", SUMMARY_DEPTH) < 0
+        || PyModule_AddIntConstant(m, "WIDTH", SUMMARY_WIDTH) < 0
+        || PyModule_AddIntConstant(m, "BUDGET", SUMMARY_BUDGET) < 0
+        || PyModule_AddIntConstant(m, "BYTES_PER_EVENT", BYTES_PER_EVENT) < 0) {
         Py_DECREF(m);
         return NULL;
     }
