@@ -24,6 +24,7 @@
 #include <pthread.h>
 #include <signal.h>
 #include <sys/socket.h>
+#include <sys/uio.h>
 #include <sys/un.h>
 #include <unistd.h>
 
@@ -1142,6 +1143,39 @@ send_all(int fd, const char *p, Py_ssize_t n)
     return 0;
 }
 
+/* The parts in order, in as few system calls as the socket takes them: each send wakes
+   the monitor, which shares the machine with the target. */
+static int
+send_parts(int fd, struct iovec *parts, int n)
+{
+    while (n > 0 && parts->iov_len == 0) {
+        parts++;
+        n--;
+    }
+    while (n > 0) {
+        struct msghdr msg;
+        memset(&msg, 0, sizeof msg);
+        msg.msg_iov = parts;
+        msg.msg_iovlen = (size_t)n;
+        ssize_t sent = sendmsg(fd, &msg, MSG_NOSIGNAL);
+        if (sent < 0) {
+            if (errno == EINTR)
+                continue;
+            return -1;
+        }
+        while (n > 0 && (size_t)sent >= parts->iov_len) {
+            sent -= (ssize_t)parts->iov_len;
+            parts++;
+            n--;
+        }
+        if (n > 0) {
+            parts->iov_base = (char *)parts->iov_base + sent;
+            parts->iov_len -= (size_t)sent;
+        }
+    }
+    return 0;
+}
+
 static void
 link_close(Link *l)
 {
@@ -1151,11 +1185,27 @@ link_close(Link *l)
     }
 }
 
+/* The goodbye: the process is done, having numbered last_seq events. */
+static void
+pack_goodbye(Buffer *b, uint64_t last_seq)
+{
+    put1(b, 0x92);
+    put1(b, WIRE_GOODBYE);
+    pack_map_header(b, 3);
+    pack_str_bytes(b, "time", 4);
+    pack_double(b, now());
+    pack_str_bytes(b, "exit_code", 9);
+    put1(b, 0xc0);
+    pack_str_bytes(b, "last_seq", 8);
+    pack_uint(b, last_seq);
+}
+
 /* Send what the hook has buffered, after a drop report if events were dropped since the
-   last one: the hook's buffer is swapped with the spare under the lock, and sent without
-   it.  Called with link.io held; -1 once the monitor is gone. */
+   last one, and then `tail` (a goodbye, or nothing), all in one sendmsg: the hook's
+   buffer is swapped with the spare under the lock, and sent without it.  Called with
+   link.io held; -1 once the monitor is gone. */
 static int
-link_send_pending(Agent *self)
+link_send_pending(Agent *self, const Buffer *tail)
 {
     Link *l = &self->link;
     if (l->fd < 0)
@@ -1184,10 +1234,12 @@ link_send_pending(Agent *self)
         put1(&head, WIRE_EVENTS);
         pack_array_header(&head, count);
     }
-    int r = 0;
-    if ((head.len && send_all(l->fd, head.data, head.len) < 0)
-        || (count && send_all(l->fd, taken.data, taken.len) < 0))
-        r = -1;
+    struct iovec parts[3] = {
+        {head.data, (size_t)head.len},
+        {taken.data, count ? (size_t)taken.len : 0},
+        {tail ? tail->data : NULL, tail ? (size_t)tail->len : 0},
+    };
+    int r = send_parts(l->fd, parts, 3);
     l->out.len = 0;
     if (l->out.cap > 4 * 1024 * 1024) { /* give back a burst's memory */
         PyMem_RawFree(l->out.data);
@@ -1195,24 +1247,6 @@ link_send_pending(Agent *self)
         l->out.cap = 0;
     }
     return r;
-}
-
-static int
-link_goodbye(Agent *self, uint64_t last_seq)
-{
-    unsigned char bytes[64];
-    Buffer b = {(char *)bytes, 0, sizeof bytes}; /* never grows: under 50 bytes */
-    put1(&b, 0x92);
-    put1(&b, WIRE_GOODBYE);
-    pack_map_header(&b, 3);
-    pack_str_bytes(&b, "time", 4);
-    pack_double(&b, now());
-    pack_str_bytes(&b, "exit_code", 9);
-    put1(&b, 0xc0);
-    pack_str_bytes(&b, "last_seq", 8);
-    pack_uint(&b, last_seq);
-    self->link.said_goodbye = 1;
-    return send_all(self->link.fd, b.data, b.len);
 }
 
 /* The monitor is gone: record nothing more (a send failed, or disable()). */
@@ -1252,7 +1286,7 @@ writer_main(void *arg)
         if (stopping)
             break;
         pthread_mutex_lock(&l->io);
-        if (l->fd >= 0 && link_send_pending(self) < 0)
+        if (l->fd >= 0 && link_send_pending(self, NULL) < 0)
             link_gone(self);
         int gone = l->fd < 0;
         pthread_mutex_unlock(&l->io);
@@ -1292,8 +1326,13 @@ link_flush_seq(Agent *self, int final, uint64_t last_seq, int goodbye_again)
         tv.tv_sec = (time_t)l->flush_timeout;
         tv.tv_usec = (suseconds_t)((l->flush_timeout - (double)tv.tv_sec) * 1e6);
         setsockopt(l->fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
-        if (link_send_pending(self) < 0
-            || ((goodbye_again || !l->said_goodbye) && link_goodbye(self, last_seq) < 0))
+        unsigned char bytes[64];
+        Buffer goodbye = {(char *)bytes, 0, sizeof bytes}; /* never grows: under 50 bytes */
+        if (goodbye_again || !l->said_goodbye) {
+            pack_goodbye(&goodbye, last_seq);
+            l->said_goodbye = 1;
+        }
+        if (link_send_pending(self, &goodbye) < 0)
             link_gone(self);
         else if (final)
             link_close(l);
