@@ -2052,9 +2052,8 @@ hello_message(Agent *self)
     PyObject *executable = PySys_GetObject("executable");
     PyObject *implementation = PySys_GetObject("implementation");
     PyObject *version = PySys_GetObject("version_info");
-    PyObject *os = PyImport_ImportModule("os"); /* loaded already, by site */
     PyObject *name = implementation ? PyObject_GetAttrString(implementation, "name") : NULL;
-    if (os == NULL || name == NULL || version == NULL || !PyTuple_Check(version) || PyTuple_GET_SIZE(version) < 3)
+    if (name == NULL || version == NULL || !PyTuple_Check(version) || PyTuple_GET_SIZE(version) < 3)
         goto done;
 #define FIELD(key, make) \
     if ((value = (make)) == NULL || PyDict_SetItemString(fields, key, value) < 0) \
@@ -2076,11 +2075,9 @@ hello_message(Agent *self)
     int has_executable = executable != NULL && PyObject_IsTrue(executable) == 1;
     FIELD("executable", has_executable ? (Py_INCREF(executable), executable)
                                        : PyUnicode_FromString(""));
-    value = PyObject_CallMethod(os, "getcwd", NULL);
-    if (value == NULL && PyErr_ExceptionMatches(PyExc_OSError)) {
-        PyErr_Clear();
-        value = (Py_INCREF(Py_None), Py_None);
-    }
+    char *cwd = getcwd(NULL, 0); /* os.getcwd(): decoded as file names are; None if gone */
+    value = cwd ? PyUnicode_DecodeFSDefault(cwd) : (Py_INCREF(Py_None), Py_None);
+    free(cwd);
     FIELD("cwd", value);
     FIELD("python", PyUnicode_FromFormat("%S %S.%S.%S", name, PyTuple_GET_ITEM(version, 0),
                                          PyTuple_GET_ITEM(version, 1),
@@ -2097,7 +2094,6 @@ hello_message(Agent *self)
 done:
     Py_XDECREF(value);
     Py_XDECREF(name);
-    Py_XDECREF(os);
     Py_DECREF(fields);
     return message;
 }
@@ -2145,7 +2141,12 @@ run_agent(double queue, double strlen_)
 static int
 run_handlers(void)
 {
-    PyObject *atexit = PyImport_ImportModule("atexit"), *os = PyImport_ImportModule("os");
+    PyObject *atexit = PyImport_ImportModule("atexit");
+    PyObject *os_name = PyUnicode_FromString("os");
+    PyObject *os = os_name ? PyImport_GetModule(os_name) : NULL; /* loaded already, by site */
+    Py_XDECREF(os_name);
+    if (os == NULL && !PyErr_Occurred())
+        os = PyImport_ImportModule("os");
     PyObject *at_exit = PyCFunction_New(&at_exit_def, NULL);
     PyObject *after_fork = PyCFunction_New(&after_fork_def, NULL);
     PyObject *registered = NULL, *register_at_fork = NULL, *none = NULL, *kwargs = NULL;

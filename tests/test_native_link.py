@@ -6,6 +6,7 @@ takes the GIL; the pure-Python agent from a Python thread.  Real targets, real s
 
 from __future__ import annotations
 
+import os
 import socket
 import subprocess
 import sys
@@ -34,13 +35,14 @@ def target_env(kind, path, **extra):
     )
 
 
-def start_target(kind, path, script, capture=True, **extra):
+def start_target(kind, path, script, capture=True, popen=None, **extra):
     """A target running ``script`` under the ``kind`` agent, streaming to ``path``."""
     pipes = {"stdout": subprocess.PIPE, "stderr": subprocess.PIPE, "text": True}
     return subprocess.Popen(
         [sys.executable, "-c", script],
         env=target_env(kind, path, **extra),
         **(pipes if capture else {}),
+        **(popen or {}),
     )
 
 
@@ -65,10 +67,15 @@ def messages_until(conn, wanted, timeout=10.0):
     raise AssertionError(f"{wanted!r} never arrived; got kinds {[k for k, _ in seen]}")
 
 
-def run_to_the_end(tmp_path, script, **extra):
-    """Run a native-agent target to its end: (every message it sent, its stdout)."""
+def run_to_the_end(tmp_path, script, cwd_gone=False, **extra):
+    """Run a native-agent target to its end: (every message it sent, its stdout).
+    ``cwd_gone``: its working directory is removed before it starts."""
     server, path = listener(Path(tempfile.mkdtemp(dir=tmp_path)))
-    target = start_target("native", path, script, AUDITMON_DEBUG="1", **extra)
+    popen = {}
+    if cwd_gone:
+        gone = tempfile.mkdtemp(dir=tmp_path)
+        popen = {"cwd": gone, "preexec_fn": lambda: os.rmdir(gone)}
+    target = start_target("native", path, script, popen=popen, AUDITMON_DEBUG="1", **extra)
     try:
         conn, _ = server.accept()
         conn.settimeout(30)
@@ -95,13 +102,16 @@ def started_in_c(out):
     return "_auditmon_agent" not in loaded
 
 
-def test_run_mode_started_in_c_says_hello_as_the_python_side_does(tmp_path):
+@pytest.mark.parametrize("cwd_gone", [False, True])
+def test_run_mode_started_in_c_says_hello_as_the_python_side_does(tmp_path, cwd_gone):
     """The hello run mode's C start builds is the one the Python side builds, field for
-    field and in the same order; a glob (here one that matches nothing) makes the Python
-    side start the same native agent."""
+    field and in the same order, in a working directory that is gone too; a glob (here
+    one that matches nothing) makes the Python side start the same native agent."""
     script = SHOW_AGENT + "import sys; sys.audit('link.mark', 1)\n"
-    c_messages, c_out = run_to_the_end(tmp_path, script)
-    py_messages, py_out = run_to_the_end(tmp_path, script, AUDITMON_EXCLUDE="no.such.event")
+    c_messages, c_out = run_to_the_end(tmp_path, script, cwd_gone)
+    py_messages, py_out = run_to_the_end(
+        tmp_path, script, cwd_gone, AUDITMON_EXCLUDE="no.such.event"
+    )
     assert started_in_c(c_out) and not started_in_c(py_out)
     (c_kind, c_hello), (py_kind, py_hello) = c_messages[0], py_messages[0]
     assert c_kind == py_kind == protocol.HELLO
@@ -121,6 +131,7 @@ def test_run_mode_started_in_c_says_hello_as_the_python_side_does(tmp_path):
         del c_hello[key], py_hello[key]
     assert c_hello == py_hello
     assert c_hello["agent"] == "native" and c_hello["mode"] == "run"
+    assert (c_hello["cwd"] is None) == cwd_gone
     for messages in (c_messages, py_messages):
         kinds = [kind for kind, _ in messages]
         assert kinds[-1] == protocol.GOODBYE and protocol.DROPPED not in kinds
