@@ -300,6 +300,8 @@ def _settle(config, start_time):
     global _config, _decide, _cap, _pid, _start_time
     _config = config
     _decide = _make_decider(config)
+    for event in FLUSH_EVENTS:  # decided now: at teardown no Python may run to decide them
+        _decide(event)
     _cap = config.queue_size
     _pid = os.getpid()
     _start_time = start_time
