@@ -11,11 +11,13 @@ Agent cost. Each workload runs as a fresh process under four configurations:
 The agents stream to a real monitor: this script listens on a Unix socket and decodes
 and counts every event (auditmon's own ingest), so the writer does its real work.
 Tight loops time themselves in-process (best of 5); whole programs are timed from the
-outside, the configurations taking turns run after run (so a slow spell of the machine
-hits them all), and the median is kept.  "added ns/event" divides the extra time by the
-number of events the program raised.  The start-up programs run twice: under the
-interpreter given (by default this venv's, with its .pth files) and under a bare venv of
-the same interpreter (nothing installed), where the agent's fixed cost weighs most.
+outside (spawned directly, waited for), the configurations taking turns run after run in
+a random order (so a slow spell of the machine hits them all), and the median is kept.
+"added ns/event" divides the extra time by the number of events the program raised.  The
+start-up programs run again, for many more rounds, under the interpreter given (by
+default this venv's, with its .pth files) and under a bare venv of the same interpreter
+(nothing installed), where the agent's fixed cost weighs most; their overhead is the
+mean of each round's extra time over no hook, with its standard error.
 Where valgrind is installed, instructions are counted too (repeatable on a noisy
 machine): per event on the tight loop, and for the whole start-up programs.
 
@@ -30,6 +32,7 @@ from __future__ import annotations
 import argparse
 import os
 import platform
+import random
 import shutil
 import socket
 import statistics
@@ -154,15 +157,50 @@ def tight_loop(python: str, stmt: str, n: int, env: dict[str, str]) -> float:
     return int(out.stdout.split()[-1]) / n
 
 
-def program_times(python: str, args: list[str], envs: dict[str, dict], runs: int) -> dict:
-    """Median wall time per configuration; the configurations take turns, run by run."""
+def run_once(python: str, args: list[str], env: dict[str, str]) -> float:
+    """Wall time of one run of the target process: spawned directly (posix_spawn), so
+    the figure holds as little of this harness as can be."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        started = time.perf_counter()
+        pid = os.posix_spawn(
+            python, [python, *args], env, file_actions=[(os.POSIX_SPAWN_DUP2, devnull, 1)]
+        )
+        _, status = os.waitpid(pid, 0)
+        elapsed = time.perf_counter() - started
+    finally:
+        os.close(devnull)
+    if os.waitstatus_to_exitcode(status) != 0:
+        raise RuntimeError(f"{python} {args} failed: {status}")
+    return elapsed
+
+
+def program_runs_by_config(
+    python: str, args: list[str], envs: dict[str, dict], runs: int
+) -> dict[str, list[float]]:
+    """Wall times per configuration; the configurations take turns, run by run, in a
+    fresh random order each round (so a slow spell of the machine hits them all)."""
     times: dict[str, list[float]] = {config: [] for config in envs}
+    order = list(envs)
     for _ in range(runs):
-        for config, env in envs.items():
-            started = time.perf_counter()
-            subprocess.run([python, *args], env=env, check=True, stdout=subprocess.DEVNULL)
-            times[config].append(time.perf_counter() - started)
+        random.shuffle(order)
+        for config in order:
+            times[config].append(run_once(python, args, envs[config]))
+    return times
+
+
+def program_times(python: str, args: list[str], envs: dict[str, dict], runs: int) -> dict:
+    """Median wall time per configuration."""
+    times = program_runs_by_config(python, args, envs, runs)
     return {config: statistics.median(values) for config, values in times.items()}
+
+
+def paired_overhead(times: dict[str, list[float]], config: str) -> tuple[float, float]:
+    """The mean of ``config``'s extra time over ``none`` in the same round, as a
+    percentage of the median ``none`` run, and its standard error."""
+    base = statistics.median(times["none"])
+    extra = [(a - b) / base * 100 for a, b in zip(times[config], times["none"])]
+    return statistics.mean(extra), statistics.stdev(extra) / len(extra) ** 0.5
 
 
 def program_instructions(python: str, args: list[str], env: dict[str, str]) -> int | None:
@@ -326,32 +364,42 @@ def program_runs(label: str, quick: bool) -> int:
 STARTUP = ("python -c pass", "import-heavy start-up")
 
 
+STARTUP_RUNS = {"python -c pass": (301, 61), "import-heavy start-up": (61, 15)}  # full, quick
+
+
 def bench_startup(monitor, empty_dir, pythons: dict[str, str], quick: bool) -> list[str]:
-    """The start-up programs under two interpreters: wall time, and instructions
-    (callgrind, repeatable) where valgrind is installed."""
+    """The start-up programs under two interpreters: wall time, many rounds, reported as
+    the mean extra time over no hook in the same round (± its standard error), and
+    instructions (callgrind, repeatable) where valgrind is installed."""
     lines = [
-        "### Start-up under two interpreters (wall: median ms; instructions: millions)",
+        "### Start-up under two interpreters",
         "",
-        "| program | interpreter | wall none | wall python | wall native | python +% | "
-        "native +% | instr. none | instr. python | instr. native | python +% | native +% |",
-        "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "Wall: median ms per run; the overheads are the mean of each round's extra time over "
+        "no hook, ± its standard error. Instructions: millions, the whole process.",
+        "",
+        "| program | interpreter | rounds | wall none | empty hook +% | python +% | native +% "
+        "| instr. none | instr. empty | instr. python | instr. native | empty +% | python +% "
+        "| native +% |",
+        "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
-    configs = ("none", "python", "native")
+    configs = ("none", "empty", "python", "native")
     for label in STARTUP:
+        runs = STARTUP_RUNS[label][1 if quick else 0]
         for name, python in pythons.items():
             envs = {config: environment(config, monitor, empty_dir) for config in configs}
-            wall = program_times(python, PROGRAMS[label], envs, program_runs(label, quick))
+            times = program_runs_by_config(python, PROGRAMS[label], envs, runs)
             counts = {c: program_instructions(python, PROGRAMS[label], envs[c]) for c in configs}
             monitor.reset()
-            row = [f"{wall[c] * 1e3:.1f}" for c in configs] + [
-                f"{(wall[c] / wall['none'] - 1) * 100:+.1f}%" for c in ("python", "native")
-            ]
+            row = [str(runs), f"{statistics.median(times['none']) * 1e3:.1f}"]
+            for config in configs[1:]:
+                mean, error = paired_overhead(times, config)
+                row.append(f"{mean:+.1f}% ± {error:.1f}")
             if counts["none"]:
                 row += [f"{counts[c] / 1e6:.1f}" for c in configs] + [
-                    f"{(counts[c] / counts['none'] - 1) * 100:+.1f}%" for c in ("python", "native")
+                    f"{(counts[c] / counts['none'] - 1) * 100:+.1f}%" for c in configs[1:]
                 ]
             else:
-                row += ["-"] * 5
+                row += ["-"] * 7
             lines.append(f"| {label} | {name} | " + " | ".join(row) + " |")
     return lines + [""]
 
