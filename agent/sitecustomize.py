@@ -27,13 +27,25 @@ def _debug():
 
 def _native():
     """The agent's C extension, unless the pure-Python agent is asked for (or it was not
-    built for this interpreter)."""
+    built for this interpreter).  Loaded from where it must be, as import would load it
+    but without searching ``sys.meta_path`` and ``sys.path`` for it (a tenth of a
+    millisecond at every start)."""
     if os.environ.get("AUDITMON_AGENT") == "python":
         return None
     try:
-        import _auditmon_native
+        import _frozen_importlib
+        import _frozen_importlib_external
+        import _imp
 
-        return _auditmon_native
+        name = "_auditmon_native"
+        path = os.path.join(_here, name + _imp.extension_suffixes()[0])
+        loader = _frozen_importlib_external.ExtensionFileLoader(name, path)
+        spec = _frozen_importlib.ModuleSpec(name, loader, origin=path)
+        spec.has_location = True  # a __file__, as import gives
+        module = _frozen_importlib.module_from_spec(spec)
+        loader.exec_module(module)
+        sys.modules[name] = module
+        return module
     except ImportError:
         return None
 
