@@ -247,6 +247,9 @@ def test_native_run_start_up_loads_nothing_of_the_python_agent(tmp_path):
         "_auditmon_agent.summarize",
     }
     assert added & unwanted == set()
+    # nothing at all beyond the extension, the bootstrap and the exit handlers' module:
+    # the target's own imports are its own, not already done by the agent
+    assert added <= {"_auditmon_native", "sitecustomize", "atexit"}, added
 
 
 @pytest.mark.parametrize("kind", ["native", "python"])
