@@ -2098,6 +2098,19 @@ done:
     return message;
 }
 
+/* type.__dict__[name].__get__, as summarize.py takes it.  Asked for, not read from
+   tp_dict: CPython 3.12+ keeps the dict of a static type like `type` elsewhere. */
+static PyObject *
+type_getter(const char *name)
+{
+    PyObject *dict = PyObject_GetAttrString((PyObject *)&PyType_Type, "__dict__");
+    PyObject *descriptor = dict ? PyMapping_GetItemString(dict, name) : NULL;
+    PyObject *getter = descriptor ? PyObject_GetAttrString(descriptor, "__get__") : NULL;
+    Py_XDECREF(descriptor);
+    Py_XDECREF(dict);
+    return getter;
+}
+
 /* A new agent with run mode's settings and the late helpers. */
 static Agent *
 run_agent(double queue, double strlen_)
@@ -2107,8 +2120,6 @@ run_agent(double queue, double strlen_)
         return NULL;
     PyObject *decisions = PyDict_New();
     PyObject *decide = PyCFunction_New(&run_decide_def, NULL);
-    PyObject *descriptor = PyDict_GetItemString(PyType_Type.tp_dict, "__module__");
-    PyObject *qualname = PyDict_GetItemString(PyType_Type.tp_dict, "__qualname__");
     for (long i = 0; i < LATE_COUNT && decisions != NULL; i++)
         if (late[i] == NULL) {
             PyObject *which = PyLong_FromLong(i);
@@ -2117,9 +2128,9 @@ run_agent(double queue, double strlen_)
             if (late[i] == NULL)
                 Py_CLEAR(decisions);
         }
-    if (decisions == NULL || decide == NULL || descriptor == NULL || qualname == NULL
-        || (self->type_module = PyObject_GetAttrString(descriptor, "__get__")) == NULL
-        || (self->type_qualname = PyObject_GetAttrString(qualname, "__get__")) == NULL) {
+    if (decisions == NULL || decide == NULL
+        || (self->type_module = type_getter("__module__")) == NULL
+        || (self->type_qualname = type_getter("__qualname__")) == NULL) {
         Py_XDECREF(decisions);
         Py_XDECREF(decide);
         Py_DECREF(self);

@@ -1,11 +1,19 @@
-"""The agent on other CPythons (3.8 to 3.13): the pure-Python hook where no native build fits."""
+"""The agent on other CPythons (3.8 to 3.13): the pure-Python hook where no native build fits,
+and the native one built for each (auditmon builds it for the interpreter it installs on)."""
 
 from __future__ import annotations
 
 import glob
+import shutil
+import socket
+import subprocess
+import time
+from pathlib import Path
 
 import pytest
-from conftest import events_of, read_jsonl, run_recorded
+from conftest import AGENT_DIR, clean_env, events_of, read_jsonl, run_recorded
+
+from auditmon import protocol
 
 WORKLOAD = (
     "import os, subprocess, sys\n"
@@ -42,3 +50,123 @@ def test_the_agent_runs_on_other_interpreters(tmp_path, python):
     assert len(processes) == 3
     assert {p["agent"] for p in processes} <= {"python", "native"}
     assert not [r for r in records if r["type"] == "dropped"]
+
+
+NATIVE_WORKLOAD = (
+    "import os, sys\n"
+    "started_in_c = '_auditmon_agent' not in sys.modules\n"
+    "sys.audit('native.plain', 1, 'two', None, 2.5)\n"
+    "sys.audit('native.odd', {'k': [1, 2]}, 2**100, bytearray(b'x'))\n"  # adopted here
+    "pid = os.fork()\n"
+    "if pid == 0:\n"
+    "    sys.audit('native.child', 7)\n"
+    "    sys.exit(0)\n"
+    "os.waitpid(pid, 0)\n"
+    "print(started_in_c)\n"
+)
+
+
+def build_native(python: str, directory: Path) -> Path:
+    """The agent, with its extension compiled for ``python``, in ``directory``."""
+    where = subprocess.run(
+        [
+            python,
+            "-c",
+            "import sysconfig as s; print(s.get_paths()['include']); "
+            "print(s.get_config_var('EXT_SUFFIX'))",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.split()
+    agent = directory / "agent"
+    shutil.copytree(AGENT_DIR, agent, ignore=shutil.ignore_patterns("*.so", "__pycache__"))
+    subprocess.run(
+        [
+            "gcc",
+            "-shared",
+            "-fPIC",
+            "-O2",
+            "-fwrapv",
+            "-Wall",
+            "-Werror",
+            f"-I{where[0]}",
+            str(agent / "_auditmon_native.c"),
+            "-o",
+            str(agent / f"_auditmon_native{where[1]}"),
+        ],
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    return agent
+
+
+def messages_of_two_processes(server: socket.socket, target: subprocess.Popen) -> list[list]:
+    """Everything the parent and its forked child send, one list per connection."""
+    connections = []
+    deadline = time.monotonic() + 30
+    server.settimeout(0.2)
+    while len(connections) < 2:
+        try:
+            conn, _ = server.accept()
+        except TimeoutError:
+            # connections made before the target ended are still queued: none will come
+            assert target.poll() is None, f"the target ended ({target.returncode}) unheard"
+            assert time.monotonic() < deadline, "timed out"
+            continue
+        conn.settimeout(30)
+        connections.append(conn)
+    streams = []
+    for conn in connections:
+        unpacker = protocol.make_unpacker()
+        while data := conn.recv(1 << 16):
+            unpacker.feed(data)
+        conn.close()
+        streams.append(list(unpacker))
+    return streams
+
+
+@pytest.mark.parametrize("python", [p for p in interpreters() if "3.8" not in p] or ["none"])
+def test_the_native_agent_builds_and_starts_in_c_on_other_interpreters(tmp_path, python):
+    """auditmon installs on 3.9+, building the extension for the installing interpreter:
+    there run mode starts in C, adopts its Python side on an odd value, and follows a
+    fork.  Built here for each other CPython found, and run for real."""
+    if python == "none":
+        pytest.skip("no other CPython installed (pyenv) on this machine")
+    if shutil.which("gcc") is None:
+        pytest.skip("no C compiler on this machine")
+    agent = build_native(python, tmp_path)
+    path = tmp_path / "monitor.sock"
+    server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    server.bind(str(path))
+    server.listen(4)
+    env = clean_env(PYTHONPATH=str(agent), AUDITMON_MODE="run", AUDITMON_SOCKET=str(path))
+    target = subprocess.Popen(
+        [python, "-W", "ignore::DeprecationWarning", "-c", NATIVE_WORKLOAD],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        streams = messages_of_two_processes(server, target)
+        out, err = target.communicate(timeout=30)
+    finally:
+        server.close()
+        if target.poll() is None:
+            target.kill()
+    assert target.returncode == 0 and err == "", err
+    assert out == "True\n"  # run mode started in C
+    seen = {}
+    for messages in streams:
+        kind, hello = messages[0]
+        assert kind == protocol.HELLO and hello["agent"] == "native"
+        assert hello["python"].startswith(f"cpython {python.rsplit('python', 1)[1]}.")
+        events = [e for k, body in messages if k == protocol.EVENTS for e in body]
+        assert messages[-1][0] == protocol.GOODBYE
+        assert messages[-1][1]["last_seq"] == len(events)
+        seen.update({e[3]: e[4] for e in events if e[3].startswith("native.")})
+    assert seen["native.plain"] == (1, "two", None, 2.5)
+    assert seen["native.odd"] == ({"k": (1, 2)}, 2**100, b"x")
+    assert seen["native.child"] == (7,)
