@@ -1312,10 +1312,12 @@ link_stop_writer(Agent *self, int wake)
     pthread_mutex_unlock(&self->lock);
 }
 
-/* Flush from the calling thread, bounded by the flush timeout: everything buffered and,
-   once, a goodbye; on `final` the connection is closed (the interpreter is going). */
+/* Flush from the calling thread, bounded by the flush timeout: everything buffered and a
+   goodbye; on `final` the connection is closed (the interpreter is going).  The goodbye
+   goes once, and again on `final` when there is more to send after it (the interpreter's
+   teardown comes after atexit's goodbye), so that the last one counts everything. */
 static int
-link_flush_seq(Agent *self, int final, uint64_t last_seq, int goodbye_again)
+link_flush_seq(Agent *self, int final, uint64_t last_seq)
 {
     Link *l = &self->link;
     struct timespec until = after(l->flush_timeout, CLOCK_REALTIME);
@@ -1328,7 +1330,8 @@ link_flush_seq(Agent *self, int final, uint64_t last_seq, int goodbye_again)
         setsockopt(l->fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
         unsigned char bytes[64];
         Buffer goodbye = {(char *)bytes, 0, sizeof bytes}; /* never grows: under 50 bytes */
-        if (goodbye_again || !l->said_goodbye) {
+        int pending = self->count > 0 || self->dropped > l->reported_drops;
+        if (!l->said_goodbye || (final && pending)) {
             pack_goodbye(&goodbye, last_seq);
             l->said_goodbye = 1;
         }
@@ -1341,14 +1344,11 @@ link_flush_seq(Agent *self, int final, uint64_t last_seq, int goodbye_again)
     return 0;
 }
 
-/* Flush for an exec or the interpreter's teardown.  Teardown comes after atexit's
-   goodbye: what it raised then is followed by a goodbye again, which counts it. */
+/* Flush for an exec or the interpreter's teardown. */
 static int
 link_flush(Agent *self, int final)
 {
-    int again = final && self->link.said_goodbye
-                && (self->count > 0 || self->dropped > self->link.reported_drops);
-    return link_flush_seq(self, final, self->seq, again);
+    return link_flush_seq(self, final, self->seq);
 }
 
 /* After the interpreter is gone (Py_AtExit): what it raised after the goodbye, and a
@@ -1357,14 +1357,8 @@ static void
 link_at_exit(void)
 {
     Agent *self = linked_agent;
-    if (self == NULL || self->link.fd < 0)
-        return;
-    int more = self->count > 0 || self->dropped > self->link.reported_drops
-               || !self->link.said_goodbye;
-    if (more)
-        link_flush_seq(self, 1, self->seq, 1);
-    else
-        link_close(&self->link);
+    if (self != NULL && self->link.fd >= 0)
+        link_flush_seq(self, 1, self->seq);
 }
 
 static void
@@ -1513,7 +1507,7 @@ Agent_finish(Agent *self, PyObject *final)
     uint64_t last_seq = self->seq;
     Py_BEGIN_ALLOW_THREADS
     link_stop_writer(self, 0);
-    link_flush_seq(self, is_final, last_seq, 0);
+    link_flush_seq(self, is_final, last_seq);
     Py_END_ALLOW_THREADS
     Py_RETURN_NONE;
 }
@@ -1533,13 +1527,6 @@ Agent_abandon(Agent *self, PyObject *unused)
     pthread_mutex_unlock(&l->io);
     Py_END_ALLOW_THREADS
     Py_RETURN_NONE;
-}
-
-/* linked(): whether run mode's connection is open. */
-static PyObject *
-Agent_linked(Agent *self, PyObject *unused)
-{
-    return PyBool_FromLong(self->link.fd >= 0);
 }
 
 /* -- methods for the writer and the Python side --------------------------------------- */
@@ -1802,7 +1789,6 @@ static PyMethodDef Agent_methods[] = {
      "finish(final): stop the writer; flush and say goodbye from this thread."},
     {"abandon", (PyCFunction)Agent_abandon, METH_NOARGS,
      "Close the link without a goodbye; record nothing more."},
-    {"linked", (PyCFunction)Agent_linked, METH_NOARGS, "Whether the link is open."},
     {"set_helpers", (PyCFunction)(void (*)(void))Agent_set_helpers,
      METH_VARARGS | METH_KEYWORDS, "Replace the Python helpers (the Python side adopts)."},
     {NULL}};
@@ -2009,14 +1995,23 @@ env_number(const char *name, double fallback, int integral, double *out)
     return 1;
 }
 
+/* The command line as the Python side takes it: sys.orig_argv, else sys.argv (borrowed;
+   NULL, or not a list, where neither is usable). */
+static PyObject *
+command_line(void)
+{
+    PyObject *argv = PySys_GetObject("orig_argv");
+    if (argv == NULL || !PyList_Check(argv) || PyList_GET_SIZE(argv) == 0)
+        argv = PySys_GetObject("argv");
+    return argv;
+}
+
 /* 1 if this is auditmon itself (never monitored), 0 if not, -1 if the argv is unusual
    (the Python side, agent.is_auditmon_itself, then decides). */
 static int
 auditmon_itself(void)
 {
-    PyObject *argv = PySys_GetObject("orig_argv");
-    if (argv == NULL || !PyList_Check(argv) || PyList_GET_SIZE(argv) == 0)
-        argv = PySys_GetObject("argv");
+    PyObject *argv = command_line();
     if (argv == NULL || !PyList_Check(argv))
         return -1;
     Py_ssize_t n = PyList_GET_SIZE(argv);
@@ -2046,9 +2041,7 @@ hello_message(Agent *self)
     PyObject *fields = PyDict_New(), *value = NULL, *message = NULL;
     if (fields == NULL)
         return NULL;
-    PyObject *argv = PySys_GetObject("orig_argv");
-    if (argv == NULL || !PyList_Check(argv) || PyList_GET_SIZE(argv) == 0)
-        argv = PySys_GetObject("argv");
+    PyObject *argv = command_line();
     PyObject *executable = PySys_GetObject("executable");
     PyObject *implementation = PySys_GetObject("implementation");
     PyObject *version = PySys_GetObject("version_info");
@@ -2263,15 +2256,6 @@ run_started(PyObject *module, PyObject *unused)
     return agent;
 }
 
-/* adopt(): the Python core, having taken the started agent over. */
-static PyObject *
-run_adopt(PyObject *module, PyObject *unused)
-{
-    PyObject *core = adopt();
-    Py_XINCREF(core);
-    return core;
-}
-
 /* disable(): record nothing more in this process (auditmon's own processes). */
 static PyObject *
 run_disable(PyObject *module, PyObject *unused)
@@ -2288,7 +2272,6 @@ static PyMethodDef module_methods[] = {
     {"start_run", start_run, METH_O,
      "start_run(load_package): start run mode from C if it needs nothing of Python."},
     {"agent", run_started, METH_NOARGS, "The agent start_run() started, or None."},
-    {"adopt", run_adopt, METH_NOARGS, "The Python core, having taken that agent over."},
     {"disable", run_disable, METH_NOARGS, "Record nothing more in this process."},
     {"decide", run_decide, METH_O, "Decision bits for an event when no globs are set."},
     {NULL}};

@@ -97,6 +97,18 @@ def runtime_dir(tmp_path_factory) -> Path:
     return path / "auditmon"
 
 
+def all_messages(conn) -> list:
+    """Every protocol message an agent sends on ``conn``, until it closes."""
+    from auditmon import protocol
+
+    conn.settimeout(30)
+    unpacker = protocol.make_unpacker()
+    while data := conn.recv(1 << 16):
+        unpacker.feed(data)
+    conn.close()
+    return list(unpacker)
+
+
 def which(name: str) -> str | None:
     return shutil.which(name)
 

@@ -11,7 +11,7 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import AGENT_DIR, clean_env, events_of, read_jsonl, run_recorded
+from conftest import AGENT_DIR, all_messages, clean_env, events_of, read_jsonl, run_recorded
 
 from auditmon import protocol
 
@@ -115,16 +115,8 @@ def messages_of_two_processes(server: socket.socket, target: subprocess.Popen) -
             assert target.poll() is None, f"the target ended ({target.returncode}) unheard"
             assert time.monotonic() < deadline, "timed out"
             continue
-        conn.settimeout(30)
         connections.append(conn)
-    streams = []
-    for conn in connections:
-        unpacker = protocol.make_unpacker()
-        while data := conn.recv(1 << 16):
-            unpacker.feed(data)
-        conn.close()
-        streams.append(list(unpacker))
-    return streams
+    return [all_messages(conn) for conn in connections]
 
 
 @pytest.mark.parametrize("python", [p for p in interpreters() if "3.8" not in p] or ["none"])

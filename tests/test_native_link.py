@@ -15,7 +15,7 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import AGENT_DIR, agent_env
+from conftest import AGENT_DIR, agent_env, all_messages
 
 from auditmon import protocol
 
@@ -77,12 +77,7 @@ def run_to_the_end(tmp_path, script, cwd_gone=False, **extra):
         popen = {"cwd": gone, "preexec_fn": lambda: os.rmdir(gone)}
     target = start_target("native", path, script, popen=popen, AUDITMON_DEBUG="1", **extra)
     try:
-        conn, _ = server.accept()
-        conn.settimeout(30)
-        unpacker = protocol.make_unpacker()
-        while data := conn.recv(1 << 16):
-            unpacker.feed(data)
-        conn.close()
+        messages = all_messages(server.accept()[0])
         out, err = target.communicate(timeout=30)
     finally:
         server.close()
@@ -90,7 +85,7 @@ def run_to_the_end(tmp_path, script, cwd_gone=False, **extra):
             target.kill()
             target.wait()
     assert target.returncode == 0 and err == "", err
-    return list(unpacker), out
+    return messages, out
 
 
 SHOW_AGENT = "import sys; print(sorted(m for m in sys.modules if m.startswith('_auditmon')))\n"
