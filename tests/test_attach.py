@@ -9,7 +9,16 @@ import sys
 
 import msgpack
 import pytest
-from conftest import WORKLOADS, attach_env, auditmon, clean_env, events_of, read_jsonl, wait_for
+from conftest import (
+    AGENT_DIR,
+    WORKLOADS,
+    attach_env,
+    auditmon,
+    clean_env,
+    events_of,
+    read_jsonl,
+    wait_for,
+)
 
 from auditmon import protocol
 
@@ -100,10 +109,33 @@ def test_attach_ends_when_the_process_exits(ticker, runtime_dir, tmp_path):
     wait_for(lambda: not ticker.sock.exists())  # the agent removes its socket
 
 
+def test_a_socket_is_found_only_once_it_listens(tmp_path):
+    """Bound under another name and renamed after listen(): a monitor that sees
+    ``<pid>.sock`` can connect at once (between bind and listen it would be refused)."""
+    sys.path.insert(0, str(AGENT_DIR))
+    try:
+        from _auditmon_agent import transport
+    finally:
+        sys.path.remove(str(AGENT_DIR))
+    runtime = tmp_path / "rt"
+    listener = transport.listen(str(runtime), os.getpid())
+    try:
+        path = runtime / f"{os.getpid()}.sock"
+        assert listener.getsockname() == str(path) + ".part"  # the name it was bound as
+        assert [p.name for p in runtime.iterdir()] == [path.name]
+        assert oct(os.stat(path).st_mode & 0o777) == "0o600"
+        with socket.socket(socket.AF_UNIX) as client:
+            client.connect(str(path))
+            os.close(listener._accept()[0])  # a raw _socket.socket, as the agent uses
+    finally:
+        listener.close()
+
+
 def test_stale_sockets_are_cleaned_up(runtime_dir, tmp_path):
     runtime_dir.mkdir(mode=0o700)
     stale = runtime_dir / "4194305.sock"  # above Linux's largest pid: never alive
     stale.touch()
+    (runtime_dir / "4194305.sock.part").touch()  # one left half made
     stop = tmp_path / "stop"
     stop.touch()  # the ticker exits right away; its agent cleaned up on start
     subprocess.run(

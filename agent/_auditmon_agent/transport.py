@@ -256,7 +256,7 @@ class AttachWriter(_Writer):
         import select  # attach mode only: run mode never pays for it
 
         self.listener = listen(self.config.runtime_dir, self.pid)
-        self.path = self.listener.getsockname()
+        self.path = socket_path(self.config.runtime_dir, self.pid)
         try:
             while not self.stopping:
                 waiting = [self.listener] + ([self.client] if self.client else [])
@@ -442,13 +442,17 @@ def socket_path(runtime_dir, pid):
     return os.path.join(runtime_dir, "%d.sock" % pid)
 
 
+_PART = ".part"  # a socket not listening yet: see listen()
+
+
 def remove_stale(runtime_dir):
-    """Unlink sockets whose process is gone."""
+    """Unlink sockets whose process is gone (and any it left half made)."""
     for name in os.listdir(runtime_dir):
-        if not name.endswith(".sock"):
+        stem = name[: -len(_PART)] if name.endswith(_PART) else name
+        if not stem.endswith(".sock"):
             continue
         try:
-            pid = int(name[:-5])
+            pid = int(stem[:-5])
         except ValueError:
             continue
         if not _alive(pid):
@@ -469,16 +473,30 @@ def _alive(pid):
 
 
 def listen(runtime_dir, pid):
-    """A listening socket at ``<runtime_dir>/<pid>.sock``, mode 0600, in a 0700 dir."""
+    """A listening socket at ``<runtime_dir>/<pid>.sock``, mode 0600, in a 0700 dir.
+
+    It is bound under a temporary name and renamed once it listens, so a monitor that
+    finds the name can connect: between bind and listen a connect is refused."""
     private_dir(runtime_dir)
     remove_stale(runtime_dir)
     path = socket_path(runtime_dir, pid)
-    try:
-        os.unlink(path)  # a leftover of this pid's previous program (exec)
-    except OSError:
-        pass
+    partial = path + _PART
+    for leftover in (path, partial):  # of this pid's previous program (exec)
+        try:
+            os.unlink(leftover)
+        except OSError:
+            pass
     sock = _socket.socket(_socket.AF_UNIX, _socket.SOCK_STREAM)
-    sock.bind(path)
-    os.chmod(path, 0o600)
-    sock.listen(4)
+    try:
+        sock.bind(partial)
+        os.chmod(partial, 0o600)
+        sock.listen(4)
+        os.rename(partial, path)
+    except BaseException:
+        sock.close()
+        try:
+            os.unlink(partial)
+        except OSError:
+            pass
+        raise
     return sock
