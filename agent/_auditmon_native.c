@@ -213,24 +213,27 @@ pack_double(Buffer *b, double d)
     return put_be(b, 0xcb, bits, 8);
 }
 
+/* An array's or a map's header: the fix form, then 16 and 32 bits (tags tag16, tag16+1). */
+static int
+pack_container_header(Buffer *b, Py_ssize_t n, unsigned char fix, unsigned char tag16)
+{
+    if (n < 16)
+        return put1(b, (unsigned char)(fix | n));
+    if (n < 0x10000)
+        return put_be(b, tag16, (uint64_t)n, 2);
+    return put_be(b, (unsigned char)(tag16 + 1), (uint64_t)n, 4);
+}
+
 static int
 pack_array_header(Buffer *b, Py_ssize_t n)
 {
-    if (n < 16)
-        return put1(b, (unsigned char)(0x90 | n));
-    if (n < 0x10000)
-        return put_be(b, 0xdc, (uint64_t)n, 2);
-    return put_be(b, 0xdd, (uint64_t)n, 4);
+    return pack_container_header(b, n, 0x90, 0xdc);
 }
 
 static int
 pack_map_header(Buffer *b, Py_ssize_t n)
 {
-    if (n < 16)
-        return put1(b, (unsigned char)(0x80 | n));
-    if (n < 0x10000)
-        return put_be(b, 0xde, (uint64_t)n, 2);
-    return put_be(b, 0xdf, (uint64_t)n, 4);
+    return pack_container_header(b, n, 0x80, 0xde);
 }
 
 static int
