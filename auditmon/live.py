@@ -29,12 +29,55 @@ from auditmon.record import Recorder, read_recording
 
 SnapshotCallback = Callable[[snapshots.Snapshot], None]
 
+REDRAW_GRACE = 0.1
+"""How long ingest waits, at most, for the UI to finish a redraw before it goes on."""
+REDRAW_SHARE = 0.1
+"""Snapshots come no faster than lets redraws take this share of the UI thread's time..."""
+SLOWEST_INTERVAL = 1.0
+"""...and no slower than this, however long a redraw takes."""
+
+
+class UiTurn:
+    """Ingest and the UI share one interpreter lock: while the UI redraws, ingest waits
+    between batches instead of taking the lock every few milliseconds, so a redraw (and
+    the key press queued behind it) takes its own time, not several times that.  Agents
+    buffer meanwhile; a UI that never says it is done holds ingest up for at most
+    ``grace`` per redraw."""
+
+    def __init__(self, grace: float = REDRAW_GRACE) -> None:
+        self.grace = grace
+        self._free = threading.Event()
+        self._free.set()
+        self._started = 0.0
+        self._until = 0.0
+        self.last_redraw = 0.0
+        """Seconds the last redraw took, from the snapshot applied to the screen drawn."""
+
+    def redrawing(self) -> None:
+        self._started = time.monotonic()
+        self._until = self._started + self.grace
+        self._free.clear()
+
+    def redrawn(self) -> None:
+        self.last_redraw = time.monotonic() - self._started
+        self._free.set()
+
+    def interval(self, fastest: float) -> float:
+        """Seconds to the next snapshot: ``fastest``, unless redraws are slow here."""
+        return min(max(fastest, self.last_redraw / REDRAW_SHARE), max(fastest, SLOWEST_INTERVAL))
+
+    def wait(self) -> None:
+        """Between batches: give way to the UI thread, and to a redraw until it is done."""
+        time.sleep(0)
+        if not self._free.is_set():
+            self._free.wait(max(0.0, self._until - time.monotonic()))
+
 
 class LockedSink:
     """Applies sink calls to the model under the source's lock."""
 
-    def __init__(self, session: Session, lock: threading.Lock) -> None:
-        self.session, self.lock = session, lock
+    def __init__(self, session: Session, lock: threading.Lock, turn: UiTurn) -> None:
+        self.session, self.lock, self.turn = session, lock, turn
 
     def process_started(self, process: Process) -> None:
         with self.lock:
@@ -43,7 +86,7 @@ class LockedSink:
     def events(self, process: Process, events: list[list[Any]], raw: bytes | None = None) -> None:
         with self.lock:
             self.session.events(process, events)
-        time.sleep(0)  # let the UI thread have the GIL between batches
+        self.turn.wait()
 
     def dropped(self, process: Process, count: int) -> None:
         with self.lock:
@@ -72,8 +115,10 @@ class Source:
         self.state = "starting"
         self.finished = False
         self.recorder = Recorder(record) if record else None
+        self.ui_turn = UiTurn()
         self.ingest = Ingest(
-            Fanout(LockedSink(self.session, self.lock), self.recorder), self.problem
+            Fanout(LockedSink(self.session, self.lock, self.ui_turn), self.recorder),
+            self.problem,
         )
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -169,7 +214,7 @@ class Source:
                 self.step()
                 now = time.monotonic()
                 if now >= next_snapshot:
-                    next_snapshot = now + self.interval
+                    next_snapshot = now + self.ui_turn.interval(self.interval)
                     self._sample_facts()
                     if self._callback is not None:
                         self._callback(self.snapshot())
@@ -350,7 +395,7 @@ class ReplaySource(Source):
         self.speed = speed
         self._records = None
         self._processes: dict[int, Process] = {}
-        self._sink = LockedSink(self.session, self.lock)
+        self._sink = LockedSink(self.session, self.lock, self.ui_turn)
         self._started_at = 0.0
         self._first_time: float | None = None
         self._pending: dict[str, Any] | None = None

@@ -154,6 +154,25 @@ def test_values_display_and_presenters():
     assert presenters.number(1234.5) == "1,234.5" and presenters.number(7) == "7"
 
 
+def test_heatmap_rows_make_one_span_per_run_of_a_style():
+    catalog = load_catalog()
+    heat = snapshot.Heatmap(
+        categories=("filesystem",),
+        start=100,
+        cells=((0, 0, 9, 9, 9, 0, 1),),
+        totals=(28,),
+        peak=9,
+    )
+    (line,) = presenters.heatmap_lines(heat, catalog, label_width=4)
+    assert line.plain == "File ··███·░        28"
+    cells = [(line.plain[s.start : s.end], str(s.style)) for s in line.spans]
+    colour = catalog.category("filesystem").color
+    assert cells == [("··", "grey23"), ("███", colour), ("·", "grey23"), ("░", colour)]
+    (chosen,) = presenters.heatmap_lines(heat, catalog, label_width=4, selected=(0, 3))
+    assert chosen.plain == line.plain
+    assert [chosen.plain[s.start : s.end] for s in chosen.spans] == ["··", "█", "█", "█", "·", "░"]
+
+
 def test_snapshot_is_immutable(session):
     snap = snapshot.build(session, snapshot.View(), NOW)
     with pytest.raises(AttributeError):

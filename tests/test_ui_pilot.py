@@ -277,3 +277,57 @@ async def test_attach_shows_the_process_and_says_when_it_dies(ticker, runtime_di
             await pilot.press("q")
     finally:
         source.stop()
+
+
+async def test_a_snapshot_with_the_same_rows_changes_only_their_cells(app):
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        table = app.query_one(EventsTable)
+        await pilot.press("down")  # the cursor on socket.connect
+        rows_before = [table.get_row_at(i)[0].plain for i in range(table.row_count)]
+        count_before = table.get_cell("socket.connect", "count")
+        source = app.source
+        proc = source.session.processes[1].process
+        source.session.events(proc, [[998, T0 + 39.9, 1, "socket.connect", [], None]])
+        app.post_message(SnapshotReady(source.snapshot()))
+        await pilot.pause()
+        assert [table.get_row_at(i)[0].plain for i in range(table.row_count)] == rows_before
+        count = int(count_before.replace(",", ""))
+        assert table.get_cell("socket.connect", "count") == f"{count + 1:,}"
+        assert table.current_key() == "socket.connect"
+
+
+async def test_ingest_waits_while_the_screen_is_redrawn(app):
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        turn = app.source.ui_turn
+        turn.last_redraw = 0.0
+        app.post_message(SnapshotReady(app.source.snapshot()))
+        await pilot.pause()
+        await pilot.pause()
+        assert turn.last_redraw > 0  # the app said when the redraw began and ended
+        await pilot.press("question_mark")  # and so it does under another screen
+        await pilot.pause()
+        assert isinstance(app.screen, HelpScreen)
+        turn.last_redraw = 0.0
+        app.post_message(SnapshotReady(app.source.snapshot()))
+        await pilot.pause()
+        await pilot.pause()
+        assert turn.last_redraw > 0
+
+
+async def test_the_heatmap_grows_by_its_cursor_line_and_shrinks_back(app):
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        heat = app.query_one(Heatmap)
+        unfocused = heat.content_size.height
+        assert unfocused == heat.height_in_lines()
+        heat.focus()
+        await pilot.pause()
+        assert heat.content_size.height == unfocused + 1 == heat.height_in_lines()
+        app.post_message(SnapshotReady(app.source.snapshot()))  # a redraw keeps it
+        await pilot.pause()
+        assert heat.content_size.height == unfocused + 1
+        app.query_one(EventsTable).focus()
+        await pilot.pause()
+        assert heat.content_size.height == unfocused

@@ -113,6 +113,9 @@ class AuditmonApp(App[int]):
             self.show(message.snapshot)
 
     def show(self, snapshot: Snapshot) -> None:
+        """Apply a snapshot to the panels; ingest waits until the screen is redrawn."""
+        self.source.ui_turn.redrawing()
+        self.call_after_refresh(self.source.ui_turn.redrawn)
         self.shown = snapshot
         with self.batch_update():
             self.query_one(ProcessTable).show(snapshot)

@@ -70,12 +70,20 @@ def heatmap_lines(
     ):
         category = catalog.category(name)
         line = Text(f"{category.title[:label_width]:<{label_width}} ", style=category.color)
+        # Neighbouring cells of one style make one span: a redraw costs by the span.
+        run, run_style = [], ""
         for column, count in enumerate(cells):
             level = heat_level(count, heatmap.peak, len(HEAT) - 1)
             style = category.color if level else "grey23"
             if selected == (row, column):
                 style = f"reverse {style}"
-            line.append(HEAT[level] if level else "·", style=style)
+            if style != run_style and run:
+                line.append("".join(run), style=run_style)
+                run = []
+            run.append(HEAT[level] if level else "·")
+            run_style = style
+        if run:
+            line.append("".join(run), style=run_style)
         line.append(f" {total:>9,}")
         lines.append(line)
     return lines

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from rich.text import Text
 from textual.binding import Binding
+from textual.dom import NoScreen
 from textual.message import Message
 from textual.reactive import reactive
 from textual.widget import Widget
@@ -26,8 +27,19 @@ class KeptCursorTable(DataTable):
         Binding("k", "cursor_up", "Up", show=False),
     ]
 
+    _shown_keys: list[str] | None = None
+    _shown_cells: dict[str, tuple] | None = None
+
     def refill(self, rows: list[tuple[str, tuple]]) -> None:
-        """Replace the rows; the cursor stays put and no highlight message is sent."""
+        """Replace the rows; the cursor stays put and no highlight message is sent.
+        The same rows in the same order only have their changed cells replaced: clearing
+        and refilling a table is much of what a redraw would cost."""
+        keys = [key for key, _ in rows]
+        if keys == self._shown_keys and self._shown_cells is not None:
+            self._update_changed(rows, self._shown_cells)
+            return
+        self._shown_keys = keys
+        self._shown_cells = dict(rows)
         current = self.current_key()
         scroll = self.scroll_y
         with self.prevent(DataTable.RowHighlighted):
@@ -40,6 +52,15 @@ class KeptCursorTable(DataTable):
                 except Exception:
                     pass
         self.scroll_y = scroll
+
+    def _update_changed(self, rows: list[tuple[str, tuple]], shown: dict[str, tuple]) -> None:
+        columns = list(self.columns)
+        for key, cells in rows:
+            before = shown[key]
+            for index, cell in enumerate(cells):
+                if before[index] != cell:
+                    self.update_cell(key, columns[index], cell)
+            shown[key] = cells
 
     def current_key(self) -> str | None:
         if not self.row_count:
@@ -194,37 +215,70 @@ class Heatmap(Widget, can_focus=True):
 
     def show(self, snapshot: Snapshot) -> None:
         self.snapshot = snapshot
-        self.refresh(layout=True)
+        self.redraw()
+
+    def redraw(self) -> None:
+        """Repaint; lay the screen out again only when the map's height changed."""
+        height = self.height_in_lines()
+        self.refresh(layout=height != self._laid_out_height)
+        self._laid_out_height = height
+
+    _laid_out_height = 0
+
+    def height_in_lines(self) -> int:
+        """What ``render`` gives: a row per category, the legend, the cursor's line."""
+        if self.snapshot is None:
+            return 1
+        cursor_line = self.described_cell() is not None
+        return len(self.snapshot.heatmap.categories) + 1 + cursor_line
+
+    def described_cell(self) -> tuple[int, int] | None:
+        """The selected cell, when it is shown and exists (a line below the map)."""
+        if self.snapshot is None or self.cursor is None or not self.focused():
+            return None
+        row, column = self.cursor
+        heat = self.snapshot.heatmap
+        if row < len(heat.categories) and column < len(heat.cells[row]):
+            return row, column
+        return None
+
+    def focused(self) -> bool:
+        """The screen's focus, already moved when on_focus and on_blur run (``has_focus``
+        may not be yet)."""
+        try:
+            return self.screen.focused is self
+        except NoScreen:
+            return False
 
     def render(self) -> Text:
         if self.snapshot is None:
             return Text("waiting for events…", style="dim")
         heat = self.snapshot.heatmap
-        cursor = self.cursor if self.has_focus else None
+        cursor = self.cursor if self.focused() else None
         lines = presenters.heatmap_lines(heat, self.catalog, self.LABEL, cursor)
         text = Text("\n").join(lines)
         text.append("\n")
         text.append_text(presenters.heat_legend(heat.peak))
-        if cursor is not None:
-            row, column = cursor
-            if row < len(heat.categories) and column < len(heat.cells[row]):
-                count = heat.cells[row][column]
-                ago = len(heat.cells[row]) - 1 - column
-                text.append(
-                    f"\n{self.catalog.category(heat.categories[row]).title}, {ago}s ago: "
-                    f"{count:,} events (enter: show them)",
-                    style="bold",
-                )
+        described = self.described_cell()
+        if described is not None:
+            row, column = described
+            count = heat.cells[row][column]
+            ago = len(heat.cells[row]) - 1 - column
+            text.append(
+                f"\n{self.catalog.category(heat.categories[row]).title}, {ago}s ago: "
+                f"{count:,} events (enter: show them)",
+                style="bold",
+            )
         return text
 
     def on_focus(self) -> None:
         if self.cursor is None and self.snapshot is not None:
             columns = len(self.snapshot.heatmap.cells[0]) if self.snapshot.heatmap.cells else 1
             self.cursor = (0, columns - 1)
-        self.refresh()
+        self.redraw()
 
     def on_blur(self) -> None:
-        self.refresh()
+        self.redraw()
 
     def action_move(self, rows: int, columns: int) -> None:
         if self.snapshot is None or not self.snapshot.heatmap.cells:
@@ -234,7 +288,7 @@ class Heatmap(Widget, can_focus=True):
         row = min(max(0, row + rows), len(heat.categories) - 1)
         column = min(max(0, column + columns), len(heat.cells[0]) - 1)
         self.cursor = (row, column)
-        self.refresh()
+        self.redraw()
 
     def on_click(self, event) -> None:
         """A click selects a cell; a second click on it opens it."""
@@ -246,7 +300,7 @@ class Heatmap(Widget, can_focus=True):
             if self.cursor == (row, column):
                 self.action_choose()
             self.cursor = (row, column)
-            self.refresh()
+            self.redraw()
 
     def action_choose(self) -> None:
         if self.snapshot is None or self.cursor is None:
@@ -260,7 +314,10 @@ class Heatmap(Widget, can_focus=True):
 class StatusLine(Static):
     """Connection state, totals, rate, drops (never hidden), pause, filter, and the limits."""
 
+    _shown: Text | None = None
+
     def show(self, snapshot: Snapshot, state: str, paused: bool, problem: str | None) -> None:
+        """Update the line when its text changed (it is always one line: no new layout)."""
         text = Text()
         text.append(f" {state} ", style="reverse")
         text.append(f"  {snapshot.total_events:,} events  {snapshot.rate:,.0f}/s  ")
@@ -277,4 +334,6 @@ class StatusLine(Static):
         if problem:
             text.append(f"  {problem}", style="bold red")
         text.append("  · events before site runs are not seen", style="dim")
-        self.update(text)
+        if text != self._shown:
+            self._shown = text
+            self.update(text, layout=False)

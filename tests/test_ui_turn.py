@@ -1,0 +1,52 @@
+"""Ingest gives way to the UI's redraws, and snapshots slow down where redraws are slow."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+from auditmon.live import REDRAW_SHARE, SLOWEST_INTERVAL, UiTurn
+
+
+def waiting(turn: UiTurn) -> threading.Thread:
+    thread = threading.Thread(target=turn.wait, daemon=True)
+    thread.start()
+    return thread
+
+
+def test_ingest_goes_on_at_once_when_no_redraw_is_under_way():
+    thread = waiting(UiTurn())
+    thread.join(5)
+    assert not thread.is_alive()
+
+
+def test_ingest_waits_for_a_redraw_until_it_is_done():
+    turn = UiTurn(grace=600)
+    turn.redrawing()
+    thread = waiting(turn)
+    time.sleep(0.05)
+    assert thread.is_alive()
+    turn.redrawn()
+    thread.join(5)
+    assert not thread.is_alive()
+    assert turn.last_redraw > 0
+
+
+def test_a_ui_that_never_finishes_holds_ingest_up_only_for_the_grace():
+    turn = UiTurn(grace=0.01)
+    turn.redrawing()
+    thread = waiting(turn)
+    thread.join(5)
+    assert not thread.is_alive()
+
+
+def test_snapshots_slow_down_only_as_far_as_redraws_need():
+    turn = UiTurn()
+    assert turn.interval(0.25) == 0.25  # no redraw yet
+    turn.last_redraw = 0.01
+    assert turn.interval(0.25) == 0.25
+    turn.last_redraw = 0.05
+    assert turn.interval(0.25) == 0.05 / REDRAW_SHARE
+    turn.last_redraw = 5.0
+    assert turn.interval(0.25) == SLOWEST_INTERVAL
+    assert turn.interval(2.0) == 2.0  # a slower cadence asked for is kept
