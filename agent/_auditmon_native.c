@@ -4,7 +4,9 @@
  * The hook runs with the GIL held (audit hooks always do) and appends each encoded event
  * to a byte buffer under a short lock.  In run mode a writer thread of this module's own
  * (a plain thread that never takes the GIL, so the target never waits for it) swaps the
- * buffer out and sends it; in attach mode the Python writer takes it with take().  The
+ * buffer out and sends it; until a process has raised a few events the hook sends each
+ * one itself, so a short-lived process never pays for a thread.  In attach mode the
+ * Python writer takes the buffer with take().  The
  * bytes are exactly what the pure-Python agent sends (wire.py): tests compare the two
  * on shared inputs.
  *
@@ -43,6 +45,11 @@
 #define DECISION_SLOTS 256
 #define DECISION_NAME 48
 #define DESCRIPTION_SLOTS 128
+/* Run mode sends the first events from the hook itself (one send each) and starts the
+   writer thread only after this many, or once this share of the socket's send buffer has
+   gone that way (so such a send never waits for the monitor). */
+#define DIRECT_EVENTS 16
+#define DIRECT_SHARE_OF_SNDBUF 4
 
 /* The hook's decision for an event name, keyed by the name's address (CPython passes
    the same literal every time) and confirmed by its text (a Python string's buffer can
@@ -76,7 +83,8 @@ typedef struct {
     Py_ssize_t cap;
 } Buffer;
 
-/* Run mode's connection to the monitor and the writer thread that feeds it. */
+/* Run mode's connection to the monitor and the writer thread that feeds it (started on
+   demand: see link_direct). */
 typedef struct {
     int fd;                  /* -1: not connected (attach mode, or gone) */
     pthread_mutex_t io;      /* serialises sends: the writer against the exiting thread */
@@ -88,6 +96,8 @@ typedef struct {
     double interval;         /* seconds between the writer's sends */
     double flush_timeout;    /* the most the exiting thread waits for the monitor */
     Buffer out;              /* the buffer being sent (swapped with the hook's) */
+    int direct;              /* events the hook may still send itself, before a writer */
+    Py_ssize_t direct_bytes; /* and bytes */
 } Link;
 
 typedef struct {
@@ -987,6 +997,7 @@ bump(uint64_t *counter)
 }
 
 static int link_flush(Agent *self, int final);
+static void link_direct(Agent *self);
 
 /* Encode the event on its own, then append it whole: the Python summariser may run (and
    let another thread, or a nested audit event, append) while an event is encoded. */
@@ -1046,6 +1057,8 @@ on_event(Agent *self, const char *event, PyObject *args, unsigned long tid)
             if (teardown)
                 self->closed = 1; /* the interpreter is being torn down: nothing after */
         }
+        else if (!self->link.running && self->link.fd >= 0)
+            link_direct(self);
     }
     if (PyErr_Occurred()) {
         if (!PyErr_ExceptionMatches(PyExc_Exception))
@@ -1452,12 +1465,27 @@ link_open(Agent *self, const char *path, const char *hello, Py_ssize_t hello_len
     l->flush_timeout = flush_timeout > 0 ? flush_timeout : 0.001;
     l->stopping = 0;
     l->said_goodbye = 0;
+    int sndbuf = 0;
+    socklen_t size = sizeof sndbuf;
+    if (getsockopt(fd, SOL_SOCKET, SO_SNDBUF, &sndbuf, &size) != 0)
+        sndbuf = 0;
+    l->direct = DIRECT_EVENTS;
+    l->direct_bytes = sndbuf / DIRECT_SHARE_OF_SNDBUF;
     if (linked_agent == NULL) { /* once per process: the handlers survive fork */
         Py_INCREF(self);        /* the writer, and the handlers, use it until the end */
         linked_agent = self;
         pthread_atfork(fork_prepare, fork_parent, fork_child);
         Py_AtExit(link_at_exit);
     }
+    l->fd = fd;
+    return 0;
+}
+
+/* Start the writer thread; -1 with errno set if it can't be had. */
+static int
+link_start_writer(Agent *self)
+{
+    Link *l = &self->link;
     /* The writer takes no signal: they stay with the threads Python expects them on. */
     sigset_t all, old;
     sigfillset(&all);
@@ -1467,17 +1495,44 @@ link_open(Agent *self, const char *path, const char *hello, Py_ssize_t hello_len
     pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
     pthread_attr_setstacksize(&attr, 64 * 1024);
     pthread_t thread;
-    l->fd = fd;
     int r = pthread_create(&thread, &attr, writer_main, self);
     pthread_attr_destroy(&attr);
     pthread_sigmask(SIG_SETMASK, &old, NULL);
     if (r != 0) {
-        link_close(l);
         errno = r;
         return -1;
     }
     l->running = 1;
     return 0;
+}
+
+/* After the hook buffered an event, with no writer yet: send it from here while the
+   process has raised only a few (one send each, so they reach the monitor at once and a
+   process that then waits still shows them), else start the writer.  Runs under the GIL,
+   which keeps the counts.  A process that can't have a thread is not monitored further,
+   as one that couldn't at start: sending everything from the hook could block it. */
+static void
+link_direct(Agent *self)
+{
+    Link *l = &self->link;
+    if (l->stopping || l->fd < 0)
+        return; /* exiting: the exiting thread sends what is left */
+    Py_ssize_t pending = __atomic_load_n(&self->buf.len, __ATOMIC_RELAXED);
+    if (l->direct <= 0 || pending > l->direct_bytes) {
+        if (link_start_writer(self) != 0) {
+            pthread_mutex_lock(&l->io);
+            link_gone(self);
+            pthread_mutex_unlock(&l->io);
+        }
+        return;
+    }
+    l->direct--;
+    l->direct_bytes -= pending;
+    if (pthread_mutex_trylock(&l->io) != 0)
+        return; /* another thread is flushing: it takes this event too */
+    if (l->fd >= 0 && link_send_pending(self, NULL) < 0)
+        link_gone(self);
+    pthread_mutex_unlock(&l->io);
 }
 
 /* connect(path, hello, interval, flush_timeout): run mode's link (link_open).  OSError

@@ -8,8 +8,9 @@ Agent cost. Each workload runs as a fresh process under four configurations:
                the agent is (sitecustomize on PYTHONPATH)
   python       auditmon's pure-Python agent  (AUDITMON_AGENT=python)
   native       auditmon's C fast path         (the default where it was built)
-The agents stream to a real monitor: this script listens on a Unix socket and decodes
-and counts every event (auditmon's own ingest), so the writer does its real work.
+The agents stream to a real monitor, in a process of its own (bench/monitor_process.py):
+it listens on a Unix socket and decodes and counts every event (auditmon's own ingest),
+so the writer does its real work.
 Tight loops time themselves in-process (best of 5); whole programs are timed from the
 outside (spawned directly, waited for), the configurations taking turns run after run in
 a random order (so a slow spell of the machine hits them all), and the median is kept.
@@ -101,37 +102,32 @@ WALK = (
 
 
 class Monitor:
-    """A real listener: auditmon's ingest decoding and counting every event, as the
-    headless monitor does."""
+    """A real listener (bench/monitor_process.py): auditmon's ingest decoding and counting
+    every event, as the headless monitor does, in a process of its own, as auditmon's
+    monitor is.  (A thread here would share this process's GIL with the thread timing
+    the targets, which would then wait for it as each target ends.)"""
 
     def __init__(self, directory: Path) -> None:
         self.path = directory / "monitor.sock"
-        self.session = Session(detailed=False)
-        self.ingest = Ingest(Fanout(self.session), lambda message: None)
-        self.ingest.listen(self.path)
-        self.stop = threading.Event()
-        self.thread = threading.Thread(target=self.loop, daemon=True)
-        self.thread.start()
-
-    def loop(self) -> None:
-        while not self.stop.is_set():
-            self.ingest.poll(0.02)
+        self.process = subprocess.Popen(
+            [sys.executable, str(Path(__file__).with_name("monitor_process.py")), str(self.path)],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        if self.process.stdout.readline().strip() != "ready":
+            raise RuntimeError("the benchmark's monitor did not start")
 
     def reset(self) -> tuple[int, int]:
         """Events and drops since the last reset (waits for connections to finish)."""
-        deadline = time.monotonic() + 30
-        while self.ingest.open_connections and time.monotonic() < deadline:
-            time.sleep(0.02)
-        events = self.session.total_events
-        dropped = self.session.total_dropped
-        self.session.event_counts.clear()
-        self.session.processes.clear()
-        return events, dropped
+        self.process.stdin.write("reset\n")
+        self.process.stdin.flush()
+        events, dropped = self.process.stdout.readline().split()
+        return int(events), int(dropped)
 
     def close(self) -> None:
-        self.stop.set()
-        self.thread.join()
-        self.ingest.close()
+        self.process.stdin.close()
+        self.process.wait(timeout=60)
 
 
 def environment(config: str, monitor: Monitor, empty_dir: Path) -> dict[str, str]:

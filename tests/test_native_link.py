@@ -1,7 +1,8 @@
 """Run mode's link to the monitor: what the target may never notice about it.
 
-The native agent connects and sends from a thread of the extension's own that never
-takes the GIL; the pure-Python agent from a Python thread.  Real targets, real sockets.
+The native agent connects and sends its first few events from the hook, then from a
+thread of the extension's own that never takes the GIL; the pure-Python agent from a
+Python thread.  Real targets, real sockets.
 """
 
 from __future__ import annotations
@@ -169,10 +170,12 @@ def test_run_mode_settings_are_honoured_whichever_side_starts_it(tmp_path, setti
 
 def test_the_native_writer_sends_while_the_target_never_lets_go_of_the_gil(tmp_path):
     """With a switch interval of 1000 s the busy target never gives the GIL up: a writer
-    that needed it would send nothing until the loop ends."""
+    that needed it would send nothing until the loop ends.  (The first events are sent
+    by the hook itself: enough come first for the writer to have started.)"""
     server, path = listener(tmp_path)
     script = (
         "import sys, time\n"
+        "for i in range(100): sys.audit('link.warm-up', i)\n"
         "sys.audit('link.before', 1)\n"
         "sys.setswitchinterval(1000)\n"
         "end = time.monotonic() + 60\n"
@@ -184,6 +187,51 @@ def test_the_native_writer_sends_while_the_target_never_lets_go_of_the_gil(tmp_p
         seen = messages_until(conn, "link.before")
         assert seen[0][0] == protocol.HELLO and seen[0][1]["agent"] == "native"
         assert target.poll() is None  # it arrived while the target was still busy
+    finally:
+        target.kill()
+        target.wait()
+        server.close()
+
+
+TASKS = "import os; print(len(os.listdir('/proc/self/task')))\n"
+
+
+@pytest.mark.skipif(not Path("/proc/self/task").is_dir(), reason="no /proc (not Linux)")
+def test_a_process_that_raises_few_events_never_starts_a_writer_thread(tmp_path):
+    """Most processes are short: the hook sends their few events itself, so they pay for
+    no thread, and every event still arrives, then the goodbye."""
+    messages, out = run_to_the_end(tmp_path, "import sys\nsys.audit('link.few', 1)\n" + TASKS)
+    assert out == "1\n"  # the main thread only
+    names = [e[3] for kind, body in messages if kind == protocol.EVENTS for e in body]
+    assert "link.few" in names
+    assert messages[-1][0] == protocol.GOODBYE
+    assert messages[-1][1]["last_seq"] == len(names)
+
+
+@pytest.mark.skipif(not Path("/proc/self/task").is_dir(), reason="no /proc (not Linux)")
+def test_after_a_few_events_the_writer_thread_takes_over(tmp_path):
+    script = "import sys\nfor i in range(500): sys.audit('link.many', i)\n" + TASKS
+    messages, out = run_to_the_end(tmp_path, script)
+    assert out == "2\n"  # the main thread and the writer
+    many = [
+        e[4][0]
+        for kind, body in messages
+        if kind == protocol.EVENTS
+        for e in body
+        if e[3] == "link.many"
+    ]
+    assert many == list(range(500))
+
+
+def test_the_first_events_arrive_while_the_process_waits(tmp_path):
+    """No writer yet, and the target then sleeps: its events must not wait for its end."""
+    server, path = listener(tmp_path)
+    script = "import sys, time\nsys.audit('link.early', 1)\ntime.sleep(60)\n"
+    target = start_target("native", path, script, capture=False)
+    try:
+        conn, _ = server.accept()
+        messages_until(conn, "link.early")
+        assert target.poll() is None
     finally:
         target.kill()
         target.wait()
