@@ -78,10 +78,13 @@ class LockedSink:
 
     def __init__(self, session: Session, lock: threading.Lock, turn: UiTurn) -> None:
         self.session, self.lock, self.turn = session, lock, turn
+        self.lifecycle = 0
+        """Processes started or ended so far: the UI shows those without waiting."""
 
     def process_started(self, process: Process) -> None:
         with self.lock:
             self.session.process_started(process)
+        self.lifecycle += 1
 
     def events(self, process: Process, events: list[list[Any]], raw: bytes | None = None) -> None:
         with self.lock:
@@ -95,6 +98,7 @@ class LockedSink:
     def process_ended(self, process: Process) -> None:
         with self.lock:
             self.session.process_ended(process)
+        self.lifecycle += 1
 
 
 class Source:
@@ -116,10 +120,8 @@ class Source:
         self.finished = False
         self.recorder = Recorder(record) if record else None
         self.ui_turn = UiTurn()
-        self.ingest = Ingest(
-            Fanout(LockedSink(self.session, self.lock, self.ui_turn), self.recorder),
-            self.problem,
-        )
+        self.sink = LockedSink(self.session, self.lock, self.ui_turn)
+        self.ingest = Ingest(Fanout(self.sink, self.recorder), self.problem)
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._callback: SnapshotCallback | None = None
@@ -209,11 +211,17 @@ class Source:
     def _main(self) -> None:
         try:
             self.prepare()
-            next_snapshot = 0.0
+            next_snapshot = last_snapshot = 0.0
+            shown: tuple[str, int] | None = None
             while not self._stop.is_set():
                 self.step()
                 now = time.monotonic()
-                if now >= next_snapshot:
+                # A process started or ended, or the command's state changed: a snapshot
+                # as soon as the fastest cadence allows, not at the (maybe slower) next.
+                news = (self.state, self.sink.lifecycle) != shown
+                if now >= next_snapshot or (news and now >= last_snapshot + self.interval):
+                    shown = (self.state, self.sink.lifecycle)
+                    last_snapshot = now
                     next_snapshot = now + self.ui_turn.interval(self.interval)
                     self._sample_facts()
                     if self._callback is not None:
@@ -395,7 +403,6 @@ class ReplaySource(Source):
         self.speed = speed
         self._records = None
         self._processes: dict[int, Process] = {}
-        self._sink = LockedSink(self.session, self.lock, self.ui_turn)
         self._started_at = 0.0
         self._first_time: float | None = None
         self._pending: dict[str, Any] | None = None
@@ -465,7 +472,7 @@ class ReplaySource(Source):
                 process.status = record.get("status") or "exited"
                 process.exit_code = record.get("exit_code")
                 process.end_time = record.get("time")
-                self._sink.process_ended(process)
+                self.sink.process_ended(process)
         self._flush(batch_process, batch)
 
     def _open(self, pid: int, record: dict[str, Any]) -> Process:
@@ -473,7 +480,7 @@ class ReplaySource(Source):
         hello = {"pid": pid, **{k: v for k, v in record.items() if k not in ("type", "pid")}}
         process.apply_hello(hello)
         self._processes[pid] = process
-        self._sink.process_started(process)
+        self.sink.process_started(process)
         return process
 
     def _flush(self, process: Process | None, batch: list[list[Any]]) -> None:
@@ -482,7 +489,7 @@ class ReplaySource(Source):
             latest = max(event[1] for event in batch)
             if self._last_time is None or latest > self._last_time:
                 self._last_time = latest
-            self._sink.events(process, batch)
+            self.sink.events(process, batch)
 
     def _finish(self) -> None:
         self.finished = True

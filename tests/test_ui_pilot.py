@@ -163,12 +163,17 @@ async def test_a_real_run_shows_events_and_the_exit(tmp_path):
     app = AuditmonApp(source)
     async with app.run_test(size=SIZE) as pilot:
         await wait_for_status(app, "exited with status 3", 30)
-        await pilot.pause(0.5)
+        rows = app.query_one(ProcessTable)
+        deadline = time.monotonic() + 5  # the process row follows with the next snapshot
+        def command_row() -> list[str]:
+            return [str(c) for c in rows.get_row_at(1)] if rows.row_count > 1 else []
+
+        while "exited 3" not in command_row():
+            assert time.monotonic() < deadline, (rows.row_count, command_row())
+            await asyncio.sleep(0.05)
         assert {"open", "pilot.tick"} <= set(event_names(app))
         log = app.query_one("#output")
         assert any("workload output" in str(line) for line in log.lines)
-        rows = app.query_one(ProcessTable)
-        assert "exited 3" in [str(c) for c in rows.get_row_at(1)]
         index = event_names(app).index("pilot.tick")
         app.query_one(EventsTable).move_cursor(row=index)
         await pilot.press("enter")

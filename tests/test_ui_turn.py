@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import sys
 import threading
 import time
 
-from auditmon.live import REDRAW_SHARE, SLOWEST_INTERVAL, UiTurn
+from auditmon.live import REDRAW_SHARE, SLOWEST_INTERVAL, RunSource, UiTurn
 
 
 def waiting(turn: UiTurn) -> threading.Thread:
@@ -50,3 +51,21 @@ def test_snapshots_slow_down_only_as_far_as_redraws_need():
     turn.last_redraw = 5.0
     assert turn.interval(0.25) == SLOWEST_INTERVAL
     assert turn.interval(2.0) == 2.0  # a slower cadence asked for is kept
+
+
+def test_a_process_ending_is_shown_without_waiting_for_the_cadence():
+    """Snapshots may come only once a second where redraws are slow; a process that
+    starts or ends (or the command's state changing) is news, shown at once."""
+    source = RunSource([sys.executable, "-c", "import time; time.sleep(0.3)"], {})
+    source.ui_turn.interval = lambda fastest: 3600.0  # no snapshot by the cadence after the first
+    snapshots = []
+    source.launch()
+    source.start(snapshots.append)
+    try:
+        deadline = time.monotonic() + 30
+        while not any(s.processes and s.processes[0].state != "running" for s in snapshots):
+            assert time.monotonic() < deadline, [s.processes for s in snapshots]
+            time.sleep(0.05)
+    finally:
+        source.terminate()
+        source.stop()
