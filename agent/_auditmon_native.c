@@ -1890,6 +1890,8 @@ static double started_at;      /* its start time (the hello's "start") */
 static PyObject *load_package; /* sitecustomize's way to the package, off sys.path by then */
 static PyObject *core_module;  /* _auditmon_agent.core, once it adopted the agent */
 static int adopt_failed;
+static char *run_path;         /* run mode's settings, for a forked child's own link */
+static double run_interval, run_flush_timeout;
 
 /* The helpers a started agent has until the Python side adopts it: each adopts, then
    calls the helper the Python side put in its place. */
@@ -1998,11 +2000,63 @@ run_at_exit(PyObject *module, PyObject *unused)
     Py_RETURN_NONE;
 }
 
-/* os.register_at_fork(after_in_child=): a forked child is a new process, which the
-   Python side sets up (new identity, its own connection).  Never raises into the child. */
+static PyMethodDef at_exit_def;
+static PyObject *hello_message(Agent *self);
+
+/* A forked child is a new process: as core._after_fork_in_child does, but here, so that a
+   child of a process the Python side never adopted doesn't import it (milliseconds per
+   fork): an empty queue, a new identity and hello, its own connection.  multiprocessing's
+   fork children end with os._exit() after threading's shutdown, never running atexit:
+   the flush is registered there too.  -1 with an exception set. */
+static int
+restart_in_child(Agent *self)
+{
+    if (run_path == NULL) {
+        PyErr_NoMemory();
+        return -1;
+    }
+    Py_XDECREF(Agent_reset(self, NULL));
+    started_at = now();
+    PyObject *hello = hello_message(self);
+    if (hello == NULL)
+        return -1;
+    int linked = link_open(self, run_path, PyBytes_AS_STRING(hello), PyBytes_GET_SIZE(hello),
+                           run_interval, run_flush_timeout);
+    Py_DECREF(hello);
+    if (linked < 0) {
+        PyErr_SetFromErrnoWithFilename(PyExc_OSError, run_path);
+        return -1;
+    }
+    PyObject *name = PyUnicode_FromString("threading");
+    PyObject *threading = name ? PyImport_GetModule(name) : NULL;
+    Py_XDECREF(name);
+    if (threading == NULL)
+        return PyErr_Occurred() ? -1 : 0; /* not loaded: no multiprocessing child */
+    PyObject *at_exit = PyCFunction_New(&at_exit_def, NULL);
+    PyObject *r = at_exit ? PyObject_CallMethod(threading, "_register_atexit", "O", at_exit)
+                          : NULL;
+    Py_XDECREF(at_exit);
+    Py_DECREF(threading);
+    if (r == NULL && PyErr_ExceptionMatches(PyExc_AttributeError)) {
+        PyErr_Clear(); /* an interpreter without it: atexit only, as on the Python side */
+        return 0;
+    }
+    Py_XDECREF(r);
+    return r == NULL ? -1 : 0;
+}
+
+/* os.register_at_fork(after_in_child=): a forked child is a new process, set up here or,
+   once the Python side has adopted the agent, by it.  Never raises into the child. */
 static PyObject *
 run_after_fork(PyObject *module, PyObject *unused)
 {
+    if (core_module == NULL && started != NULL && !adopt_failed) {
+        if (restart_in_child(started) < 0) {
+            PyErr_Clear();
+            started->disabled = 1;
+        }
+        Py_RETURN_NONE;
+    }
     PyObject *core = adopt();
     PyObject *r = core ? PyObject_CallMethod(core, "_after_fork_in_child", NULL) : NULL;
     if (r == NULL) {
@@ -2291,6 +2345,10 @@ start_run(PyObject *module, PyObject *loader)
     }
     Py_INCREF(loader);
     Py_XSETREF(load_package, loader);
+    free(run_path);
+    run_path = strdup(path);
+    run_interval = interval;
+    run_flush_timeout = flush_timeout;
     started = self; /* for good: the handlers below and the hook use it until the end */
     if (run_handlers() < 0 || run_install(self) < 0) {
         PyObject *type, *value, *traceback;

@@ -238,6 +238,44 @@ def test_the_first_events_arrive_while_the_process_waits(tmp_path):
         server.close()
 
 
+FORKS = """
+import os, sys
+pid = os.fork()
+if pid == 0:
+    sys.audit('link.child', 1)
+    print(sorted(m for m in sys.modules if m.startswith('_auditmon')), flush=True)
+    os._exit(0)  # no flush at all: the hook sent its first events itself
+os.waitpid(pid, 0)
+sys.audit('link.parent', 1)
+"""
+
+
+def test_a_forked_child_starts_afresh_without_the_python_side(tmp_path):
+    """A child of a process started in C gets its own identity and connection from the
+    extension: it doesn't import the agent's Python package (milliseconds per fork)."""
+    server, path = listener(tmp_path)
+    target = start_target("native", path, FORKS)
+    try:
+        streams = [all_messages(server.accept()[0]) for _ in range(2)]
+        out, err = target.communicate(timeout=30)
+    finally:
+        server.close()
+    assert target.returncode == 0 and err == "", err
+    assert out == "['_auditmon_native']\n"
+    by_pid = {messages[0][1]["pid"]: messages for messages in streams}
+    child = by_pid.pop(next(p for p in by_pid if p != target.pid))
+    parent = by_pid[target.pid]
+    assert child[0][0] == protocol.HELLO and child[0][1]["ppid"] == target.pid
+    assert child[0][1]["events"] == 0 and child[0][1]["start"] > parent[0][1]["start"]
+    names = [e[3] for kind, body in child if kind == protocol.EVENTS for e in body]
+    assert (
+        names[0] == "link.child"
+        and [e[0] for kind, body in child if kind == protocol.EVENTS for e in body][0] == 1
+    )
+    parent_names = [e[3] for kind, body in parent if kind == protocol.EVENTS for e in body]
+    assert "link.parent" in parent_names and "link.child" not in parent_names
+
+
 @pytest.mark.parametrize("kind", ["native", "python"])
 def test_the_target_carries_on_when_the_monitor_goes_away(tmp_path, kind):
     server, path = listener(tmp_path)
