@@ -2427,5 +2427,11 @@ PyInit__auditmon_native(void)
         Py_DECREF(m);
         return NULL;
     }
+#ifdef AUDITMON_SOURCE_SHA256 /* setup.py's: which source this was built from */
+    if (PyModule_AddStringConstant(m, "SOURCE_SHA256", AUDITMON_SOURCE_SHA256) < 0) {
+        Py_DECREF(m);
+        return NULL;
+    }
+#endif
     return m;
 }

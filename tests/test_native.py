@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import math
 import pathlib
 import socket
@@ -40,6 +41,14 @@ def make_agent(summarizer: Summarizer, decisions=None, limit=1 << 20, flush=None
 
 def test_the_extension_was_built_for_this_interpreter():
     assert _native is not None, "pip install did not build _auditmon_native"
+
+
+def test_the_extension_was_built_from_the_source_as_it_is():
+    """A rebuild that fails (the build is optional) leaves the previous extension in
+    place: every other test would then run an old agent."""
+    source = hashlib.sha256((AGENT_DIR / "_auditmon_native.c").read_bytes()).hexdigest()
+    built = getattr(_native, "SOURCE_SHA256", None)
+    assert built == source, "the extension is stale: pip install -e . did not rebuild it"
 
 
 class Odd:

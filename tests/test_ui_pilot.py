@@ -165,6 +165,7 @@ async def test_a_real_run_shows_events_and_the_exit(tmp_path):
         await wait_for_status(app, "exited with status 3", 30)
         rows = app.query_one(ProcessTable)
         deadline = time.monotonic() + 5  # the process row follows with the next snapshot
+
         def command_row() -> list[str]:
             return [str(c) for c in rows.get_row_at(1)] if rows.row_count > 1 else []
 
