@@ -223,6 +223,27 @@ def test_after_a_few_events_the_writer_thread_takes_over(tmp_path):
     assert many == list(range(500))
 
 
+def test_events_of_several_threads_are_numbered_once_as_the_writer_takes_over(tmp_path):
+    """Threads raise events while the hook still sends them itself and on after the
+    writer starts (the import and the threads raise more than the first 16)."""
+    script = (
+        "import sys, threading\n"
+        "def raise_some(n):\n"
+        "    for i in range(3): sys.audit('link.thread', n, i)\n"
+        "threads = [threading.Thread(target=raise_some, args=(n,)) for n in range(4)]\n"
+        "for t in threads: t.start()\n"
+        "for t in threads: t.join()\n"
+    )
+    messages, _ = run_to_the_end(tmp_path, script)
+    events = [e for kind, body in messages if kind == protocol.EVENTS for e in body]
+    assert sorted(tuple(e[4]) for e in events if e[3] == "link.thread") == [
+        (n, i) for n in range(4) for i in range(3)
+    ]
+    assert [e[0] for e in events] == list(range(1, len(events) + 1))
+    assert messages[-1][0] == protocol.GOODBYE
+    assert messages[-1][1]["last_seq"] == len(events)
+
+
 def test_the_first_events_arrive_while_the_process_waits(tmp_path):
     """No writer yet, and the target then sleeps: its events must not wait for its end."""
     server, path = listener(tmp_path)
