@@ -446,8 +446,9 @@ NATIVE_BYTES_PER_EVENT = 128
 
 
 class _NativeLink(object):
-    """Run mode with the C hook: the extension connects, sends from a thread of its own
-    that never takes the GIL, and flushes at exit; this supplies the hello."""
+    """Run mode with the C hook: the extension connects, sends (the first events from the
+    hook, then from a thread of its own that never takes the GIL) and flushes at exit;
+    this supplies the hello."""
 
     def __init__(self, config):
         self.config = config
