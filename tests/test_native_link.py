@@ -244,6 +244,26 @@ def test_events_of_several_threads_are_numbered_once_as_the_writer_takes_over(tm
     assert messages[-1][1]["last_seq"] == len(events)
 
 
+@pytest.mark.skipif(not Path("/proc/self/task").is_dir(), reason="no /proc (not Linux)")
+def test_a_process_that_cannot_have_a_writer_thread_carries_on_unmonitored(tmp_path):
+    """Its address space capped below a thread's stack, the target can't have the writer
+    when its 17th event wants one: the agent stops there (the monitor sees no goodbye,
+    so it says events may be missing) and the target goes on as if nothing happened."""
+    script = (
+        "import os, resource, sys\n"
+        "for i in range(5): sys.audit('link.early', i)\n"
+        "vm = int(open('/proc/self/status').read().split('VmSize:')[1].split()[0]) * 1024\n"
+        "resource.setrlimit(resource.RLIMIT_AS, (vm + 48 * 1024, resource.RLIM_INFINITY))\n"
+        "for i in range(30): sys.audit('link.late', i)\n"
+        "print('done', len(os.listdir('/proc/self/task')))\n"
+    )
+    messages, out = run_to_the_end(tmp_path, script)
+    assert out == "done 1\n"
+    names = [e[3] for kind, body in messages if kind == protocol.EVENTS for e in body]
+    assert names.count("link.early") == 5 and len(names) == 16  # sent by the hook itself
+    assert protocol.GOODBYE not in [kind for kind, _ in messages]
+
+
 def test_the_first_events_arrive_while_the_process_waits(tmp_path):
     """No writer yet, and the target then sleeps: its events must not wait for its end."""
     server, path = listener(tmp_path)
