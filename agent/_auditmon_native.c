@@ -1040,6 +1040,12 @@ on_event(Agent *self, const char *event, PyObject *args, unsigned long tid)
     if (self->disabled)
         return 0;
     long how = cached_decision(self, event);
+    if (how < 0 && !self->closed) {
+        /* undecidable (the Python side's decider, its module torn down already): the
+           event is numbered and counted as dropped, not lost silently */
+        ++self->seq;
+        bump(&self->dropped);
+    }
     if (how > 0 && (how & PRELOAD)) {
         PyObject *r = PyObject_CallFunction(self->preload, "k", tid);
         Py_XDECREF(r);

@@ -264,6 +264,42 @@ def test_a_process_that_cannot_have_a_writer_thread_carries_on_unmonitored(tmp_p
     assert protocol.GOODBYE not in [kind for kind, _ in messages]
 
 
+TEARDOWN = (
+    "import os, sys\n"
+    "sys.audit('link.odd', {'k': 1})\n"  # a dict: the Python side adopts the agent
+    "class Late:\n"
+    "    audit = sys.audit\n"
+    "    def __del__(self):\n"
+    "        self.audit('link.teardown', 1)\n"
+    "os._auditmon_test_late = Late()\n"
+    "print('_auditmon_agent.core' in sys.modules)\n"
+)
+
+
+def test_after_adoption_a_new_event_at_teardown_is_still_recorded(tmp_path):
+    """An object that ``os`` holds (cleared after the agent's own modules) raises an event
+    of a new name as the interpreter tears modules down: deciding it must not need the
+    Python side, whose globals are gone by then."""
+    messages, out = run_to_the_end(tmp_path, TEARDOWN)
+    assert out == "True\n"
+    names = [e[3] for kind, body in messages if kind == protocol.EVENTS for e in body]
+    assert "link.teardown" in names
+    assert messages[-1][0] == protocol.GOODBYE
+    assert messages[-1][1]["last_seq"] == len(names)
+
+
+def test_with_globs_a_new_event_at_teardown_is_counted_as_dropped(tmp_path):
+    """With --events the decision is the Python side's: an event of a new name raised
+    after its module is gone can't be decided, so it is counted, not lost silently."""
+    script = TEARDOWN.replace("sys.audit('link.odd', {'k': 1})\n", "")
+    messages, out = run_to_the_end(tmp_path, script, AUDITMON_EVENTS="link.*")
+    names = [e[3] for kind, body in messages if kind == protocol.EVENTS for e in body]
+    dropped = sum(body["count"] for kind, body in messages if kind == protocol.DROPPED)
+    assert "link.teardown" not in names and dropped == 1
+    assert messages[-1][0] == protocol.GOODBYE
+    assert messages[-1][1]["last_seq"] == len(names) + dropped
+
+
 def test_the_first_events_arrive_while_the_process_waits(tmp_path):
     """No writer yet, and the target then sleeps: its events must not wait for its end."""
     server, path = listener(tmp_path)

@@ -398,7 +398,9 @@ def adopt(agent, start_time):
     """Take over the C hook that run mode started without this module (``start_run`` in
     ``_auditmon_native``): the state ``start`` would have left, and this module's helpers
     for the agent from now on.  The extension installed the hook and its own exit and
-    fork handlers (which call this module's once it has adopted)."""
+    fork handlers (which call this module's once it has adopted).  Without globs the
+    extension keeps deciding by itself: a decision then never needs this module, whose
+    globals the interpreter's teardown may already have cleared."""
     global _native, _writer, _installed
     if _installed:
         return
@@ -407,9 +409,11 @@ def adopt(agent, start_time):
     _quiet.native = agent
     _writer = _NativeLink(_config)
     summarizer = _DeferredSummarizer(_config.strlen)
+    extension = sys.modules.get("_auditmon_native")
+    plain = extension is not None and not (_config.events or _config.exclude or _config.stack)
     agent.set_helpers(
         decisions=_decisions,
-        decide=_decide_now,
+        decide=extension.decide if plain else _decide_now,
         fallback=summarizer.value,
         stack=_native_stack,
         flush=_flush_now,
