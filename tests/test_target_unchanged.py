@@ -12,9 +12,18 @@ from __future__ import annotations
 import json
 import signal
 import subprocess
+import sys
 
 import pytest
-from conftest import AGENT_DIR, WORKLOADS, clean_env, events_of, read_jsonl, run_recorded
+from conftest import (
+    AGENT_DIR,
+    WORKLOADS,
+    agent_env,
+    clean_env,
+    events_of,
+    read_jsonl,
+    run_recorded,
+)
 
 MODES = {"ok": 0, "exit": 3, "raise": 1, "sigterm": 128 + signal.SIGTERM}
 BEHAVIOUR = WORKLOADS / "behaviour.py"
@@ -89,3 +98,38 @@ def test_streams_status_and_hooks_are_as_without_the_agent(tmp_path, target_pyth
         assert "behaviour.end" in names
         begin = names.index("behaviour.begin")
         assert names[begin : names.index("behaviour.end") + 1] == seen_plain["names"]
+
+
+LATE = """
+import os, sys
+class Late:
+    audit = sys.audit
+    def __del__(self):
+        self.audit("unchanged.teardown", 1)
+os._auditmon_test_late = Late()  # os is torn down after the agent's own modules
+print("done")
+"""
+
+
+def test_an_event_raised_while_modules_are_torn_down_changes_nothing(tmp_path, agent_kind):
+    """The hook runs while the interpreter clears modules, the agent's own included: it
+    must neither print nor raise (the pure-Python hook once printed "Exception ignored in
+    audit hook" there)."""
+    plain = subprocess.run(
+        [sys.executable, "-c", LATE], env=clean_env(), capture_output=True, timeout=30
+    )
+    watched = run_recorded(
+        tmp_path / "rec.jsonl",
+        sys.executable,
+        "-c",
+        LATE,
+        env=agent_env(agent_kind),
+        text=False,
+        timeout=30,
+    )
+    assert plain.returncode == watched.returncode == 0
+    assert watched.stdout == plain.stdout == b"done\n"
+    assert plain.stderr == b""
+    assert b"Exception ignored" not in watched.stderr, watched.stderr.decode(errors="replace")
+    (process,) = [r for r in read_jsonl(tmp_path / "rec.jsonl") if r["type"] == "process"]
+    assert process["agent"] == agent_kind

@@ -95,10 +95,10 @@ _pack = None
 
 
 def _hook(event, args):
-    tid = _get_ident()
-    if tid in _quiet:
-        return
-    try:
+    try:  # all of it: at teardown this module's globals are None, and nothing may escape
+        tid = _get_ident()
+        if tid in _quiet:
+            return
         how = _decisions.get(event)
         if how == RECORD:  # the usual case, kept to the fewest steps
             seq = _next_seq()
