@@ -325,17 +325,31 @@ pack_pystr(Buffer *b, PyObject *s)
 static int
 pack_cut_payload(Agent *self, Buffer *b, PyObject *value, PyObject *length)
 {
-    Buffer inner = {NULL, 0, 0};
-    int r = -1;
-    if (pack_array_header(&inner, 2) < 0 || pack_summary(self, &inner, value) < 0
-        || pack_summary(self, &inner, length) < 0)
-        goto done;
-    if (pack_ext_header(b, 1, inner.len) < 0 || put(b, inner.data, inner.len) < 0)
-        goto done;
-    r = 0;
-done:
-    PyMem_RawFree(inner.data);
-    return r;
+    /* The payload is packed in place after room for the largest ext header, which is
+       then written to fit and the payload moved up to it: no buffer of its own (a 64 KiB
+       one, allocated and freed for every cut value, cost system calls and page faults). */
+    enum { LARGEST_EXT_HEADER = 6 };
+    Py_ssize_t start = b->len;
+    if (reserve(b, LARGEST_EXT_HEADER) < 0)
+        return -1;
+    b->len += LARGEST_EXT_HEADER;
+    Py_ssize_t payload = b->len;
+    if (pack_array_header(b, 2) < 0 || pack_summary(self, b, value) < 0
+        || pack_summary(self, b, length) < 0) {
+        b->len = start;
+        return -1;
+    }
+    Py_ssize_t n = b->len - payload;
+    unsigned char bytes[8];
+    Buffer header = {(char *)bytes, 0, sizeof bytes}; /* never grows: at most 6 bytes */
+    if (pack_ext_header(&header, 1, n) < 0) {
+        b->len = start;
+        return -1;
+    }
+    memmove(b->data + start + header.len, b->data + payload, (size_t)n);
+    memcpy(b->data + start, header.data, (size_t)header.len);
+    b->len = start + header.len + n;
+    return 0;
 }
 
 /* The protocol's value classes, fetched the first time a summary holds something else

@@ -92,6 +92,20 @@ def test_same_bytes_on_generated_arguments(strlen, args):
     assert agent.encode_args(tuple(args)) == packb(summarizer.args(tuple(args)))
 
 
+@pytest.mark.parametrize("strlen", [2, 8, 12, 13, 100, 250, 300, 70_000])
+def test_same_bytes_for_cut_values_across_the_ext_header_sizes(strlen):
+    """A cut value is an ext payload ``[kept, length]``: its header (fixext 16, ext 8, 16
+    or 32) depends on the payload's size, which the C encoder writes into place last."""
+    summarizer = Summarizer(strlen=strlen)
+    agent = make_agent(summarizer)
+    for args in (
+        ("é" * (strlen + 1),),
+        (b"\x00" * (strlen + 1), "x" * (strlen + 70_000)),
+        ("a" * (strlen + 2), [b"b" * (strlen * 3 + 1)], 1),
+    ):
+        assert agent.encode_args(args) == packb(summarizer.args(args))
+
+
 class Meta(type):
     pass
 
