@@ -815,32 +815,50 @@ summarize_sequence(Agent *self, Buffer *b, PyObject *v, int level, long *budget)
                  Py_TYPE(v) == &PyList_Type ? "list" : "tuple", n);
         return described(b, text);
     }
-    /* Items are encoded into a scratch buffer first: whether the result is a plain
-       array or a Cut depends on how many fit in the width and the budget. */
-    Buffer items = {NULL, 0, 0};
+    /* Whether the result is a plain array or a Cut depends on how many items fit in the
+       width and the budget: they are encoded in place, after room for the largest
+       headers either may need, which are written last, the items moved up to them. */
+    enum { ROOM = 6 + 1 + 5 }; /* ext header, [kept, length] header, items header */
+    Py_ssize_t start = b->len;
+    if (reserve(b, ROOM) < 0)
+        return -1;
+    b->len += ROOM;
+    Py_ssize_t items = b->len;
     Py_ssize_t kept = 0, limit = n < self->width ? n : self->width;
     PyObject **elements = PySequence_Fast_ITEMS(v);
-    int r = -1;
     for (Py_ssize_t i = 0; i < limit; i++) {
         if (*budget <= 0)
             break;
-        if (summarize_into(self, &items, elements[i], level + 1, budget) < 0)
-            goto done;
+        if (summarize_into(self, b, elements[i], level + 1, budget) < 0) {
+            b->len = start;
+            return -1;
+        }
         kept++;
     }
-    if (kept < n) {
-        Buffer inner = {NULL, 0, 0};
-        if (pack_array_header(&inner, 2) == 0 && pack_array_header(&inner, kept) == 0
-            && put(&inner, items.data, items.len) == 0 && pack_uint(&inner, (uint64_t)n) == 0
-            && pack_ext_header(b, 1, inner.len) == 0 && put(b, inner.data, inner.len) == 0)
-            r = 0;
-        PyMem_RawFree(inner.data);
+    unsigned char head_bytes[16], array_bytes[8];
+    Buffer head = {(char *)head_bytes, 0, sizeof head_bytes};    /* never grows: <= 12 */
+    Buffer array = {(char *)array_bytes, 0, sizeof array_bytes}; /* never grows: <= 5 */
+    Py_ssize_t items_len = b->len - items;
+    if (pack_array_header(&array, kept) < 0)
+        goto fail;
+    if (kept < n) { /* a Cut: ext 1, payload [[kept items...], length] */
+        if (pack_uint(b, (uint64_t)n) < 0)
+            goto fail;
+        Py_ssize_t length_len = b->len - items - items_len;
+        if (pack_ext_header(&head, 1, 1 + array.len + items_len + length_len) < 0
+            || pack_array_header(&head, 2) < 0)
+            goto fail;
     }
-    else if (pack_array_header(b, kept) == 0 && put(b, items.data, items.len) == 0)
-        r = 0;
-done:
-    PyMem_RawFree(items.data);
-    return r;
+    if (put(&head, array.data, array.len) < 0)
+        goto fail;
+    Py_ssize_t rest = b->len - items;
+    memmove(b->data + start + head.len, b->data + items, (size_t)rest);
+    memcpy(b->data + start, head.data, (size_t)head.len);
+    b->len = start + head.len + rest;
+    return 0;
+fail:
+    b->len = start;
+    return -1;
 }
 
 static int
