@@ -246,32 +246,29 @@ pack_map_header(Buffer *b, Py_ssize_t n)
     return pack_container_header(b, n, 0x80, 0xde);
 }
 
+/* A length in the smallest of msgpack's 8-, 16- and 32-bit forms (str, bin and ext
+   each have the three, tagged `tag8` and the next two codes). */
+static int
+pack_length(Buffer *b, Py_ssize_t n, unsigned char tag8)
+{
+    if (n < 0x100)
+        return put_be(b, tag8, (uint64_t)n, 1);
+    if (n < 0x10000)
+        return put_be(b, tag8 + 1, (uint64_t)n, 2);
+    return put_be(b, tag8 + 2, (uint64_t)n, 4);
+}
+
 static int
 pack_str_bytes(Buffer *b, const char *s, Py_ssize_t n)
 {
-    int r;
-    if (n < 32)
-        r = put1(b, (unsigned char)(0xa0 | n));
-    else if (n < 0x100)
-        r = put_be(b, 0xd9, (uint64_t)n, 1);
-    else if (n < 0x10000)
-        r = put_be(b, 0xda, (uint64_t)n, 2);
-    else
-        r = put_be(b, 0xdb, (uint64_t)n, 4);
+    int r = n < 32 ? put1(b, (unsigned char)(0xa0 | n)) : pack_length(b, n, 0xd9);
     return r < 0 ? -1 : put(b, s, n);
 }
 
 static int
 pack_bin(Buffer *b, const char *s, Py_ssize_t n)
 {
-    int r;
-    if (n < 0x100)
-        r = put_be(b, 0xc4, (uint64_t)n, 1);
-    else if (n < 0x10000)
-        r = put_be(b, 0xc5, (uint64_t)n, 2);
-    else
-        r = put_be(b, 0xc6, (uint64_t)n, 4);
-    return r < 0 ? -1 : put(b, s, n);
+    return pack_length(b, n, 0xc4) < 0 ? -1 : put(b, s, n);
 }
 
 static int
@@ -285,24 +282,30 @@ pack_ext_header(Buffer *b, int code, Py_ssize_t n)
     case 8: fixed = 0xd7; break;
     case 16: fixed = 0xd8; break;
     }
-    if (fixed) {
-        unsigned char tmp[2] = {fixed, (unsigned char)(signed char)code};
-        return put(b, tmp, 2);
-    }
-    if (n < 0x100) {
-        unsigned char tmp[3] = {0xc7, (unsigned char)n, (unsigned char)(signed char)code};
-        return put(b, tmp, 3);
-    }
-    if (n < 0x10000) {
-        if (put_be(b, 0xc8, (uint64_t)n, 2) < 0)
-            return -1;
-    }
-    else if (put_be(b, 0xc9, (uint64_t)n, 4) < 0)
+    if ((fixed ? put1(b, fixed) : pack_length(b, n, 0xc7)) < 0)
         return -1;
     return put1(b, (unsigned char)(signed char)code);
 }
 
 static int pack_summary(Agent *self, Buffer *b, PyObject *v);
+
+/* An exact int, packed where it fits in 64 bits (signed or not); 1, with no exception
+   set, where it doesn't. */
+static int
+pack_exact_int(Buffer *b, PyObject *v)
+{
+    int overflow = 0;
+    long long n = PyLong_AsLongLongAndOverflow(v, &overflow);
+    if (overflow == 0)
+        return pack_int(b, n);
+    if (overflow > 0) {
+        unsigned long long u = PyLong_AsUnsignedLongLong(v);
+        if (!(u == (unsigned long long)-1 && PyErr_Occurred()))
+            return pack_uint(b, u);
+        PyErr_Clear();
+    }
+    return 1;
+}
 
 /* Encode a str; Python's "surrogatepass" error handler, like the pure agent. */
 static int
@@ -319,6 +322,17 @@ pack_pystr(Buffer *b, PyObject *s)
     int r = pack_str_bytes(b, PyBytes_AS_STRING(encoded), PyBytes_GET_SIZE(encoded));
     Py_DECREF(encoded);
     return r;
+}
+
+/* Headers written last: `head` goes at `start`, and what was packed from `payload` on
+   (after room left for the largest headers) moves up to follow it. */
+static void
+place_header(Buffer *b, Py_ssize_t start, Py_ssize_t payload, const Buffer *head)
+{
+    Py_ssize_t rest = b->len - payload;
+    memmove(b->data + start + head->len, b->data + payload, (size_t)rest);
+    memcpy(b->data + start, head->data, (size_t)head->len);
+    b->len = start + head->len + rest;
 }
 
 /* An ext value whose payload is the msgpack of [value, length] (Cut). */
@@ -346,9 +360,7 @@ pack_cut_payload(Agent *self, Buffer *b, PyObject *value, PyObject *length)
         b->len = start;
         return -1;
     }
-    memmove(b->data + start + header.len, b->data + payload, (size_t)n);
-    memcpy(b->data + start, header.data, (size_t)header.len);
-    b->len = start + header.len + n;
+    place_header(b, start, payload, &header);
     return 0;
 }
 
@@ -387,17 +399,10 @@ pack_summary(Agent *self, Buffer *b, PyObject *v)
     if (v == Py_False)
         return put1(b, 0xc2);
     if (t == &PyLong_Type) {
-        int overflow = 0;
-        long long n = PyLong_AsLongLongAndOverflow(v, &overflow);
-        if (overflow == 0)
-            return pack_int(b, n);
-        if (overflow > 0) {
-            unsigned long long u = PyLong_AsUnsignedLongLong(v);
-            if (!(u == (unsigned long long)-1 && PyErr_Occurred()))
-                return pack_uint(b, u);
-        }
-        PyErr_SetString(PyExc_OverflowError, "int too wide for a summary");
-        return -1;
+        int r = pack_exact_int(b, v);
+        if (r > 0)
+            PyErr_SetString(PyExc_OverflowError, "int too wide for a summary");
+        return r > 0 ? -1 : r;
     }
     if (t == &PyFloat_Type)
         return pack_double(b, PyFloat_AS_DOUBLE(v));
@@ -851,10 +856,7 @@ summarize_sequence(Agent *self, Buffer *b, PyObject *v, int level, long *budget)
     }
     if (put(&head, array.data, array.len) < 0)
         goto fail;
-    Py_ssize_t rest = b->len - items;
-    memmove(b->data + start + head.len, b->data + items, (size_t)rest);
-    memcpy(b->data + start, head.data, (size_t)head.len);
-    b->len = start + head.len + rest;
+    place_header(b, start, items, &head);
     return 0;
 fail:
     b->len = start;
@@ -871,16 +873,9 @@ summarize_into(Agent *self, Buffer *b, PyObject *v, int level, long *budget)
         if (v == Py_None || t == &PyBool_Type || t == &PyFloat_Type)
             return pack_summary(self, b, v);
         if (t == &PyLong_Type) {
-            int overflow = 0;
-            long long n = PyLong_AsLongLongAndOverflow(v, &overflow);
-            if (overflow == 0)
-                return pack_int(b, n);
-            if (overflow > 0) {
-                unsigned long long u = PyLong_AsUnsignedLongLong(v);
-                if (!(u == (unsigned long long)-1 && PyErr_Occurred()))
-                    return pack_uint(b, u);
-                PyErr_Clear();
-            }
+            int r = pack_exact_int(b, v);
+            if (r <= 0)
+                return r;
             *budget += 1; /* the fallback counts this node itself */
             return fallback_into(self, b, v, level, budget);
         }
@@ -2041,19 +2036,15 @@ run_at_exit(PyObject *module, PyObject *unused)
 static PyMethodDef at_exit_def;
 static PyObject *hello_message(Agent *self);
 
-/* A forked child is a new process: as core._after_fork_in_child does, but here, so that a
-   child of a process the Python side never adopted doesn't import it (milliseconds per
-   fork): an empty queue, a new identity and hello, its own connection.  multiprocessing's
-   fork children end with os._exit() after threading's shutdown, never running atexit:
-   the flush is registered there too.  -1 with an exception set. */
+/* Run mode's hello, as of now, and the link to the monitor (run_path): at start and in a
+   forked child.  -1 with an exception set. */
 static int
-restart_in_child(Agent *self)
+run_link(Agent *self)
 {
     if (run_path == NULL) {
         PyErr_NoMemory();
         return -1;
     }
-    Py_XDECREF(Agent_reset(self, NULL));
     started_at = now();
     PyObject *hello = hello_message(self);
     if (hello == NULL)
@@ -2065,6 +2056,20 @@ restart_in_child(Agent *self)
         PyErr_SetFromErrnoWithFilename(PyExc_OSError, run_path);
         return -1;
     }
+    return 0;
+}
+
+/* A forked child is a new process: as core._after_fork_in_child does, but here, so that a
+   child of a process the Python side never adopted doesn't import it (milliseconds per
+   fork): an empty queue, a new identity and hello, its own connection.  multiprocessing's
+   fork children end with os._exit() after threading's shutdown, never running atexit:
+   the flush is registered there too.  -1 with an exception set. */
+static int
+restart_in_child(Agent *self)
+{
+    Py_XDECREF(Agent_reset(self, NULL));
+    if (run_link(self) < 0)
+        return -1;
     PyObject *name = PyUnicode_FromString("threading");
     PyObject *threading = name ? PyImport_GetModule(name) : NULL;
     Py_XDECREF(name);
@@ -2370,23 +2375,14 @@ start_run(PyObject *module, PyObject *loader)
     Agent *self = run_agent(queue, strlen_);
     if (self == NULL)
         return NULL;
-    started_at = now();
-    PyObject *hello = hello_message(self);
-    if (hello == NULL)
-        goto fail;
-    int linked = link_open(self, path, PyBytes_AS_STRING(hello), PyBytes_GET_SIZE(hello),
-                           interval, flush_timeout);
-    Py_DECREF(hello);
-    if (linked < 0) {
-        PyErr_SetFromErrnoWithFilename(PyExc_OSError, path);
-        goto fail;
-    }
-    Py_INCREF(loader);
-    Py_XSETREF(load_package, loader);
     free(run_path);
     run_path = strdup(path);
     run_interval = interval;
     run_flush_timeout = flush_timeout;
+    if (run_link(self) < 0)
+        goto fail;
+    Py_INCREF(loader);
+    Py_XSETREF(load_package, loader);
     started = self; /* for good: the handlers below and the hook use it until the end */
     if (run_handlers() < 0 || run_install(self) < 0) {
         PyObject *type, *value, *traceback;
