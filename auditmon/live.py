@@ -49,13 +49,11 @@ class UiTurn:
         self._free = threading.Event()
         self._free.set()
         self._started = 0.0
-        self._until = 0.0
         self.last_redraw = 0.0
         """Seconds the last redraw took, from the snapshot applied to the screen drawn."""
 
     def redrawing(self) -> None:
         self._started = time.monotonic()
-        self._until = self._started + self.grace
         self._free.clear()
 
     def redrawn(self) -> None:
@@ -70,7 +68,7 @@ class UiTurn:
         """Between batches: give way to the UI thread, and to a redraw until it is done."""
         time.sleep(0)
         if not self._free.is_set():
-            self._free.wait(max(0.0, self._until - time.monotonic()))
+            self._free.wait(max(0.0, self._started + self.grace - time.monotonic()))
 
 
 class LockedSink:

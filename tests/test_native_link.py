@@ -20,6 +20,14 @@ from conftest import AGENT_DIR, agent_env, all_messages
 
 from auditmon import protocol
 
+# Counting a process's threads reads /proc/self/task.
+needs_proc = pytest.mark.skipif(not Path("/proc/self/task").is_dir(), reason="no /proc (not Linux)")
+
+
+def sent_events(messages) -> list:
+    """The events in an agent's messages, in the order they came."""
+    return [e for kind, body in messages if kind == protocol.EVENTS for e in body]
+
 
 def listener(tmp_path):
     path = tmp_path / "monitor.sock"
@@ -131,7 +139,7 @@ def test_run_mode_started_in_c_says_hello_as_the_python_side_does(tmp_path, cwd_
     for messages in (c_messages, py_messages):
         kinds = [kind for kind, _ in messages]
         assert kinds[-1] == protocol.GOODBYE and protocol.DROPPED not in kinds
-        events = [e for kind, body in messages if kind == protocol.EVENTS for e in body]
+        events = sent_events(messages)
         assert [e[4] for e in events if e[3] == "link.mark"] == [(1,)]
         assert messages[-1][1]["last_seq"] == len(events)
         # the interpreter's teardown, after atexit's goodbye, is seen either way
@@ -156,7 +164,7 @@ def test_run_mode_settings_are_honoured_whichever_side_starts_it(tmp_path, setti
     (a 4-event buffer under a 20 000-event burst drops, and the drops are counted)."""
     messages, out = run_to_the_end(tmp_path, SHOW_AGENT + BURST, **setting)
     assert started_in_c(out) == in_c
-    events = [e for kind, body in messages if kind == protocol.EVENTS for e in body]
+    events = sent_events(messages)
     dropped = sum(body["count"] for kind, body in messages if kind == protocol.DROPPED)
     assert (dropped > 0) == ("AUDITMON_QUEUE" in setting)
     assert messages[-1][0] == protocol.GOODBYE
@@ -196,30 +204,24 @@ def test_the_native_writer_sends_while_the_target_never_lets_go_of_the_gil(tmp_p
 TASKS = "import os; print(len(os.listdir('/proc/self/task')))\n"
 
 
-@pytest.mark.skipif(not Path("/proc/self/task").is_dir(), reason="no /proc (not Linux)")
+@needs_proc
 def test_a_process_that_raises_few_events_never_starts_a_writer_thread(tmp_path):
     """Most processes are short: the hook sends their few events itself, so they pay for
     no thread, and every event still arrives, then the goodbye."""
     messages, out = run_to_the_end(tmp_path, "import sys\nsys.audit('link.few', 1)\n" + TASKS)
     assert out == "1\n"  # the main thread only
-    names = [e[3] for kind, body in messages if kind == protocol.EVENTS for e in body]
+    names = [e[3] for e in sent_events(messages)]
     assert "link.few" in names
     assert messages[-1][0] == protocol.GOODBYE
     assert messages[-1][1]["last_seq"] == len(names)
 
 
-@pytest.mark.skipif(not Path("/proc/self/task").is_dir(), reason="no /proc (not Linux)")
+@needs_proc
 def test_after_a_few_events_the_writer_thread_takes_over(tmp_path):
     script = "import sys\nfor i in range(500): sys.audit('link.many', i)\n" + TASKS
     messages, out = run_to_the_end(tmp_path, script)
     assert out == "2\n"  # the main thread and the writer
-    many = [
-        e[4][0]
-        for kind, body in messages
-        if kind == protocol.EVENTS
-        for e in body
-        if e[3] == "link.many"
-    ]
+    many = [e[4][0] for e in sent_events(messages) if e[3] == "link.many"]
     assert many == list(range(500))
 
 
@@ -235,7 +237,7 @@ def test_events_of_several_threads_are_numbered_once_as_the_writer_takes_over(tm
         "for t in threads: t.join()\n"
     )
     messages, _ = run_to_the_end(tmp_path, script)
-    events = [e for kind, body in messages if kind == protocol.EVENTS for e in body]
+    events = sent_events(messages)
     assert sorted(tuple(e[4]) for e in events if e[3] == "link.thread") == [
         (n, i) for n in range(4) for i in range(3)
     ]
@@ -244,7 +246,7 @@ def test_events_of_several_threads_are_numbered_once_as_the_writer_takes_over(tm
     assert messages[-1][1]["last_seq"] == len(events)
 
 
-@pytest.mark.skipif(not Path("/proc/self/task").is_dir(), reason="no /proc (not Linux)")
+@needs_proc
 def test_a_process_that_cannot_have_a_writer_thread_carries_on_unmonitored(tmp_path):
     """Its address space capped below a thread's stack, the target can't have the writer
     when its 17th event wants one: the agent stops there (the monitor sees no goodbye,
@@ -259,7 +261,7 @@ def test_a_process_that_cannot_have_a_writer_thread_carries_on_unmonitored(tmp_p
     )
     messages, out = run_to_the_end(tmp_path, script)
     assert out == "done 1\n"
-    names = [e[3] for kind, body in messages if kind == protocol.EVENTS for e in body]
+    names = [e[3] for e in sent_events(messages)]
     assert names.count("link.early") == 5 and len(names) == 16  # sent by the hook itself
     assert protocol.GOODBYE not in [kind for kind, _ in messages]
 
@@ -282,7 +284,7 @@ def test_after_adoption_a_new_event_at_teardown_is_still_recorded(tmp_path):
     Python side, whose globals are gone by then."""
     messages, out = run_to_the_end(tmp_path, TEARDOWN)
     assert out == "True\n"
-    names = [e[3] for kind, body in messages if kind == protocol.EVENTS for e in body]
+    names = [e[3] for e in sent_events(messages)]
     assert "link.teardown" in names
     assert messages[-1][0] == protocol.GOODBYE
     assert messages[-1][1]["last_seq"] == len(names)
@@ -293,7 +295,7 @@ def test_with_globs_a_new_event_at_teardown_is_counted_as_dropped(tmp_path):
     after its module is gone can't be decided, so it is counted, not lost silently."""
     script = TEARDOWN.replace("sys.audit('link.odd', {'k': 1})\n", "")
     messages, out = run_to_the_end(tmp_path, script, AUDITMON_EVENTS="link.*")
-    names = [e[3] for kind, body in messages if kind == protocol.EVENTS for e in body]
+    names = [e[3] for e in sent_events(messages)]
     dropped = sum(body["count"] for kind, body in messages if kind == protocol.DROPPED)
     assert "link.teardown" not in names and dropped == 1
     assert messages[-1][0] == protocol.GOODBYE
@@ -344,12 +346,9 @@ def test_a_forked_child_starts_afresh_without_the_python_side(tmp_path):
     parent = by_pid[target.pid]
     assert child[0][0] == protocol.HELLO and child[0][1]["ppid"] == target.pid
     assert child[0][1]["events"] == 0 and child[0][1]["start"] > parent[0][1]["start"]
-    names = [e[3] for kind, body in child if kind == protocol.EVENTS for e in body]
-    assert (
-        names[0] == "link.child"
-        and [e[0] for kind, body in child if kind == protocol.EVENTS for e in body][0] == 1
-    )
-    parent_names = [e[3] for kind, body in parent if kind == protocol.EVENTS for e in body]
+    names = [e[3] for e in sent_events(child)]
+    assert names[0] == "link.child" and sent_events(child)[0][0] == 1
+    parent_names = [e[3] for e in sent_events(parent)]
     assert "link.parent" in parent_names and "link.child" not in parent_names
 
 

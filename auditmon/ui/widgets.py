@@ -27,18 +27,16 @@ class KeptCursorTable(DataTable):
         Binding("k", "cursor_up", "Up", show=False),
     ]
 
-    _shown_keys: list[str] | None = None
-    _shown_cells: dict[str, tuple] | None = None
+    _shown_cells: dict[str, tuple] | None = None  # row key -> cells, in the table's order
 
     def refill(self, rows: list[tuple[str, tuple]]) -> None:
         """Replace the rows; the cursor stays put and no highlight message is sent.
         The same rows in the same order only have their changed cells replaced: clearing
         and refilling a table is much of what a redraw would cost."""
-        keys = [key for key, _ in rows]
-        if keys == self._shown_keys and self._shown_cells is not None:
-            self._update_changed(rows, self._shown_cells)
+        shown = self._shown_cells
+        if shown is not None and [key for key, _ in rows] == list(shown):
+            self._update_changed(rows, shown)
             return
-        self._shown_keys = keys
         self._shown_cells = dict(rows)
         current = self.current_key()
         scroll = self.scroll_y
