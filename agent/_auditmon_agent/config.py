@@ -25,6 +25,9 @@ AGENT = "AUDITMON_AGENT"  # "python" forces the pure-Python hook
 DEPTH = 4
 WIDTH = 32
 BUDGET = 256
+# Ints msgpack carries as ints; others travel as text (BigInt).
+INT64_MIN = -(1 << 63)
+UINT64_MAX = (1 << 64) - 1
 
 
 class Config(object):

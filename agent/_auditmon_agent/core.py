@@ -49,12 +49,15 @@ _time = time.time
 _cap = 0
 # The Python hook's queue and counters (the native hook keeps its own).
 _queue = _seq_counter = _next_seq = _drop_counter = _next_drop = None
+_starmap = _repeat = None
 
 
 def _new_python_state():
-    global _queue, _seq_counter, _next_seq, _drop_counter, _next_drop
+    global _queue, _seq_counter, _next_seq, _drop_counter, _next_drop, _starmap, _repeat
     import itertools
     from _collections import deque
+
+    _starmap, _repeat = itertools.starmap, itertools.repeat  # for take()
 
     _queue = deque()
     _seq_counter = itertools.count(1)
@@ -63,26 +66,15 @@ def _new_python_state():
     _next_drop = _drop_counter.__next__
 
 
-class _Quiet(set):
-    """Threads whose events are the agent's own; mirrored into the native hook."""
-
-    native = None
-
-    def add(self, tid):
-        set.add(self, tid)
-        if self.native is not None:
-            self.native.quiet_add(tid)
-
-    def discard(self, tid):
-        set.discard(self, tid)
-        if self.native is not None:
-            self.native.quiet_discard(tid)
-
-
-_quiet = _Quiet()
+# Threads whose events are the agent's own: a plain set, which the hook tests on every
+# event (a subclass is slower to test); ``hush`` and ``unhush`` mirror it into the C hook.
+_quiet = set()
 _decisions = {}  # event name -> RECORD|STACK|FLUSH bits, or 0 to ignore
 _decide = None
 _summarize = None
+_strlen = 0
+_INT64_MIN = _settings.INT64_MIN
+_UINT64_MAX = _settings.UINT64_MAX
 _config = None
 _writer = None
 _pid = 0
@@ -90,7 +82,6 @@ _start_time = 0.0
 _installed = False
 _native = None  # the C hook, when in use
 _MAX_DECISIONS = 10000
-_BATCH = 2048
 _pack = None
 
 
@@ -99,13 +90,29 @@ def _hook(event, args):
         tid = _get_ident()
         if tid in _quiet:
             return
-        how = _decisions.get(event)
+        try:
+            how = _decisions[event]  # a subscript costs less than dict.get
+        except KeyError:
+            how = None
         if how == RECORD:  # the usual case, kept to the fewest steps
             seq = _next_seq()
             if len(_queue) >= _cap:
                 _next_drop()
                 return
-            _queue.append((seq, _time(), tid, event, _summarize(args), None))
+            summary = args  # plain values only are kept as they are: Summarizer.args'
+            for value in args:  # first step, inlined, as a call costs more than it
+                t = type(value)
+                if t is str:
+                    if len(value) <= _strlen:
+                        continue
+                elif t is int:
+                    if _INT64_MIN <= value <= _UINT64_MAX:
+                        continue
+                elif value is None or t is bool or t is float:
+                    continue
+                summary = _summarize(args)
+                break
+            _queue.append((seq, _time(), tid, event, summary, None))
             return
         _hook_special(event, args, tid, how)
     except Exception:
@@ -139,7 +146,7 @@ def _stack(tid, skip=2):
     Frame 0 is this function, 1 the hook (or ``_native_stack``), 2 the event's raiser
     (``skip`` frames up: 3 from ``_hook_special``).
     """
-    _quiet.add(tid)
+    hush(tid)
     try:
         frame = sys._getframe(skip)
         depth = _config.stack_depth
@@ -152,7 +159,7 @@ def _stack(tid, skip=2):
     except Exception:
         return None
     finally:
-        _quiet.discard(tid)
+        unhush(tid)
 
 
 def _native_stack(tid):
@@ -228,12 +235,16 @@ def take():
     """
     if _native is not None:
         return _native.take()
-    queue, popleft = _queue, _queue.popleft
-    events = [popleft() for _ in range(min(len(queue), _BATCH))]
+    # All of them: under a target that keeps the GIL busy the writer gets it back only
+    # once per switch interval (5 ms), and taking a bounded batch per turn dropped most
+    # events at a million a second.  starmap calls popleft in C, len(queue) times.
+    popleft = _queue.popleft
+    events = list(_starmap(popleft, _repeat((), len(_queue))))
     if not events:
         return 0, 0, b""
     data = _python_pack()(events)
-    return len(events), min(e[0] for e in events), data[_array_header_size(len(events)) :]
+    # seqs are unique, so the smallest event is the one with the first seq
+    return len(events), min(events)[0], data[_array_header_size(len(events)) :]
 
 
 def native():
@@ -250,8 +261,18 @@ def _array_header_size(n):
     return 1 if n < 16 else 3 if n < 0x10000 else 5
 
 
-def quiet():
-    return _quiet
+def hush(tid):
+    """Make a thread's events the agent's own, in the native hook too."""
+    _quiet.add(tid)
+    if _native is not None:
+        _native.quiet_add(tid)
+
+
+def unhush(tid):
+    """Undo ``hush``."""
+    _quiet.discard(tid)
+    if _native is not None:
+        _native.quiet_discard(tid)
 
 
 def identity():
@@ -275,17 +296,17 @@ def identity():
 
 def start(config):
     """Install the hook and start the writer; called once, from sitecustomize."""
-    global _summarize, _installed, _native
+    global _summarize, _strlen, _installed, _native
     if _installed:
         return
     _settle(config, time.time())
     if config.native:
         _native = _load_native(config)
-        _quiet.native = _native
     if _native is None:
         from .summarize import Summarizer
 
         _summarize = Summarizer(strlen=config.strlen).args
+        _strlen = config.strlen
         _new_python_state()
     _start_writer()
     atexit.register(_at_exit)
@@ -351,13 +372,13 @@ def _own_import(name):
         return module
     tid = _get_ident()
     was_quiet = tid in _quiet
-    _quiet.add(tid)
+    hush(tid)
     try:
         __import__(name)
         return sys.modules[name]
     finally:
         if not was_quiet:
-            _quiet.discard(tid)
+            unhush(tid)
 
 
 def _summarize_module():
@@ -381,7 +402,7 @@ def _python_pack():
 def _preload(tid):
     """Import everything the agent would otherwise import later, on first need: an audit
     hook the target is adding would see those imports' events; it is not added yet."""
-    _quiet.add(tid)
+    hush(tid)
     try:
         _summarize_module()  # the native hook's fallback (it imports wire too)
         if _native is None:
@@ -391,7 +412,7 @@ def _preload(tid):
     except Exception:
         _debug("preload")
     finally:
-        _quiet.discard(tid)
+        unhush(tid)
 
 
 def adopt(agent, start_time):
@@ -406,7 +427,6 @@ def adopt(agent, start_time):
         return
     _settle(_settings.Config(), start_time)
     _native = agent
-    _quiet.native = agent
     _writer = _NativeLink(_config)
     summarizer = _DeferredSummarizer(_config.strlen)
     extension = sys.modules.get("_auditmon_native")
@@ -485,7 +505,7 @@ class _NativeLink(object):
 def _start_writer():
     global _writer
     tid = _get_ident()
-    _quiet.add(tid)  # connecting and starting a thread raise events: they are ours
+    hush(tid)  # connecting and starting a thread raise events: they are ours
     try:
         if _config.mode == "run" and _native is not None:
             _writer = _NativeLink(_config)
@@ -498,7 +518,7 @@ def _start_writer():
             _writer = writer_class(sys.modules[__name__], _config)
         _writer.start()
     finally:
-        _quiet.discard(tid)
+        unhush(tid)
 
 
 def _after_fork_in_child():
@@ -511,8 +531,7 @@ def _after_fork_in_child():
             _native.reset()
         else:
             _new_python_state()
-        _quiet = _Quiet()
-        _quiet.native = _native
+        _quiet = set()
         _pid = os.getpid()
         _start_time = time.time()
         if _writer is not None:
@@ -532,26 +551,26 @@ def _after_fork_in_child():
 def _at_exit():
     """Normal exit (or multiprocessing's child shutdown): flush all, say goodbye."""
     tid = _get_ident()
-    _quiet.add(tid)
+    hush(tid)
     try:
         if _writer is not None and _writer.pid == _pid:
             _writer.stop()
     except Exception:
         _debug("exit")
     finally:
-        _quiet.discard(tid)
+        unhush(tid)
 
 
 def _flush_now(tid, event):
     """Send what is queued before exec or interpreter teardown takes the writer away."""
-    _quiet.add(tid)
+    hush(tid)
     try:
         if _writer is not None and _writer.pid == _pid:
             _writer.flush_from_caller(final=event != "os.exec")
     except Exception:
         _debug("flush")
     finally:
-        _quiet.discard(tid)
+        unhush(tid)
 
 
 def disable():

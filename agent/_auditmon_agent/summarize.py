@@ -10,11 +10,8 @@ name; a function's qualname; a socket's family; otherwise the type's name).
 
 import sys
 
-from .config import BUDGET, DEPTH, WIDTH
+from .config import BUDGET, DEPTH, INT64_MIN, UINT64_MAX, WIDTH
 from .wire import BigInt, Cut, Described
-
-_INT64_MIN = -(1 << 63)
-_UINT64_MAX = (1 << 64) - 1
 
 # C-level getters: reading through them never reaches a metaclass or a property.
 _type_qualname = type.__dict__["__qualname__"].__get__
@@ -61,7 +58,7 @@ class Summarizer(object):
                 if len(value) > strlen:
                     break
             elif t is int:
-                if not _INT64_MIN <= value <= _UINT64_MAX:
+                if not INT64_MIN <= value <= UINT64_MAX:
                     break
             elif value is not None and t is not bool and t is not float:
                 break
@@ -74,7 +71,7 @@ class Summarizer(object):
                 out.append(value if len(value) <= strlen else Cut(value[:strlen], len(value)))
             elif value is None or t is bool or t is float:
                 out.append(value)
-            elif t is int and _INT64_MIN <= value <= _UINT64_MAX:
+            elif t is int and INT64_MIN <= value <= UINT64_MAX:
                 out.append(value)
             else:
                 out.append(self.value(value, 0, [self.budget]))
@@ -87,7 +84,7 @@ class Summarizer(object):
         if value is None or t is bool or t is float:
             return value
         if t is int:
-            if _INT64_MIN <= value <= _UINT64_MAX:
+            if INT64_MIN <= value <= UINT64_MAX:
                 return value
             return BigInt(value)
         if t is str:

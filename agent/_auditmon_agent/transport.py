@@ -64,7 +64,7 @@ class _Writer(object):
         _thread.start_new_thread(self._main, ())
 
     def _main(self):
-        self.agent.quiet().add(_thread.get_ident())
+        self.agent.hush(_thread.get_ident())
         try:
             self.run()
         except Exception:

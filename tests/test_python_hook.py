@@ -1,0 +1,91 @@
+"""The pure-Python hook's own fast path and its writer's draining, called directly.
+
+The hook inlines the summariser's first step (plain values are kept as they are), so it
+must agree with ``Summarizer.args`` at every boundary; and the writer takes everything
+queued at each turn, as under a busy target it gets the GIL once per switch interval.
+"""
+
+from __future__ import annotations
+
+import sys
+
+import msgpack
+import pytest
+from conftest import AGENT_DIR
+
+sys.path.insert(0, str(AGENT_DIR))
+from _auditmon_agent import core  # noqa: E402
+from _auditmon_agent.summarize import Summarizer  # noqa: E402
+from _auditmon_agent.wire import make_packer  # noqa: E402
+
+sys.path.remove(str(AGENT_DIR))
+
+STRLEN = 16
+EVENT = "test.event"
+
+
+class Str(str):
+    pass
+
+
+class Int(int):
+    pass
+
+
+BOUNDARIES = [
+    (),
+    ("a" * STRLEN, 0),
+    ("a" * (STRLEN + 1),),
+    (-(2**63), 2**64 - 1),
+    (-(2**63) - 1,),
+    (2**64,),
+    (None, True, False, 1.5),
+    (Str("subclass"),),
+    (Int(3),),
+    ("ok", b"bytes"),
+    ("ok", ["a", "list"]),
+    ("ok", object()),
+]
+
+
+@pytest.fixture
+def python_hook(monkeypatch):
+    """The module's hook state as ``start`` leaves it for the Python hook, undone after."""
+    for name in ("_queue", "_seq_counter", "_next_seq", "_drop_counter", "_next_drop"):
+        monkeypatch.setattr(core, name, None)
+    monkeypatch.setattr(core, "_starmap", None)
+    monkeypatch.setattr(core, "_repeat", None)
+    core._new_python_state()
+    monkeypatch.setattr(core, "_decisions", {EVENT: core.RECORD})
+    monkeypatch.setattr(core, "_cap", 1 << 20)
+    monkeypatch.setattr(core, "_strlen", STRLEN)
+    monkeypatch.setattr(core, "_summarize", Summarizer(strlen=STRLEN).args)
+    monkeypatch.setattr(core, "_native", None)
+    return core
+
+
+@pytest.mark.parametrize("args", BOUNDARIES, ids=repr)
+def test_the_hooks_fast_path_agrees_with_the_summariser(python_hook, args):
+    pack = make_packer()[0]
+    python_hook._hook(EVENT, args)
+    assert len(python_hook._queue) == 1
+    seq, _, _, name, summary, stack = python_hook._queue[0]
+    assert (seq, name, stack) == (1, EVENT, None)
+    assert pack(summary) == pack(Summarizer(strlen=STRLEN).args(args))
+
+
+def test_plain_arguments_are_queued_without_a_copy(python_hook):
+    args = ("path", 3, None)
+    python_hook._hook(EVENT, args)
+    assert python_hook._queue[0][4] is args
+
+
+def test_the_writer_takes_everything_queued_at_once(python_hook):
+    for i in range(10_000):
+        python_hook._hook(EVENT, (i, "abc"))
+    count, first_seq, data = python_hook.take()
+    assert (count, first_seq) == (10_000, 1)
+    assert len(python_hook._queue) == 0
+    events = msgpack.unpackb(b"\xdd" + count.to_bytes(4, "big") + data)
+    assert [e[0] for e in events] == list(range(1, 10_001))
+    assert [e[4] for e in events[:2]] == [[0, "abc"], [1, "abc"]]
