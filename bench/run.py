@@ -21,6 +21,8 @@ default this venv's, with its .pth files) and under a bare venv of the same inte
 mean of each round's extra time over no hook, with its standard error.
 Where valgrind is installed, instructions are counted too (repeatable on a noisy
 machine): per event on the tight loop, and for the whole start-up programs.
+The tight loop runs once more paced, in chunks with a pause after each, so that no event
+is dropped: what every recorded event costs all the target's threads in CPU time.
 
 Monitor cost: events per second ingested by the headless recorder (JSON Lines and
 msgpack), by the session model, and the monitor's memory after 10 million events.
@@ -70,6 +72,28 @@ for _ in range(5):
     best = dt if best is None or dt < best else best
 print(best)
 """
+
+# The same loop in chunks with a pause after each, so that every event is recorded (none
+# dropped): CPU time of all the target's threads, the agent's writer included, per event.
+PACED = """
+import sys, time
+def chunk(n):
+    for i in range(n):
+        {stmt}
+chunk(1000)
+time.sleep(0.05)
+best = None
+for _ in range(5):
+    cpu = 0
+    for _ in range({chunks}):
+        t = time.process_time_ns()
+        chunk({size})
+        time.sleep({pause})
+        cpu += time.process_time_ns() - t
+    best = cpu if best is None or cpu < best else best
+print(best)
+"""
+PACED_CHUNK, PACED_PAUSE = 5000, 0.005
 
 PROGRAMS = {
     "python -c pass": ["-c", "pass"],
@@ -151,6 +175,14 @@ def tight_loop(python: str, stmt: str, n: int, env: dict[str, str]) -> float:
     if out.returncode:
         raise RuntimeError(out.stderr)
     return int(out.stdout.split()[-1]) / n
+
+
+def paced_loop(python: str, stmt: str, chunks: int, env: dict[str, str]) -> float:
+    code = PACED.format(stmt=stmt, chunks=chunks, size=PACED_CHUNK, pause=PACED_PAUSE)
+    out = subprocess.run([python, "-c", code], env=env, capture_output=True, text=True)
+    if out.returncode:
+        raise RuntimeError(out.stderr)
+    return int(out.stdout.split()[-1]) / (chunks * PACED_CHUNK)
 
 
 def run_once(python: str, args: list[str], env: dict[str, str]) -> float:
@@ -298,6 +330,7 @@ def bench_tight(monitor, empty_dir, python, quick) -> list[str]:
             f"| +{ns['native'] - ns['none']:.0f} | {ns['native'] / ns['none']:.2f} "
             f"| {ns['native'] / ns['empty']:.2f} | {drops['python']:,}, {drops['native']:,} |"
         )
+    lines += bench_paced(monitor, empty_dir, python, quick)
     if not quick and shutil.which("valgrind"):
         stmt = "sys.audit('bench.x', i, 'abc')"
         counted = {
@@ -310,6 +343,29 @@ def bench_tight(monitor, empty_dir, python, quick) -> list[str]:
             + ", ".join(f"{c} {counted[c]:,}" for c in CONFIGS),
         ]
     return lines + [""]
+
+
+def bench_paced(monitor, empty_dir, python, quick) -> list[str]:
+    """The tight loop with every event recorded: what each one costs the whole target."""
+    chunks = 10 if quick else 20
+    stmt = "sys.audit('bench.x', i, 'abc')"
+    cpu, drops = {}, {}
+    for config in CONFIGS:
+        cpu[config] = paced_loop(python, stmt, chunks, environment(config, monitor, empty_dir))
+        drops[config] = monitor.reset()[1]
+    return [
+        "",
+        f"Paced (chunks of {PACED_CHUNK:,} events, {PACED_PAUSE * 1e3:g} ms pause after each, "
+        "so that every event is recorded): CPU ns per event of all the target's threads, "
+        "best of 5",
+        "",
+        "| loop | none | empty hook | python agent | native agent | python added "
+        "| native added | drops (python, native) |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|",
+        f"| `{stmt}` | {cpu['none']:.0f} | {cpu['empty']:.0f} | {cpu['python']:.0f} "
+        f"| {cpu['native']:.0f} | +{cpu['python'] - cpu['none']:.0f} "
+        f"| +{cpu['native'] - cpu['none']:.0f} | {drops['python']:,}, {drops['native']:,} |",
+    ]
 
 
 def bench_programs(monitor, empty_dir, python, quick, walk_script, files) -> list[str]:
