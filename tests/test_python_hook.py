@@ -1,8 +1,9 @@
 """The pure-Python hook's own fast path and its writer's draining, called directly.
 
 The hook inlines the summariser's first step (plain values are kept as they are), so it
-must agree with ``Summarizer.args`` at every boundary; and the writer takes everything
-queued at each turn, as under a busy target it gets the GIL once per switch interval.
+must agree with ``Summarizer.args`` at every boundary; and the writer takes at each turn
+all that a busy target's hook queues in a switch interval (the writer gets the GIL back
+once per interval), but no more than a bounded batch.
 """
 
 from __future__ import annotations
@@ -80,12 +81,14 @@ def test_plain_arguments_are_queued_without_a_copy(python_hook):
     assert python_hook._queue[0][4] is args
 
 
-def test_the_writer_takes_everything_queued_at_once(python_hook):
-    for i in range(10_000):
+def test_the_writer_takes_a_whole_switch_intervals_worth_at_each_turn(python_hook):
+    total = python_hook._BATCH + 1000
+    for i in range(total):
         python_hook._hook(EVENT, (i, "abc"))
     count, first_seq, data = python_hook.take()
-    assert (count, first_seq) == (10_000, 1)
-    assert len(python_hook._queue) == 0
+    assert (count, first_seq) == (python_hook._BATCH, 1)
     events = msgpack.unpackb(b"\xdd" + count.to_bytes(4, "big") + data)
-    assert [e[0] for e in events] == list(range(1, 10_001))
+    assert [e[0] for e in events] == list(range(1, count + 1))
     assert [e[4] for e in events[:2]] == [[0, "abc"], [1, "abc"]]
+    assert python_hook.take()[:2] == (1000, count + 1)
+    assert len(python_hook._queue) == 0
