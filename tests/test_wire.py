@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import sys
 
 import msgpack
 import pytest
@@ -49,6 +50,33 @@ values = st.recursive(
 @given(values)
 def test_pure_encoder_is_byte_equal_to_msgpack(value):
     assert pure_pack(value) == library_pack(value)
+
+
+stacks = st.none() | st.lists(
+    st.tuples(st.text(), st.integers(0, 10**6), st.text()).map(list), max_size=4
+)
+events = st.tuples(
+    st.integers(min_value=1, max_value=2**64 - 1),
+    st.floats(allow_nan=False),
+    st.integers(min_value=0, max_value=2**64 - 1),
+    st.sampled_from(["open", "import", "bench.x", "é"]) | st.text(),
+    st.tuples() | st.lists(values, max_size=20).map(tuple) | st.lists(values, max_size=3),
+    stacks,
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(events, max_size=40))
+def test_the_batch_encoder_is_byte_equal_to_msgpack(batch):
+    """The Python writer's batch encoder (no msgpack) against msgpack, on whole batches:
+    repeated names and threads, every argument shape, with and without stacks."""
+    assert wire.pack_events(batch) == library_pack(batch)
+
+
+def test_the_python_writer_encodes_batches_with_msgpack_or_else_pack_events(monkeypatch):
+    assert type(wire.make_events_packer().__self__) is msgpack.Packer
+    monkeypatch.setitem(sys.modules, "msgpack", None)  # import msgpack: ImportError
+    assert wire.make_events_packer() is wire.pack_events
 
 
 @pytest.mark.parametrize(

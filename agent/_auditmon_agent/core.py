@@ -400,7 +400,7 @@ def _python_pack():
     """The Python writer's encoder (msgpack's, if importable): made on first use."""
     global _pack
     if _pack is None:
-        _pack = _own_import(__package__ + ".wire").make_packer()[0]
+        _pack = _own_import(__package__ + ".wire").make_events_packer()
     return _pack
 
 

@@ -116,7 +116,16 @@ def ext_payload(obj, pack):
     raise TypeError("cannot encode %s" % (t.__name__,))
 
 
-_pack_struct = None
+_pack_struct = _float_item = None
+
+
+def _load_struct():
+    """struct loads a shared library: only when first needed."""
+    global _pack_struct, _float_item
+    import struct
+
+    _pack_struct = struct.pack
+    _float_item = struct.Struct(">Bd").pack
 
 
 def packb(obj):
@@ -124,11 +133,8 @@ def packb(obj):
 
     The fallback for interpreters without msgpack; tests prove byte equality.
     """
-    global _pack_struct
-    if _pack_struct is None:  # struct loads a shared library: only when first needed
-        import struct
-
-        _pack_struct = struct.pack
+    if _pack_struct is None:
+        _load_struct()
     out = []
     _pack_into(obj, out.append)
     return b"".join(out)
@@ -145,21 +151,14 @@ def _pack_into(obj, write):
     elif t is str:
         data = obj.encode("utf-8", UNICODE_ERRORS)
         n = len(data)
-        if n < 32:
-            write(bytes((0xA0 | n,)))
-        elif n < 0x100:
-            write(_pack_struct(">BB", 0xD9, n))
-        elif n < 0x10000:
-            write(_pack_struct(">BH", 0xDA, n))
-        else:
-            write(_pack_struct(">BI", 0xDB, n))
+        write(_FIXSTR[n] if n < 32 else _str_header(n))
         write(data)
     elif t is float:
-        write(_pack_struct(">Bd", 0xCB, obj))
+        write(_float_item(0xCB, obj))
     elif t is list or t is tuple:
         n = len(obj)
         if n < 16:
-            write(bytes((0x90 | n,)))
+            write(_FIXARRAY[n])
         elif n < 0x10000:
             write(_pack_struct(">BH", 0xDC, n))
         else:
@@ -201,13 +200,26 @@ def _pack_into(obj, write):
         write(data)
 
 
+def _str_header(n):
+    """A str header past fixstr's 31 bytes."""
+    if n < 0x100:
+        return _pack_struct(">BB", 0xD9, n)
+    if n < 0x10000:
+        return _pack_struct(">BH", 0xDA, n)
+    return _pack_struct(">BI", 0xDB, n)
+
+
 _FIXEXT = {1: 0xD4, 2: 0xD5, 4: 0xD6, 8: 0xD7, 16: 0xD8}
+# One-byte headers and ints, made once: bytes((x,)) per value costs more than a look-up.
+_FIXINT = [bytes((i,)) for i in range(0x80)]
+_FIXSTR = [bytes((0xA0 | i,)) for i in range(32)]
+_FIXARRAY = [bytes((0x90 | i,)) for i in range(16)]
 
 
 def _pack_int(n, write):
     if n >= 0:
         if n < 0x80:
-            write(bytes((n,)))
+            write(_FIXINT[n])
         elif n < 0x100:
             write(_pack_struct(">BB", 0xCC, n))
         elif n < 0x10000:
@@ -250,3 +262,64 @@ def make_packer():
         use_bin_type=True, default=default, unicode_errors=UNICODE_ERRORS, autoreset=True
     )
     return packer.pack, "msgpack"
+
+
+def make_events_packer():
+    """The Python writer's batch encoder: msgpack's if importable, else ``pack_events``."""
+    pack, name = make_packer()
+    return pack if name == "msgpack" else pack_events
+
+
+def pack_events(events):
+    """``packb(events)`` for a batch of ``(seq, time, thread, name, args, stack)`` events,
+    faster: what repeats from event to event (names, threads) is encoded once a batch,
+    and the fixed parts without the general dispatch.  The Python writer's encoder where
+    msgpack is missing."""
+    if _pack_struct is None:
+        _load_struct()
+    out = []
+    write = out.append
+    n = len(events)
+    if n < 16:
+        write(_FIXARRAY[n])
+    elif n < 0x10000:
+        write(_pack_struct(">BH", 0xDC, n))
+    else:
+        write(_pack_struct(">BI", 0xDD, n))
+    float_item = _float_item
+    names = {}
+    threads = {}
+    for seq, when, thread, name, args, stack in events:
+        write(b"\x96")
+        _pack_int(seq, write)
+        write(float_item(0xCB, when))
+        data = threads.get(thread)
+        if data is None:
+            data = threads[thread] = packb(thread)
+        write(data)
+        data = names.get(name)
+        if data is None:
+            data = names[name] = packb(name)
+        write(data)
+        if type(args) is tuple and len(args) < 16:  # the usual: plain values, inline
+            write(_FIXARRAY[len(args)])
+            for value in args:
+                t = type(value)
+                if t is str:
+                    data = value.encode("utf-8", UNICODE_ERRORS)
+                    n = len(data)
+                    write(_FIXSTR[n] if n < 32 else _str_header(n))
+                    write(data)
+                elif t is int:
+                    _pack_int(value, write)
+                elif value is None:
+                    write(b"\xc0")
+                else:
+                    _pack_into(value, write)
+        else:
+            _pack_into(args, write)
+        if stack is None:
+            write(b"\xc0")
+        else:
+            _pack_into(stack, write)
+    return b"".join(out)
