@@ -72,6 +72,8 @@ _quiet = set()
 _decisions = {}  # event name -> RECORD|STACK|FLUSH bits, or 0 to ignore
 _decide = None
 _summarize = None
+# The summariser's plain-value limits, as module globals for the hook's inlined check:
+# a global costs it less than ``_config.strlen`` or ``_settings.INT64_MIN``.
 _strlen = 0
 _INT64_MIN = _settings.INT64_MIN
 _UINT64_MAX = _settings.UINT64_MAX

@@ -156,13 +156,7 @@ def _pack_into(obj, write):
     elif t is float:
         write(_float_item(0xCB, obj))
     elif t is list or t is tuple:
-        n = len(obj)
-        if n < 16:
-            write(_FIXARRAY[n])
-        elif n < 0x10000:
-            write(_pack_struct(">BH", 0xDC, n))
-        else:
-            write(_pack_struct(">BI", 0xDD, n))
+        write(_array_header(len(obj)))
         for item in obj:
             _pack_into(item, write)
     elif t is dict:
@@ -198,6 +192,15 @@ def _pack_into(obj, write):
         else:
             write(_pack_struct(">BIb", 0xC9, n, code))
         write(data)
+
+
+def _array_header(n):
+    """An array's header."""
+    if n < 16:
+        return _FIXARRAY[n]
+    if n < 0x10000:
+        return _pack_struct(">BH", 0xDC, n)
+    return _pack_struct(">BI", 0xDD, n)
 
 
 def _str_header(n):
@@ -277,15 +280,8 @@ def pack_events(events):
     msgpack is missing."""
     if _pack_struct is None:
         _load_struct()
-    out = []
+    out = [_array_header(len(events))]
     write = out.append
-    n = len(events)
-    if n < 16:
-        write(_FIXARRAY[n])
-    elif n < 0x10000:
-        write(_pack_struct(">BH", 0xDC, n))
-    else:
-        write(_pack_struct(">BI", 0xDD, n))
     float_item = _float_item
     names = {}
     threads = {}
@@ -301,7 +297,8 @@ def pack_events(events):
         if data is None:
             data = names[name] = packb(name)
         write(data)
-        if type(args) is tuple and len(args) < 16:  # the usual: plain values, inline
+        if type(args) is tuple and len(args) < 16:  # the usual: _pack_into's first
+            # branches, inlined for the plain values (a call each would cost about a tenth)
             write(_FIXARRAY[len(args)])
             for value in args:
                 t = type(value)
