@@ -57,6 +57,7 @@
 typedef struct {
     const char *address;
     long how;
+    Py_ssize_t length; /* strlen(name), which each event's encoding needs */
     char name[DECISION_NAME];
 } DecisionSlot;
 
@@ -140,10 +141,8 @@ typedef struct {
 
 /* -- buffer ------------------------------------------------------------------------ */
 static int
-reserve(Buffer *b, Py_ssize_t extra)
+grow(Buffer *b, Py_ssize_t extra)
 {
-    if (b->len + extra <= b->cap)
-        return 0;
     Py_ssize_t cap = b->cap ? b->cap : 65536;
     while (cap < b->len + extra)
         cap *= 2;
@@ -155,12 +154,26 @@ reserve(Buffer *b, Py_ssize_t extra)
     return 0;
 }
 
+/* Room for `extra` more bytes: inline where there is (nearly always), else grow. */
+static inline int
+reserve(Buffer *b, Py_ssize_t extra)
+{
+    return b->len + extra <= b->cap ? 0 : grow(b, extra);
+}
+
 static inline int
 put(Buffer *b, const void *p, Py_ssize_t n)
 {
     if (reserve(b, n) < 0)
         return -1;
-    memcpy(b->data + b->len, p, n);
+    char *to = b->data + b->len;
+    if (n <= 16) { /* short strings: a call to memcpy costs more than the copy */
+        const char *from = p;
+        for (Py_ssize_t i = 0; i < n; i++)
+            to[i] = from[i];
+    }
+    else
+        memcpy(to, p, n);
     b->len += n;
     return 0;
 }
@@ -174,9 +187,22 @@ put1(Buffer *b, unsigned char c)
     return 0;
 }
 
-static int
+/* A tag and the low `bytes` (1 to 8) bytes of v, big-endian.  Where there is room for
+   9 bytes: one 8-byte store of the shifted, byte-swapped value (the bytes past the
+   value are overwritten by what follows, or lie past len). */
+static inline int
 put_be(Buffer *b, unsigned char tag, uint64_t v, int bytes)
 {
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    if (b->len + 9 <= b->cap) {
+        char *p = b->data + b->len;
+        uint64_t be = __builtin_bswap64(v << (8 * (8 - bytes)));
+        p[0] = (char)tag;
+        memcpy(p + 1, &be, 8);
+        b->len += 1 + bytes;
+        return 0;
+    }
+#endif
     unsigned char tmp[9];
     tmp[0] = tag;
     for (int i = 0; i < bytes; i++)
@@ -185,7 +211,7 @@ put_be(Buffer *b, unsigned char tag, uint64_t v, int bytes)
 }
 
 /* -- msgpack, the same choices as msgpack-python's packer (use_bin_type=True) ------- */
-static int
+static inline int
 pack_uint(Buffer *b, uint64_t n)
 {
     if (n < 0x80)
@@ -258,7 +284,7 @@ pack_length(Buffer *b, Py_ssize_t n, unsigned char tag8)
     return put_be(b, tag8 + 2, (uint64_t)n, 4);
 }
 
-static int
+static inline int
 pack_str_bytes(Buffer *b, const char *s, Py_ssize_t n)
 {
     int r = n < 32 ? put1(b, (unsigned char)(0xa0 | n)) : pack_length(b, n, 0xd9);
@@ -311,6 +337,8 @@ pack_exact_int(Buffer *b, PyObject *v)
 static int
 pack_pystr(Buffer *b, PyObject *s)
 {
+    if (PyUnicode_IS_COMPACT_ASCII(s)) /* the usual: its bytes are its UTF-8, in place */
+        return pack_str_bytes(b, (const char *)PyUnicode_DATA(s), PyUnicode_GET_LENGTH(s));
     Py_ssize_t n;
     const char *utf8 = PyUnicode_AsUTF8AndSize(s, &n);
     if (utf8 != NULL)
@@ -930,6 +958,11 @@ summarize_args(Agent *self, Buffer *b, PyObject *args)
             if (pack_pystr(b, v) < 0)
                 return -1;
         }
+        else if (t == &PyLong_Type) {
+            int r = pack_exact_int(b, v); /* 1: wider than 64 bits, summarised below */
+            if (r < 0 || (r > 0 && summarize_into(self, b, v, 0, &budget) < 0))
+                return -1;
+        }
         else if (v == Py_None || t == &PyBool_Type || t == &PyFloat_Type) {
             if (pack_summary(self, b, v) < 0)
                 return -1;
@@ -976,33 +1009,37 @@ decision(Agent *self, PyObject *name)
 
 /* The decision for an event name: from the slot its address picks, else from Python. */
 static long
-cached_decision(Agent *self, const char *event)
+cached_decision(Agent *self, const char *event, Py_ssize_t *length)
 {
     uintptr_t h = ((uintptr_t)event >> 3) ^ ((uintptr_t)event >> 11);
     DecisionSlot *slot = &self->decided[h & (DECISION_SLOTS - 1)];
-    if (slot->address == event && strcmp(slot->name, event) == 0)
+    if (slot->address == event && strcmp(slot->name, event) == 0) {
+        *length = slot->length;
         return slot->how;
+    }
     PyObject *name = PyUnicode_FromString(event);
     if (name == NULL)
         return -1;
     long how = decision(self, name);
     Py_DECREF(name);
     size_t n = strlen(event);
+    *length = (Py_ssize_t)n;
     if (how >= 0 && n < DECISION_NAME) {
         slot->address = event;
         memcpy(slot->name, event, n + 1);
+        slot->length = (Py_ssize_t)n;
         slot->how = how;
     }
     return how;
 }
 
 static int
-encode_event(Agent *self, Buffer *b, uint64_t seq, const char *name, PyObject *args,
-             unsigned long tid, long how)
+encode_event(Agent *self, Buffer *b, uint64_t seq, const char *name, Py_ssize_t name_length,
+             PyObject *args, unsigned long tid, long how)
 {
     if (put1(b, 0x96) < 0 || pack_uint(b, seq) < 0 || pack_double(b, now()) < 0
         || pack_uint(b, (uint64_t)tid) < 0
-        || pack_str_bytes(b, name, (Py_ssize_t)strlen(name)) < 0
+        || pack_str_bytes(b, name, name_length) < 0
         || summarize_args(self, b, args) < 0)
         return -1;
     if (how & STACK) {
@@ -1029,7 +1066,8 @@ static void link_direct(Agent *self);
 /* Encode the event on its own, then append it whole: the Python summariser may run (and
    let another thread, or a nested audit event, append) while an event is encoded. */
 static int
-record(Agent *self, const char *name, PyObject *args, unsigned long tid, long how)
+record(Agent *self, const char *name, Py_ssize_t name_length, PyObject *args,
+       unsigned long tid, long how)
 {
     uint64_t seq = ++self->seq;
     if (__atomic_load_n(&self->buf.len, __ATOMIC_RELAXED) >= self->limit) {
@@ -1040,7 +1078,7 @@ record(Agent *self, const char *name, PyObject *args, unsigned long tid, long ho
     Buffer *b = self->encoding ? &local : &self->scratch;
     self->encoding++;
     b->len = 0;
-    int r = encode_event(self, b, seq, name, args, tid, how);
+    int r = encode_event(self, b, seq, name, name_length, args, tid, how);
     self->encoding--;
     int kept = 0;
     if (r == 0) {
@@ -1055,7 +1093,8 @@ record(Agent *self, const char *name, PyObject *args, unsigned long tid, long ho
     }
     if (!kept)
         bump(&self->dropped);
-    PyMem_RawFree(local.data);
+    if (local.data != NULL)
+        PyMem_RawFree(local.data);
     return r;
 }
 
@@ -1066,7 +1105,8 @@ on_event(Agent *self, const char *event, PyObject *args, unsigned long tid)
 {
     if (self->disabled)
         return 0;
-    long how = cached_decision(self, event);
+    Py_ssize_t name_length = 0;
+    long how = cached_decision(self, event, &name_length);
     if (how < 0 && !self->closed) {
         /* undecidable (the Python side's decider, its module torn down already): the
            event is numbered and counted as dropped, not lost silently */
@@ -1078,7 +1118,7 @@ on_event(Agent *self, const char *event, PyObject *args, unsigned long tid)
         Py_XDECREF(r);
     }
     if (how > 0 && (how & RECORD) && !self->closed) {
-        if (record(self, event, args, tid, how) == 0 && (how & FLUSH)) {
+        if (record(self, event, name_length, args, tid, how) == 0 && (how & FLUSH)) {
             /* exec or interpreter teardown: send now, the writer may not get to */
             int teardown = strncmp(event, "cpython.", 8) == 0;
             if (self->link.fd >= 0)
