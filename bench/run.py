@@ -11,7 +11,11 @@ Agent cost. Each workload runs as a fresh process under four configurations:
 The agents stream to a real monitor, in a process of its own (bench/monitor_process.py):
 it listens on a Unix socket and decodes and counts every event (auditmon's own ingest),
 so the writer does its real work.
-Tight loops time themselves in-process (best of 5); whole programs are timed from the
+Tight loops time themselves in-process (best of 5), streaming to a listener that only
+reads and discards (bench/drain_process.py): they raise events faster than any monitor
+decodes them, and an agent whose buffer is full drops an event before encoding it, far
+more cheaply than it records one; the agent reports its own drops at the end.  Whole
+programs are timed from the
 outside (spawned directly, waited for), the configurations taking turns run after run in
 a random order (so a slow spell of the machine hits them all), and the median is kept.
 "added ns/event" divides the extra time by the number of events the program raised.  The
@@ -62,6 +66,13 @@ import sys, time
 def body(n):
     for i in range(n):
         {stmt}
+def agent_drops():
+    native = sys.modules.get("_auditmon_native")
+    agent = native.agent() if native is not None else None
+    if agent is not None:
+        return agent.dropped()
+    core = sys.modules.get("_auditmon_agent.core")
+    return core.dropped() if core is not None and core.native() is None else 0
 n = {n}
 body(1000)
 best = None
@@ -70,7 +81,7 @@ for _ in range(5):
     body(n)
     dt = time.perf_counter_ns() - t
     best = dt if best is None or dt < best else best
-print(best)
+print(best, agent_drops())
 """
 
 # The same loop in chunks with a pause after each, so that every event is recorded (none
@@ -125,22 +136,41 @@ WALK = (
 )
 
 
-class Monitor:
-    """A real listener (bench/monitor_process.py): auditmon's ingest decoding and counting
-    every event, as the headless monitor does, in a process of its own, as auditmon's
-    monitor is.  (A thread here would share this process's GIL with the thread timing
-    the targets, which would then wait for it as each target ends.)"""
+class Listener:
+    """A listening process the agents stream to, started from a script beside this one.
+    (A thread here would share this process's GIL with the thread timing the targets,
+    which would then wait for it as each target ends.)"""
+
+    SCRIPT = ""
 
     def __init__(self, directory: Path) -> None:
-        self.path = directory / "monitor.sock"
+        self.path = directory / (Path(self.SCRIPT).stem + ".sock")
         self.process = subprocess.Popen(
-            [sys.executable, str(Path(__file__).with_name("monitor_process.py")), str(self.path)],
+            [sys.executable, str(Path(__file__).with_name(self.SCRIPT)), str(self.path)],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             text=True,
         )
         if self.process.stdout.readline().strip() != "ready":
-            raise RuntimeError("the benchmark's monitor did not start")
+            raise RuntimeError(f"the benchmark's {self.SCRIPT} did not start")
+
+    def close(self) -> None:
+        self.process.stdin.close()
+        self.process.wait(timeout=60)
+
+
+class Drain(Listener):
+    """Reads and discards (bench/drain_process.py): the tight loops' listener."""
+
+    SCRIPT = "drain_process.py"
+
+
+class Monitor(Listener):
+    """A real monitor (bench/monitor_process.py): auditmon's ingest decoding and counting
+    every event, as the headless monitor does, in a process of its own, as auditmon's
+    monitor is."""
+
+    SCRIPT = "monitor_process.py"
 
     def reset(self) -> tuple[int, int]:
         """Events and drops since the last reset (waits for connections to finish)."""
@@ -149,12 +179,8 @@ class Monitor:
         events, dropped = self.process.stdout.readline().split()
         return int(events), int(dropped)
 
-    def close(self) -> None:
-        self.process.stdin.close()
-        self.process.wait(timeout=60)
 
-
-def environment(config: str, monitor: Monitor, empty_dir: Path) -> dict[str, str]:
+def environment(config: str, monitor: Listener, empty_dir: Path) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("AUDITMON_")}
     env.pop("PYTHONPATH", None)
     if config == "empty":
@@ -169,12 +195,14 @@ def environment(config: str, monitor: Monitor, empty_dir: Path) -> dict[str, str
     return env
 
 
-def tight_loop(python: str, stmt: str, n: int, env: dict[str, str]) -> float:
+def tight_loop(python: str, stmt: str, n: int, env: dict[str, str]) -> tuple[float, int]:
+    """ns per event, best of 5, and the events the agent dropped (it says so itself)."""
     code = TIGHT.format(stmt=stmt, n=n)
     out = subprocess.run([python, "-c", code], env=env, capture_output=True, text=True)
     if out.returncode:
         raise RuntimeError(out.stderr)
-    return int(out.stdout.split()[-1]) / n
+    best, dropped = out.stdout.split()[-2:]
+    return int(best) / n, int(dropped)
 
 
 def paced_loop(python: str, stmt: str, chunks: int, env: dict[str, str]) -> float:
@@ -296,18 +324,19 @@ def bench_agent(quick: bool, python: str) -> list[str]:
                 (files / str(d) / f"{f}.txt").write_text("x" * 100)
         walk_script = tmp_path / "walk.py"
         walk_script.write_text(WALK)
-        monitor = Monitor(tmp_path)
+        monitor, drain = Monitor(tmp_path), Drain(tmp_path)
         try:
-            lines += bench_tight(monitor, empty_dir, python, quick)
+            lines += bench_tight(monitor, drain, empty_dir, python, quick)
             lines += bench_programs(monitor, empty_dir, python, quick, walk_script, files)
             bare = bare_interpreter(python, tmp_path / "bare")
             lines += bench_startup(monitor, empty_dir, {"given": python, "bare venv": bare}, quick)
         finally:
             monitor.close()
+            drain.close()
     return lines
 
 
-def bench_tight(monitor, empty_dir, python, quick) -> list[str]:
+def bench_tight(monitor, drain, empty_dir, python, quick) -> list[str]:
     n = 100_000 if quick else 300_000
     lines = [
         "### Tight loops (ns per event, best of 5; the loop body included)",
@@ -322,8 +351,8 @@ def bench_tight(monitor, empty_dir, python, quick) -> list[str]:
     ):
         ns, drops = {}, {}
         for config in CONFIGS:
-            ns[config] = tight_loop(python, stmt, n, environment(config, monitor, empty_dir))
-            drops[config] = monitor.reset()[1]
+            env = environment(config, drain, empty_dir)
+            ns[config], drops[config] = tight_loop(python, stmt, n, env)
         lines.append(
             f"| `{label}` | {ns['none']:.0f} | {ns['empty']:.0f} | {ns['python']:.0f} "
             f"| {ns['native']:.0f} | +{ns['python'] - ns['none']:.0f} "
