@@ -29,6 +29,14 @@
 #include <sys/uio.h>
 #include <sys/un.h>
 #include <unistd.h>
+#if defined(__x86_64__) || defined(__i386__)
+#include <cpuid.h>
+#include <x86intrin.h>
+#define HAVE_TSC 1
+/* Ticks of the time-stamp counter within which an event takes the time of the one before
+   (see event_time): under a microsecond at the 2 GHz and more of today's counters. */
+#define CLOCK_REUSE_TICKS 2048
+#endif
 
 /* Message kinds and protocol version: wire.py is the definition (a test compares). */
 #define WIRE_VERSION 1
@@ -115,6 +123,9 @@ typedef struct {
     uint64_t first_seq;    /* seq of the first event in the buffer */
     uint64_t seq;          /* events numbered */
     uint64_t dropped;      /* events dropped */
+    int reuse_clock;       /* the time-stamp counter is invariant: see event_time */
+    uint64_t clock_tsc;    /* the counter at the last clock read, and that read */
+    double clock_time;
     Py_ssize_t strlen;
     int depth;
     Py_ssize_t width;
@@ -982,6 +993,45 @@ now(void)
     return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
 }
 
+/* An event's time: the clock, or, where the time-stamp counter runs at a constant rate
+   and has advanced fewer than CLOCK_REUSE_TICKS since the last read, that read again.
+   Reading the counter costs a third of reading the clock (10 ns against 23 here), and a
+   dense stream of events pays for the clock once a microsecond or so; a time is at most
+   that much early (a double holds an epoch time to a quarter of a microsecond anyway).
+   Called under the GIL.  A counter behind the last read (another core's, or a forked
+   child's) wraps the unsigned difference: the clock is read. */
+static inline double
+event_time(Agent *self)
+{
+#ifdef HAVE_TSC
+    if (self->reuse_clock) {
+        uint64_t tsc = __rdtsc();
+        if (tsc - self->clock_tsc < CLOCK_REUSE_TICKS)
+            return self->clock_time;
+        self->clock_tsc = tsc;
+        self->clock_time = now();
+        return self->clock_time;
+    }
+#endif
+    return now();
+}
+
+/* Whether the time-stamp counter ticks at a constant rate, through sleep states too
+   (CPUID's invariant TSC bit). */
+static int
+invariant_tsc(void)
+{
+#ifdef HAVE_TSC
+    unsigned int a, b, c, d;
+    if (__get_cpuid_max(0x80000000, NULL) < 0x80000007)
+        return 0;
+    __cpuid(0x80000007, a, b, c, d);
+    return (d >> 8) & 1;
+#else
+    return 0;
+#endif
+}
+
 static int
 is_quiet(Agent *self, unsigned long tid)
 {
@@ -1037,7 +1087,7 @@ static int
 encode_event(Agent *self, Buffer *b, uint64_t seq, const char *name, Py_ssize_t name_length,
              PyObject *args, unsigned long tid, long how)
 {
-    if (put1(b, 0x96) < 0 || pack_uint(b, seq) < 0 || pack_double(b, now()) < 0
+    if (put1(b, 0x96) < 0 || pack_uint(b, seq) < 0 || pack_double(b, event_time(self)) < 0
         || pack_uint(b, (uint64_t)tid) < 0
         || pack_str_bytes(b, name, name_length) < 0
         || summarize_args(self, b, args) < 0)
@@ -1895,6 +1945,7 @@ Agent_new(PyTypeObject *type, PyObject *args, PyObject *kwds)
         pthread_cond_init(&self->link.wake, &attr);
         pthread_condattr_destroy(&attr);
         self->link.fd = -1;
+        self->reuse_clock = invariant_tsc();
     }
     return (PyObject *)self;
 }
