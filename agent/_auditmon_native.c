@@ -970,8 +970,8 @@ summarize_args(Agent *self, Buffer *b, PyObject *args)
                 return -1;
         }
         else if (t == &PyLong_Type) {
-            int r = pack_exact_int(b, v); /* 1: wider than 64 bits, summarised below */
-            if (r < 0 || (r > 0 && summarize_into(self, b, v, 0, &budget) < 0))
+            int r = pack_exact_int(b, v); /* 1: wider than 64 bits, for the Python side */
+            if (r < 0 || (r > 0 && fallback_into(self, b, v, 0, &budget) < 0))
                 return -1;
         }
         else if (v == Py_None || t == &PyBool_Type || t == &PyFloat_Type) {

@@ -195,22 +195,23 @@ def environment(config: str, monitor: Listener, empty_dir: Path) -> dict[str, st
     return env
 
 
-def tight_loop(python: str, stmt: str, n: int, env: dict[str, str]) -> tuple[float, int]:
-    """ns per event, best of 5, and the events the agent dropped (it says so itself)."""
-    code = TIGHT.format(stmt=stmt, n=n)
+def printed(python: str, code: str, env: dict[str, str]) -> list[str]:
+    """The words a program run with ``python -c`` printed last (its figures)."""
     out = subprocess.run([python, "-c", code], env=env, capture_output=True, text=True)
     if out.returncode:
         raise RuntimeError(out.stderr)
-    best, dropped = out.stdout.split()[-2:]
+    return out.stdout.split()
+
+
+def tight_loop(python: str, stmt: str, n: int, env: dict[str, str]) -> tuple[float, int]:
+    """ns per event, best of 5, and the events the agent dropped (it says so itself)."""
+    best, dropped = printed(python, TIGHT.format(stmt=stmt, n=n), env)[-2:]
     return int(best) / n, int(dropped)
 
 
 def paced_loop(python: str, stmt: str, chunks: int, env: dict[str, str]) -> float:
     code = PACED.format(stmt=stmt, chunks=chunks, size=PACED_CHUNK, pause=PACED_PAUSE)
-    out = subprocess.run([python, "-c", code], env=env, capture_output=True, text=True)
-    if out.returncode:
-        raise RuntimeError(out.stderr)
-    return int(out.stdout.split()[-1]) / (chunks * PACED_CHUNK)
+    return int(printed(python, code, env)[-1]) / (chunks * PACED_CHUNK)
 
 
 def run_once(python: str, args: list[str], env: dict[str, str]) -> float:

@@ -60,7 +60,7 @@ def python_hook(monkeypatch):
     monkeypatch.setattr(core, "_decisions", {EVENT: core.RECORD})
     monkeypatch.setattr(core, "_cap", 1 << 20)
     monkeypatch.setattr(core, "_strlen", STRLEN)
-    monkeypatch.setattr(core, "_summarize", Summarizer(strlen=STRLEN).args)
+    monkeypatch.setattr(core, "_summarizer", Summarizer(strlen=STRLEN))
     monkeypatch.setattr(core, "_native", None)
     return core
 

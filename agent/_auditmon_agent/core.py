@@ -71,7 +71,7 @@ def _new_python_state():
 _quiet = set()
 _decisions = {}  # event name -> RECORD|STACK|FLUSH bits, or 0 to ignore
 _decide = None
-_summarize = None
+_summarizer = None
 # The summariser's plain-value limits, as module globals for the hook's inlined check:
 # a global costs it less than ``_config.strlen`` or ``_settings.INT64_MIN``.
 _strlen = 0
@@ -106,7 +106,7 @@ def _hook(event, args):
                 _next_drop()
                 return
             summary = args  # plain values only are kept as they are: Summarizer.args'
-            for value in args:  # first step, inlined, as a call costs more than it
+            for value in args:  # check, inlined, as a call costs more than it
                 t = type(value)
                 if t is str:
                     if len(value) <= _strlen:
@@ -116,7 +116,7 @@ def _hook(event, args):
                         continue
                 elif value is None or t is bool or t is float:
                     continue
-                summary = _summarize(args)
+                summary = _summarizer.copy_args(args)
                 break
             _queue.append((seq, _time(), tid, event, summary, None))
             return
@@ -141,7 +141,7 @@ def _hook_special(event, args, tid, how):
         _next_drop()
         return
     stack = _stack(tid, 3) if how & STACK else None
-    _queue.append((seq, _time(), tid, event, _summarize(args), stack))
+    _queue.append((seq, _time(), tid, event, _summarizer.args(args), stack))
     if how & FLUSH:
         _flush_now(tid, event)
 
@@ -303,7 +303,7 @@ def identity():
 
 def start(config):
     """Install the hook and start the writer; called once, from sitecustomize."""
-    global _summarize, _strlen, _installed, _native
+    global _summarizer, _strlen, _installed, _native
     if _installed:
         return
     _settle(config, time.time())
@@ -312,7 +312,7 @@ def start(config):
     if _native is None:
         from .summarize import Summarizer
 
-        _summarize = Summarizer(strlen=config.strlen).args
+        _summarizer = Summarizer(strlen=config.strlen)
         _strlen = config.strlen
         _new_python_state()
     _start_writer()

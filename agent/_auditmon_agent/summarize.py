@@ -64,6 +64,12 @@ class Summarizer(object):
                 break
         else:
             return args  # holds only immutable plain values, so keeping it keeps nothing more
+        return self.copy_args(args)
+
+    def copy_args(self, args):
+        """``args`` for a tuple already found to hold more than plain values (the Python
+        hook checks that itself)."""
+        strlen = self.strlen
         out = []
         for value in args:
             t = type(value)
