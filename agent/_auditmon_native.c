@@ -2011,7 +2011,7 @@ static const char *const flush_events[] = {
 
 static Agent *started;         /* the agent start_run() made */
 static double started_at;      /* its start time (the hello's "start") */
-static PyObject *load_package; /* sitecustomize's way to the package, off sys.path by then */
+static PyObject *agent_dir;    /* where the agent's package is (off sys.path by then) */
 static PyObject *core_module;  /* _auditmon_agent.core, once it adopted the agent */
 static int adopt_failed;
 static char *run_path;         /* run mode's settings, for a forked child's own link */
@@ -2043,6 +2043,38 @@ run_decide(PyObject *module, PyObject *name)
     return bits;
 }
 
+/* The agent's Python package, from agent_dir, as sitecustomize's _load_package loads it.
+   That function is not kept instead: it would keep sitecustomize's globals, and os with
+   them, alive to the interpreter's teardown, which then wipes those modules one by one
+   (0.4 M instructions at every exit).  New reference; NULL with an exception. */
+static PyObject *
+load_package(void)
+{
+    PyObject *name = PyUnicode_FromString("_auditmon_agent");
+    if (name == NULL)
+        return NULL;
+    PyObject *package = PyImport_GetModule(name);
+    if (package != NULL || PyErr_Occurred()) {
+        Py_DECREF(name);
+        return package;
+    }
+    PyObject *external = PyImport_ImportModule("_frozen_importlib_external");
+    PyObject *bootstrap = external ? PyImport_ImportModule("_frozen_importlib") : NULL;
+    PyObject *finder = bootstrap ? PyObject_GetAttrString(external, "PathFinder") : NULL;
+    PyObject *spec = finder ? PyObject_CallMethod(finder, "find_spec", "O[O]", name, agent_dir)
+                            : NULL;
+    if (spec == Py_None)
+        PyErr_Format(PyExc_ImportError, "auditmon agent: no _auditmon_agent in %R", agent_dir);
+    else if (spec != NULL)
+        package = PyObject_CallMethod(bootstrap, "_load", "O", spec);
+    Py_XDECREF(spec);
+    Py_XDECREF(finder);
+    Py_XDECREF(bootstrap);
+    Py_XDECREF(external);
+    Py_DECREF(name);
+    return package;
+}
+
 /* Import the agent's Python core and have it take the started agent over (core.adopt),
    quietly: those imports are the agent's own.  Borrowed; NULL with an exception. */
 static PyObject *
@@ -2059,7 +2091,7 @@ adopt(void)
     if (!was_quiet && quiet_insert(started, tid) < 0)
         return NULL;
     PyObject *core = NULL;
-    PyObject *package = PyObject_CallObject(load_package, NULL);
+    PyObject *package = load_package();
     if (package != NULL) {
         Py_DECREF(package);
         core = PyImport_ImportModule("_auditmon_agent.core");
@@ -2442,13 +2474,17 @@ run_install(Agent *self)
     return r == NULL ? -1 : 0;
 }
 
-/* start_run(load_package): start run mode here if it needs nothing of the Python side;
+/* start_run(agent_dir): start run mode here if it needs nothing of the Python side;
    True if that was done (or if this process is auditmon itself, which is never
    monitored), False to leave the start to the Python side.  OSError if the monitor can't
-   be reached. */
+   be reached.  agent_dir is where the agent's package is, for when it is needed. */
 static PyObject *
-start_run(PyObject *module, PyObject *loader)
+start_run(PyObject *module, PyObject *directory)
 {
+    if (!PyUnicode_Check(directory)) {
+        PyErr_SetString(PyExc_TypeError, "start_run(agent_dir): agent_dir must be a str");
+        return NULL;
+    }
     const char *mode = getenv("AUDITMON_MODE"), *path = getenv("AUDITMON_SOCKET");
     const char *kind = getenv("AUDITMON_AGENT");
     double queue, strlen_, interval, flush_timeout;
@@ -2472,8 +2508,8 @@ start_run(PyObject *module, PyObject *loader)
     run_flush_timeout = flush_timeout;
     if (run_link(self) < 0)
         goto fail;
-    Py_INCREF(loader);
-    Py_XSETREF(load_package, loader);
+    Py_INCREF(directory);
+    Py_XSETREF(agent_dir, directory);
     started = self; /* for good: the handlers below and the hook use it until the end */
     if (run_handlers() < 0 || run_install(self) < 0) {
         PyObject *type, *value, *traceback;
@@ -2511,7 +2547,7 @@ run_disable(PyObject *module, PyObject *unused)
 
 static PyMethodDef module_methods[] = {
     {"start_run", start_run, METH_O,
-     "start_run(load_package): start run mode from C if it needs nothing of Python."},
+     "start_run(agent_dir): start run mode from C if it needs nothing of Python."},
     {"agent", run_started, METH_NOARGS, "The agent start_run() started, or None."},
     {"disable", run_disable, METH_NOARGS, "Record nothing more in this process."},
     {"decide", run_decide, METH_O, "Decision bits for an event when no globs are set."},

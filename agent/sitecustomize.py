@@ -90,7 +90,7 @@ def _load_package():
 
 def _start_agent(native):
     try:
-        if native is not None and native.start_run(_load_package):
+        if native is not None and native.start_run(_here):
             return
         _load_package().start_from_environment()
     except Exception:
