@@ -410,7 +410,6 @@ def test_native_run_start_up_loads_nothing_of_the_python_agent(tmp_path):
     assert added <= {"_auditmon_native", "sitecustomize", "atexit"}, added
 
 
-
 def wiped_at_teardown(stderr: str) -> set[str]:
     """The modules ``python -v`` reports wiping one by one at teardown: those something
     still held once ``sys.modules`` was cleared."""
@@ -443,6 +442,7 @@ def test_native_run_keeps_no_module_alive_to_the_teardown(tmp_path):
     assert "link.mark" in [e[3] for e in sent_events(messages)]  # the agent did run
     assert wiped_at_teardown(plain)  # python -v does report the wiping
     assert wiped_at_teardown(err) - wiped_at_teardown(plain) == {"_auditmon_native"}
+
 
 @pytest.mark.parametrize("kind", ["native", "python"])
 def test_a_hook_the_target_adds_never_sees_the_agent_load_anything(tmp_path, kind):
