@@ -36,6 +36,9 @@
 /* Ticks of the time-stamp counter within which an event takes the time of the one before
    (see event_time): under a microsecond at the 2 GHz and more of today's counters. */
 #define CLOCK_REUSE_TICKS 2048
+/* Events a process raises before it asks whether the counter may be used (see
+   invariant_tsc): until then, every event reads the clock. */
+#define TSC_ASK_AFTER 64
 #endif
 
 /* Message kinds and protocol version: wire.py is the definition (a test compares). */
@@ -123,7 +126,7 @@ typedef struct {
     uint64_t first_seq;    /* seq of the first event in the buffer */
     uint64_t seq;          /* events numbered */
     uint64_t dropped;      /* events dropped */
-    int reuse_clock;       /* the time-stamp counter is invariant: see event_time */
+    int reuse_clock;       /* the time-stamp counter is invariant (-1: not asked yet) */
     uint64_t clock_tsc;    /* the counter at the last clock read, and that read */
     double clock_time;
     Py_ssize_t strlen;
@@ -993,31 +996,10 @@ now(void)
     return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
 }
 
-/* An event's time: the clock, or, where the time-stamp counter runs at a constant rate
-   and has advanced fewer than CLOCK_REUSE_TICKS since the last read, that read again.
-   Reading the counter costs a third of reading the clock (10 ns against 23 here), and a
-   dense stream of events pays for the clock once a microsecond or so; a time is at most
-   that much early (a double holds an epoch time to a quarter of a microsecond anyway).
-   Called under the GIL.  A counter behind the last read (another core's, or a forked
-   child's) wraps the unsigned difference: the clock is read. */
-static inline double
-event_time(Agent *self)
-{
-#ifdef HAVE_TSC
-    if (self->reuse_clock) {
-        uint64_t tsc = __rdtsc();
-        if (tsc - self->clock_tsc < CLOCK_REUSE_TICKS)
-            return self->clock_time;
-        self->clock_tsc = tsc;
-        self->clock_time = now();
-        return self->clock_time;
-    }
-#endif
-    return now();
-}
-
 /* Whether the time-stamp counter ticks at a constant rate, through sleep states too
-   (CPUID's invariant TSC bit). */
+   (CPUID's invariant TSC bit).  Two CPUID instructions, which a virtual machine traps:
+   4 µs each here, so a process is asked only once it has raised TSC_ASK_AFTER events
+   (most short ones never do). */
 static int
 invariant_tsc(void)
 {
@@ -1030,6 +1012,31 @@ invariant_tsc(void)
 #else
     return 0;
 #endif
+}
+
+/* An event's time: the clock, or, where the time-stamp counter runs at a constant rate
+   and has advanced fewer than CLOCK_REUSE_TICKS since the last read, that read again.
+   Reading the counter costs a third of reading the clock (10 ns against 23 here), and a
+   dense stream of events pays for the clock once a microsecond or so; a time is at most
+   that much early (a double holds an epoch time to a quarter of a microsecond anyway).
+   Called under the GIL.  A counter behind the last read (another core's, or a forked
+   child's) wraps the unsigned difference: the clock is read. */
+static inline double
+event_time(Agent *self)
+{
+#ifdef HAVE_TSC
+    if (self->reuse_clock > 0) {
+        uint64_t tsc = __rdtsc();
+        if (tsc - self->clock_tsc < CLOCK_REUSE_TICKS)
+            return self->clock_time;
+        self->clock_tsc = tsc;
+        self->clock_time = now();
+        return self->clock_time;
+    }
+    if (self->reuse_clock < 0 && self->seq >= TSC_ASK_AFTER)
+        self->reuse_clock = invariant_tsc();
+#endif
+    return now();
 }
 
 static int
@@ -1945,7 +1952,7 @@ Agent_new(PyTypeObject *type, PyObject *args, PyObject *kwds)
         pthread_cond_init(&self->link.wake, &attr);
         pthread_condattr_destroy(&attr);
         self->link.fd = -1;
-        self->reuse_clock = invariant_tsc();
+        self->reuse_clock = -1; /* asked in event_time, once a process has many events */
     }
     return (PyObject *)self;
 }
