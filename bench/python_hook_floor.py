@@ -2,16 +2,17 @@
 
 Usage: .venv/bin/python bench/python_hook_floor.py [--python PY] [--quick]
 
-The loop ``sys.audit('bench.x', i, 'abc')`` runs under a ladder of hooks, each in a fresh
-process (an audit hook can't be removed), each step doing one thing more than the one
-above, up to what any recorder must keep of an event: its time, thread, name and
-arguments, in a queue another thread empties.  Then the agent's own hook
+The loop ``sys.audit('bench.x', i, 'abc')`` runs under a ladder of hooks, each in a
+fresh process (an audit hook can't be removed), each step doing one thing more than the
+one above, up to what any recorder must keep of an event: its time, thread, name and
+arguments, in a queue another thread empties. Then the agent's own hook
 (``_auditmon_agent.core._hook``, set up as ``core.start`` leaves it, without the writer
-thread), and the same again with the writer's encoding (``core.take()``, msgpack's where
-it is importable) done after each chunk.  The loop runs in chunks of 5 000 events; after
-each, the queue is emptied (its events freed) as the writer would empty it.  CPU ns per
-event, best of 5; "added" is over no hook, "step" over the row above.  What the table
-leaves out is sending (a few ns per event in batches) and the writer's thread switches.
+thread), and the same again with run mode's writer's encoding (``core.take(False)``,
+msgpack's where it is importable) done after each chunk. The loop runs in chunks of 5
+000 events; after each, the queue is emptied (its events freed) as the writer would
+empty it. CPU ns per event, best of 5; "added" is over no hook, "step" over the row
+above. What the table leaves out is sending (a few ns per event in batches) and the
+writer's thread switches.
 
 Prints figures; asserts nothing.  docs/benchmarks.md quotes a run.
 """
@@ -99,7 +100,7 @@ if step in ("agent", "encoded"):
     core._decide("bench.x")
     core._python_pack()  # the encoder, loaded before the clock starts
     hooks[step] = core._hook
-    drain = core.take if step == "encoded" else core._queue.clear
+    drain = (lambda: core.take(False)) if step == "encoded" else core._queue.clear
 if step != "none":
     sys.addaudithook(hooks[step])
 

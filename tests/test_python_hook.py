@@ -92,3 +92,15 @@ def test_the_writer_takes_a_whole_switch_intervals_worth_at_each_turn(python_hoo
     assert [e[4] for e in events[:2]] == [[0, "abc"], [1, "abc"]]
     assert python_hook.take()[:2] == (1000, count + 1)
     assert len(python_hook._queue) == 0
+
+
+def test_without_first_seq_the_writer_takes_the_same_bytes(python_hook):
+    """Run mode's writer keeps no ring, so it does not ask for the batch's first seq; the
+    events it takes are the same bytes."""
+    for i in range(10):
+        python_hook._hook(EVENT, (i, "abc"))
+    events = list(python_hook._queue)
+    count, first_seq, data = python_hook.take(first_seq=False)
+    assert (count, first_seq) == (10, 0)
+    python_hook._queue.extend(events)
+    assert python_hook.take() == (10, 1, data)

@@ -233,11 +233,13 @@ def _peek(counter):
     return int(text[text.index("(") + 1 : -1]) - 1
 
 
-def take():
+def take(first_seq=True):
     """The queued events, encoded: ``(count, first_seq, bytes)``.
 
     The bytes are the msgpack of each event ``[seq, time, thread, name, args, stack]``
-    one after another: a batch message is an array header and these.
+    one after another: a batch message is an array header and these.  Only attach mode's
+    ring needs ``first_seq``: without it (0 then) the Python writer saves a comparison
+    per event.
     """
     if _native is not None:
         return _native.take()
@@ -251,7 +253,8 @@ def take():
         return 0, 0, b""
     data = _python_pack()(events)
     # seqs are unique, so the smallest event is the one with the first seq
-    return len(events), min(events)[0], data[_array_header_size(len(events)) :]
+    first = min(events)[0] if first_seq else 0
+    return len(events), first, data[_array_header_size(len(events)) :]
 
 
 def native():

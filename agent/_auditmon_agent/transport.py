@@ -41,6 +41,8 @@ def peer_uid(sock):
 
 
 class _Writer(object):
+    KEEPS_RING = False  # whether batches are kept, by their first seq
+
     def __init__(self, agent, config):
         self.agent = agent
         self.config = config
@@ -114,8 +116,9 @@ class _Writer(object):
 
     # -- sending ----------------------------------------------------------------------
     def drain(self):
-        """``(count, first_seq, encoded events)`` taken from the hook's queue."""
-        return self.agent.take()
+        """``(count, first_seq, encoded events)`` taken from the hook's queue (first_seq
+        only where the writer keeps a ring)."""
+        return self.agent.take(self.KEEPS_RING)
 
     @staticmethod
     def events_message(count, data):
@@ -240,6 +243,8 @@ class RunWriter(_Writer):
 
 class AttachWriter(_Writer):
     """Listens for ``auditmon attach``; keeps a ring of recent events for it."""
+
+    KEEPS_RING = True
 
     def __init__(self, agent, config):
         _Writer.__init__(self, agent, config)
