@@ -8,8 +8,8 @@ one above, up to what any recorder must keep of an event: its time, thread, name
 arguments, in a queue another thread empties. Then the agent's own hook
 (``_auditmon_agent.core._hook``, set up as ``core.start`` leaves it, without the writer
 thread), and the same again with run mode's writer's encoding (``core.take(False)``,
-msgpack's where it is importable) done after each chunk. The loop runs in chunks of 5
-000 events; after each, the queue is emptied (its events freed) as the writer would
+msgpack's where it is importable) done after each chunk. The loop runs in chunks of
+5000 events; after each, the queue is emptied (its events freed) as the writer would
 empty it. CPU ns per event, best of 5; "added" is over no hook, "step" over the row
 above. What the table leaves out is sending (a few ns per event in batches) and the
 writer's thread switches.

@@ -238,8 +238,8 @@ def take(first_seq=True):
 
     The bytes are the msgpack of each event ``[seq, time, thread, name, args, stack]``
     one after another: a batch message is an array header and these.  Only attach mode's
-    ring needs ``first_seq``: without it (0 then) the Python writer saves a comparison
-    per event.
+    ring needs ``first_seq``: asked not to, the Python hook's queue spares a comparison
+    per event and gives 0 (the native hook keeps it anyway, at no cost).
     """
     if _native is not None:
         return _native.take()
