@@ -2,9 +2,12 @@
 
 Usage:  .venv/bin/python bench/run.py [--quick] [--only agent|monitor] [--markdown FILE]
 
-Agent cost. Each workload runs as a fresh process under four configurations:
+Agent cost. Each workload runs as a fresh process under five configurations:
   none         no audit hook
-  empty        an empty Python hook (def hook(event, args): pass), injected the way
+  C hook       a C audit hook that only counts (bench/count_hook.c, built here for the
+               targets' interpreter; left out where it can't be): the floor under any
+               audit hook, what CPython does for a hook at all
+  empty        an empty Python hook (def hook(event, args): pass); both injected the way
                the agent is (sitecustomize on PYTHONPATH)
   python       auditmon's pure-Python agent  (AUDITMON_AGENT=python)
   native       auditmon's C fast path         (the default where it was built)
@@ -59,7 +62,9 @@ from auditmon.ingest import Fanout, Ingest, Process  # noqa: E402
 from auditmon.model import Session  # noqa: E402
 from auditmon.record import Recorder  # noqa: E402
 
-CONFIGS = ("none", "empty", "python", "native")
+CONFIGS = ("none", "count", "empty", "python", "native")
+HOOKS = ("count", "empty")  # the configurations that are a sitecustomize of their own
+COUNT_HOOK = Path(__file__).with_name("count_hook.c")
 
 TIGHT = """
 import sys, time
@@ -180,11 +185,11 @@ class Monitor(Listener):
         return int(events), int(dropped)
 
 
-def environment(config: str, monitor: Listener, empty_dir: Path) -> dict[str, str]:
+def environment(config: str, monitor: Listener, hooks: dict[str, Path]) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("AUDITMON_")}
     env.pop("PYTHONPATH", None)
-    if config == "empty":
-        env["PYTHONPATH"] = str(empty_dir)
+    if config in HOOKS:
+        env["PYTHONPATH"] = str(hooks[config])
     elif config in ("python", "native"):
         env.update(
             PYTHONPATH=str(agent_dir()),
@@ -193,6 +198,54 @@ def environment(config: str, monitor: Listener, empty_dir: Path) -> dict[str, st
             AUDITMON_AGENT=config,
         )
     return env
+
+
+def configs(hooks: dict[str, Path]) -> tuple[str, ...]:
+    """This run's configurations: the C hook only where it could be built."""
+    return tuple(c for c in CONFIGS if c not in HOOKS or c in hooks)
+
+
+def cell(figures: dict, config: str, form: str) -> str:
+    """A table cell: the configuration's figure, or "-" where the run has none."""
+    return format(figures[config], form) if config in figures else "-"
+
+
+def count_hook_dir(python: str, directory: Path) -> Path | None:
+    """A sitecustomize that installs bench/count_hook.c, built for ``python`` with the C
+    compiler and ``python``'s own headers; None where either is missing."""
+    where = subprocess.run(
+        [
+            python,
+            "-c",
+            "import sysconfig; print(sysconfig.get_paths()['include']); "
+            "print(sysconfig.get_config_var('EXT_SUFFIX'))",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.split()
+    compiler = shutil.which("cc") or shutil.which("gcc")
+    if compiler is None or len(where) != 2 or not Path(where[0], "Python.h").exists():
+        return None
+    directory.mkdir()
+    built = subprocess.run(
+        [
+            compiler,
+            "-O2",
+            "-shared",
+            "-fPIC",
+            f"-I{where[0]}",
+            str(COUNT_HOOK),
+            "-o",
+            str(directory / f"_count_hook{where[1]}"),
+        ],
+        capture_output=True,
+    )
+    if built.returncode:
+        return None
+    (directory / "sitecustomize.py").write_text("import _count_hook\n")
+    subprocess.run([python, "-m", "compileall", "-q", str(directory)], check=True)
+    return directory
 
 
 def printed(python: str, code: str, env: dict[str, str]) -> list[str]:
@@ -318,6 +371,10 @@ def bench_agent(quick: bool, python: str) -> list[str]:
             "import sys\ndef _hook(event, args):\n    pass\nsys.addaudithook(_hook)\n"
         )
         subprocess.run([python, "-m", "compileall", "-q", str(empty_dir)], check=True)
+        hooks = {"empty": empty_dir}
+        count_dir = count_hook_dir(python, tmp_path / "count")
+        if count_dir is not None:
+            hooks["count"] = count_dir
         files = tmp_path / "files"
         for d in range(20):
             (files / str(d)).mkdir(parents=True)
@@ -327,61 +384,62 @@ def bench_agent(quick: bool, python: str) -> list[str]:
         walk_script.write_text(WALK)
         monitor, drain = Monitor(tmp_path), Drain(tmp_path)
         try:
-            lines += bench_tight(monitor, drain, empty_dir, python, quick)
-            lines += bench_programs(monitor, empty_dir, python, quick, walk_script, files)
+            lines += bench_tight(monitor, drain, hooks, python, quick)
+            lines += bench_programs(monitor, hooks, python, quick, walk_script, files)
             bare = bare_interpreter(python, tmp_path / "bare")
-            lines += bench_startup(monitor, empty_dir, {"given": python, "bare venv": bare}, quick)
+            lines += bench_startup(monitor, hooks, {"given": python, "bare venv": bare}, quick)
         finally:
             monitor.close()
             drain.close()
     return lines
 
 
-def bench_tight(monitor, drain, empty_dir, python, quick) -> list[str]:
+def bench_tight(monitor, drain, hooks, python, quick) -> list[str]:
     n = 100_000 if quick else 300_000
     lines = [
         "### Tight loops (ns per event, best of 5; the loop body included)",
         "",
-        "| loop | none | empty hook | python agent | native agent | python added | native "
-        "added | native / none | native / empty | drops (python, native) |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "| loop | none | C hook | empty hook | python agent | native agent | python added "
+        "| native added | native / none | native / empty | drops (python, native) |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for label, stmt in (
         ("sys.audit('bench.x', i, 'abc')", "sys.audit('bench.x', i, 'abc')"),
         ("id(i)", "id(i)"),
     ):
         ns, drops = {}, {}
-        for config in CONFIGS:
-            env = environment(config, drain, empty_dir)
+        for config in configs(hooks):
+            env = environment(config, drain, hooks)
             ns[config], drops[config] = tight_loop(python, stmt, n, env)
         lines.append(
-            f"| `{label}` | {ns['none']:.0f} | {ns['empty']:.0f} | {ns['python']:.0f} "
+            f"| `{label}` | {ns['none']:.0f} | {cell(ns, 'count', '.0f')} | {ns['empty']:.0f} "
+            f"| {ns['python']:.0f} "
             f"| {ns['native']:.0f} | +{ns['python'] - ns['none']:.0f} "
             f"| +{ns['native'] - ns['none']:.0f} | {ns['native'] / ns['none']:.2f} "
             f"| {ns['native'] / ns['empty']:.2f} | {drops['python']:,}, {drops['native']:,} |"
         )
-    lines += bench_paced(monitor, empty_dir, python, quick)
+    lines += bench_paced(monitor, hooks, python, quick)
     if not quick and shutil.which("valgrind"):
         stmt = "sys.audit('bench.x', i, 'abc')"
         counted = {
-            c: instructions(python, stmt, environment(c, monitor, empty_dir)) for c in CONFIGS
+            c: instructions(python, stmt, environment(c, monitor, hooks)) for c in configs(hooks)
         }
         monitor.reset()
         lines += [
             "",
             "Instructions per event (callgrind, same loop, 20 000 events): "
-            + ", ".join(f"{c} {counted[c]:,}" for c in CONFIGS),
+            + ", ".join(f"{c} {counted[c]:,}" for c in counted),
         ]
     return lines + [""]
 
 
-def bench_paced(monitor, empty_dir, python, quick) -> list[str]:
+def bench_paced(monitor, hooks, python, quick) -> list[str]:
     """The tight loop with every event recorded: what each one costs the whole target."""
     chunks = 10 if quick else 20
     stmt = "sys.audit('bench.x', i, 'abc')"
     cpu, drops = {}, {}
-    for config in CONFIGS:
-        cpu[config] = paced_loop(python, stmt, chunks, environment(config, monitor, empty_dir))
+    for config in configs(hooks):
+        cpu[config] = paced_loop(python, stmt, chunks, environment(config, monitor, hooks))
         drops[config] = monitor.reset()[1]
     return [
         "",
@@ -389,29 +447,30 @@ def bench_paced(monitor, empty_dir, python, quick) -> list[str]:
         "so that every event is recorded): CPU ns per event of all the target's threads, "
         "best of 5",
         "",
-        "| loop | none | empty hook | python agent | native agent | python added "
+        "| loop | none | C hook | empty hook | python agent | native agent | python added "
         "| native added | drops (python, native) |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|",
-        f"| `{stmt}` | {cpu['none']:.0f} | {cpu['empty']:.0f} | {cpu['python']:.0f} "
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
+        f"| `{stmt}` | {cpu['none']:.0f} | {cell(cpu, 'count', '.0f')} | {cpu['empty']:.0f} "
+        f"| {cpu['python']:.0f} "
         f"| {cpu['native']:.0f} | +{cpu['python'] - cpu['none']:.0f} "
         f"| +{cpu['native'] - cpu['none']:.0f} | {drops['python']:,}, {drops['native']:,} |",
     ]
 
 
-def bench_programs(monitor, empty_dir, python, quick, walk_script, files) -> list[str]:
+def bench_programs(monitor, hooks, python, quick, walk_script, files) -> list[str]:
     lines = [
         "### Whole programs (median wall time of the target process, ms)",
         "",
-        "| program | events | none | empty hook | python agent | native agent | python "
-        "+% | native +% | native ns/event beyond start-up | drops (python, native) |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "| program | events | none | C hook | empty hook | python agent | native agent "
+        "| python +% | native +% | native ns/event beyond start-up | drops (python, native) |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     startup = 0.0  # the native agent's fixed cost, from `python -c pass`
     for label, args in PROGRAMS.items():
         if args == ["-c", "WALK"]:
             args = [str(walk_script), str(files)]
         runs = program_runs(label, quick)
-        envs = {config: environment(config, monitor, empty_dir) for config in CONFIGS}
+        envs = {config: environment(config, monitor, hooks) for config in configs(hooks)}
         seconds = program_times(python, args, envs, runs)
         monitor.reset()
         # Drops per configuration: run each agent once more, alone.
@@ -424,7 +483,9 @@ def bench_programs(monitor, empty_dir, python, quick, walk_script, files) -> lis
             startup = seconds["native"] - seconds["none"]
         added = (seconds["native"] - seconds["none"] - startup) / raised * 1e9
         lines.append(
-            f"| {label} | {raised:,} | {seconds['none'] * 1e3:.1f} | {seconds['empty'] * 1e3:.1f} "
+            f"| {label} | {raised:,} | {seconds['none'] * 1e3:.1f} "
+            f"| {cell({c: t * 1e3 for c, t in seconds.items()}, 'count', '.1f')} "
+            f"| {seconds['empty'] * 1e3:.1f} "
             f"| {seconds['python'] * 1e3:.1f} | {seconds['native'] * 1e3:.1f} "
             f"| {(seconds['python'] / seconds['none'] - 1) * 100:+.0f}% "
             f"| {(seconds['native'] / seconds['none'] - 1) * 100:+.0f}% | "
@@ -449,7 +510,7 @@ STARTUP = ("python -c pass", "import-heavy start-up")
 STARTUP_RUNS = {"python -c pass": (301, 61), "import-heavy start-up": (61, 15)}  # full, quick
 
 
-def bench_startup(monitor, empty_dir, pythons: dict[str, str], quick: bool) -> list[str]:
+def bench_startup(monitor, hooks, pythons: dict[str, str], quick: bool) -> list[str]:
     """The start-up programs under two interpreters: wall time, many rounds, reported as
     the mean extra time over no hook in the same round (± its standard error), and
     instructions (callgrind, repeatable) where valgrind is installed."""
@@ -459,29 +520,32 @@ def bench_startup(monitor, empty_dir, pythons: dict[str, str], quick: bool) -> l
         "Wall: median ms per run; the overheads are the mean of each round's extra time over "
         "no hook, ± its standard error. Instructions: millions, the whole process.",
         "",
-        "| program | interpreter | rounds | wall none | empty hook +% | python +% | native +% "
-        "| instr. none | instr. empty | instr. python | instr. native | empty +% | python +% "
-        "| native +% |",
-        "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "| program | interpreter | rounds | wall none | C hook +% | empty hook +% | python +% "
+        "| native +% | instr. none | instr. C hook | instr. empty | instr. python "
+        "| instr. native | C hook +% | empty +% | python +% | native +% |",
+        "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
-    configs = ("none", "empty", "python", "native")
+    present = configs(hooks)
     for label in STARTUP:
         runs = STARTUP_RUNS[label][1 if quick else 0]
         for name, python in pythons.items():
-            envs = {config: environment(config, monitor, empty_dir) for config in configs}
+            envs = {config: environment(config, monitor, hooks) for config in present}
             times = program_runs_by_config(python, PROGRAMS[label], envs, runs)
-            counts = {c: program_instructions(python, PROGRAMS[label], envs[c]) for c in configs}
+            counts = {c: program_instructions(python, PROGRAMS[label], envs[c]) for c in present}
             monitor.reset()
+            overheads = {c: paired_overhead(times, c) for c in present[1:]}
             row = [str(runs), f"{statistics.median(times['none']) * 1e3:.1f}"]
-            for config in configs[1:]:
-                mean, error = paired_overhead(times, config)
-                row.append(f"{mean:+.1f}% ± {error:.1f}")
+            row += [
+                f"{overheads[c][0]:+.1f}% ± {overheads[c][1]:.1f}" if c in overheads else "-"
+                for c in CONFIGS[1:]
+            ]
             if counts["none"]:
-                row += [f"{counts[c] / 1e6:.1f}" for c in configs] + [
-                    f"{(counts[c] / counts['none'] - 1) * 100:+.1f}%" for c in configs[1:]
-                ]
+                millions = {c: counts[c] / 1e6 for c in present}
+                extra = {c: (counts[c] / counts["none"] - 1) * 100 for c in present}
+                row += [cell(millions, c, ".1f") for c in CONFIGS]
+                row += [cell(extra, c, "+.1f") + ("%" if c in extra else "") for c in CONFIGS[1:]]
             else:
-                row += ["-"] * 7
+                row += ["-"] * 9
             lines.append(f"| {label} | {name} | " + " | ".join(row) + " |")
     return lines + [""]
 
