@@ -32,7 +32,8 @@ The tight loop runs once more paced, in chunks with a pause after each, so that 
 is dropped: what every recorded event costs all the target's threads in CPU time.
 
 Monitor cost: events per second ingested by the headless recorder (JSON Lines and
-msgpack), by the session model, and the monitor's memory after 10 million events.
+msgpack), by the session model, by the live TUI (the real app under Textual's Pilot,
+fed by a real target), and the monitor's memory after 10 million events.
 
 It prints figures and asserts nothing; docs/benchmarks.md quotes a run.
 """
@@ -590,6 +591,7 @@ def bench_monitor(quick: bool) -> list[str]:
             if isinstance(sink, Recorder):
                 sink.close()
             lines.append(f"| {label} | {total / elapsed:,.0f} |")
+    lines.append(f"| {TUI_ROW} | {tui_events_per_second(2.0 if quick else 4.0):,.0f} |")
     lines.append("")
     count = 1_000_000 if quick else 10_000_000
     measured = subprocess.run(
@@ -599,6 +601,20 @@ def bench_monitor(quick: bool) -> list[str]:
         check=True,
     )
     return lines + [measured.stdout.strip(), ""]
+
+
+TUI_ROW = "the live TUI under Textual's Pilot (a real target raising events flat out)"
+
+
+def tui_events_per_second(seconds: float) -> float:
+    """What the whole live monitor takes in: the real app, headless under Pilot, on a
+    target under the agent that raises more than it can take (the rest is counted as
+    dropped). bench/ui_responsiveness.py measures its responsiveness at given rates."""
+    import asyncio
+
+    from ui_responsiveness import measure  # beside this script
+
+    return asyncio.run(measure(100_000_000, seconds=seconds))["per_second"]
 
 
 def memory_after(count: int) -> str:
