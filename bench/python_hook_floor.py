@@ -91,12 +91,9 @@ if step in ("agent", "encoded"):
     sys.path.insert(0, {agent!r})
     from _auditmon_agent import core
     from _auditmon_agent.config import Config
-    from _auditmon_agent.summarize import Summarizer
     config = Config()
     core._settle(config, time.time())  # what core.start does, but the writer and install
-    core._summarizer = Summarizer(strlen=config.strlen)
-    core._strlen = config.strlen
-    core._new_python_state()
+    core._python_hook_state(config)
     core._decide("bench.x")
     core._python_pack()  # the encoder, loaded before the clock starts
     hooks[step] = core._hook

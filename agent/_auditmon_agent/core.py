@@ -306,24 +306,30 @@ def identity():
 
 def start(config):
     """Install the hook and start the writer; called once, from sitecustomize."""
-    global _summarizer, _strlen, _installed, _native
+    global _installed, _native
     if _installed:
         return
     _settle(config, time.time())
     if config.native:
         _native = _load_native(config)
     if _native is None:
-        from .summarize import Summarizer
-
-        _summarizer = Summarizer(strlen=config.strlen)
-        _strlen = config.strlen
-        _new_python_state()
+        _python_hook_state(config)
     _start_writer()
     atexit.register(_at_exit)
     os.register_at_fork(after_in_child=_after_fork_in_child)
     if _native is None or not _native.install():
         sys.addaudithook(_native if _native is not None else _hook)
     _installed = True
+
+
+def _python_hook_state(config):
+    """What the Python hook needs beyond ``_settle``: its summariser and an empty queue."""
+    global _summarizer, _strlen
+    from .summarize import Summarizer
+
+    _summarizer = Summarizer(strlen=config.strlen)
+    _strlen = config.strlen
+    _new_python_state()
 
 
 def _settle(config, start_time):
