@@ -73,6 +73,16 @@ def test_the_batch_encoder_is_byte_equal_to_msgpack(batch):
     assert wire.pack_events(batch) == library_pack(batch)
 
 
+@pytest.mark.parametrize(
+    "seq", [1, 127, 128, 255, 256, 65535, 65536, 2**32 - 1, 2**32, 2**64 - 1], ids=str
+)
+def test_the_batch_encoder_packs_every_size_of_seq_as_msgpack_does(seq):
+    """pack_events packs an event's first fields in one go for the seqs of 16 and 32
+    bits, and the general way for the others: each at its boundaries."""
+    batch = [(seq, 1.7e9, 140000, "bench.x", (seq, "abc"), None)]
+    assert wire.pack_events(batch) == library_pack(batch)
+
+
 def test_the_python_writer_encodes_batches_with_msgpack_or_else_pack_events(monkeypatch):
     assert type(wire.make_events_packer().__self__) is msgpack.Packer
     monkeypatch.setitem(sys.modules, "msgpack", None)  # import msgpack: ImportError

@@ -116,16 +116,20 @@ def ext_payload(obj, pack):
     raise TypeError("cannot encode %s" % (t.__name__,))
 
 
-_pack_struct = _float_item = None
+_pack_struct = _float_item = _event_head16 = _event_head32 = None
 
 
 def _load_struct():
     """struct loads a shared library: only when first needed."""
-    global _pack_struct, _float_item
+    global _pack_struct, _float_item, _event_head16, _event_head32
     import struct
 
     _pack_struct = struct.pack
     _float_item = struct.Struct(">Bd").pack
+    # An event's first bytes in one call: its array header, its seq as a uint16 or a
+    # uint32 (every seq's but the first 255's and those past 2**32's), its time.
+    _event_head16 = struct.Struct(">BBHBd").pack
+    _event_head32 = struct.Struct(">BBIBd").pack
 
 
 def packb(obj):
@@ -287,13 +291,18 @@ def pack_events(events):
         _load_struct()
     out = [_array_header(len(events))]
     write = out.append
-    float_item = _float_item
+    float_item, head16, head32 = _float_item, _event_head16, _event_head32
     names = {}
     threads = {}
     for seq, when, thread, name, args, stack in events:
-        write(b"\x96")
-        _pack_int(seq, write)
-        write(float_item(0xCB, when))
+        if 0xFFFF < seq <= 0xFFFFFFFF:
+            write(head32(0x96, 0xCE, seq, 0xCB, when))
+        elif 0xFF < seq <= 0xFFFF:
+            write(head16(0x96, 0xCD, seq, 0xCB, when))
+        else:
+            write(b"\x96")
+            _pack_int(seq, write)
+            write(float_item(0xCB, when))
         data = threads.get(thread)
         if data is None:
             data = threads[thread] = packb(thread)
