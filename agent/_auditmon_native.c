@@ -1150,7 +1150,7 @@ record(Agent *self, const char *name, Py_ssize_t name_length, PyObject *args,
     }
     if (!kept)
         bump(&self->dropped);
-    if (local.data != NULL)
+    if (local.data != NULL) /* a nested event's only: the usual path makes no call */
         PyMem_RawFree(local.data);
     return r;
 }

@@ -62,6 +62,7 @@ from auditmon.agentpath import agent_dir  # noqa: E402
 from auditmon.ingest import Fanout, Ingest, Process  # noqa: E402
 from auditmon.model import Session  # noqa: E402
 from auditmon.record import Recorder  # noqa: E402
+from tools.cext import compile_extension  # noqa: E402
 
 CONFIGS = ("none", "count", "empty", "python", "native")
 HOOKS = ("count", "empty")  # the configurations that are a sitecustomize of their own
@@ -212,37 +213,12 @@ def cell(figures: dict, config: str, form: str) -> str:
 
 
 def count_hook_dir(python: str, directory: Path) -> Path | None:
-    """A sitecustomize that installs bench/count_hook.c, built for ``python`` with the C
-    compiler and ``python``'s own headers; None where either is missing."""
-    where = subprocess.run(
-        [
-            python,
-            "-c",
-            "import sysconfig; print(sysconfig.get_paths()['include']); "
-            "print(sysconfig.get_config_var('EXT_SUFFIX'))",
-        ],
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout.split()
-    compiler = shutil.which("cc") or shutil.which("gcc")
-    if compiler is None or len(where) != 2 or not Path(where[0], "Python.h").exists():
-        return None
+    """A sitecustomize that installs bench/count_hook.c, built for ``python``; None where
+    it can't be (no C compiler, no headers for ``python``, a failed build)."""
     directory.mkdir()
-    built = subprocess.run(
-        [
-            compiler,
-            "-O2",
-            "-shared",
-            "-fPIC",
-            f"-I{where[0]}",
-            str(COUNT_HOOK),
-            "-o",
-            str(directory / f"_count_hook{where[1]}"),
-        ],
-        capture_output=True,
-    )
-    if built.returncode:
+    try:
+        compile_extension(python, COUNT_HOOK, directory, "_count_hook")
+    except (OSError, subprocess.CalledProcessError):
         return None
     (directory / "sitecustomize.py").write_text("import _count_hook\n")
     subprocess.run([python, "-m", "compileall", "-q", str(directory)], check=True)

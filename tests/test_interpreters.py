@@ -7,13 +7,19 @@ import glob
 import shutil
 import socket
 import subprocess
+import sys
 import time
 from pathlib import Path
 
 import pytest
-from conftest import AGENT_DIR, all_messages, clean_env, events_of, read_jsonl, run_recorded
+from conftest import AGENT_DIR, ROOT, all_messages, clean_env, events_of, read_jsonl, run_recorded
 
 from auditmon import protocol
+
+sys.path.insert(0, str(ROOT))
+from tools.cext import c_compiler, compile_extension  # noqa: E402
+
+sys.path.remove(str(ROOT))
 
 WORKLOAD = (
     "import os, subprocess, sys\n"
@@ -68,36 +74,14 @@ NATIVE_WORKLOAD = (
 
 def build_native(python: str, directory: Path) -> Path:
     """The agent, with its extension compiled for ``python``, in ``directory``."""
-    where = subprocess.run(
-        [
-            python,
-            "-c",
-            "import sysconfig as s; print(s.get_paths()['include']); "
-            "print(s.get_config_var('EXT_SUFFIX'))",
-        ],
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout.split()
     agent = directory / "agent"
     shutil.copytree(AGENT_DIR, agent, ignore=shutil.ignore_patterns("*.so", "__pycache__"))
-    subprocess.run(
-        [
-            "gcc",
-            "-shared",
-            "-fPIC",
-            "-O2",
-            "-fwrapv",
-            "-Wall",
-            "-Werror",
-            f"-I{where[0]}",
-            str(agent / "_auditmon_native.c"),
-            "-o",
-            str(agent / f"_auditmon_native{where[1]}"),
-        ],
-        check=True,
-        capture_output=True,
-        text=True,
+    compile_extension(
+        python,
+        agent / "_auditmon_native.c",
+        agent,
+        "_auditmon_native",
+        ["-fwrapv", "-Wall", "-Werror"],
     )
     return agent
 
@@ -126,7 +110,7 @@ def test_the_native_agent_builds_and_starts_in_c_on_other_interpreters(tmp_path,
     fork.  Built here for each other CPython found, and run for real."""
     if python == "none":
         pytest.skip("no other CPython installed (pyenv) on this machine")
-    if shutil.which("gcc") is None:
+    if c_compiler() is None:
         pytest.skip("no C compiler on this machine")
     agent = build_native(python, tmp_path)
     path = tmp_path / "monitor.sock"
