@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import gc
 import pathlib
 import socket
 import sys
+import weakref
 
 import pytest
 from conftest import AGENT_DIR
@@ -154,3 +156,42 @@ def test_overridden_fspath_is_not_called(summarize):
 def test_dict_keys_that_are_unhashable_after_summary(summarize):
     out = summarize(({(1, 2): "tuple key"},))
     assert list(out[0].values()) == ["tuple key"]
+
+
+def test_instances_of_builtin_types_are_described_once_per_type(summarize):
+    """A frame, a generator, a traceback (the interpreter's own types): the same text
+    for every instance, made once."""
+
+    def gen():
+        yield 1
+
+    def traceback():
+        try:
+            raise ValueError
+        except ValueError as error:
+            return error.__traceback__
+
+    first = summarize((sys._getframe(), gen(), traceback(), [gen()]))
+    again = summarize((sys._getframe(), gen(), traceback(), [gen()]))
+    assert first == [
+        Described("frame"),
+        Described("generator object"),
+        Described("traceback object"),
+        [Described("generator object")],
+    ]
+    assert all(a is b for a, b in zip(first[:3], again[:3]))
+    assert again[3][0] is first[1]
+
+
+def test_describing_a_program_s_classes_keeps_none_of_them_alive(summarize):
+    """Only types the interpreter itself defines are remembered: a class the program made
+    goes away with its last instance, as it would without the agent."""
+
+    cls = type("Passing", (), {})
+    text = summarize((cls(), [cls()]))
+    described = Described("test_summarize.Passing object")
+    assert text == [described, [described]]
+    gone = weakref.ref(cls)
+    del cls, text
+    gc.collect()
+    assert gone() is None

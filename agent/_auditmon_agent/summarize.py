@@ -80,7 +80,8 @@ class Summarizer(object):
             elif t is int and INT64_MIN <= value <= UINT64_MAX:
                 out.append(value)
             else:
-                out.append(self.value(value, 0, [self.budget]))
+                fixed = _FIXED.get(t)  # value()'s own first look, spared its call
+                out.append(fixed if fixed else self.value(value, 0, [self.budget]))
         return out
 
     def value(self, value, level, budget):
@@ -106,6 +107,11 @@ class Summarizer(object):
             return self._sequence(value, t, level, budget)
         if t is dict:
             return self._mapping(value, level, budget)
+        fixed = _FIXED.get(t)
+        if fixed is None and not t.__flags__ & _HEAPTYPE:
+            fixed = _learn_fixed(t)
+        if fixed:
+            return fixed
         if issubclass(t, str):
             return self.value(_str_copy(value), level, budget)
         if issubclass(t, int) and t is not bool:
@@ -200,6 +206,21 @@ _SPECIAL_TYPES = (
     _ModuleType,
     _FrameType,
 )
+
+
+# What every instance of a static (non-heap) type is summarised as, when that is the same
+# for all of them (a frame: logging asks for one at every call), else False.  A static
+# type lives as long as the interpreter and cannot be renamed, so keying by it keeps
+# nothing alive and never goes stale; a class a program makes is summarised each time.
+_HEAPTYPE = 1 << 9
+_FIXED = {_FrameType: Described("frame")}
+
+
+def _learn_fixed(t):
+    """``_FIXED``'s entry for a static type seen for the first time."""
+    text = instance_text(t)
+    fixed = _FIXED[t] = False if text is None else Described(text)
+    return fixed
 
 
 def instance_text(t):
