@@ -84,9 +84,41 @@ def test_the_batch_encoder_packs_every_size_of_seq_as_msgpack_does(seq):
 
 
 def test_the_python_writer_encodes_batches_with_msgpack_or_else_pack_events(monkeypatch):
-    assert type(wire.make_events_packer().__self__) is msgpack.Packer
+    assert wire.make_events_packer() is not wire.pack_events
     monkeypatch.setitem(sys.modules, "msgpack", None)  # import msgpack: ImportError
     assert wire.make_events_packer() is wire.pack_events
+
+
+@pytest.mark.parametrize("where", ["name", "argument", "description"])
+def test_a_lone_surrogate_is_encoded_as_the_pure_encoder_does(where):
+    """msgpack's fast way refuses a lone surrogate (a file name's undecodable byte): the
+    batch is redone the careful way, and the packer keeps working after it."""
+    odd = "caf\udce9"
+    name = odd if where == "name" else "open"
+    arg = wire.Described(odd) if where == "description" else odd
+    batch = [(1, 1.7e9, 140000, name, (arg, "r"), None), (2, 1.7e9, 140000, "x", (), None)]
+    pack = wire.make_events_packer()
+    assert pack(batch) == wire.pack_events(batch)
+    assert pack(batch[1:]) == wire.pack_events(batch[1:])
+
+
+def test_descriptions_past_the_cache_are_still_encoded_right():
+    """Both encoders remember a description's bytes by its text, up to a bound: texts
+    past it are encoded afresh each time, the same bytes."""
+    texts = [f"socket fd={i}" for i in range(wire.DESCRIBED_CACHE_SIZE + 50)]
+    batch = [(i + 1, 1.7e9, 1, "x", (wire.Described(t),), None) for i, t in enumerate(texts)]
+    expected = msgpack.packb(
+        [
+            (s, w, th, n, [msgpack.ExtType(wire.EXT_OBJECT, a[0].text.encode())], st)
+            for s, w, th, n, a, st in batch
+        ],
+        use_bin_type=True,
+    )
+    pack = wire.make_events_packer()
+    for _ in range(2):  # the second time, mostly from the caches
+        assert pack(batch) == expected
+        assert wire.pack_events(batch) == expected
+    assert len(wire._described) <= wire.DESCRIBED_CACHE_SIZE
 
 
 @pytest.mark.parametrize(

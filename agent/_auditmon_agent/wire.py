@@ -180,19 +180,42 @@ def _pack_into(obj, write):
         else:
             write(_pack_struct(">BI", 0xC6, n))
         write(obj)
+    elif t is Described:
+        write(_described_bytes(obj))
     else:
-        code, data = ext_payload(obj, packb)
-        n = len(data)
-        fixed = _FIXEXT.get(n)
-        if fixed is not None:
-            write(_pack_struct(">Bb", fixed, code))
-        elif n < 0x100:
-            write(_pack_struct(">BBb", 0xC7, n, code))
-        elif n < 0x10000:
-            write(_pack_struct(">BHb", 0xC8, n, code))
-        else:
-            write(_pack_struct(">BIb", 0xC9, n, code))
-        write(data)
+        _pack_ext(*ext_payload(obj, packb), write=write)
+
+
+def _pack_ext(code, data, write):
+    n = len(data)
+    fixed = _FIXEXT.get(n)
+    if fixed is not None:
+        write(_pack_struct(">Bb", fixed, code))
+    elif n < 0x100:
+        write(_pack_struct(">BBb", 0xC7, n, code))
+    elif n < 0x10000:
+        write(_pack_struct(">BHb", 0xC8, n, code))
+    else:
+        write(_pack_struct(">BIb", 0xC9, n, code))
+    write(data)
+
+
+# A description's encoding by its text, for both encoders: the same few (a frame, a
+# generator, a lock...) come at every event of their kind.  Bounded, as texts with a
+# file descriptor or a line number in them vary.
+DESCRIBED_CACHE_SIZE = 1024
+_described = {}
+
+
+def _described_bytes(obj):
+    data = _described.get(obj.text)
+    if data is None:
+        out = []
+        _pack_ext(EXT_OBJECT, obj.text.encode("utf-8", UNICODE_ERRORS), out.append)
+        data = b"".join(out)
+        if len(_described) < DESCRIBED_CACHE_SIZE:
+            _described[obj.text] = data
+    return data
 
 
 def _array_header(n):
@@ -262,7 +285,16 @@ def make_packer():
     except ImportError:
         return packb, "builtin"
 
+    exts = {}  # as _described, in msgpack's own type
+
     def default(obj):
+        if type(obj) is Described:
+            ext = exts.get(obj.text)
+            if ext is None:
+                ext = msgpack.ExtType(EXT_OBJECT, obj.text.encode("utf-8", UNICODE_ERRORS))
+                if len(exts) < DESCRIBED_CACHE_SIZE:
+                    exts[obj.text] = ext
+            return ext
         code, data = ext_payload(obj, pack_nested)
         return msgpack.ExtType(code, data)
 
@@ -270,10 +302,21 @@ def make_packer():
         # A fresh packer: cut values can nest (a cut list of cut strings).
         return msgpack.packb(obj, use_bin_type=True, default=default, unicode_errors=UNICODE_ERRORS)
 
-    packer = msgpack.Packer(
+    # Told how to treat encoding errors, msgpack encodes every str through a codec call
+    # (35 ns an event); left alone, it takes CPython's cached UTF-8 but refuses a lone
+    # surrogate (an undecodable byte of a file name), for which the batch is redone.
+    fast = msgpack.Packer(use_bin_type=True, default=default, autoreset=True)
+    careful = msgpack.Packer(
         use_bin_type=True, default=default, unicode_errors=UNICODE_ERRORS, autoreset=True
     )
-    return packer.pack, "msgpack"
+
+    def pack(obj):
+        try:
+            return fast.pack(obj)
+        except UnicodeEncodeError:
+            return careful.pack(obj)
+
+    return pack, "msgpack"
 
 
 def make_events_packer():
@@ -311,7 +354,8 @@ def pack_events(events):
         if data is None:
             data = names[name] = packb(name)
         write(data)
-        if type(args) is tuple and len(args) < 16:  # the usual: plain values, typed here
+        t = type(args)
+        if (t is tuple or t is list) and len(args) < 16:  # the usual: plain values, typed here
             # rather than through _pack_into's dispatch (which made a batch 20 % dearer)
             write(_FIXARRAY[len(args)])
             for value in args:
