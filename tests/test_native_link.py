@@ -410,6 +410,26 @@ def test_native_run_start_up_loads_nothing_of_the_python_agent(tmp_path):
     assert added <= {"_auditmon_native", "sitecustomize", "atexit"}, added
 
 
+def test_python_run_start_up_loads_the_agent_and_c_modules_only(tmp_path):
+    """The pure-Python agent's start-up, in a target that imports nothing itself: its
+    own package, and of the standard library only the C modules it needs (``_socket``,
+    not ``socket``; ``_struct``, not ``struct``, whose import every process would pay)."""
+    server, path = listener(tmp_path)
+    show = "import sys; print(' '.join(sorted(sys.modules)))"
+    plain = subprocess.run(
+        [sys.executable, "-c", show], capture_output=True, text=True, check=True
+    ).stdout.split()
+    target = start_target("python", path, show)
+    conn, _ = server.accept()
+    out, _ = target.communicate(timeout=30)
+    conn.close()
+    server.close()
+    added = set(out.split()) - set(plain)
+    assert "_auditmon_agent.core" in added  # the Python agent did start
+    package = {m for m in added if m.split(".")[0] == "_auditmon_agent"}
+    assert added - package <= {"sitecustomize", "atexit", "_socket", "_struct"}, added
+
+
 def wiped_at_teardown(stderr: str) -> set[str]:
     """The modules ``python -v`` reports wiping one by one at teardown: those something
     still held once ``sys.modules`` was cleared."""

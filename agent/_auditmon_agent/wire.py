@@ -120,9 +120,10 @@ _pack_struct = _float_item = _event_head16 = _event_head32 = None
 
 
 def _load_struct():
-    """struct loads a shared library: only when first needed."""
+    """struct loads a shared library: only when first needed.  Its C half itself, as
+    ``struct.py`` only re-exports it and would cost every process its own import."""
     global _pack_struct, _float_item, _event_head16, _event_head32
-    import struct
+    import _struct as struct
 
     _pack_struct = struct.pack
     _float_item = struct.Struct(">Bd").pack
