@@ -89,6 +89,17 @@ def test_the_python_writer_encodes_batches_with_msgpack_or_else_pack_events(monk
     assert wire.make_events_packer() is wire.pack_events
 
 
+def test_the_batch_encoder_reuses_a_repeated_argument_s_bytes_exactly():
+    """pack_events encodes each distinct str argument once a batch: repeated, short and
+    long, ASCII or not, a lone surrogate, next to an int of the same look."""
+    values = ["r", "f_back", "é" * 20, "x" * 40, "x" * 300, "caf\udce9", "7"]
+    batch = [
+        (n + 1, 1.7e9, 140000, "open", (values[n % 7], values[(n * 3) % 7], 7), None)
+        for n in range(50)
+    ]
+    assert wire.pack_events(batch) == library_pack(batch)
+
+
 @pytest.mark.parametrize("where", ["name", "argument", "description"])
 def test_a_lone_surrogate_is_encoded_as_the_pure_encoder_does(where):
     """msgpack's fast way refuses a lone surrogate (a file name's undecodable byte): the

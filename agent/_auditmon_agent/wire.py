@@ -154,7 +154,7 @@ def _pack_into(obj, write):
     elif t is int:
         _pack_int(obj, write)
     elif t is str:
-        _pack_str(obj, write)
+        write(_str_bytes(obj))
     elif t is float:
         write(_float_item(0xCB, obj))
     elif t is list or t is tuple:
@@ -228,12 +228,11 @@ def _array_header(n):
     return _pack_struct(">BI", 0xDD, n)
 
 
-def _pack_str(s, write):
+def _str_bytes(s):
     """A str, as msgpack packs it (surrogates passed through)."""
     data = s.encode("utf-8", UNICODE_ERRORS)
     n = len(data)
-    write(_FIXSTR[n] if n < 32 else _str_header(n))
-    write(data)
+    return (_FIXSTR[n] if n < 32 else _str_header(n)) + data
 
 
 def _str_header(n):
@@ -338,6 +337,7 @@ def pack_events(events):
     float_item, head16, head32 = _float_item, _event_head16, _event_head32
     names = {}
     threads = {}
+    strs = {}
     for seq, when, thread, name, args, stack in events:
         if 0xFFFF < seq <= 0xFFFFFFFF:
             write(head32(0x96, 0xCE, seq, 0xCB, when))
@@ -361,8 +361,11 @@ def pack_events(events):
             write(_FIXARRAY[len(args)])
             for value in args:
                 t = type(value)
-                if t is str:
-                    _pack_str(value, write)
+                if t is str:  # encoded once a batch too: a mode, an attribute's name...
+                    data = strs.get(value)
+                    if data is None:
+                        data = strs[value] = _str_bytes(value)
+                    write(data)
                 elif t is int:
                     _pack_int(value, write)
                 elif value is None:
