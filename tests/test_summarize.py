@@ -187,11 +187,38 @@ def test_describing_a_program_s_classes_keeps_none_of_them_alive(summarize):
     """Only types the interpreter itself defines are remembered: a class the program made
     goes away with its last instance, as it would without the agent."""
 
-    cls = type("Passing", (), {})
-    text = summarize((cls(), [cls()]))
+    def method(self):
+        pass
+
+    cls = type("Passing", (), {"method": method})
+    text = summarize((cls(), [cls()], cls, cls.method, cls().method))
     described = Described("test_summarize.Passing object")
-    assert text == [described, [described]]
+    assert text[:3] == [described, [described], Described("class test_summarize.Passing")]
+    assert text[3].text.startswith("function test_summarize.test_describing_a_program")
+    assert text[4].text.startswith("method test_summarize.test_describing_a_program")
     gone = weakref.ref(cls)
     del cls, text
     gc.collect()
     assert gone() is None
+
+
+def test_a_remembered_description_follows_renaming(summarize):
+    """Classes, functions and instances are described once and then recalled, as long as
+    what the description was made from (module, qualname) is unchanged."""
+
+    class Renamed:
+        pass
+
+    def function():
+        pass
+
+    first = summarize((Renamed, Renamed(), function))
+    assert summarize((Renamed, Renamed(), function)) == first
+    Renamed.__qualname__ = "Other"
+    Renamed.__module__ = "elsewhere"
+    function.__qualname__ = "renamed"
+    assert summarize((Renamed, Renamed(), function)) == [
+        Described("class elsewhere.Other"),
+        Described("elsewhere.Other object"),
+        Described("function test_summarize.renamed"),
+    ]

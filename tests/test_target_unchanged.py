@@ -36,7 +36,7 @@ def direct(python, out, mode):
     )
 
 
-def monitored(python, out, mode, record):
+def monitored(python, out, mode, record, kind):
     out.mkdir()
     return run_recorded(
         record,
@@ -46,14 +46,17 @@ def monitored(python, out, mode, record):
         mode,
         text=False,
         timeout=30,
+        env=agent_env(kind),
     )
 
 
 @pytest.mark.parametrize("mode", list(MODES))
-def test_streams_status_and_hooks_are_as_without_the_agent(tmp_path, target_python, mode):
+def test_streams_status_and_hooks_are_as_without_the_agent(
+    tmp_path, target_python, agent_kind, mode
+):
     record = tmp_path / "rec.jsonl"
     plain = direct(target_python, tmp_path / "direct", mode)
-    watched = monitored(target_python, tmp_path / "monitored", mode, record)
+    watched = monitored(target_python, tmp_path / "monitored", mode, record, agent_kind)
 
     # Exit status: the command's, with the shell's 128+N for a signal.
     expected = MODES[mode]
@@ -98,6 +101,20 @@ def test_streams_status_and_hooks_are_as_without_the_agent(tmp_path, target_pyth
         assert "behaviour.end" in names
         begin = names.index("behaviour.begin")
         assert names[begin : names.index("behaviour.end") + 1] == seen_plain["names"]
+        described = [
+            {"$object": text}
+            for text in (
+                "class Point",
+                "function helper",
+                "method Point.where",
+                "Point object",
+                "built-in function len",
+                "module sys",
+            )
+        ]
+        objects = [e["args"] for e in events_of(records, process["pid"])]
+        objects = [a for e, a in zip(names, objects) if e == "behaviour.objects"]
+        assert objects == [described, described]  # the second time, as remembered
 
 
 LATE = """

@@ -9,6 +9,7 @@ name; a function's qualname; a socket's family; otherwise the type's name).
 """
 
 import sys
+from _weakref import ref as _weak_ref
 
 from .config import BUDGET, DEPTH, INT64_MIN, UINT64_MAX, WIDTH
 from .wire import BigInt, Cut, Described
@@ -16,6 +17,10 @@ from .wire import BigInt, Cut, Described
 # C-level getters: reading through them never reaches a metaclass or a property.
 _type_qualname = type.__dict__["__qualname__"].__get__
 _type_module = type.__dict__["__module__"].__get__
+_type_flags = type.__dict__["__flags__"].__get__
+# An object's address, as id() gives it but without the builtins.id event id() raises
+# (and a target's own audit hook would see): object's own hash, read from object.
+_address = object.__hash__
 _str_copy = str.__str__
 _int_copy = int.__index__
 _float_copy = float.__float__
@@ -108,10 +113,14 @@ class Summarizer(object):
         if t is dict:
             return self._mapping(value, level, budget)
         fixed = _FIXED.get(t)
-        if fixed is None and not t.__flags__ & _HEAPTYPE:
+        if fixed is None and not _type_flags(t) & _HEAPTYPE:
             fixed = _learn_fixed(t)
         if fixed:
             return fixed
+        if fixed is None or t in _BY_IDENTITY:
+            summary = _recalled(value, t)
+            if summary is not None:
+                return summary
         if issubclass(t, str):
             return self.value(_str_copy(value), level, budget)
         if issubclass(t, int) and t is not bool:
@@ -130,12 +139,16 @@ class Summarizer(object):
         n = len(value)
         if level >= self.depth or budget[0] <= 0:
             return Described("%s of %d items" % (t.__name__, n))
-        width = self.width
+        width, strlen = self.width, self.strlen
         items = []
         for item in value[:width]:
             if budget[0] <= 0:
                 break
-            items.append(self.value(item, level + 1, budget))
+            if type(item) is str and len(item) <= strlen:  # value()'s, spared its call:
+                budget[0] -= 1  # sys.path's entries, at every import
+                items.append(item)
+            else:
+                items.append(self.value(item, level + 1, budget))
         if len(items) < n:
             return Cut(items, n)
         return items
@@ -221,6 +234,54 @@ def _learn_fixed(t):
     text = instance_text(t)
     fixed = _FIXED[t] = False if text is None else Described(text)
     return fixed
+
+
+# Descriptions of classes, functions, methods and the instances of a program's classes,
+# remembered by the identity of the class or function, as the native agent's description
+# slots are: every import event carries sys.meta_path and sys.path_hooks, whose classes
+# and functions cost a microsecond each to describe.  An entry holds its class or
+# function by a weak reference (it keeps nothing alive) and is confirmed at each use by
+# the very module and qualname objects it was made from, which renaming replaces.  (New
+# bases could not make a class's instances strs, numbers, paths or sockets: CPython
+# refuses a base of another layout.)  None in an entry: look at each instance.
+_BY_IDENTITY = frozenset((_FunctionType, _MethodType, type))
+_DESCRIPTIONS_MAX = 512
+_descriptions = {}
+
+
+def _recalled(value, t):
+    """The summary of ``value`` (a function, method, class, or instance of a heap type)
+    from ``_descriptions``, made and remembered there if need be; None when ``value``'s
+    own contents matter (``Summarizer.value`` then looks further)."""
+    if t is _FunctionType:
+        kind, key = 0, value
+    elif t is _MethodType:
+        kind, key = 1, value.__func__
+        if type(key) is not _FunctionType:
+            return None
+    elif t is type or issubclass(t, type):
+        if not _type_flags(value) & _HEAPTYPE:
+            return None  # the interpreter's own: its module is made afresh at each read
+        kind, key = 2, value
+    else:
+        kind, key = 3, t
+    if kind < 2:
+        module, qualname = key.__module__, key.__qualname__
+    else:
+        module, qualname = _type_module(key), _type_qualname(key)
+    slot = (kind, _address(key))
+    entry = _descriptions.get(slot)
+    if entry is not None and entry[0]() is key and entry[1] is module and entry[2] is qualname:
+        return entry[3]
+    if kind == 3:
+        text = instance_text(key)
+        summary = None if text is None else Described(text)
+    else:
+        summary = Described(describe(value, t))
+    if len(_descriptions) >= _DESCRIPTIONS_MAX:
+        _descriptions.clear()
+    _descriptions[slot] = (_weak_ref(key), module, qualname, summary)
+    return summary
 
 
 def instance_text(t):

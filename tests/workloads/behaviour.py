@@ -42,6 +42,15 @@ def blocker(event, args):
         raise PermissionError("blocked by the workload's hook: %s" % event)
 
 
+class Point(object):
+    def where(self):
+        return "here"
+
+
+def helper():
+    pass
+
+
 def attempt(what, action):
     try:
         result = action()
@@ -74,6 +83,8 @@ def section(scratch):
     attempt("custom event", lambda: sys.audit("behaviour.blocked", 1))
     for i in range(5):
         sys.audit("behaviour.step", i, "text", b"bytes", None)
+    for _ in range(2):  # objects an agent describes, and the second time may remember
+        sys.audit("behaviour.objects", Point, helper, Point().where, Point(), len, sys)
     sys.audit("behaviour.end", MODE)
 
 
