@@ -377,21 +377,27 @@ def test_the_target_carries_on_when_the_monitor_goes_away(tmp_path, kind):
     assert err == ""
 
 
-def test_native_run_start_up_loads_nothing_of_the_python_agent(tmp_path):
-    """What the agent imports at start-up, every process pays for: plain run mode starts
-    in the extension, leaving the agent's Python package, ``_socket`` and ``threading``
-    unloaded; describing the import system's finders (every import event) needs none."""
+def modules_added_at_start(tmp_path, kind, imports=""):
+    """The modules a target that imports ``imports`` has under the ``kind`` agent and not
+    without it: what the agent loads at start-up (every process pays for it)."""
     server, path = listener(tmp_path)
-    show = "import sys, json, email.parser; print(' '.join(sorted(sys.modules)))"
+    show = f"import sys{imports}; print(' '.join(sorted(sys.modules)))"
     plain = subprocess.run(
         [sys.executable, "-c", show], capture_output=True, text=True, check=True
     ).stdout.split()
-    target = start_target("native", path, show)
+    target = start_target(kind, path, show)
     conn, _ = server.accept()
     out, _ = target.communicate(timeout=30)
     conn.close()
     server.close()
-    added = set(out.split()) - set(plain)
+    return set(out.split()) - set(plain)
+
+
+def test_native_run_start_up_loads_nothing_of_the_python_agent(tmp_path):
+    """Plain run mode starts in the extension, leaving the agent's Python package,
+    ``_socket`` and ``threading`` unloaded; describing the import system's finders
+    (every import event) needs none."""
+    added = modules_added_at_start(tmp_path, "native", ", json, email.parser")
     assert "_auditmon_native" in added  # the agent did start
     unwanted = {
         "_socket",
@@ -414,17 +420,7 @@ def test_python_run_start_up_loads_the_agent_and_c_modules_only(tmp_path):
     """The pure-Python agent's start-up, in a target that imports nothing itself: its
     own package, and of the standard library only the C modules it needs (``_socket``,
     not ``socket``; ``_struct``, not ``struct``, whose import every process would pay)."""
-    server, path = listener(tmp_path)
-    show = "import sys; print(' '.join(sorted(sys.modules)))"
-    plain = subprocess.run(
-        [sys.executable, "-c", show], capture_output=True, text=True, check=True
-    ).stdout.split()
-    target = start_target("python", path, show)
-    conn, _ = server.accept()
-    out, _ = target.communicate(timeout=30)
-    conn.close()
-    server.close()
-    added = set(out.split()) - set(plain)
+    added = modules_added_at_start(tmp_path, "python")
     assert "_auditmon_agent.core" in added  # the Python agent did start
     package = {m for m in added if m.split(".")[0] == "_auditmon_agent"}
     assert added - package <= {"sitecustomize", "atexit", "_socket", "_struct"}, added

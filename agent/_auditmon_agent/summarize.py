@@ -224,7 +224,7 @@ _SPECIAL_TYPES = (
 # What every instance of a static (non-heap) type is summarised as, when that is the same
 # for all of them (a frame: logging asks for one at every call), else False.  A static
 # type lives as long as the interpreter and cannot be renamed, so keying by it keeps
-# nothing alive and never goes stale; a class a program makes is summarised each time.
+# nothing alive and never goes stale; a class a program makes is left to _descriptions.
 _HEAPTYPE = 1 << 9
 _FIXED = {_FrameType: Described("frame")}
 
