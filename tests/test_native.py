@@ -157,6 +157,7 @@ def test_same_bytes_on_odd_arguments(args):
     expected = packb(summarizer.args(args))
     assert agent.encode_args(args) == expected
     assert agent.encode_args(args) == expected  # again, from the cached descriptions
+    assert packb(summarizer.args(args)) == expected  # and the Python side's remembered ones
 
 
 def test_the_hook_numbers_buffers_and_drops():
