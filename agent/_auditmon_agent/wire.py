@@ -295,26 +295,25 @@ def make_packer():
                 if len(exts) < DESCRIBED_CACHE_SIZE:
                     exts[obj.text] = ext
             return ext
-        code, data = ext_payload(obj, pack_nested)
+        code, data = ext_payload(obj, pack_fresh)
         return msgpack.ExtType(code, data)
 
-    def pack_nested(obj):
-        # A fresh packer: cut values can nest (a cut list of cut strings).
+    def pack_fresh(obj):
+        # A fresh packer, passing surrogates: for what a cut value holds (cut values can
+        # nest: a cut list of cut strings), and for a batch the fast packer refused.
         return msgpack.packb(obj, use_bin_type=True, default=default, unicode_errors=UNICODE_ERRORS)
 
     # Told how to treat encoding errors, msgpack encodes every str through a codec call
     # (35 ns an event); left alone, it takes CPython's cached UTF-8 but refuses a lone
-    # surrogate (an undecodable byte of a file name), for which the batch is redone.
+    # surrogate (an undecodable byte of a file name), for which the batch is redone the
+    # careful way.
     fast = msgpack.Packer(use_bin_type=True, default=default, autoreset=True)
-    careful = msgpack.Packer(
-        use_bin_type=True, default=default, unicode_errors=UNICODE_ERRORS, autoreset=True
-    )
 
     def pack(obj):
         try:
             return fast.pack(obj)
         except UnicodeEncodeError:
-            return careful.pack(obj)
+            return pack_fresh(obj)
 
     return pack, "msgpack"
 
