@@ -114,11 +114,11 @@ def test_a_socket_is_found_only_once_it_listens(tmp_path):
     ``<pid>.sock`` can connect at once (between bind and listen it would be refused)."""
     sys.path.insert(0, str(AGENT_DIR))
     try:
-        from _auditmon_agent import transport
+        from _auditmon_agent import attach
     finally:
         sys.path.remove(str(AGENT_DIR))
     runtime = tmp_path / "rt"
-    listener = transport.listen(str(runtime), os.getpid())
+    listener = attach.listen(str(runtime), os.getpid())
     try:
         path = runtime / f"{os.getpid()}.sock"
         assert listener.getsockname() == str(path) + ".part"  # the name it was bound as

@@ -34,7 +34,14 @@ def guarded_by_import_error(tree: ast.AST, target: ast.AST) -> bool:
 
 def test_agent_files_exist():
     names = {p.name for p in AGENT_FILES}
-    assert {"sitecustomize.py", "core.py", "wire.py", "transport.py", "summarize.py"} <= names
+    assert {
+        "sitecustomize.py",
+        "core.py",
+        "wire.py",
+        "transport.py",
+        "attach.py",
+        "summarize.py",
+    } <= names
 
 
 def test_the_agent_imports_only_the_standard_library():
@@ -80,7 +87,7 @@ def test_the_agent_starts_in_a_bare_interpreter(no_msgpack_python, tmp_path, kin
         "import os, sys, sitecustomize\n"
         "print(sitecustomize.__file__)\n"
         "print(any('agent' == p.rstrip('/').split('/')[-1] for p in sys.path))\n"
-        "print('_auditmon_agent.core' in sys.modules, '_auditmon_agent.transport' in sys.modules)\n"
+        "print('_auditmon_agent.core' in sys.modules, '_auditmon_agent.attach' in sys.modules)\n"
         "import time\n"
         "sock = os.path.join(os.environ['AUDITMON_RUNTIME_DIR'], '%d.sock' % os.getpid())\n"
         "deadline = time.monotonic() + 10\n"
@@ -104,7 +111,7 @@ def test_the_agent_starts_in_a_bare_interpreter(no_msgpack_python, tmp_path, kin
     assert result.returncode == 0, result.stderr
     assert result.stderr == ""
     # Debian's python3 has its own sitecustomize, which the agent ran in its place
-    first, agent_on_path, core, transport, listening = result.stdout.split()
+    first, agent_on_path, core, attach, listening = result.stdout.split()
     assert first != str(AGENT_DIR / "sitecustomize.py")
     assert agent_on_path == "False"
-    assert (core, transport, listening) == ("True", "True", "True")
+    assert (core, attach, listening) == ("True", "True", "True")

@@ -37,6 +37,7 @@ def test_wheel_ships_the_agent_and_a_fresh_venv_runs_it(tmp_path):
         "_auditmon_agent/core.py",
         "_auditmon_agent/wire.py",
         "_auditmon_agent/transport.py",
+        "_auditmon_agent/attach.py",
         "_auditmon_agent/summarize.py",
     ):
         assert f"auditmon/_agent/{part}" in names

@@ -407,6 +407,7 @@ def test_native_run_start_up_loads_nothing_of_the_python_agent(tmp_path):
         "_auditmon_agent.config",
         "_auditmon_agent.core",
         "_auditmon_agent.transport",
+        "_auditmon_agent.attach",
         "_auditmon_agent.wire",
         "_auditmon_agent.summarize",
     }
@@ -418,10 +419,12 @@ def test_native_run_start_up_loads_nothing_of_the_python_agent(tmp_path):
 
 def test_python_run_start_up_loads_the_agent_and_c_modules_only(tmp_path):
     """The pure-Python agent's start-up, in a target that imports nothing itself: its
-    own package, and of the standard library only the C modules it needs (``_socket``,
-    not ``socket``; ``_struct``, not ``struct``, whose import every process would pay)."""
+    own package but attach mode's writer, and of the standard library only the C modules
+    it needs (``_socket``, not ``socket``; ``_struct``, not ``struct``, whose import
+    every process would pay)."""
     added = modules_added_at_start(tmp_path, "python")
     assert "_auditmon_agent.core" in added  # the Python agent did start
+    assert "_auditmon_agent.attach" not in added
     package = {m for m in added if m.split(".")[0] == "_auditmon_agent"}
     assert added - package <= {"sitecustomize", "atexit", "_socket", "_struct"}, added
 

@@ -526,11 +526,10 @@ def _start_writer():
         if _config.mode == "run" and _native is not None:
             _writer = _NativeLink(_config)
         else:
-            from . import transport
-
-            writer_class = (
-                transport.AttachWriter if _config.mode == "attach" else transport.RunWriter
-            )
+            if _config.mode == "attach":
+                from .attach import AttachWriter as writer_class
+            else:
+                from .transport import RunWriter as writer_class
             _writer = writer_class(sys.modules[__name__], _config)
         _writer.start()
     finally:
