@@ -212,7 +212,7 @@ def _described_bytes(obj):
     data = _described.get(obj.text)
     if data is None:
         out = []
-        _pack_ext(EXT_OBJECT, obj.text.encode("utf-8", UNICODE_ERRORS), out.append)
+        _pack_ext(*ext_payload(obj, packb), write=out.append)
         data = b"".join(out)
         if len(_described) < DESCRIBED_CACHE_SIZE:
             _described[obj.text] = data
@@ -291,7 +291,7 @@ def make_packer():
         if type(obj) is Described:
             ext = exts.get(obj.text)
             if ext is None:
-                ext = msgpack.ExtType(EXT_OBJECT, obj.text.encode("utf-8", UNICODE_ERRORS))
+                ext = msgpack.ExtType(*ext_payload(obj, pack_fresh))
                 if len(exts) < DESCRIBED_CACHE_SIZE:
                     exts[obj.text] = ext
             return ext
@@ -326,17 +326,16 @@ def make_events_packer():
 
 def pack_events(events):
     """``packb(events)`` for a batch of ``(seq, time, thread, name, args, stack)`` events,
-    faster: what repeats from event to event (names, threads) is encoded once a batch,
-    and the fixed parts without the general dispatch.  The Python writer's encoder where
-    msgpack is missing."""
+    faster: what repeats from event to event (names, threads, str arguments) is encoded
+    once a batch, and the fixed parts without the general dispatch.  The Python writer's
+    encoder where msgpack is missing."""
     if _pack_struct is None:
         _load_struct()
     out = [_array_header(len(events))]
     write = out.append
     float_item, head16, head32 = _float_item, _event_head16, _event_head32
-    names = {}
     threads = {}
-    strs = {}
+    strs = {}  # event names and str arguments, encoded once a batch
     for seq, when, thread, name, args, stack in events:
         if 0xFFFF < seq <= 0xFFFFFFFF:
             write(head32(0x96, 0xCE, seq, 0xCB, when))
@@ -350,9 +349,9 @@ def pack_events(events):
         if data is None:
             data = threads[thread] = packb(thread)
         write(data)
-        data = names.get(name)
+        data = strs.get(name)
         if data is None:
-            data = names[name] = packb(name)
+            data = strs[name] = _str_bytes(name)
         write(data)
         t = type(args)
         if (t is tuple or t is list) and len(args) < 16:  # the usual: plain values, typed here
@@ -360,7 +359,7 @@ def pack_events(events):
             write(_FIXARRAY[len(args)])
             for value in args:
                 t = type(value)
-                if t is str:  # encoded once a batch too: a mode, an attribute's name...
+                if t is str:  # a mode, an attribute's name...
                     data = strs.get(value)
                     if data is None:
                         data = strs[value] = _str_bytes(value)
