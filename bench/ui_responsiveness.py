@@ -21,7 +21,8 @@ import sys
 import time
 from pathlib import Path
 
-from auditmon.live import RunSource
+from auditmon.monitor.live import LiveMonitor
+from auditmon.sources.launch import RunFeed
 from auditmon.ui.app import AuditmonApp
 
 TARGET = Path(__file__).with_name("paced_target.py")
@@ -33,7 +34,7 @@ async def measure(rate: int, processes: int = 1, seconds: float = 4.0) -> dict[s
         command = [sys.executable, str(TREE), str(processes), str(seconds + 2), str(rate)]
     else:
         command = [sys.executable, str(TARGET), str(seconds + 2), str(rate)]
-    source = RunSource(command, {})
+    source = LiveMonitor(RunFeed(command, {}))
     launched = time.perf_counter()
     source.launch()
     app = AuditmonApp(source)

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from auditmon.ingest import Process
-from auditmon.model import Session
+from auditmon.model import Process, Session
 from auditmon.protocol import Cut, Described
 
 T0 = 1_767_225_600.0  # 2026-01-01 00:00:00 UTC

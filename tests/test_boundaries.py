@@ -63,7 +63,8 @@ def test_the_agent_is_python_38_syntax():
 def test_model_ingest_and_catalog_never_import_textual():
     code = (
         "import sys, auditmon.model, auditmon.ingest, auditmon.record, auditmon.protocol, "
-        "auditmon.catalog, auditmon.snapshot, auditmon.filtering, auditmon.headless; "
+        "auditmon.catalog, auditmon.views.snapshot, auditmon.model.filtering, "
+        "auditmon.monitor.headless; "
         "print(sorted(m for m in sys.modules if m.split('.')[0] in ('textual', 'rich')))"
     )
     result = subprocess.run(

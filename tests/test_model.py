@@ -7,13 +7,15 @@ from dataclasses import replace
 import pytest
 from fakedata import NOW, T0, build_session
 
-from auditmon import model, snapshot, values
+from auditmon import model
 from auditmon.catalog import load_catalog
-from auditmon.filtering import FilterError, parse
-from auditmon.ingest import Process
-from auditmon.model import Session
+from auditmon.model import Process, Session, values
+from auditmon.model.filtering import FilterError, parse
 from auditmon.protocol import Cut, Described
 from auditmon.ui import presenters
+from auditmon.views import detail as detail_view
+from auditmon.views import heat as heat_view
+from auditmon.views import snapshot
 
 CATALOG = load_catalog()
 
@@ -103,20 +105,20 @@ def test_heatmap_counts_per_category_and_second(session):
     # second 35 (T0+35): 1 + 35 % 7 = 1 read, plus the write every 5 s
     assert files[35 - 31] == 2
     assert heat.peak == max(max(row) for row in heat.cells)
-    assert snapshot.heat_level(0, 10, 4) == 0
-    assert snapshot.heat_level(1, 10, 4) == 1
-    assert snapshot.heat_level(10, 10, 4) == 4
+    assert heat_view.heat_level(0, 10, 4) == 0
+    assert heat_view.heat_level(1, 10, 4) == 1
+    assert heat_view.heat_level(10, 10, 4) == 4
 
 
 def test_event_detail_counts_values_and_keeps_recent(session):
-    detail = snapshot.event_detail(session, "open", snapshot.View(), top=2)
+    detail = detail_view.event_detail(session, "open", snapshot.View(), top=2)
     assert detail.arg_names == ("path", "mode", "flags")
     path, mode, _ = detail.arguments
     assert path.top == (("/srv/app/config.toml", 89), ("/etc/hosts", 66))
     assert mode.top == (("r", 155), ("w", 8))
     assert len(detail.occurrences) == 50  # the ring per event and process
     assert detail.occurrences[0].time > detail.occurrences[-1].time
-    popen = snapshot.event_detail(session, "subprocess.Popen", snapshot.View())
+    popen = detail_view.event_detail(session, "subprocess.Popen", snapshot.View())
     assert popen.occurrences[0].stack[0] == ("/srv/app/app.py", 42, "refresh")
 
 
@@ -156,7 +158,7 @@ def test_values_display_and_presenters():
 
 def test_heatmap_rows_make_one_span_per_run_of_a_style():
     catalog = load_catalog()
-    heat = snapshot.Heatmap(
+    heat = heat_view.Heatmap(
         categories=("filesystem",),
         start=100,
         cells=((0, 0, 9, 9, 9, 0, 1),),

@@ -15,8 +15,8 @@ import msgpack
 import pytest
 
 from auditmon import protocol
-from auditmon.ingest import Connection, Fanout, Ingest, Process
-from auditmon.model import Session
+from auditmon.ingest import Connection, Fanout, Ingest, Ledger
+from auditmon.model import Process, Session
 from auditmon.record import Recorder, event_record, read_recording
 
 PID = 4242
@@ -188,7 +188,7 @@ def connection(sink) -> tuple[Connection, list[str]]:
     problems: list[str] = []
     ours, theirs = socket.socketpair()
     theirs.close()
-    return Connection(ours, Process(id=1), sink, problems.append), problems
+    return Connection(ours, Process(id=1), Ledger(sink), problems.append), problems
 
 
 @pytest.mark.parametrize("size", [1, 2, 3, 7, 64, 1000, 65537])

@@ -7,11 +7,15 @@ import sys
 import time
 
 import pytest
+from doubles import StaticMonitor
 from fakedata import NOW, T0, build_session
 
-from auditmon.live import RunSource, StaticSource
+from auditmon.monitor.live import LiveMonitor
 from auditmon.record import read_recording
-from auditmon.ui.app import AuditmonApp, SnapshotReady
+from auditmon.sources.launch import RunFeed
+from auditmon.sources.replay import ReplayFeed
+from auditmon.ui.app import AuditmonApp
+from auditmon.ui.messages import SnapshotReady
 from auditmon.ui.screens import CellScreen, EventScreen, HelpScreen, OccurrenceScreen
 from auditmon.ui.widgets import EventsTable, Heatmap, ProcessTable, StatusLine
 
@@ -37,7 +41,9 @@ async def wait_for_status(app, text: str, timeout: float = 30) -> None:
 
 @pytest.fixture
 def app():
-    return AuditmonApp(StaticSource(build_session(), NOW, mode="run", output=[("stdout", "hello")]))
+    return AuditmonApp(
+        StaticMonitor(build_session(), NOW, mode="run", output=[("stdout", "hello")])
+    )
 
 
 async def test_drill_down_and_back_keeps_the_place(app):
@@ -90,7 +96,7 @@ async def test_pause_freezes_the_view_and_ingest_goes_on(app):
         await pilot.pause()
         before = event_names(app)
         await pilot.press("p")
-        source = app.source
+        source = app.monitor
         proc = source.session.processes[1].process
         source.session.events(proc, [[999, T0 + 39.9, 1, "late.event", [], None]])
         app.post_message(SnapshotReady(source.snapshot()))
@@ -158,7 +164,7 @@ sys.exit(3)
 
 
 async def test_a_real_run_shows_events_and_the_exit(tmp_path):
-    source = RunSource([sys.executable, "-c", WORKLOAD], {}, tmp_path / "rec.jsonl")
+    source = LiveMonitor(RunFeed([sys.executable, "-c", WORKLOAD], {}), tmp_path / "rec.jsonl")
     source.launch()
     app = AuditmonApp(source)
     async with app.run_test(size=SIZE) as pilot:
@@ -192,8 +198,6 @@ async def test_a_real_run_shows_events_and_the_exit(tmp_path):
 async def test_replay_shows_a_recording_in_the_same_screens(tmp_path):
     from conftest import WORKLOADS, auditmon
 
-    from auditmon.live import ReplaySource
-
     recording = tmp_path / "rec.amrec"
     result = auditmon(
         "run",
@@ -207,7 +211,8 @@ async def test_replay_shows_a_recording_in_the_same_screens(tmp_path):
     assert result.returncode == 0, result.stderr
     records = list(read_recording(recording))
     recorded = [r for r in records if r["type"] == "event"]
-    source = ReplaySource(recording)
+    source = LiveMonitor(ReplayFeed(recording))
+    source.launch()
     app = AuditmonApp(source)
     async with app.run_test(size=SIZE) as pilot:
         await wait_for_status(app, "replayed", 30)
@@ -226,8 +231,6 @@ async def test_replay_shows_a_recording_in_the_same_screens(tmp_path):
 
 
 async def test_replay_in_time_takes_the_recorded_time(tmp_path):
-    from auditmon.live import ReplaySource
-
     path = tmp_path / "timed.jsonl"
     path.write_text(
         '{"type":"process","pid":7,"ppid":1,"argv":["x"],"executable":"x","cwd":"/",'
@@ -238,7 +241,9 @@ async def test_replay_in_time_takes_the_recorded_time(tmp_path):
             for i in range(5)
         )
     )
-    app = AuditmonApp(ReplaySource(path, speed=2.0))
+    source = LiveMonitor(ReplayFeed(path, speed=2.0))
+    source.launch()
+    app = AuditmonApp(source)
     started = time.monotonic()
     async with app.run_test(size=SIZE):
         while "replayed" not in status_text(app):
@@ -264,11 +269,11 @@ def test_replay_refuses_what_is_not_a_recording(tmp_path):
 
 async def test_attach_shows_the_process_and_says_when_it_dies(ticker, runtime_dir, monkeypatch):
     from auditmon import protocol
-    from auditmon.attach import connect
-    from auditmon.live import AttachSource
+    from auditmon.sources.attach import AttachFeed, connect
 
     monkeypatch.setenv("AUDITMON_RUNTIME_DIR", str(runtime_dir))
-    source = AttachSource(ticker.pid, connect(ticker.pid, protocol.REQUEST_STREAM))
+    source = LiveMonitor(AttachFeed(ticker.pid, connect(ticker.pid, protocol.REQUEST_STREAM)))
+    source.launch()
     app = AuditmonApp(source)
     try:
         async with app.run_test(size=SIZE) as pilot:
@@ -292,7 +297,7 @@ async def test_a_snapshot_with_the_same_rows_changes_only_their_cells(app):
         await pilot.press("down")  # the cursor on socket.connect
         rows_before = [table.get_row_at(i)[0].plain for i in range(table.row_count)]
         count_before = table.get_cell("socket.connect", "count")
-        source = app.source
+        source = app.monitor
         proc = source.session.processes[1].process
         source.session.events(proc, [[998, T0 + 39.9, 1, "socket.connect", [], None]])
         app.post_message(SnapshotReady(source.snapshot()))
@@ -306,9 +311,9 @@ async def test_a_snapshot_with_the_same_rows_changes_only_their_cells(app):
 async def test_ingest_waits_while_the_screen_is_redrawn(app):
     async with app.run_test(size=SIZE) as pilot:
         await pilot.pause()
-        turn = app.source.ui_turn
+        turn = app.monitor.turn
         turn.last_redraw = 0.0
-        app.post_message(SnapshotReady(app.source.snapshot()))
+        app.post_message(SnapshotReady(app.monitor.snapshot()))
         await pilot.pause()
         await pilot.pause()
         assert turn.last_redraw > 0  # the app said when the redraw began and ended
@@ -316,7 +321,7 @@ async def test_ingest_waits_while_the_screen_is_redrawn(app):
         await pilot.pause()
         assert isinstance(app.screen, HelpScreen)
         turn.last_redraw = 0.0
-        app.post_message(SnapshotReady(app.source.snapshot()))
+        app.post_message(SnapshotReady(app.monitor.snapshot()))
         await pilot.pause()
         await pilot.pause()
         assert turn.last_redraw > 0
@@ -331,7 +336,7 @@ async def test_the_heatmap_grows_by_its_cursor_line_and_shrinks_back(app):
         heat.focus()
         await pilot.pause()
         assert heat.content_size.height == unfocused + 1 == heat.height_in_lines()
-        app.post_message(SnapshotReady(app.source.snapshot()))  # a redraw keeps it
+        app.post_message(SnapshotReady(app.monitor.snapshot()))  # a redraw keeps it
         await pilot.pause()
         assert heat.content_size.height == unfocused + 1
         app.query_one(EventsTable).focus()

@@ -8,9 +8,9 @@ from __future__ import annotations
 import os
 import time
 
+from doubles import StaticMonitor
 from fakedata import NOW, build_session
 
-from auditmon.live import StaticSource
 from auditmon.ui.app import AuditmonApp
 
 os.environ["TZ"] = "UTC"
@@ -18,7 +18,7 @@ time.tzset()
 
 
 def make_app() -> AuditmonApp:
-    source = StaticSource(
+    source = StaticMonitor(
         build_session(),
         NOW,
         state="running app.py (pid 4100)",

@@ -6,7 +6,9 @@ import sys
 import threading
 import time
 
-from auditmon.live import REDRAW_SHARE, SLOWEST_INTERVAL, RunSource, UiTurn
+from auditmon.monitor.live import LiveMonitor
+from auditmon.monitor.turn import REDRAW_SHARE, SLOWEST_INTERVAL, UiTurn
+from auditmon.sources.launch import RunFeed
 
 
 def waiting(turn: UiTurn) -> threading.Thread:
@@ -56,8 +58,8 @@ def test_snapshots_slow_down_only_as_far_as_redraws_need():
 def test_a_process_ending_is_shown_without_waiting_for_the_cadence():
     """Snapshots may come only once a second where redraws are slow; a process that
     starts or ends (or the command's state changing) is news, shown at once."""
-    source = RunSource([sys.executable, "-c", "import time; time.sleep(0.3)"], {})
-    source.ui_turn.interval = lambda fastest: 3600.0  # no snapshot by the cadence after the first
+    source = LiveMonitor(RunFeed([sys.executable, "-c", "import time; time.sleep(0.3)"], {}))
+    source.turn.interval = lambda fastest: 3600.0  # no snapshot by the cadence after the first
     snapshots = []
     source.launch()
     source.start(snapshots.append)

@@ -13,7 +13,8 @@ import asyncio
 import sys
 from pathlib import Path
 
-from auditmon.live import RunSource
+from auditmon.monitor.live import LiveMonitor
+from auditmon.sources.launch import RunFeed
 from auditmon.ui.app import AuditmonApp
 from auditmon.ui.widgets import EventsTable, Heatmap
 
@@ -24,8 +25,10 @@ SIZE = (150, 42)
 
 async def main() -> None:
     OUT.mkdir(exist_ok=True)
-    source = RunSource(
-        [sys.executable, str(ROOT / "examples" / "busy.py"), "12"], {"stack": ["subprocess.*"]}
+    source = LiveMonitor(
+        RunFeed(
+            [sys.executable, str(ROOT / "examples" / "busy.py"), "12"], {"stack": ["subprocess.*"]}
+        )
     )
     source.launch()
     app = AuditmonApp(source)

@@ -7,9 +7,10 @@ import sys
 import time
 
 from auditmon import protocol
-from auditmon.attach import AttachError, connect
 from auditmon.commands.run import add_ui_options
-from auditmon.headless import Monitor, catching_interrupts, problem
+from auditmon.console.summary import print_summary
+from auditmon.monitor.headless import Monitor, catching_interrupts, problem
+from auditmon.sources.attach import AttachError, AttachFeed, connect
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -63,23 +64,25 @@ def run(args: argparse.Namespace) -> int:
     elif process.status == "disconnected" and process.error is None and interrupts.count == 0:
         if deadline is None or time.monotonic() < deadline:
             problem(f"auditmon: process {args.pid} disconnected")
-    monitor.print_summary()
+    print_summary(monitor.session)
     return 0
 
 
 def attach_live(args: argparse.Namespace, sock) -> int:
-    from auditmon.live import AttachSource
+    from auditmon.monitor.live import LiveMonitor
     from auditmon.ui.app import AuditmonApp
 
+    feed = AttachFeed(args.pid, sock)
     try:
-        source = AttachSource(args.pid, sock, args.record, recent=args.recent)
+        monitor = LiveMonitor(feed, args.record, recent=args.recent)
     except OSError as error:
         sock.close()
         problem(f"auditmon attach: cannot write {args.record}: {error.strerror or error}")
         return 2
-    AuditmonApp(source, duration=args.duration).run()
-    source.stop()
-    if source.connection.refusal is not None:
-        problem(f"auditmon attach: {source.connection.refusal}")
+    monitor.launch()
+    AuditmonApp(monitor, duration=args.duration).run()
+    monitor.stop()
+    if feed.refusal is not None:
+        problem(f"auditmon attach: {feed.refusal}")
         return 2
     return 0

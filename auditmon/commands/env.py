@@ -7,7 +7,7 @@ import json
 import os
 import shlex
 
-from auditmon.launch import agent_settings, python_path_with_agent
+from auditmon.sources.environment import agent_settings, python_path_with_agent
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:

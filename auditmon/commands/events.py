@@ -17,10 +17,10 @@ from rich.table import Table
 from rich.text import Text
 
 from auditmon.catalog import Catalog, EventInfo, load_catalog
+from auditmon.views.palette import RISK_STYLE
 
 PROG = "auditmon events"
 
-RISK_STYLES = {"info": "dim", "notice": "yellow", "warning": "bold red"}
 _GLOB_CHARS = frozenset("*?[")
 _MIN_ARGS_WIDTH = 16
 
@@ -88,7 +88,7 @@ def _category_text(catalog: Catalog, name: str) -> Text:
 
 
 def _risk_text(risk: str) -> Text:
-    return Text(risk, style=RISK_STYLES.get(risk, ""))
+    return Text(risk, style=RISK_STYLE.get(risk, ""))
 
 
 def _name_text(info: EventInfo) -> Text:

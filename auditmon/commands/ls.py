@@ -10,7 +10,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from auditmon.attach import attachable
+from auditmon.sources.attach import attachable
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:

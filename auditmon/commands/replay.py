@@ -6,7 +6,7 @@ import argparse
 from pathlib import Path
 
 from auditmon.commands.run import add_ui_options
-from auditmon.headless import problem
+from auditmon.monitor.headless import problem
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -27,8 +27,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from auditmon.live import ReplaySource
-    from auditmon.record import read_recording
+    from auditmon.monitor.live import LiveMonitor
+    from auditmon.record.reader import read_recording
+    from auditmon.sources.replay import ReplayFeed
     from auditmon.ui.app import AuditmonApp
 
     if not args.file.is_file():
@@ -42,5 +43,8 @@ def run(args: argparse.Namespace) -> int:
     if args.speed is not None and args.speed <= 0:
         problem("auditmon replay: --speed must be positive")
         return 2
-    AuditmonApp(ReplaySource(args.file, args.speed, recent=args.recent)).run()
+    monitor = LiveMonitor(ReplayFeed(args.file, args.speed), recent=args.recent)
+    monitor.launch()
+    AuditmonApp(monitor).run()
+    monitor.stop()
     return 0

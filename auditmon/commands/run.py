@@ -7,11 +7,10 @@ import os
 import signal
 import subprocess
 import sys
-import tempfile
-from pathlib import Path
 
-from auditmon.headless import Monitor, catching_interrupts, problem, wait_with_notice
-from auditmon.launch import agent_settings, target_environment
+from auditmon.console.summary import NO_PYTHON_HINT, print_summary
+from auditmon.monitor.headless import Monitor, catching_interrupts, problem, wait_with_notice
+from auditmon.sources.launch import RunFeed
 
 
 def add_agent_options(parser: argparse.ArgumentParser) -> None:
@@ -99,32 +98,35 @@ def interactive() -> bool:
     return sys.stdin.isatty() and sys.stdout.isatty()
 
 
-def run_live(args: argparse.Namespace, command: list[str]) -> int:
-    from auditmon.live import RunSource
-    from auditmon.ui.app import AuditmonApp
-
-    settings = {
+def agent_options(args: argparse.Namespace) -> dict[str, object]:
+    """The agent settings chosen on the command line (see ``agent_settings``)."""
+    return {
         "events": args.events,
         "exclude": args.exclude,
         "stack": args.stack,
         "stack_depth": args.stack_depth,
     }
+
+
+def run_live(args: argparse.Namespace, command: list[str]) -> int:
+    from auditmon.monitor.live import LiveMonitor
+    from auditmon.ui.app import AuditmonApp
+
+    feed = RunFeed(command, agent_options(args))
     try:
-        source = RunSource(command, settings, args.record, recent=args.recent)
+        monitor = LiveMonitor(feed, args.record, recent=args.recent)
     except OSError as error:
         problem(f"auditmon run: cannot write {args.record}: {error.strerror or error}")
         return 2
     try:
-        source.launch()
+        monitor.launch()
     except OSError as error:
-        source.close()
+        monitor.stop()
         return launch_failed(error, command)
-    AuditmonApp(source).run()
-    returncode = source.terminate()
-    source.stop()
-    if not source.session.processes:
-        from auditmon.summary import NO_PYTHON_HINT
-
+    AuditmonApp(monitor).run()
+    returncode = monitor.terminate()
+    monitor.stop()
+    if not monitor.session.processes:
         problem(NO_PYTHON_HINT)
     return exit_status(returncode if returncode is not None else 0)
 
@@ -139,35 +141,31 @@ def launch_failed(error: OSError, command: list[str]) -> int:
 
 
 def run_headless(args: argparse.Namespace, command: list[str]) -> int:
-    with tempfile.TemporaryDirectory(prefix="auditmon-") as private:  # mode 0700
-        socket_path = Path(private) / "monitor.sock"
-        try:
-            monitor = Monitor(args.record)
-        except OSError as error:
-            problem(f"auditmon run: cannot write {args.record}: {error.strerror or error}")
-            return 2
-        monitor.ingest.listen(socket_path)
-        settings = agent_settings(
-            "run", socket_path, args.events, args.exclude, args.stack, args.stack_depth
-        )
-        try:
-            child = subprocess.Popen(command, env=target_environment(settings))
-        except OSError as error:
-            monitor.close()
-            return launch_failed(error, command)
-        if monitor.recorder is not None:
-            monitor.recorder.hold_exit(child.pid)
-        forwarded = _forward_signals(child)
-        try:
-            with catching_interrupts() as interrupts:
-                monitor.run_until(lambda: child.poll() is not None)
-                wait_with_notice(monitor, interrupts)
-        finally:
-            _restore(forwarded)
-        returncode = child.wait()
-        monitor.close({child.pid: returncode})
-        monitor.print_summary()
-        return exit_status(returncode)
+    try:
+        monitor = Monitor(args.record)
+    except OSError as error:
+        problem(f"auditmon run: cannot write {args.record}: {error.strerror or error}")
+        return 2
+    feed = RunFeed(command, agent_options(args), capture=False)
+    try:
+        feed.launch(monitor.pipeline)
+    except OSError as error:
+        monitor.close()
+        feed.close()
+        return launch_failed(error, command)
+    assert feed.child is not None
+    forwarded = _forward_signals(feed.child)
+    try:
+        with catching_interrupts() as interrupts:
+            monitor.run_until(lambda: feed.command_ended)
+            wait_with_notice(monitor, interrupts)
+    finally:
+        _restore(forwarded)
+    returncode = feed.wait()
+    monitor.close({feed.child.pid: returncode})
+    feed.close()
+    print_summary(monitor.session)
+    return exit_status(returncode)
 
 
 def _forward_signals(child: subprocess.Popen) -> dict[int, object]:

@@ -1,4 +1,6 @@
-"""The auditmon Textual app: applies snapshots from a source, drives drill-down by keyboard."""
+"""The auditmon Textual app: shows the snapshots a monitor delivers and drives drill-down
+by keyboard.  Everything it shows comes in a snapshot or in an answer to a request
+(``auditmon.monitor.requests``); it never reads the model itself."""
 
 from __future__ import annotations
 
@@ -6,33 +8,24 @@ import time
 from collections.abc import Iterable
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 from rich.text import Text
 from textual import on
 from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
-from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Input, RichLog
 
 from auditmon.catalog import load_catalog
-from auditmon.filtering import FilterError, parse
-from auditmon.live import Source
-from auditmon.snapshot import SORT_KEYS, Snapshot, View
+from auditmon.model.filtering import FilterError, parse
+from auditmon.monitor.requests import Answer, ExportRequest
+from auditmon.ui.messages import AnswerReady, Ask, SnapshotReady
+from auditmon.ui.port import MonitorPort
 from auditmon.ui.screens import CellScreen, EventScreen, HelpScreen
 from auditmon.ui.widgets import ALL, EventsTable, Heatmap, ProcessTable, StatusLine
-
-
-class SnapshotReady(Message):
-    """A new snapshot from the source's thread; newer ones replace older queued ones."""
-
-    def __init__(self, snapshot: Snapshot) -> None:
-        super().__init__()
-        self.snapshot = snapshot
-
-    def can_replace(self, message: Message) -> bool:
-        return isinstance(message, SnapshotReady)
+from auditmon.views.snapshot import SORT_KEYS, Snapshot, View
 
 
 class AuditmonApp(App[int]):
@@ -52,10 +45,10 @@ class AuditmonApp(App[int]):
     ]
 
     def __init__(
-        self, source: Source, export_dir: Path | None = None, duration: float | None = None
+        self, monitor: MonitorPort, export_dir: Path | None = None, duration: float | None = None
     ) -> None:
         super().__init__()
-        self.source = source
+        self.monitor = monitor
         self.duration = duration
         self.catalog = load_catalog()
         self.view = View()
@@ -63,7 +56,8 @@ class AuditmonApp(App[int]):
         self.latest: Snapshot | None = None
         self.shown: Snapshot | None = None
         self.export_dir = export_dir or Path.cwd()
-        self._output_serial = 0
+        self._output_total = 0
+        self._askers: dict[int, Any] = {}  # request id -> the screen that asked
 
     # -- layout --------------------------------------------------------------------
     def compose(self) -> ComposeResult:
@@ -72,7 +66,7 @@ class AuditmonApp(App[int]):
             with Vertical(id="right"):
                 yield Heatmap(self.catalog, id="heatmap")
                 yield EventsTable(self.catalog, id="events")
-        if self.source.mode == "run":
+        if self.monitor.mode == "run":
             yield RichLog(id="output", max_lines=2000, markup=False, wrap=False)
         yield Input(
             placeholder="filter: socket.* cat:network pid=123 path~/etc risk>=warning", id="filter"
@@ -84,11 +78,11 @@ class AuditmonApp(App[int]):
         self.query_one("#processes").border_title = "Processes"
         self.query_one("#heatmap").border_title = "Categories per second"
         self.query_one("#events").border_title = "Events (enter: arguments)"
-        if self.source.mode == "run":
+        if self.monitor.mode == "run":
             self.query_one("#output").border_title = "Output of the command (no stdin)"
         self.query_one("#filter").display = False
         self.apply_width(self.size.width)
-        self.source.start(lambda snap: self.post_message(SnapshotReady(snap)))
+        self.monitor.start(self._deliver)
         if self.duration is not None:
             self.set_timer(self.duration, self.exit)
         self.query_one(EventsTable).focus()
@@ -105,7 +99,14 @@ class AuditmonApp(App[int]):
         if columns != self.view.heat_columns or wide != self.view.heat_all_categories:
             self.set_view(replace(self.view, heat_columns=columns, heat_all_categories=wide))
 
-    # -- snapshots -----------------------------------------------------------------
+    # -- snapshots and answers -----------------------------------------------------
+    def _deliver(self, item: Snapshot | Answer) -> None:
+        """From the monitor's thread: snapshots and answers become messages."""
+        if isinstance(item, Answer):
+            self.post_message(AnswerReady(item))
+        else:
+            self.post_message(SnapshotReady(item))
+
     @on(SnapshotReady)
     def receive(self, message: SnapshotReady) -> None:
         self.latest = message.snapshot
@@ -114,8 +115,8 @@ class AuditmonApp(App[int]):
 
     def show(self, snapshot: Snapshot) -> None:
         """Apply a snapshot to the panels; ingest waits until the screen is redrawn."""
-        self.source.ui_turn.redrawing()
-        self.call_after_refresh(self.source.ui_turn.redrawn)
+        self.monitor.turn.redrawing()
+        self.call_after_refresh(self.monitor.turn.redrawn)
         self.shown = snapshot
         with self.batch_update():
             self.query_one(ProcessTable).show(snapshot)
@@ -127,24 +128,46 @@ class AuditmonApp(App[int]):
     def update_status(self) -> None:
         if self.shown is None:
             return
-        problem = self.source.problems[-1] if self.source.problems else None
-        self.query_one(StatusLine).show(self.shown, self.source.state, self.paused, problem)
+        self.query_one(StatusLine).show(self.shown, self.paused)
 
     def update_output(self) -> None:
-        if self.source.mode != "run" or self.source.output_serial == self._output_serial:
+        status = self.shown.status if self.shown is not None else None
+        if (
+            self.monitor.mode != "run"
+            or status is None
+            or status.output_total == self._output_total
+        ):
             return
         log = self.query_one(RichLog)
-        lines = list(self.source.output)
-        fresh = min(len(lines), self.source.output_serial - self._output_serial)
-        self._output_serial = self.source.output_serial
+        lines = status.output
+        fresh = min(len(lines), status.output_total - self._output_total)
+        self._output_total = status.output_total
         for stream, line in lines[len(lines) - fresh :]:
             log.write(Text(line, style="red" if stream == "stderr" else ""))
 
     def set_view(self, view: View) -> None:
+        """Show ``view`` from now on: the monitor answers with a snapshot of it."""
         self.view = view
-        self.source.set_view(view)
-        if self.latest is not None and not self.paused:
-            self.show(self.source.snapshot())
+        self.monitor.set_view(view)
+
+    @on(Ask)
+    def ask(self, message: Ask) -> None:
+        """A screen's request: on to the monitor (a paused app asks for nothing fresher)."""
+        message.stop()
+        if message.refresh and self.paused:
+            return
+        self._askers[message.request.id] = message.asker
+        self.monitor.ask(message.request)
+
+    @on(AnswerReady)
+    def answered(self, message: AnswerReady) -> None:
+        answer = message.answer
+        if isinstance(answer.request, ExportRequest):
+            self.exported(answer)
+            return
+        asker = self._askers.pop(answer.request.id, None)
+        if asker is not None and asker.is_attached:
+            asker.answered(answer)
 
     # -- panels --------------------------------------------------------------------
     @on(DataTable.RowHighlighted, "#processes")
@@ -156,11 +179,11 @@ class AuditmonApp(App[int]):
 
     @on(DataTable.RowSelected, "#events")
     def open_event(self, message: DataTable.RowSelected) -> None:
-        self.push_screen(EventScreen(message.row_key.value, self.view))
+        self.push_screen(EventScreen(message.row_key.value, self.view, self.catalog))
 
     @on(Heatmap.CellChosen)
     def open_cell(self, message: Heatmap.CellChosen) -> None:
-        self.push_screen(CellScreen(message.category, message.second, self.view))
+        self.push_screen(CellScreen(message.category, message.second, self.view, self.catalog))
 
     # -- actions -------------------------------------------------------------------
     def action_help(self) -> None:
@@ -193,7 +216,7 @@ class AuditmonApp(App[int]):
     def action_pause(self) -> None:
         self.paused = not self.paused
         if not self.paused and self.latest is not None:
-            self.show(self.source.snapshot())
+            self.show(self.latest)  # ingest went on meanwhile
         else:
             self.update_status()
 
@@ -205,8 +228,14 @@ class AuditmonApp(App[int]):
     def action_export(self) -> None:
         stamp = time.strftime("%Y%m%d-%H%M%S")
         path = self.export_dir / f"auditmon-export-{stamp}.jsonl"
-        count = self.source.export(path, self.view)
-        self.notify(f"{count:,} events written to {path}", title="Export", timeout=6)
+        self.monitor.ask(ExportRequest(path, self.view))
+
+    def exported(self, answer: Answer) -> None:
+        path = answer.request.path  # type: ignore[union-attr]
+        if answer.error is not None:
+            self.notify(answer.error, title="Export", severity="error", timeout=8)
+        else:
+            self.notify(f"{answer.value:,} events written to {path}", title="Export", timeout=6)
 
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
         yield from super().get_system_commands(screen)

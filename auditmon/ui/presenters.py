@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Sequence
 
 from rich.text import Text
 
 from auditmon.catalog import Catalog
-from auditmon.snapshot import Heatmap, ProcessRow, heat_level
+from auditmon.text import shorten
+from auditmon.views.heat import Heatmap, heat_level
+from auditmon.views.palette import RISK_STYLE
+from auditmon.views.snapshot import ProcessRow
 
 SPARK = " ▁▂▃▄▅▆▇█"
 HEAT = " ░▒▓█"
-RISK_STYLE = {"info": "dim", "notice": "", "warning": "bold red"}
 
 
 def sparkline(counts: Sequence[int], width: int = 20) -> str:
@@ -45,7 +48,7 @@ def number(value: float | int | None) -> str:
 def process_label(row: ProcessRow, width: int = 40) -> str:
     """Indented command (tree by parent), shortened to ``width``."""
     text = "  " * row.depth + ("└ " if row.depth else "") + _short_command(row.command)
-    return text if len(text) <= width else text[: width - 1] + "…"
+    return shorten(text, width)
 
 
 def _short_command(command: str) -> str:
@@ -108,3 +111,8 @@ def heat_legend(peak: int) -> Text:
 
 def risk_text(risk: str) -> Text:
     return Text(risk, style=RISK_STYLE.get(risk, ""))
+
+
+def clock_text(when: float) -> str:
+    """Local time of day to the millisecond."""
+    return time.strftime("%H:%M:%S", time.localtime(when)) + f".{int(when % 1 * 1000):03d}"

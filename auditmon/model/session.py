@@ -2,8 +2,8 @@
 
 Aggregates cover the whole session; detailed occurrences are kept only for the most recent
 ``recent`` events of each (event, process), and value counts per argument are bounded, so
-memory stays bounded however long the session runs.  ``snapshot()`` turns the model into
-immutable rows for the UI (see ``auditmon.snapshot``).
+memory stays bounded however long the session runs.  ``auditmon.views`` turns the model into
+immutable rows for the UI (see ``auditmon.views.snapshot``).
 """
 
 from __future__ import annotations
@@ -13,9 +13,9 @@ from dataclasses import dataclass, field
 from operator import itemgetter
 from typing import Any
 
-from auditmon import values
 from auditmon.catalog import Catalog, load_catalog
-from auditmon.ingest import Process
+from auditmon.model import values
+from auditmon.model.process import Process
 
 _name = itemgetter(3)
 _time = itemgetter(1)

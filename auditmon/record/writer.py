@@ -22,119 +22,24 @@ see the README for their fields.  JSON cannot hold every value an event carries,
 
 from __future__ import annotations
 
-import base64
 import json
-import math
-from collections.abc import Iterator
 from pathlib import Path
 from typing import IO, Any
 
 import msgpack
 
 from auditmon import protocol
-from auditmon.ingest import Process
-
-FORMAT = "auditmon-recording"
-FORMAT_VERSION = 1
-
-
-def is_jsonl(path: str | Path) -> bool:
-    return str(path).endswith(".jsonl")
-
-
-# -- values ------------------------------------------------------------------------------
-def to_json(value: Any) -> Any:
-    """A JSON-safe rendering of a summarised argument value (see the README)."""
-    t = type(value)
-    if value is None or t is str or t is int or t is bool:
-        return value
-    if t is float:
-        return value if math.isfinite(value) else {"$float": repr(value)}
-    if t is list or t is tuple:
-        return [to_json(v) for v in value]
-    if t is bytes:
-        return {"$bytes": base64.b64encode(value).decode("ascii")}
-    if t is dict:
-        if all(type(k) is str and not k.startswith("$") for k in value):
-            return {k: to_json(v) for k, v in value.items()}
-        return {"$dict": [[to_json(k), to_json(v)] for k, v in value.items()]}
-    if t is protocol.Cut:
-        return {"$cut": to_json(value.value), "length": value.length}
-    if t is protocol.Described:
-        return {"$object": value.text}
-    if t is msgpack.ExtType:
-        return {"$ext": value.code, "data": base64.b64encode(value.data).decode("ascii")}
-    return {"$object": f"{t.__name__} value"}
-
-
-def from_json(value: Any) -> Any:
-    """The inverse of ``to_json``."""
-    if isinstance(value, list):
-        return [from_json(v) for v in value]
-    if not isinstance(value, dict):
-        return value
-    if "$bytes" in value:
-        return base64.b64decode(value["$bytes"])
-    if "$cut" in value:
-        return protocol.Cut(from_json(value["$cut"]), value["length"])
-    if "$object" in value:
-        return protocol.Described(value["$object"])
-    if "$float" in value:
-        return float(value["$float"])
-    if "$dict" in value:
-        return {_hashable(from_json(k)): from_json(v) for k, v in value["$dict"]}
-    if "$ext" in value:
-        return msgpack.ExtType(value["$ext"], base64.b64decode(value["data"]))
-    return {k: from_json(v) for k, v in value.items()}
-
-
-def _hashable(value: Any) -> Any:
-    return tuple(_hashable(v) for v in value) if isinstance(value, list) else value
-
-
-# -- records -----------------------------------------------------------------------------
-def process_record(process: Process) -> dict[str, Any]:
-    return {
-        "type": "process",
-        "pid": process.pid,
-        "ppid": process.ppid,
-        "argv": process.argv,
-        "executable": process.executable,
-        "cwd": process.cwd,
-        "python": process.python,
-        "start": process.start,
-        "agent": process.agent,
-    }
-
-
-def event_record(pid: int, event: list[Any]) -> dict[str, Any]:
-    seq, when, thread, name, args, stack = event
-    record = {
-        "type": "event",
-        "pid": pid,
-        "seq": seq,
-        "time": when,
-        "thread": thread,
-        "event": name,
-        "args": args,
-    }
-    if stack is not None:
-        record["stack"] = stack
-    return record
-
-
-def dropped_record(pid: int, count: int) -> dict[str, Any]:
-    return {"type": "dropped", "pid": pid, "count": count}
-
-
-def exit_record(process: Process) -> dict[str, Any]:
-    return {
-        "type": "exit",
-        "pid": process.pid,
-        "time": process.end_time,
-        "exit_code": process.exit_code,
-        "status": process.status,
-    }
+from auditmon.model.process import Process
+from auditmon.record.json_values import to_json
+from auditmon.record.records import (
+    FORMAT,
+    FORMAT_VERSION,
+    dropped_record,
+    event_record,
+    exit_record,
+    is_jsonl,
+    process_record,
+)
 
 
 class Recorder:
@@ -230,41 +135,3 @@ def _ext_default(obj: Any) -> Any:
         obj = protocol.BigInt(obj)
     code, data = protocol.wire.ext_payload(obj, protocol.packb)
     return msgpack.ExtType(code, data)
-
-
-def read_recording(path: str | Path) -> Iterator[dict[str, Any]]:
-    """The records of a recording (either encoding), header excluded."""
-    path = Path(path)
-    if is_jsonl(path):
-        with open(path, encoding="utf-8", errors="surrogatepass") as file:
-            for line in file:
-                if line.strip():
-                    record = json.loads(line)
-                    if record.get("type") == "event":
-                        record["args"] = from_json(record["args"])
-                    yield record
-        return
-    with open(path, "rb") as file:
-        unpacker = msgpack.Unpacker(file, **_reader_options())
-        header = next(unpacker, None)
-        if not isinstance(header, dict) or header.get("format") != FORMAT:
-            raise ValueError(f"{path} is not an auditmon recording")
-        if header.get("version") != FORMAT_VERSION:
-            raise ValueError(f"{path}: unsupported recording version {header.get('version')!r}")
-        for record in unpacker:
-            if record.get("type") == "events":
-                pid = record["pid"]
-                for event in record["events"]:
-                    yield event_record(pid, event)
-            else:
-                yield record
-
-
-def _reader_options() -> dict[str, Any]:
-    return {
-        "raw": False,
-        "ext_hook": protocol.ext_hook,
-        "strict_map_key": False,
-        "unicode_errors": "surrogatepass",
-        "max_buffer_size": protocol.MAX_MESSAGE,
-    }

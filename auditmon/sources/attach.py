@@ -1,9 +1,11 @@
-"""Finding and talking to attachable processes (started with ``auditmon env``)."""
+"""Finding and talking to attachable processes (started with ``auditmon env``), and
+``auditmon attach``'s source."""
 
 from __future__ import annotations
 
 import os
 import socket
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -11,8 +13,11 @@ from typing import Any
 import psutil
 
 from auditmon import protocol
-from auditmon.ingest import peer_uid
-from auditmon.launch import runtime_dir
+from auditmon.ingest.connection import Connection
+from auditmon.ingest.loop import peer_uid
+from auditmon.sources.environment import runtime_dir
+from auditmon.sources.feed import Intake
+from auditmon.text import shorten
 
 
 class AttachError(Exception):
@@ -43,7 +48,7 @@ def connect(pid: int, request: bytes, timeout: float = 2.0) -> socket.socket:
     path = socket_path(pid)
     hint = 'start it in a shell prepared with: eval "$(auditmon env)"'
     if not path.exists():
-        raise AttachError(f"process {pid} ({_short(name)}) has no auditmon agent; {hint}")
+        raise AttachError(f"process {pid} ({shorten(name, 60)}) has no auditmon agent; {hint}")
     sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     sock.settimeout(timeout)
     try:
@@ -60,10 +65,6 @@ def connect(pid: int, request: bytes, timeout: float = 2.0) -> socket.socket:
             f"the agent of process {pid} is not answering ({error.strerror or error}); {hint}"
         ) from None
     return sock
-
-
-def _short(text: str, limit: int = 60) -> str:
-    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 @dataclass(frozen=True)
@@ -129,3 +130,42 @@ def attachable() -> list[Attachable]:
         except AttachError as error:
             rows.append(Attachable(pid, command, started, None, None, str(error)))
     return sorted(rows, key=lambda row: row.pid)
+
+
+class AttachFeed:
+    """``auditmon attach``'s source: one agent's stream, on an already connected socket."""
+
+    mode = "attach"
+
+    def __init__(self, pid: int, sock: socket.socket) -> None:
+        self.pid = pid
+        self.sock = sock
+        self.connection: Connection | None = None
+        self.state = f"attached to pid {pid}"
+        self.finished = False
+
+    def launch(self, intake: Intake) -> None:
+        self.connection = intake.ingest.add(self.sock)
+
+    @property
+    def refusal(self) -> str | None:
+        """What the agent said when it refused the connection, if it did."""
+        return self.connection.refusal if self.connection is not None else None
+
+    def clock(self) -> float:
+        return time.time()
+
+    def step(self, intake: Intake) -> None:
+        intake.ingest.poll(0.05)
+        connection = self.connection
+        if connection is not None and connection.closed and not self.finished:
+            process = connection.process
+            how = "exited" if process.status == "exited" else "disconnected"
+            self.state = f"process {self.pid} {how}; data kept"
+            self.finished = True
+
+    def exit_codes(self) -> dict[int, int]:
+        return {}
+
+    def close(self) -> None:
+        """The socket is ingest's, closed with it."""

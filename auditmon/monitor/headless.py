@@ -1,20 +1,19 @@
-"""The headless monitor: ingest into a session model and, optionally, a recording."""
+"""The headless monitor: ingest into a counts-only session model and, optionally, a
+recording, on the caller's thread; Ctrl-C is counted, not fatal."""
 
 from __future__ import annotations
 
 import signal
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 
-from rich.console import Console
-
-from auditmon import summary
-from auditmon.ingest import Fanout, Ingest
-from auditmon.model import Session
-from auditmon.record import Recorder
+from auditmon.ingest.loop import Ingest
+from auditmon.model.session import Session
+from auditmon.monitor.pipeline import Pipeline
+from auditmon.record.writer import Recorder
 
 
 def problem(message: str) -> None:
@@ -23,38 +22,28 @@ def problem(message: str) -> None:
 
 
 class Monitor:
-    """A session model, an optional recorder and the ingest loop feeding both."""
+    """A counts-only session model and an optional recorder, fed by ingest."""
 
     def __init__(self, record: str | Path | None = None) -> None:
         self.session = Session(detailed=False)
-        self.recorder = Recorder(record) if record else None
-        self.ingest = Ingest(Fanout(self.session, self.recorder), problem)
+        self.pipeline = Pipeline(self.session, record, problem)  # OSError: cannot record
+
+    @property
+    def ingest(self) -> Ingest:
+        return self.pipeline.ingest
+
+    @property
+    def recorder(self) -> Recorder | None:
+        return self.pipeline.recorder
 
     def run_until(self, done: Callable[[], bool], interval: float = 0.05) -> None:
         """Poll ingest until ``done()`` says stop."""
         while not done():
             self.ingest.poll(interval)
 
-    def close(self, exit_codes: dict[int, int] | None = None) -> None:
-        """Close every connection, settle known exit codes, finish the recording.
-
-        ``exit_codes`` maps a pid to the status only we know (the launched command's);
-        the last process image with that pid gets it.
-        """
-        self.ingest.close()
-        for pid, code in (exit_codes or {}).items():
-            image = self.ingest.last_image(pid)
-            if image is not None:
-                image.exit_code = code
-            if self.recorder is not None:
-                self.recorder.release_exit(pid, code)
-        if self.recorder is not None:
-            self.recorder.close()
-
-    def print_summary(self) -> None:
-        # Logs and pipes get one line per row rather than wrapping at 80 columns.
-        console = Console(stderr=True) if sys.stderr.isatty() else Console(stderr=True, width=160)
-        summary.render(self.session, console)
+    def close(self, exit_codes: Mapping[int, int] | None = None) -> None:
+        """See ``Pipeline.close``."""
+        self.pipeline.close(exit_codes)
 
 
 class Interrupts:

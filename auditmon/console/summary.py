@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from collections import defaultdict
 
 from rich.console import Console
@@ -9,8 +10,9 @@ from rich.table import Table
 from rich.text import Text
 
 from auditmon.catalog import load_catalog
-from auditmon.ingest import Process
-from auditmon.model import Session
+from auditmon.model.ending import ending_text
+from auditmon.model.process import Process
+from auditmon.model.session import Session
 
 NO_PYTHON_HINT = (
     "auditmon: no Python process reported any events. The command may not be a Python "
@@ -20,23 +22,8 @@ NO_PYTHON_HINT = (
 
 
 def exit_text(process: Process) -> str:
-    """How a process ended, in words."""
-    if process.status == "running":
-        return "running"
-    code = process.exit_code
-    if code is not None:
-        return f"killed by signal {-code}" if code < 0 else f"exit {code}"
-    if process.status == "detached":
-        return "still running (detached)"
-    if process.status == "disconnected":
-        # No goodbye: the process ended without the agent's last flush (os._exit, a
-        # crash, a kill), so events of its last moments may be missing.
-        return "disconnected" + (
-            f" ({process.error})"
-            if process.error
-            else " (no goodbye: its last events may be missing)"
-        )
-    return "exited"
+    """How a process ended, in the summary's words (see ``ending_text``)."""
+    return ending_text(process.status, process.exit_code, process.error, detail=True)
 
 
 def render(session: Session, console: Console) -> None:
@@ -109,3 +96,10 @@ def render(session: Session, console: Console) -> None:
 
 def _percent(part: int, whole: int) -> str:
     return f"{100.0 * part / whole:.1f}" if whole else "0.0"
+
+
+def print_summary(session: Session) -> None:
+    """The summary on stderr; logs and pipes get one line per row rather than wrapping
+    at 80 columns."""
+    console = Console(stderr=True) if sys.stderr.isatty() else Console(stderr=True, width=160)
+    render(session, console)

@@ -5,13 +5,14 @@ from __future__ import annotations
 from typing import Any
 
 from auditmon import protocol
+from auditmon.text import shorten
 
 
 def display(value: Any, limit: int = 200) -> str:
     """A compact, single-line rendering; long texts end with an ellipsis."""
     text = _render(value)
     text = text.replace("\n", "\\n").replace("\r", "\\r").replace("\t", "\\t")
-    return text if len(text) <= limit else text[: limit - 1] + "…"
+    return shorten(text, limit)
 
 
 def _render(value: Any) -> str:

@@ -1,0 +1,76 @@
+"""Per-process accounting, the same for live agents and replayed recordings.
+
+Every event a process numbered is received, reported dropped, or (when its stream ends
+without a goodbye) counted as lost; the ledger keeps those counts on each ``Process``
+and hands every message on to the sink, in order.
+"""
+
+from __future__ import annotations
+
+from operator import itemgetter
+from typing import Any
+
+from auditmon.ingest.sinks import Sink
+from auditmon.model.process import Process
+
+_first = itemgetter(0)
+
+
+class Ledger:
+    """The process images seen so far and the accounting of their events."""
+
+    def __init__(self, sink: Sink) -> None:
+        self.sink = sink
+        self.processes: list[Process] = []
+
+    def new_process(self) -> Process:
+        """A process image whose hello is still to come (ids count from 1)."""
+        process = Process(id=len(self.processes) + 1)
+        self.processes.append(process)
+        return process
+
+    def hello(self, process: Process, body: dict[str, Any]) -> None:
+        process.apply_hello(body)
+        self.sink.process_started(process)
+
+    def events(
+        self, process: Process, batch: list[list[Any]], raw: bytes | bytearray | None = None
+    ) -> None:
+        process.received += len(batch)
+        top = max(map(_first, batch)) if batch else 0
+        if top > process.max_seq:
+            process.max_seq = top
+        self.sink.events(process, batch, raw)
+
+    def dropped(self, process: Process, count: int) -> None:
+        process.dropped += count
+        self.sink.dropped(process, count)
+
+    def goodbye(self, process: Process, body: dict[str, Any]) -> None:
+        process.goodbye = body
+        code = body.get("exit_code")
+        if isinstance(code, int):
+            process.exit_code = code
+
+    def ended(
+        self,
+        process: Process,
+        status: str,
+        end_time: float | None,
+        exit_code: int | None = None,
+        settle: bool = True,
+    ) -> None:
+        """The stream of ``process`` is over.  ``settle`` counts what it numbered but
+        never delivered as lost; a recording has its losses written down already."""
+        process.status = status
+        process.end_time = end_time
+        if exit_code is not None:
+            process.exit_code = exit_code
+        if settle:
+            process.account_end()
+        self.sink.process_ended(process)
+
+    def last_image(self, pid: int) -> Process | None:
+        """The latest process image that said hello with ``pid`` (exec keeps the pid)."""
+        images = [p for p in self.processes if p.pid == pid and p.status != "connecting"]
+        return images[-1] if images else None

@@ -1,0 +1,145 @@
+"""The monitor's selector loop: a listener for ``auditmon run``'s agents, attach
+sockets, and the connections they bring."""
+
+from __future__ import annotations
+
+import os
+import selectors
+import socket
+import struct
+from pathlib import Path
+
+from auditmon import protocol
+from auditmon.ingest.connection import Connection, Problem
+from auditmon.ingest.ledger import Ledger
+from auditmon.ingest.sinks import Sink
+from auditmon.model.process import Process
+
+_SO_PEERCRED = getattr(socket, "SO_PEERCRED", 17)
+
+
+def peer_uid(sock: socket.socket) -> int:
+    """The uid of the process at the other end of a Unix socket."""
+    creds = sock.getsockopt(socket.SOL_SOCKET, _SO_PEERCRED, struct.calcsize("3i"))
+    return struct.unpack("3i", creds)[1]
+
+
+_WAKER = object()  # the selector's mark for the wake-up socket
+
+
+class Ingest:
+    """A selector loop over a listener and its agents' connections.
+
+    ``wake()``, from any thread, makes a ``poll`` under way return at once (the live
+    monitor's requests use it).
+    """
+
+    def __init__(
+        self, sink: Sink, problem: Problem, max_message: int = protocol.MAX_MESSAGE
+    ) -> None:
+        self.ledger = Ledger(sink)
+        self.problem = problem
+        self.max_message = max_message
+        self.selector = selectors.DefaultSelector()
+        self.connections: set[Connection] = set()
+        self.listener: socket.socket | None = None
+        self._wake_read, self._wake_write = socket.socketpair()
+        self._wake_read.setblocking(False)
+        self._wake_write.setblocking(False)
+        self.selector.register(self._wake_read, selectors.EVENT_READ, _WAKER)
+
+    @property
+    def processes(self) -> list[Process]:
+        """Every process image that connected, in order."""
+        return self.ledger.processes
+
+    # -- sources ------------------------------------------------------------------
+    def listen(self, path: Path) -> None:
+        """Accept agents on a Unix socket at ``path`` (the caller made its directory)."""
+        listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        listener.bind(str(path))
+        os.chmod(path, 0o600)
+        listener.listen(128)
+        listener.setblocking(False)
+        self.listener = listener
+        self.selector.register(listener, selectors.EVENT_READ, None)
+
+    def add(self, sock: socket.socket) -> Connection:
+        """Follow an already-connected agent socket."""
+        process = self.ledger.new_process()
+        sock.setblocking(False)
+        connection = Connection(sock, process, self.ledger, self.problem, self.max_message)
+        connection.on_close = self._forget
+        self.connections.add(connection)
+        self.selector.register(sock, selectors.EVENT_READ, connection)
+        return connection
+
+    # -- the loop -----------------------------------------------------------------
+    def poll(self, timeout: float) -> None:
+        """Handle whatever is ready within ``timeout`` seconds."""
+        for key, _ in self.selector.select(timeout):
+            if key.data is None:
+                self._accept()
+            elif key.data is _WAKER:
+                self._drain_wakes()
+            else:
+                key.data.read()
+
+    def wake(self) -> None:
+        """Make the current or next ``poll`` return without waiting (any thread)."""
+        try:
+            self._wake_write.send(b"\0")
+        except OSError:  # full (it is woken already) or closed
+            pass
+
+    def _drain_wakes(self) -> None:
+        try:
+            while self._wake_read.recv(4096):
+                pass
+        except OSError:
+            pass
+
+    def _accept(self) -> None:
+        assert self.listener is not None
+        while True:
+            try:
+                sock, _ = self.listener.accept()
+            except (BlockingIOError, InterruptedError):
+                return
+            try:
+                uid = peer_uid(sock)
+            except OSError:
+                sock.close()
+                continue
+            if uid != os.getuid():
+                self.problem(f"auditmon: refused a connection from uid {uid}")
+                sock.close()
+                continue
+            self.add(sock)
+
+    def _forget(self, connection: Connection) -> None:
+        self.connections.discard(connection)
+        try:
+            self.selector.unregister(connection.sock)
+        except (KeyError, ValueError):
+            pass
+
+    def last_image(self, pid: int) -> Process | None:
+        """The latest process image that said hello with ``pid`` (exec keeps the pid)."""
+        return self.ledger.last_image(pid)
+
+    @property
+    def open_connections(self) -> int:
+        return len(self.connections)
+
+    def close(self) -> None:
+        """Close every connection (accounting what was received) and the listener."""
+        for connection in list(self.connections):
+            connection.close(None, detached=True)
+        if self.listener is not None:
+            self.selector.unregister(self.listener)
+            self.listener.close()
+            self.listener = None
+        self.selector.close()
+        self._wake_read.close()
+        self._wake_write.close()

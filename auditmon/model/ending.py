@@ -1,0 +1,26 @@
+"""How a process ended, in words: the one wording the tables, the status line and the
+headless summary share."""
+
+from __future__ import annotations
+
+NO_GOODBYE = "no goodbye: its last events may be missing"
+
+
+def ending_text(
+    status: str, exit_code: int | None, error: str | None = None, *, detail: bool = False
+) -> str:
+    """``exited 3``, ``killed by signal 9``, ``disconnected``…; ``detail`` spells out
+    the status and why a disconnect matters, where there is room for it."""
+    if status == "running":
+        return "running"
+    if exit_code is not None:
+        if exit_code < 0:
+            return f"killed by signal {-exit_code}"
+        return f"exited with status {exit_code}" if detail else f"exited {exit_code}"
+    if status == "detached":
+        return "still running (detached)" if detail else "detached"
+    if status == "disconnected" and detail:
+        # No goodbye: the process ended without the agent's last flush (os._exit, a
+        # crash, a kill), so events of its last moments may be missing.
+        return f"disconnected ({error or NO_GOODBYE})"
+    return status

@@ -1,0 +1,72 @@
+"""One reporting process image (one agent connection) and what it told the monitor."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass
+class Process:
+    """What a process said about itself (hello, goodbye) and its event accounting.
+
+    ``received``, ``dropped`` and ``lost`` add up to every event the agent numbered:
+    ``lost`` is what it numbered but neither sent nor reported dropped (its connection
+    ended without a goodbye).
+    """
+
+    id: int
+    pid: int = 0
+    ppid: int = 0
+    argv: list[str] = field(default_factory=list)
+    executable: str = ""
+    cwd: str | None = None
+    python: str = ""
+    start: float = 0.0
+    agent: str = ""
+    mode: str = ""
+    received: int = 0
+    dropped: int = 0
+    lost: int = 0
+    max_seq: int = 0
+    seq_base: int = 0
+    goodbye: dict[str, Any] | None = None
+    status: str = "connecting"
+    error: str | None = None
+    exit_code: int | None = None
+    end_time: float | None = None
+
+    def apply_hello(self, hello: dict[str, Any]) -> None:
+        self.pid = hello["pid"]
+        self.ppid = _int(hello.get("ppid"))
+        argv = hello.get("argv")
+        self.argv = [str(a) for a in argv] if isinstance(argv, (list, tuple)) else []
+        self.executable = str(hello.get("executable") or "")
+        cwd = hello.get("cwd")
+        self.cwd = cwd if isinstance(cwd, str) else None
+        self.python = str(hello.get("python") or "")
+        start = hello.get("start")
+        self.start = float(start) if isinstance(start, (int, float)) else time.time()
+        self.agent = str(hello.get("agent") or "")
+        self.mode = str(hello.get("mode") or "")
+        first_seq = hello.get("first_seq")
+        if isinstance(first_seq, int) and first_seq > 0:
+            self.seq_base = first_seq - 1
+        self.status = "running"
+
+    @property
+    def command(self) -> str:
+        return " ".join(self.argv) if self.argv else self.executable
+
+    def account_end(self) -> None:
+        """Events the process numbered but we never received or heard dropped: lost."""
+        if self.goodbye is not None:
+            last = self.goodbye.get("last_seq")
+            if isinstance(last, int):
+                self.max_seq = max(self.max_seq, last)
+        self.lost = max(0, self.max_seq - self.seq_base - self.received - self.dropped)
+
+
+def _int(value: Any) -> int:
+    return value if isinstance(value, int) else 0

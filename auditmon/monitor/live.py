@@ -1,0 +1,246 @@
+"""The live monitor: a feed, ingest and the session model on one thread of their own,
+and the UI fed only by what that thread delivers.
+
+The thread owns the model: it steps the feed (agents' sockets or a recording), samples
+psutil once a second, and every ``interval`` seconds builds a ``Snapshot`` for the UI's
+current ``View`` and delivers it; the UI redraws at that bounded rate, never once per
+event.  Requests (an event's detail, a heatmap cell, an export) are queued to the
+thread and answered by an ``Answer`` delivered the same way, so nothing the UI does
+waits for ingest, and nothing reads the model from the UI thread.
+"""
+
+from __future__ import annotations
+
+import queue
+import threading
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import replace
+from pathlib import Path
+from typing import Any, Union
+
+from auditmon.model.process import Process
+from auditmon.model.session import Session
+from auditmon.monitor import answers
+from auditmon.monitor.pipeline import Pipeline
+from auditmon.monitor.requests import Answer, ExportRequest, Request
+from auditmon.monitor.turn import UiTurn
+from auditmon.sources.facts import ProcessFacts
+from auditmon.sources.feed import Feed
+from auditmon.views import snapshot as snapshots
+from auditmon.views.snapshot import Snapshot, Status, View
+
+Delivery = Union[Snapshot, Answer]
+Deliver = Callable[[Delivery], None]
+
+
+class ModelSink:
+    """Feeds the session on the monitor's thread; between batches it gives way to a
+    redraw under way (``UiTurn``); it counts processes started and ended, which the UI
+    shows without waiting for the cadence."""
+
+    def __init__(self, session: Session, turn: UiTurn) -> None:
+        self.session, self.turn = session, turn
+        self.lifecycle = 0
+
+    def process_started(self, process: Process) -> None:
+        self.session.process_started(process)
+        self.lifecycle += 1
+
+    def events(self, process: Process, events: list[list[Any]], raw: bytes | None = None) -> None:
+        self.session.events(process, events)
+        self.turn.wait()
+
+    def dropped(self, process: Process, count: int) -> None:
+        self.session.dropped(process, count)
+
+    def process_ended(self, process: Process) -> None:
+        self.session.process_ended(process)
+        self.lifecycle += 1
+
+
+class LiveMonitor:
+    """Runs ``feed`` for the live UI (see the module's docstring)."""
+
+    def __init__(
+        self,
+        feed: Feed,
+        record: str | Path | None = None,
+        recent: int = 100,
+        interval: float = 0.25,
+    ) -> None:
+        self.feed = feed
+        self.session = Session(recent=recent)
+        self.turn = UiTurn()
+        self.sink = ModelSink(self.session, self.turn)
+        self.pipeline = Pipeline(self.sink, record, self.problem)  # OSError: cannot record
+        self.interval = interval
+        self.view = View()
+        self.problems: deque[str] = deque(maxlen=100)
+        self.failed: str | None = None
+        self._inbox: queue.SimpleQueue[View | Request] = queue.SimpleQueue()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._deliver: Deliver | None = None
+        self._facts = ProcessFacts()
+        self._closed = False
+
+    @property
+    def mode(self) -> str:
+        return self.feed.mode
+
+    # -- the caller's side ----------------------------------------------------------
+    def launch(self) -> None:
+        """Start the feed (listen and start the command, or open the recording) on the
+        caller's thread, before the UI starts: OSError if it cannot be."""
+        self.feed.launch(self.pipeline)
+
+    def start(self, deliver: Deliver) -> None:
+        """Run the thread; it hands snapshots and answers to ``deliver``."""
+        self._deliver = deliver
+        self._thread = threading.Thread(target=self._main, name="auditmon-monitor", daemon=True)
+        self._thread.start()
+
+    def set_view(self, view: View) -> None:
+        """Show ``view`` from now on; a snapshot of it follows at once."""
+        self._inbox.put(view)
+        self.pipeline.ingest.wake()
+
+    def ask(self, request: Request) -> None:
+        """Queue ``request``; its ``Answer`` is delivered when the thread gets to it."""
+        self._inbox.put(request)
+        self.pipeline.ingest.wake()
+
+    def terminate(self, grace: float = 5.0) -> int | None:
+        """Stop the launched command, if there is one; its exit status."""
+        terminate = getattr(self.feed, "terminate", None)
+        return terminate(grace) if terminate is not None else None
+
+    def stop(self) -> None:
+        self._stop.set()
+        self.pipeline.ingest.wake()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+        else:
+            self._close()
+
+    def problem(self, message: str) -> None:
+        self.problems.append(message)
+
+    # -- the thread -----------------------------------------------------------------
+    def _main(self) -> None:
+        try:
+            next_snapshot = last_snapshot = 0.0
+            shown: tuple[str, int] | None = None
+            while not self._stop.is_set() and self._running():
+                view_changed = self._serve()
+                self._step()
+                now = time.monotonic()
+                # A process started or ended, or the feed's state changed: a snapshot as
+                # soon as the fastest cadence allows, not at the (maybe slower) next.
+                state = (self._state(), self.sink.lifecycle)
+                news = view_changed or state != shown
+                if now >= next_snapshot or (news and now >= last_snapshot + self.interval):
+                    shown = state
+                    last_snapshot = now
+                    next_snapshot = now + self.turn.interval(self.interval)
+                    self._sample_facts()
+                    self._send(self.snapshot())
+            # Finished (or failed): the data stays, to be looked at; nothing moves any
+            # more, so a snapshot follows only what the UI asks.
+            self._send(self.snapshot())
+            while not self._stop.is_set():
+                if self._serve(wait=self.interval):
+                    self._send(self.snapshot())
+        finally:
+            self._close()
+
+    def _running(self) -> bool:
+        return self.failed is None and not self.feed.finished
+
+    def _step(self) -> None:
+        try:
+            self.feed.step(self.pipeline)
+        except Exception as error:  # keep the UI alive and say what went wrong
+            self.failed = f"auditmon: ingest stopped: {type(error).__name__}: {error}"
+            self.problem(self.failed)
+
+    def _serve(self, wait: float = 0.0) -> bool:
+        """Handle queued requests (waiting up to ``wait`` for the first); whether the
+        view changed, which wants a snapshot at once."""
+        changed = False
+        try:
+            item = self._inbox.get(timeout=wait) if wait else self._inbox.get_nowait()
+        except queue.Empty:
+            return False
+        while True:
+            if isinstance(item, View):
+                self.view = item
+                changed = True
+            else:
+                self._answer(item)
+            try:
+                item = self._inbox.get_nowait()
+            except queue.Empty:
+                return changed
+
+    def _answer(self, request: Request) -> None:
+        now = self.feed.clock()
+        try:
+            if isinstance(request, ExportRequest):
+                # Taken from the model here; written on a thread of its own, so a large
+                # export does not hold ingest up.
+                selection = answers.export_selection(self.session, request.view, now)
+                threading.Thread(
+                    target=lambda: self._send(answers.export(request, *selection)),
+                    name="auditmon-export",
+                    daemon=True,
+                ).start()
+                return
+            self._send(answers.answer(self.session, request, now))
+        except Exception as error:
+            self._send(Answer(request, error=f"{type(error).__name__}: {error}"))
+
+    def snapshot(self) -> Snapshot:
+        """The current view of the model (on the monitor's thread, or once it is done)."""
+        built = snapshots.build(self.session, self.view, self.feed.clock())
+        return replace(built, status=self._status())
+
+    def _state(self) -> str:
+        return "error" if self.failed is not None else self.feed.state
+
+    def _status(self) -> Status:
+        output = getattr(self.feed, "output", None)
+        tail = output.tail() if output is not None else None
+        return Status(
+            mode=self.mode,
+            state=self._state(),
+            problem=self.problems[-1] if self.problems else None,
+            output=tail.lines if tail is not None else (),
+            output_total=tail.total if tail is not None else 0,
+        )
+
+    def _send(self, item: Delivery) -> None:
+        if self._deliver is not None:
+            self._deliver(item)
+
+    def _sample_facts(self) -> None:
+        if not self._facts.due():
+            return
+        running = [
+            (t.process.id, t.process.pid)
+            for t in self.session.processes.values()
+            if t.process.status == "running"
+        ]
+        found = self._facts.sample(pid for _, pid in running)
+        for process_id, pid in running:
+            if pid in found:
+                self.session.set_facts(process_id, found[pid])
+
+    def _close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        self.pipeline.close(self.feed.exit_codes())
+        self.feed.close()

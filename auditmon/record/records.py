@@ -1,0 +1,60 @@
+"""The records of a recording: ``process``, ``event``, ``dropped`` and ``exit`` (see the
+README for their fields), and the two encodings' names."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from auditmon.model.process import Process
+
+FORMAT = "auditmon-recording"
+FORMAT_VERSION = 1
+
+
+def is_jsonl(path: str | Path) -> bool:
+    return str(path).endswith(".jsonl")
+
+
+def process_record(process: Process) -> dict[str, Any]:
+    return {
+        "type": "process",
+        "pid": process.pid,
+        "ppid": process.ppid,
+        "argv": process.argv,
+        "executable": process.executable,
+        "cwd": process.cwd,
+        "python": process.python,
+        "start": process.start,
+        "agent": process.agent,
+    }
+
+
+def event_record(pid: int, event: list[Any]) -> dict[str, Any]:
+    seq, when, thread, name, args, stack = event
+    record = {
+        "type": "event",
+        "pid": pid,
+        "seq": seq,
+        "time": when,
+        "thread": thread,
+        "event": name,
+        "args": args,
+    }
+    if stack is not None:
+        record["stack"] = stack
+    return record
+
+
+def dropped_record(pid: int, count: int) -> dict[str, Any]:
+    return {"type": "dropped", "pid": pid, "count": count}
+
+
+def exit_record(process: Process) -> dict[str, Any]:
+    return {
+        "type": "exit",
+        "pid": process.pid,
+        "time": process.end_time,
+        "exit_code": process.exit_code,
+        "status": process.status,
+    }

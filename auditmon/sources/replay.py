@@ -1,0 +1,128 @@
+"""``auditmon replay``'s source: a recording, loaded at once or replayed in time, through
+the same accounting as live agents (``auditmon.ingest.ledger``)."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from auditmon.model.process import Process
+from auditmon.record.reader import read_recording
+from auditmon.sources.feed import Intake
+
+BATCH = 1000
+STEP_SECONDS = 0.05
+
+
+class ReplayFeed:
+    """Reads records in steps of at most 50 ms; with ``speed``, no faster than they were
+    recorded, ``speed`` times over."""
+
+    mode = "replay"
+
+    def __init__(self, path: str | Path, speed: float | None = None) -> None:
+        self.path = Path(path)
+        self.speed = speed
+        self.state = f"replaying {self.path.name}"
+        self.finished = False
+        self._records: Iterator[dict[str, Any]] | None = None
+        self._processes: dict[int, Process] = {}
+        self._started_at = 0.0
+        self._first_time: float | None = None
+        self._pending: dict[str, Any] | None = None
+        self._last_time: float | None = None
+
+    def launch(self, intake: Intake) -> None:
+        self._records = read_recording(self.path)
+        self._started_at = time.monotonic()
+
+    def clock(self) -> float:
+        """Replays run on the recording's clock: the time of the latest event seen."""
+        return self._last_time + 1 if self._last_time is not None else time.time()
+
+    def step(self, intake: Intake) -> None:
+        assert self._records is not None
+        ledger = intake.ingest.ledger
+        deadline = time.monotonic() + STEP_SECONDS
+        batch: list[list[Any]] = []
+        batch_process: Process | None = None
+        while time.monotonic() < deadline:
+            record = self._pending or next(self._records, None)
+            self._pending = None
+            if record is None:
+                self._flush(intake, batch_process, batch)
+                self._finish()
+                return
+            if self.speed and record.get("time") is not None:
+                if self._first_time is None:
+                    self._first_time = record["time"]
+                due = self._started_at + (record["time"] - self._first_time) / self.speed
+                if due > time.monotonic():
+                    self._pending = record
+                    self._flush(intake, batch_process, batch)
+                    time.sleep(min(STEP_SECONDS, due - time.monotonic()))
+                    return
+            kind = record.get("type")
+            if kind == "event":
+                process = self._processes.get(record["pid"])
+                if process is None:
+                    process = self._open(intake, record["pid"], {})
+                if process is not batch_process:
+                    self._flush(intake, batch_process, batch)
+                    batch, batch_process = [], process
+                batch.append(
+                    [
+                        record["seq"],
+                        record["time"],
+                        record["thread"],
+                        record["event"],
+                        record["args"],
+                        record.get("stack"),
+                    ]
+                )
+                if len(batch) >= BATCH:
+                    self._flush(intake, batch_process, batch)
+                    batch = []
+                continue
+            self._flush(intake, batch_process, batch)
+            batch, batch_process = [], None
+            if kind == "process":
+                self._open(intake, record["pid"], record)
+            elif kind == "dropped" and record["pid"] in self._processes:
+                ledger.dropped(self._processes[record["pid"]], record["count"])
+            elif kind == "exit" and record["pid"] in self._processes:
+                ledger.ended(
+                    self._processes[record["pid"]],
+                    record.get("status") or "exited",
+                    record.get("time"),
+                    record.get("exit_code"),
+                    settle=False,  # what was lost is in the recording's dropped records
+                )
+        self._flush(intake, batch_process, batch)
+
+    def _open(self, intake: Intake, pid: int, record: dict[str, Any]) -> Process:
+        ledger = intake.ingest.ledger
+        process = ledger.new_process()
+        hello = {"pid": pid, **{k: v for k, v in record.items() if k not in ("type", "pid")}}
+        self._processes[pid] = process
+        ledger.hello(process, hello)
+        return process
+
+    def _flush(self, intake: Intake, process: Process | None, batch: list[list[Any]]) -> None:
+        if process is not None and batch:
+            latest = max(event[1] for event in batch)
+            if self._last_time is None or latest > self._last_time:
+                self._last_time = latest
+            intake.ingest.ledger.events(process, batch)
+
+    def _finish(self) -> None:
+        self.finished = True
+        self.state = f"replayed {self.path.name}"
+
+    def exit_codes(self) -> dict[int, int]:
+        return {}
+
+    def close(self) -> None:
+        """Nothing is held open between steps."""

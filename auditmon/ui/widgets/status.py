@@ -1,0 +1,37 @@
+"""The status line: what the monitor follows, totals, drops (never hidden), pause, filter."""
+
+from __future__ import annotations
+
+from rich.text import Text
+from textual.widgets import Static
+
+from auditmon.views.snapshot import Snapshot
+
+
+class StatusLine(Static):
+    """Connection state, totals, rate, drops (never hidden), pause, filter, and the limits."""
+
+    _shown: Text | None = None
+
+    def show(self, snapshot: Snapshot, paused: bool) -> None:
+        """Update the line when its text changed (it is always one line: no new layout)."""
+        state, problem = snapshot.status.state, snapshot.status.problem
+        text = Text()
+        text.append(f" {state} ", style="reverse")
+        text.append(f"  {snapshot.total_events:,} events  {snapshot.rate:,.0f}/s  ")
+        drops = snapshot.total_dropped
+        text.append(f" {drops:,} dropped ", style="bold white on red" if drops else "")
+        if paused:
+            text.append("  PAUSED (ingest continues)", style="bold yellow")
+        flt = snapshot.view.filter
+        if not flt.empty:
+            text.append(f"  filter: {flt.text}", style="bold cyan")
+            if snapshot.approximate:
+                text.append(" (argument terms: kept occurrences only)", style="dim")
+        text.append(f" sort: {snapshot.view.sort}", style="dim")
+        if problem:
+            text.append(f"  {problem}", style="bold red")
+        text.append("  · events before site runs are not seen", style="dim")
+        if text != self._shown:
+            self._shown = text
+            self.update(text, layout=False)

@@ -1,0 +1,57 @@
+"""Test doubles for the UI: a monitor over a fixed session at a fixed time."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import Any, Callable
+
+from auditmon.model import Session
+from auditmon.monitor import answers
+from auditmon.monitor.requests import Request
+from auditmon.monitor.turn import UiTurn
+from auditmon.views import snapshot as snapshots
+from auditmon.views.snapshot import Snapshot, Status, View
+
+
+class StaticMonitor:
+    """What the app needs of a monitor (``auditmon.ui.port.MonitorPort``) over a fixed
+    session: snapshots and answers are delivered at once, on the caller's thread, so a
+    Pilot test sees them after its next pause."""
+
+    def __init__(
+        self,
+        session: Session,
+        now: float,
+        state: str = "static data",
+        mode: str = "static",
+        output: list[tuple[str, str]] | None = None,
+    ) -> None:
+        self.session = session
+        self.now = now
+        self.state = state
+        self.mode = mode
+        self.output = tuple(output or ())
+        self.view = View()
+        self.turn = UiTurn()
+        self._deliver: Callable[[Any], None] | None = None
+
+    def start(self, deliver: Callable[[Any], None]) -> None:
+        self._deliver = deliver
+        deliver(self.snapshot())
+
+    def snapshot(self) -> Snapshot:
+        built = snapshots.build(self.session, self.view, self.now)
+        status = Status(self.mode, self.state, None, self.output, len(self.output))
+        return replace(built, status=status)
+
+    def set_view(self, view: View) -> None:
+        self.view = view
+        if self._deliver is not None:
+            self._deliver(self.snapshot())
+
+    def ask(self, request: Request) -> None:
+        assert self._deliver is not None
+        self._deliver(answers.answer(self.session, request, self.now))
+
+    def stop(self) -> None:
+        """Nothing runs."""
