@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import replace
 from typing import Any, Callable
 
+from auditmon import record
 from auditmon.model import Session
 from auditmon.monitor import answers
-from auditmon.monitor.requests import Request
+from auditmon.monitor.requests import ExportRequest, Request
 from auditmon.monitor.turn import UiTurn
 from auditmon.views import snapshot as snapshots
 from auditmon.views.snapshot import Snapshot, Status, View
@@ -51,7 +53,23 @@ class StaticMonitor:
 
     def ask(self, request: Request) -> None:
         assert self._deliver is not None
+        if isinstance(request, ExportRequest):
+            scope = answers.scope_of(self.session, request.view)
+            self._deliver(answers.export(request, self.records(), scope, None))
+            return
         self._deliver(answers.answer(self.session, request, self.now))
+
+    def records(self) -> Iterator[dict[str, Any]]:
+        """The session as a recording would hold it (its kept events, which in these
+        tests are all of them)."""
+        for totals in self.session.ordered_processes():
+            process = totals.process
+            yield record.process_record(process)
+            raw = sorted((e for s in totals.stats.values() for e in s.raw), key=lambda e: e[0])
+            for event in raw:
+                yield record.event_record(process.pid, list(event))
+            if process.status != "running":
+                yield record.exit_record(process)
 
     def stop(self) -> None:
         """Nothing runs."""

@@ -61,11 +61,16 @@ def test_filters_by_glob_category_pid_risk_and_arguments(session):
     assert set(names("socket.* open")) == {"socket.connect", "open"}
     assert set(names("cat:code")) == {"import", "marshal.loads", "pickle.find_class"}
     assert set(names("pid=4101")) == {"import", "marshal.loads"}
-    assert "open" not in names("risk>=warning") and "socket.connect" in names("risk=warning")
-    # argument terms count only kept occurrences (50 per event and process here)
-    assert names("open path~/srv/app/log") == {"open": 2}  # the writes at 30 s and 35 s
-    assert names("open mode=w") == {"open": 2}
+    # risk is each occurrence's: the 8 opens for writing are warnings, the reads are not
+    assert names("risk>=warning")["open"] == 8 and "socket.connect" in names("risk=warning")
+    assert names("open risk=warning") == {"open": 8}
+    assert names("open risk=notice") == {"open": 155}
+    # argument terms count the whole session, not only the kept occurrences (50 here)
+    assert names("open path~/srv/app/log") == {"open": 8}  # a write every 5 s over 40 s
+    assert names("open mode=w") == {"open": 8}
     assert names("arg0=alice") == {"mylib.login": 1}
+    # positional names work for catalogued events too
+    assert names("open arg0~/srv/app/log") == names("open path~/srv/app/log")
 
 
 def test_filter_errors_are_clear():
@@ -122,17 +127,25 @@ def test_event_detail_counts_values_and_keeps_recent(session):
     assert popen.occurrences[0].stack[0] == ("/srv/app/app.py", 42, "refresh")
 
 
-def test_memory_stays_bounded():
-    session = Session(recent=5)
+def test_memory_stays_bounded_and_says_where_the_bound_cut():
+    """The argument index keeps at most ``distinct`` lists for the session; events with
+    new lists past it are counted (never dropped) and reported as unchecked by a filter
+    on arguments, while filters it can decide without arguments stay exact."""
+    session = Session(recent=5, distinct=1000)
     proc = Process(id=1)
     proc.apply_hello({"pid": 1, "v": 1})
     session.process_started(proc)
     events = [[i, T0 + i * 0.001, 1, "e", [f"value-{i}"], None] for i in range(1, 5001)]
-    session.events(proc, events)
+    for start in range(0, 5000, 500):
+        session.events(proc, events[start : start + 500])
     stats = session.processes[1].stats["e"]
     assert stats.count == 5000 and len(stats.recent) == 5
-    counts = stats.arg_values[0]
-    assert counts.approximate and len(counts.counts) <= model.MAX_DISTINCT_VALUES
+    assert len(stats.index.counts) == 1000 and stats.index.overflow == 4000
+    by_name = snapshot.build(session, snapshot.View(filter=parse("e", CATALOG)), NOW)
+    assert by_name.total_events == 5000 and by_name.unchecked == 0
+    by_value = snapshot.build(session, snapshot.View(filter=parse("arg0~value-", CATALOG)), NOW)
+    assert by_value.total_events == 1000 and by_value.unchecked == 4000
+    assert by_value.events[0].unchecked == 4000
 
 
 def test_history_is_pruned():

@@ -7,21 +7,17 @@ it (live agents, a recording, a test) and whatever shows it build on it.
 from auditmon.model.process import Process
 from auditmon.model.session import (
     HISTORY_SECONDS,
-    MAX_DISTINCT_VALUES,
     EventStats,
     Occurrence,
     ProcessTotals,
     Session,
-    ValueCounts,
 )
 
 __all__ = [
     "HISTORY_SECONDS",
-    "MAX_DISTINCT_VALUES",
     "EventStats",
     "Occurrence",
     "Process",
     "ProcessTotals",
     "Session",
-    "ValueCounts",
 ]

@@ -1,9 +1,11 @@
 """The session model: pure aggregation of what ingest delivers (no UI, no I/O).
 
-Aggregates cover the whole session; detailed occurrences are kept only for the most recent
-``recent`` events of each (event, process), and value counts per argument are bounded, so
-memory stays bounded however long the session runs.  ``auditmon.views`` turns the model into
-immutable rows for the UI (see ``auditmon.views.snapshot``).
+Counts cover the whole session, per event, process and second (seconds for the last
+``HISTORY_SECONDS``); each (event, process) indexes its distinct argument lists
+(``argindex``), so that answers under a filter are exact for the whole session; whole
+occurrences are kept only for the most recent ``recent`` events of each (event,
+process).  Memory stays bounded however long the session runs.  ``auditmon.views``
+turns the model into immutable rows for the UI.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from operator import itemgetter
 from typing import Any
 
 from auditmon.catalog import Catalog, load_catalog
-from auditmon.model import values
+from auditmon.model.argindex import DISTINCT_LIMIT, ArgIndex, IndexBudget
 from auditmon.model.process import Process
 
 _name = itemgetter(3)
@@ -22,8 +24,6 @@ _time = itemgetter(1)
 
 #: Seconds of per-second history kept (heatmap, sparklines, rates).
 HISTORY_SECONDS = 600
-#: Distinct values counted per argument before the rarest are forgotten.
-MAX_DISTINCT_VALUES = 400
 
 
 @dataclass(frozen=True)
@@ -40,33 +40,6 @@ class Occurrence:
     stack: tuple[tuple[Any, ...], ...] | None
 
 
-class ValueCounts:
-    """Counts of one argument's values; bounded, so exact only while few are distinct."""
-
-    def __init__(self) -> None:
-        self.counts: Counter[Any] = Counter()
-        self.samples: dict[Any, Any] = {}  # display key -> value, for unhashable values
-        self.approximate = False
-
-    def add_many(self, column: list[Any]) -> None:
-        """Count a batch of values (C-speed for the usual hashable ones)."""
-        try:
-            self.counts.update(column)
-        except TypeError:  # lists and dicts: count them by their display text
-            for value in column:
-                try:
-                    self.counts[value] += 1
-                except TypeError:
-                    key = values.key(value)
-                    self.counts[key] += 1
-                    self.samples.setdefault(key, value)
-        if len(self.counts) > MAX_DISTINCT_VALUES:
-            for rare, _ in self.counts.most_common()[MAX_DISTINCT_VALUES // 2 :]:
-                del self.counts[rare]
-                self.samples.pop(rare, None)
-            self.approximate = True
-
-
 @dataclass
 class EventStats:
     """Everything aggregated about one event name in one process.
@@ -77,11 +50,11 @@ class EventStats:
 
     name: str
     process: Process
+    index: ArgIndex
     count: int = 0
     last_time: float = 0.0
     last_args: tuple[Any, ...] = ()
     seconds: Counter[int] = field(default_factory=Counter)
-    arg_values: list[ValueCounts] = field(default_factory=list)
     raw: deque[list[Any]] = field(default_factory=deque)
 
     @property
@@ -121,11 +94,17 @@ class Session:
     """Counts per event, per process and per second; recent occurrences for drill-down."""
 
     def __init__(
-        self, catalog: Catalog | None = None, recent: int = 100, detailed: bool = True
+        self,
+        catalog: Catalog | None = None,
+        recent: int = 100,
+        detailed: bool = True,
+        distinct: int = DISTINCT_LIMIT,
     ) -> None:
         self.catalog = catalog or load_catalog()
         self.recent = recent
         self.detailed = detailed  # False: counts only (the headless summary needs no more)
+        self.budget = IndexBudget(distinct)
+        self.selections: dict[str, Any] = {}  # query text -> its Selection (see selection.py)
         self.processes: dict[int, ProcessTotals] = {}
         self.event_counts: Counter[str] = Counter()
         self.first_time: float | None = None
@@ -159,7 +138,9 @@ class Session:
         for name, group in groups.items():
             entry = stats.get(name)
             if entry is None:
-                entry = stats[name] = EventStats(name, process, raw=deque(maxlen=self.recent))
+                entry = stats[name] = EventStats(
+                    name, process, ArgIndex(self.budget), raw=deque(maxlen=self.recent)
+                )
             entry.count += len(group)
             last = group[-1]
             entry.last_time = last[1]
@@ -169,12 +150,7 @@ class Session:
             entry.seconds.update(seconds)
             totals.seconds.update(seconds)
             totals.events[name] += len(group)
-            width = max(len(e[4]) for e in group)
-            arg_values = entry.arg_values
-            while len(arg_values) < width:
-                arg_values.append(ValueCounts())
-            for i in range(width):
-                arg_values[i].add_many([e[4][i] for e in group if len(e[4]) > i])
+            entry.index.add([e[4] for e in group], seconds)
         self.event_counts.update({name: len(group) for name, group in groups.items()})
         self._prune(int(self._times(events)))
 
@@ -206,6 +182,8 @@ class Session:
                 for counter in [totals.seconds, *(s.seconds for s in totals.stats.values())]:
                     for second in [s for s in counter if s < horizon]:
                         del counter[second]
+                for entry in totals.stats.values():
+                    entry.index.prune(horizon)
 
     # -- queries -------------------------------------------------------------------
     def category_of(self, name: str) -> str:
@@ -224,6 +202,18 @@ class Session:
 
     def ordered_processes(self) -> list[ProcessTotals]:
         return sorted(self.processes.values(), key=lambda p: (p.process.start, p.process.id))
+
+    def lineage(self, process: Process) -> list[Process]:
+        """The ancestors of ``process`` that reported, nearest first."""
+        by_pid = {t.process.pid: t.process for t in self.ordered_processes()}
+        found: list[Process] = []
+        seen = {process.pid}
+        parent = by_pid.get(process.ppid)
+        while parent is not None and parent.pid not in seen:
+            found.append(parent)
+            seen.add(parent.pid)
+            parent = by_pid.get(parent.ppid)
+        return found
 
     def scoped(self, process_id: int | None) -> list[ProcessTotals]:
         """The processes a view covers: one, or all."""

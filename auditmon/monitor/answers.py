@@ -2,45 +2,47 @@
 
 from __future__ import annotations
 
-from auditmon.model.process import Process
-from auditmon.model.session import Occurrence, Session
+from collections.abc import Iterable
+from dataclasses import replace
+from typing import Any
+
+from auditmon.model.session import Session
 from auditmon.monitor.requests import Answer, CellRequest, DetailRequest, ExportRequest, Request
-from auditmon.record.export import write_export
-from auditmon.views import snapshot
-from auditmon.views.detail import cell_occurrences, event_detail
+from auditmon.record.export import export_view
+from auditmon.views.detail import cell_detail, event_detail
 from auditmon.views.snapshot import View
 
 
 def answer(session: Session, request: Request, now: float) -> Answer:
-    """Answer a detail or cell request (exports: ``export_selection``, then ``export``)."""
+    """Answer a detail or cell request (an export: ``export_source`` and ``export``)."""
     if isinstance(request, DetailRequest):
         return Answer(request, event_detail(session, request.name, request.view))
     if isinstance(request, CellRequest):
-        found = cell_occurrences(session, request.category, request.second, request.view)
+        found = cell_detail(session, request.category, request.second, request.view)
         return Answer(request, found)
-    if isinstance(request, ExportRequest):
-        return export(request, *export_selection(session, request.view, now))
-    raise TypeError(f"not a request: {request!r}")
+    raise TypeError(f"not a request answered from the model: {request!r}")
 
 
-def export_selection(
-    session: Session, view: View, now: float
-) -> tuple[list[Occurrence], dict[int, Process]]:
-    """The kept occurrences a view shows, and the processes they come from: what an
-    export writes (taken from the model at once; the file is written afterwards)."""
-    names = [row.name for row in snapshot.build(session, view, now).events]
-    occurrences: list[Occurrence] = []
-    for name in names:
-        occurrences.extend(event_detail(session, name, view, limit=10**9).occurrences)
-    processes = {t.process.id: t.process for t in session.processes.values()}
-    return occurrences, processes
+def scope_of(session: Session, view: View) -> tuple[int, float] | None:
+    """The process image a view is scoped to, as a recording names it (pid, start)."""
+    if view.process_id is None or view.process_id not in session.processes:
+        return None
+    process = session.processes[view.process_id].process
+    return process.pid, process.start
 
 
 def export(
-    request: ExportRequest, occurrences: list[Occurrence], processes: dict[int, Process]
+    request: ExportRequest,
+    source: Iterable[dict[str, Any]],
+    scope: tuple[int, float] | None,
+    cut: str | None,
 ) -> Answer:
-    """Write the selection; the answer is the count written, or why nothing was."""
+    """Write what the view selects in ``source``; the answer is an ``Exported``."""
     try:
-        return Answer(request, write_export(request.path, occurrences, processes))
+        done = export_view(source, request.path, request.view.filter, scope)
+        cut = cut or getattr(source, "cut", None)
     except OSError as error:
         return Answer(request, error=f"cannot write {request.path}: {error.strerror or error}")
+    except ValueError as error:
+        return Answer(request, error=f"cannot read the session back: {error}")
+    return Answer(request, done if cut is None else replace(done, cut=cut))

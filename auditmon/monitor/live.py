@@ -12,6 +12,7 @@ waits for ingest, and nothing reads the model from the UI thread.
 from __future__ import annotations
 
 import queue
+import tempfile
 import threading
 import time
 from collections import deque
@@ -26,12 +27,17 @@ from auditmon.monitor import answers
 from auditmon.monitor.pipeline import Pipeline
 from auditmon.monitor.requests import Answer, ExportRequest, Request
 from auditmon.monitor.turn import UiTurn
+from auditmon.record.reader import Recording
+from auditmon.record.writer import Spool
 from auditmon.sources.facts import ProcessFacts
 from auditmon.sources.feed import Feed
 from auditmon.views import snapshot as snapshots
 from auditmon.views.snapshot import Snapshot, Status, View
 
 Delivery = Union[Snapshot, Answer]
+
+#: The most the live monitor's spool (what exports read back) may hold on disk.
+SPOOL_LIMIT = 4 << 30
 Deliver = Callable[[Delivery], None]
 
 
@@ -74,7 +80,14 @@ class LiveMonitor:
         self.session = Session(recent=recent)
         self.turn = UiTurn()
         self.sink = ModelSink(self.session, self.turn)
-        self.pipeline = Pipeline(self.sink, record, self.problem)  # OSError: cannot record
+        # What exports read back: the replayed file, or the session's own spool.
+        self.source_path: Path | None = getattr(feed, "path", None)
+        self._spool_dir: tempfile.TemporaryDirectory | None = None
+        self.spool: Spool | None = None
+        if self.source_path is None:
+            self._spool_dir = tempfile.TemporaryDirectory(prefix="auditmon-view-")
+            self.spool = Spool(Path(self._spool_dir.name) / "session.amrec", SPOOL_LIMIT)
+        self.pipeline = Pipeline(self.sink, record, self.problem, self.spool)
         self.interval = interval
         self.view = View()
         self.problems: deque[str] = deque(maxlen=100)
@@ -186,21 +199,32 @@ class LiveMonitor:
                 return changed
 
     def _answer(self, request: Request) -> None:
-        now = self.feed.clock()
         try:
             if isinstance(request, ExportRequest):
-                # Taken from the model here; written on a thread of its own, so a large
-                # export does not hold ingest up.
-                selection = answers.export_selection(self.session, request.view, now)
-                threading.Thread(
-                    target=lambda: self._send(answers.export(request, *selection)),
-                    name="auditmon-export",
-                    daemon=True,
-                ).start()
+                self._export(request)
                 return
-            self._send(answers.answer(self.session, request, now))
+            self._send(answers.answer(self.session, request, self.feed.clock()))
         except Exception as error:
             self._send(Answer(request, error=f"{type(error).__name__}: {error}"))
+
+    def _export(self, request: ExportRequest) -> None:
+        """Read back what the model has counted so far (the spool, flushed now, holds
+        exactly that) and write the view's events, on a thread of its own: a large
+        export does not hold ingest up."""
+        scope = answers.scope_of(self.session, request.view)
+        if self.spool is not None:
+            source = Recording(self.spool.path, limit=self.spool.flush())
+            cut = None
+            if self.spool.cut_after is not None:
+                cut = f"the view's spool filled up after {self.spool.cut_after:,} events"
+        else:
+            assert self.source_path is not None
+            source, cut = Recording(self.source_path), None
+        threading.Thread(
+            target=lambda: self._send(answers.export(request, source, scope, cut)),
+            name="auditmon-export",
+            daemon=True,
+        ).start()
 
     def snapshot(self) -> Snapshot:
         """The current view of the model (on the monitor's thread, or once it is done)."""
@@ -244,3 +268,5 @@ class LiveMonitor:
         self._closed = True
         self.pipeline.close(self.feed.exit_codes())
         self.feed.close()
+        if self._spool_dir is not None:
+            self._spool_dir.cleanup()

@@ -15,15 +15,26 @@ class Pipeline:
     """Ingest → (model sink, recorder); also the ``Intake`` that feeds hand data to."""
 
     def __init__(
-        self, model: Sink, record: str | Path | None, problem: Callable[[str], None]
+        self,
+        model: Sink,
+        record: str | Path | None,
+        problem: Callable[[str], None],
+        spool: Recorder | None = None,
     ) -> None:
         self.recorder = Recorder(record) if record else None  # OSError: cannot write it
+        self.spool = spool  # the live monitor's own recording, which exports read back
         self.problem = problem
-        self.ingest = Ingest(Fanout(model, self.recorder), problem)
+        self.ingest = Ingest(Fanout(model, self.recorder, spool), problem)
 
     @property
     def ledger(self) -> Ledger:
         return self.ingest.ledger
+
+    def hold_exit(self, pid: int) -> None:
+        """The recordings keep ``pid``'s exit record until ``close`` knows its status."""
+        for recorder in (self.recorder, self.spool):
+            if recorder is not None:
+                recorder.hold_exit(pid)
 
     def poll(self, timeout: float) -> None:
         self.ingest.poll(timeout)
@@ -39,7 +50,9 @@ class Pipeline:
             image = self.ingest.last_image(pid)
             if image is not None:
                 image.exit_code = code
-            if self.recorder is not None:
-                self.recorder.release_exit(pid, code)
-        if self.recorder is not None:
-            self.recorder.close()
+            for recorder in (self.recorder, self.spool):
+                if recorder is not None:
+                    recorder.release_exit(pid, code)
+        for recorder in (self.recorder, self.spool):
+            if recorder is not None:
+                recorder.close()

@@ -1,9 +1,9 @@
 """Recordings: writing a session as it arrives (JSON Lines or msgpack), reading one back,
 and exporting part of one.  See ``writer`` for the two encodings."""
 
-from auditmon.record.export import write_export
+from auditmon.record.export import Exported, export_view
 from auditmon.record.json_values import from_json, to_json
-from auditmon.record.reader import read_recording
+from auditmon.record.reader import Recording, RecordingError, read_recording
 from auditmon.record.records import (
     FORMAT,
     FORMAT_VERSION,
@@ -13,12 +13,16 @@ from auditmon.record.records import (
     is_jsonl,
     process_record,
 )
-from auditmon.record.writer import Recorder
+from auditmon.record.writer import Recorder, Spool
 
 __all__ = [
     "FORMAT",
     "FORMAT_VERSION",
+    "Exported",
     "Recorder",
+    "Recording",
+    "RecordingError",
+    "Spool",
     "dropped_record",
     "event_record",
     "exit_record",
@@ -26,6 +30,6 @@ __all__ = [
     "is_jsonl",
     "process_record",
     "read_recording",
+    "export_view",
     "to_json",
-    "write_export",
 ]

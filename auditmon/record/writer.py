@@ -124,10 +124,58 @@ class Recorder:
                 process.exit_code = exit_code
             self._write(exit_record(process))
 
+    def write_record(self, record: dict[str, Any]) -> None:
+        """Write a record as read from another recording (an export passes them on)."""
+        if record.get("type") == "event" and not self.jsonl:
+            self._write({**record, "args": list(record["args"])})
+        else:
+            self._write(dict(record))
+
     def close(self) -> None:
         for pid in list(self.held):
             self.release_exit(pid, None)
         self.file.close()
+
+
+class Spool(Recorder):
+    """The live monitor's own msgpack recording of the session, which exports read back:
+    it holds every event the view counts.  Past ``limit`` bytes it stops, and says after
+    how many events (``cut_after``)."""
+
+    def __init__(self, path: str | Path, limit: int) -> None:
+        super().__init__(path)
+        self.limit = limit
+        self.written = 0
+        self.cut_after: int | None = None
+
+    def _full(self) -> bool:
+        if self.cut_after is None and self.file.tell() >= self.limit:
+            self.cut_after = self.written
+        return self.cut_after is not None
+
+    def process_started(self, process: Process) -> None:
+        if not self._full():
+            super().process_started(process)
+
+    def events(
+        self, process: Process, events: list[list[Any]], raw: bytes | bytearray | None = None
+    ) -> None:
+        if not self._full():
+            super().events(process, events, raw)
+            self.written += len(events)
+
+    def dropped(self, process: Process, count: int) -> None:
+        if not self._full():
+            super().dropped(process, count)
+
+    def process_ended(self, process: Process) -> None:
+        if not self._full():
+            super().process_ended(process)
+
+    def flush(self) -> int:
+        """Bytes written so far, all of them on disk for a reader."""
+        self.file.flush()
+        return self.file.tell()
 
 
 def _ext_default(obj: Any) -> Any:

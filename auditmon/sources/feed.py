@@ -18,6 +18,9 @@ class Intake(Protocol):
 
     def problem(self, message: str) -> None: ...
 
+    def hold_exit(self, pid: int) -> None:
+        """Keep ``pid``'s exit record back until its exit status is known."""
+
 
 class Feed(Protocol):
     """A launched command, an attached process or a recording, stepped by a monitor.

@@ -71,8 +71,7 @@ class RunFeed:
         self.child = start_command(
             self.command, agent_settings("run", socket_path, **self.settings), self.capture
         )
-        if intake.recorder is not None:
-            intake.recorder.hold_exit(self.child.pid)
+        intake.hold_exit(self.child.pid)
         if self.capture:
             for stream, name in ((self.child.stdout, "stdout"), (self.child.stderr, "stderr")):
                 reader = threading.Thread(target=self._read, args=(stream, name), daemon=True)

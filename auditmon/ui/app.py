@@ -23,6 +23,7 @@ from auditmon.model.filtering import FilterError, parse
 from auditmon.monitor.requests import Answer, ExportRequest
 from auditmon.ui.messages import AnswerReady, Ask, SnapshotReady
 from auditmon.ui.port import MonitorPort
+from auditmon.ui.presenters import plural
 from auditmon.ui.screens import CellScreen, EventScreen, HelpScreen
 from auditmon.ui.widgets import ALL, EventsTable, Heatmap, ProcessTable, StatusLine
 from auditmon.views.snapshot import SORT_KEYS, Snapshot, View
@@ -231,11 +232,17 @@ class AuditmonApp(App[int]):
         self.monitor.ask(ExportRequest(path, self.view))
 
     def exported(self, answer: Answer) -> None:
-        path = answer.request.path  # type: ignore[union-attr]
+        done = answer.value
         if answer.error is not None:
-            self.notify(answer.error, title="Export", severity="error", timeout=8)
+            self.notify(answer.error, title="Export", severity="error", timeout=8, markup=False)
+            return
+        if done.path is None:
+            text = "nothing in the current view: no file written"
         else:
-            self.notify(f"{answer.value:,} events written to {path}", title="Export", timeout=6)
+            text = f"{plural(done.events, 'event')} written to {done.path}"
+        if done.cut:
+            text += f" ({done.cut})"
+        self.notify(text, title="Export", timeout=8, markup=False)
 
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
         yield from super().get_system_commands(screen)

@@ -45,6 +45,11 @@ def number(value: float | int | None) -> str:
     return f"{int(value):,}"
 
 
+def plural(count: int, noun: str) -> str:
+    """``1 event``, ``2,048 events``."""
+    return f"{count:,} {noun}" if count == 1 else f"{count:,} {noun}s"
+
+
 def process_label(row: ProcessRow, width: int = 40) -> str:
     """Indented command (tree by parent), shortened to ``width``."""
     text = "  " * row.depth + ("└ " if row.depth else "") + _short_command(row.command)

@@ -1,15 +1,18 @@
 """Drill-down data: one event's argument values and occurrences, and a heatmap cell's
-occurrences, within a view."""
+occurrences, within a view.  Counts and value tables are exact for the whole session
+(from the argument index); the occurrences listed are those still kept."""
 
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from auditmon.catalog import risk_for
+from auditmon.catalog import risk_rank
 from auditmon.model import values
-from auditmon.model.filtering import Filter
+from auditmon.model.query import Query, Subject
+from auditmon.model.selection import EntryMatch, selection_for
 from auditmon.model.session import EventStats, Occurrence, Session
 
 if TYPE_CHECKING:
@@ -18,9 +21,22 @@ if TYPE_CHECKING:
 
 @dataclass(frozen=True)
 class ArgumentSummary:
+    """One argument's most frequent values (display text, events), how many distinct
+    values there are, and how many events had values past the index's bound."""
+
     name: str
     top: tuple[tuple[str, int], ...]
-    approximate: bool
+    distinct: int = 0
+    unchecked: int = 0
+
+    @property
+    def approximate(self) -> bool:
+        return self.unchecked > 0
+
+    @property
+    def more(self) -> int:
+        """Distinct values beyond those in ``top``."""
+        return max(0, self.distinct - len(self.top))
 
 
 @dataclass(frozen=True)
@@ -36,31 +52,30 @@ class EventDetail:
     arg_names: tuple[str, ...]
     arguments: tuple[ArgumentSummary, ...]
     occurrences: tuple[Occurrence, ...]
+    unchecked: int = 0
 
 
-def matching_occurrences(
-    session: Session, stats: list[EventStats], flt: Filter
+def kept_occurrences(
+    session: Session, entries: Iterable[EventStats], query: Query
 ) -> list[Occurrence]:
-    """The kept occurrences of ``stats`` whose arguments meet the filter's conditions."""
+    """The kept occurrences of ``entries`` that the query selects, each judged whole."""
     found = []
-    for entry in stats:
-        names = session.catalog.arg_names(entry.name, max(len(entry.last_args), 1))
+    for entry in entries:
         for occurrence in entry.recent:
-            shown = [values.display(a) for a in occurrence.args]
-            if all(c.holds(names, shown) for c in flt.args):
+            if query.empty or query.holds(_subject(session, entry, occurrence)):
                 found.append(occurrence)
     return found
 
 
-def highest_risk(name: str, static: str, entries: list[EventStats]) -> str:
-    """The static risk, raised by what kept occurrences show (``open`` for writing)."""
-    if name != "open":
-        return static
-    for entry in entries:
-        for occurrence in entry.recent:
-            if risk_for(name, occurrence.args) == "warning":
-                return "warning"
-    return static
+def _subject(session: Session, entry: EventStats, occurrence: Occurrence) -> Subject:
+    return Subject(
+        occurrence.event,
+        occurrence.args,
+        entry.process,
+        occurrence.time,
+        occurrence.thread,
+        session.lineage,
+    )
 
 
 def event_detail(
@@ -68,67 +83,69 @@ def event_detail(
 ) -> EventDetail:
     """Argument value counts and recent occurrences of one event in ``view``."""
     info = session.catalog.info(name)
-    entries = [
-        t.stats[name]
-        for t in session.scoped(view.process_id)
-        if name in t.stats and view.filter.matches_pid(t.process.pid)
-    ]
-    width = max((len(e.arg_values) for e in entries), default=0)
+    selection = selection_for(session, view.filter)
+    entries = [t.stats[name] for t in session.scoped(view.process_id) if name in t.stats]
+    matches = [m for m in (selection.match(e) for e in entries) if m.count or m.unchecked]
+    lists = [pair for m in matches for pair in m.argument_lists()]
+    width = max((len(args) for args, _ in lists), default=0)
+    width = max([width] + [len(m.entry.last_args) for m in matches if m.decided is True])
     arg_names = tuple(session.catalog.arg_names(name, width))
-    if view.filter.args:
-        occurrences = matching_occurrences(session, entries, view.filter)
-        arguments = _summaries_from(occurrences, arg_names, top)
-        count = len(occurrences)
-    else:
-        occurrences = [o for e in entries for o in e.recent]
-        arguments = []
-        for i, arg in enumerate(arg_names):
-            merged: Counter[Any] = Counter()
-            samples: dict[Any, Any] = {}
-            approximate = False
-            for entry in entries:
-                if i < len(entry.arg_values):
-                    counts = entry.arg_values[i]
-                    merged.update(counts.counts)
-                    samples.update(counts.samples)
-                    approximate = approximate or counts.approximate
-            rows = tuple(
-                (values.display(samples.get(k, k), 120), c) for k, c in merged.most_common(top)
-            )
-            arguments.append(ArgumentSummary(arg, rows, approximate))
-        count = sum(e.count for e in entries)
+    unchecked = sum(m.unchecked if m.decided is None else m.entry.index.overflow for m in matches)
+    arguments = tuple(_summary(arg, i, lists, top, unchecked) for i, arg in enumerate(arg_names))
+    occurrences = kept_occurrences(session, (m.entry for m in matches), view.filter)
     occurrences.sort(key=lambda o: (o.time, o.seq), reverse=True)
+    risks = [m.risk for m in matches if m.count]
     return EventDetail(
         name,
         info.category,
-        highest_risk(name, info.risk, entries),
+        max(risks, key=risk_rank) if risks else info.risk,
         info.summary,
         info.docs,
-        count,
+        sum(m.count for m in matches),
         arg_names,
-        tuple(arguments),
+        arguments,
         tuple(occurrences[:limit]),
+        sum(m.unchecked for m in matches),
     )
 
 
-def _summaries_from(
-    occurrences: list[Occurrence], arg_names: tuple[str, ...], top: int
-) -> list[ArgumentSummary]:
-    out = []
-    for i, arg in enumerate(arg_names):
-        counts = Counter(values.display(o.args[i], 120) for o in occurrences if i < len(o.args))
-        out.append(ArgumentSummary(arg, tuple(counts.most_common(top)), True))
-    return out
+def _summary(
+    arg: str, position: int, lists: list[tuple[Any, int]], top: int, unchecked: int
+) -> ArgumentSummary:
+    counts: Counter[Any] = Counter()
+    samples: dict[Any, Any] = {}
+    for args, n in lists:
+        if position < len(args):
+            value = args[position]
+            key = values.key(value)
+            counts[key] += n
+            if key is not value:
+                samples.setdefault(key, value)
+    rows = tuple((values.display(samples.get(k, k), 120), c) for k, c in counts.most_common(top))
+    return ArgumentSummary(arg, rows, len(counts), unchecked)
 
 
-def cell_occurrences(session: Session, category: str, second: int, view: View) -> list[Occurrence]:
-    """Occurrences kept of ``category`` within one second, newest first."""
-    found = []
+@dataclass(frozen=True)
+class CellDetail:
+    """A heatmap cell: the events the view selects of one category in one second
+    (``count``, exact), and those of them still kept, newest first."""
+
+    count: int
+    occurrences: tuple[Occurrence, ...]
+
+
+def cell_detail(session: Session, category: str, second: int, view: View) -> CellDetail:
+    selection = selection_for(session, view.filter)
+    matches: list[EntryMatch] = []
     for totals in session.scoped(view.process_id):
         for name, entry in totals.stats.items():
-            if session.category_of(name) != category:
-                continue
-            if not view.filter.matches_event(name, session.catalog):
-                continue
-            found.extend(o for o in entry.recent if int(o.time) == second)
-    return sorted(found, key=lambda o: (o.time, o.seq), reverse=True)
+            if session.category_of(name) == category:
+                matches.append(selection.match(entry))
+    count = sum(m.per_second(second).get(second, 0) for m in matches if m.count)
+    kept = [
+        o
+        for o in kept_occurrences(session, (m.entry for m in matches if m.count), view.filter)
+        if int(o.time) == second
+    ]
+    kept.sort(key=lambda o: (o.time, o.seq), reverse=True)
+    return CellDetail(count, tuple(kept))

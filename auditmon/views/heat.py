@@ -7,10 +7,11 @@ from collections import Counter
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from auditmon.model.session import ProcessTotals, Session
+from auditmon.model.selection import EntryMatch
+from auditmon.model.session import Session
 
 if TYPE_CHECKING:
-    from auditmon.views.snapshot import View
+    from auditmon.views.snapshot import View, Window
 
 
 @dataclass(frozen=True)
@@ -24,24 +25,25 @@ class Heatmap:
     peak: int
 
 
-def heatmap(session: Session, scoped: list[ProcessTotals], view: View, second: int) -> Heatmap:
-    """The heatmap of the processes in scope, ``view.heat_columns`` seconds to ``second``."""
+def heatmap(
+    session: Session, matches: list[EntryMatch], view: View, second: int, window: Window
+) -> Heatmap:
+    """The heatmap of the selected events, ``view.heat_columns`` seconds to ``second``."""
     columns = max(1, view.heat_columns)
     start = second - columns + 1
     categories = [c.name for c in session.catalog.categories()]
     per_category: dict[str, Counter[int]] = {c: Counter() for c in categories}
     totals: Counter[str] = Counter()
-    flt = view.filter
-    for process_totals in scoped:
-        for name, entry in process_totals.stats.items():
-            if not flt.matches_event(name, session.catalog):
-                continue
-            category = session.category_of(name)
-            totals[category] += entry.count
-            bucket = per_category[category]
-            for s, n in entry.seconds.items():
-                if s >= start:
-                    bucket[s] += n
+    for match in matches:
+        count = match.count
+        if not count:
+            continue
+        category = session.category_of(match.entry.name)
+        totals[category] += count
+        bucket = per_category[category]
+        for s, n in window.seconds(match).items():
+            if s >= start:
+                bucket[s] += n
     # One row per category (Windows' only where it has events); a narrow terminal keeps
     # just the categories with events in scope.
     shown = [c for c in categories if totals[c] or (view.heat_all_categories and c != "windows")]

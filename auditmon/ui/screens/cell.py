@@ -12,6 +12,7 @@ from textual.widgets import Footer, Static
 from auditmon.catalog import Catalog
 from auditmon.monitor.requests import Answer, CellRequest
 from auditmon.ui.messages import Ask
+from auditmon.ui.presenters import plural
 from auditmon.ui.screens.occurrences import OccurrenceListScreen, OccurrenceTable
 from auditmon.views.snapshot import View
 
@@ -36,12 +37,14 @@ class CellScreen(OccurrenceListScreen):
     def answered(self, answer: Answer) -> None:
         if answer.error is not None or not self.is_mounted:
             return
-        found = answer.value
+        cell = answer.value
         title = Text()
         title.append(self.catalog.category(self.category).title, style="bold")
         title.append(f" at {time.strftime('%H:%M:%S', time.localtime(self.second))}: ")
-        title.append(f"{len(found):,} kept occurrences")
+        title.append(plural(cell.count, "event"))
+        if len(cell.occurrences) < cell.count:
+            title.append(f", {len(cell.occurrences):,} of them kept", style="dim")
         self.query_one("#cell-title", Static).update(title)
         table = self.query_one(OccurrenceTable)
-        table.show(found, self.catalog)
+        table.show(cell.occurrences, self.catalog)
         table.focus()

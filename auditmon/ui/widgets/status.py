@@ -5,6 +5,7 @@ from __future__ import annotations
 from rich.text import Text
 from textual.widgets import Static
 
+from auditmon.ui import presenters
 from auditmon.views.snapshot import Snapshot
 
 
@@ -18,7 +19,11 @@ class StatusLine(Static):
         state, problem = snapshot.status.state, snapshot.status.problem
         text = Text()
         text.append(f" {state} ", style="reverse")
-        text.append(f"  {snapshot.total_events:,} events  {snapshot.rate:,.0f}/s  ")
+        if snapshot.view.process_id is not None:
+            text.append(f"  {snapshot.scope}", style="bold")
+        text.append(f"  {presenters.plural(snapshot.total_events, 'event')}  ")
+        if snapshot.rate is not None:
+            text.append(f"{snapshot.rate:,.0f}/s  ")
         drops = snapshot.total_dropped
         text.append(f" {drops:,} dropped ", style="bold white on red" if drops else "")
         if paused:
@@ -26,8 +31,11 @@ class StatusLine(Static):
         flt = snapshot.view.filter
         if not flt.empty:
             text.append(f"  filter: {flt.text}", style="bold cyan")
-            if snapshot.approximate:
-                text.append(" (argument terms: kept occurrences only)", style="dim")
+            if snapshot.unchecked:
+                text.append(
+                    f" ({snapshot.unchecked:,} unchecked: argument lists past the bound)",
+                    style="bold yellow",
+                )
         text.append(f" sort: {snapshot.view.sort}", style="dim")
         if problem:
             text.append(f"  {problem}", style="bold red")

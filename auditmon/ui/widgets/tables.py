@@ -86,7 +86,8 @@ class ProcessTable(KeptCursorTable):
             self.add_column(label, width=width, key=label)
 
     def show(self, snapshot: Snapshot) -> None:
-        total_rate = sum(r.rate for r in snapshot.processes)
+        rates = [r.rate for r in snapshot.processes if r.rate is not None]
+        total_rate = sum(rates) if rates else None
         rows: list[tuple[str, tuple]] = [
             (
                 ALL,

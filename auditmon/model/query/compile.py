@@ -1,0 +1,264 @@
+"""Turning an expression's tree into a test of a ``Subject``, checked once up front.
+
+The test answers True, False or None: None when the subject lacks what the answer
+depends on (a group of events judged before their arguments are looked at).  ``and``,
+``or`` and ``not`` follow Kleene's three-valued logic, so a group is decided whole
+wherever it can be, and otherwise each distinct argument list is.
+
+A field that is missing from an event (an argument it does not have) makes every
+comparison false, as in Falco; ``not`` turns that around.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import re
+from collections.abc import Callable
+from typing import Any
+
+from auditmon.catalog import Catalog
+from auditmon.model.query.fields import CATEGORY_NAMES, UNKNOWN, Field, Subject, resolve
+from auditmon.model.query.syntax import AllOf, AnyOf, Condition, Glob, Node, Not
+
+Test = Callable[[Subject], "bool | None"]
+
+_NUMERIC = frozenset({"pid", "ppid", "thread", "proc.age"})
+
+
+class CompileError(ValueError):
+    """A well-formed expression that asks for something that does not exist."""
+
+    def __init__(self, reason: str, column: int) -> None:
+        super().__init__(f"{reason} (column {column})")
+        self.reason = reason
+        self.column = column
+
+
+def compile_tree(tree: Node, catalog: Catalog) -> tuple[Test, frozenset[str]]:
+    """The test for ``tree`` and what it needs of a subject ("args", "time")."""
+    needs: set[str] = set()
+    return _compile(tree, catalog, needs), frozenset(needs)
+
+
+def _compile(node: Node, catalog: Catalog, needs: set[str]) -> Test:
+    if isinstance(node, Glob):
+        patterns = node.patterns
+        return lambda s: any(fnmatch.fnmatchcase(s.name, p) for p in patterns)
+    if isinstance(node, Not):
+        inner = _compile(node.term, catalog, needs)
+
+        def negated(s: Subject) -> bool | None:
+            result = inner(s)
+            return None if result is None else not result
+
+        return negated
+    if isinstance(node, AllOf):
+        terms = [_compile(t, catalog, needs) for t in node.terms]
+        return lambda s: _all(terms, s)
+    if isinstance(node, AnyOf):
+        terms = [_compile(t, catalog, needs) for t in node.terms]
+        return lambda s: _any(terms, s)
+    return _condition(node, catalog, needs)
+
+
+def _all(terms: list[Test], subject: Subject) -> bool | None:
+    unknown = False
+    for term in terms:
+        result = term(subject)
+        if result is False:
+            return False
+        if result is None:
+            unknown = True
+    return None if unknown else True
+
+
+def _any(terms: list[Test], subject: Subject) -> bool | None:
+    unknown = False
+    for term in terms:
+        result = term(subject)
+        if result is True:
+            return True
+        if result is None:
+            unknown = True
+    return None if unknown else False
+
+
+def _condition(node: Condition, catalog: Catalog, needs: set[str]) -> Test:
+    try:
+        field = resolve(node.field, catalog)
+    except KeyError as error:
+        raise CompileError(str(error.args[0]), node.column) from None
+    if field.needs:
+        needs.add(field.needs)
+    compare = _comparison(node, field, catalog)
+    read, listed = field.read, field.listed
+
+    def test(s: Subject) -> bool | None:
+        value = read(s)
+        if value is UNKNOWN:
+            return None
+        if listed:
+            return any(compare(v) for v in value)
+        return compare(value)
+
+    return test
+
+
+def _comparison(node: Condition, field: Field, catalog: Catalog) -> Callable[[Any], bool]:
+    """``value -> bool`` for the condition's operator and operand, checked now."""
+    op, operand, column = node.op, node.value, node.column
+    if op == "exists":
+        return lambda v: v is not None
+    if node.field in CATEGORY_NAMES:
+        operand = _categories(operand, catalog, column)
+    elif field.ordered:
+        operand = _levels(operand, field, column)
+    elif node.field in _NUMERIC:
+        operand = _numbers(operand, node, column)
+    if op in ("in", "pmatch"):
+        if not isinstance(operand, tuple):
+            operand = (operand,)
+        if op == "pmatch":
+            prefixes = tuple(p.rstrip("/") for p in operand)
+            return lambda v: v is not None and _under(str(v), prefixes)
+        choices = frozenset(operand)
+        return lambda v: v is not None and _plain(v) in choices
+    if isinstance(operand, tuple):
+        raise CompileError(f"{op!r} takes one value, not a list", column)
+    if op in ("=", "=="):
+        return lambda v: v is not None and _plain(v) == operand
+    if op == "!=":
+        return lambda v: v is not None and _plain(v) != operand
+    if op in ("<", "<=", ">", ">="):
+        return _ordering(op, operand, field, node, column)
+    text = str(operand)
+    if op in ("~", "contains"):
+        return lambda v: v is not None and text in str(v)
+    if op == "icontains":
+        folded = text.casefold()
+        return lambda v: v is not None and folded in str(v).casefold()
+    if op == "startswith":
+        return lambda v: v is not None and str(v).startswith(text)
+    if op == "endswith":
+        return lambda v: v is not None and str(v).endswith(text)
+    if op == "glob":
+        return lambda v: v is not None and fnmatch.fnmatchcase(str(v), text)
+    if op == "iglob":
+        folded = text.casefold()
+        return lambda v: v is not None and fnmatch.fnmatchcase(str(v).casefold(), folded)
+    if op == "regex":
+        try:
+            pattern = re.compile(text)
+        except re.error as error:
+            raise CompileError(f"bad regular expression {text!r}: {error}", column) from None
+        return lambda v: v is not None and pattern.search(str(v)) is not None
+    raise CompileError(f"unknown operator {op!r}", column)
+
+
+def _plain(value: Any) -> Any:
+    """Numbers stay numbers; anything else compares as its text."""
+    return value if isinstance(value, (int, float)) and not isinstance(value, bool) else str(value)
+
+
+def _under(path: str, prefixes: tuple[str, ...]) -> bool:
+    """``pmatch``: the path is one of the prefixes or lies below one."""
+    for prefix in prefixes:
+        if path == prefix or path.startswith(prefix + "/") or prefix == "":
+            return True
+    return False
+
+
+def _ordering(
+    op: str, operand: Any, field: Field, node: Condition, column: int
+) -> Callable[[Any], bool]:
+    if field.ordered:
+        ranks = {level: i for i, level in enumerate(field.ordered)}
+        bound = ranks[operand]
+
+        def key(v: Any) -> Any:
+            return ranks.get(v)
+
+    else:
+        if not isinstance(operand, (int, float)):
+            operand = _number(str(operand), node, column)
+        bound = operand
+
+        def key(v: Any) -> Any:
+            if isinstance(v, (int, float)) and not isinstance(v, bool):
+                return v
+            try:
+                return float(v)
+            except (TypeError, ValueError):
+                return None
+
+    compare = {
+        "<": lambda a: a < bound,
+        "<=": lambda a: a <= bound,
+        ">": lambda a: a > bound,
+        ">=": lambda a: a >= bound,
+    }[op]
+
+    def test(v: Any) -> bool:
+        k = key(v) if v is not None else None
+        return k is not None and compare(k)
+
+    return test
+
+
+def _levels(operand: Any, field: Field, column: int) -> Any:
+    names = operand if isinstance(operand, tuple) else (operand,)
+    for name in names:
+        if name not in field.ordered:
+            raise CompileError(
+                f"{field.name} is one of {', '.join(field.ordered)}, not {name!r}", column
+            )
+    return operand
+
+
+def _numbers(operand: Any, node: Condition, column: int) -> Any:
+    if isinstance(operand, tuple):
+        return tuple(_number(v, node, column) for v in operand)
+    return _number(operand, node, column)
+
+
+def _number(text: str, node: Condition, column: int) -> int | float:
+    try:
+        return int(text)
+    except ValueError:
+        pass
+    try:
+        return float(text)
+    except ValueError:
+        raise CompileError(
+            f"{node.field} needs a number: {node.field}=123, not {text!r}", column
+        ) from None
+
+
+def _categories(operand: Any, catalog: Catalog, column: int) -> Any:
+    if isinstance(operand, tuple):
+        return tuple(category_named(v, catalog, column) for v in operand)
+    return category_named(operand, catalog, column)
+
+
+def category_named(text: str, catalog: Catalog, column: int = 1) -> str:
+    """A category by its name or title, in any case, or a prefix of one that names
+    just one category (``files``, ``Network``, ``net``)."""
+    wanted = text.casefold()
+    categories = catalog.categories()
+    for category in categories:
+        if wanted in (category.name.casefold(), category.title.casefold()):
+            return category.name
+    starting = {
+        c.name
+        for c in categories
+        if wanted
+        and (c.name.casefold().startswith(wanted) or c.title.casefold().startswith(wanted))
+    }
+    if len(starting) == 1:
+        return starting.pop()
+    known = ", ".join(sorted(c.name for c in categories))
+    if starting:
+        raise CompileError(
+            f"category {text!r} could be any of {', '.join(sorted(starting))}", column
+        )
+    raise CompileError(f"unknown category {text!r} (one of: {known})", column)
