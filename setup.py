@@ -30,5 +30,5 @@ setup(
             extra_compile_args=["-Werror=implicit-function-declaration"],
             optional=True,
         )
-    ]
+    ],
 )

@@ -2,6 +2,6 @@
 
 import sys
 
-from auditmon.cli import main
+from auditmon.entry import main
 
 sys.exit(main())

@@ -7,7 +7,6 @@ import sys
 from collections.abc import Sequence
 
 from auditmon import __version__
-from auditmon.commands import attach, env, events, ls, replay, run
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -16,6 +15,8 @@ def build_parser() -> argparse.ArgumentParser:
         description="Watch the CPython audit events (PEP 578) of Python processes.",
     )
     parser.add_argument("--version", action="version", version=f"auditmon {__version__}")
+    from auditmon.commands import attach, env, events, ls, replay, run
+
     subparsers = parser.add_subparsers(title="commands", metavar="COMMAND")
     for command in (run, attach, replay, ls, env, events):
         command.register(subparsers)
@@ -23,12 +24,13 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    if not hasattr(args, "func"):
-        parser.print_help(sys.stderr)
-        return 2
+    """Run a command; Ctrl-C at any point (the imports included) exits quietly, 130."""
     try:
+        parser = build_parser()
+        args = parser.parse_args(argv)
+        if not hasattr(args, "func"):
+            parser.print_help(sys.stderr)
+            return 2
         return args.func(args)
     except KeyboardInterrupt:
         return 130

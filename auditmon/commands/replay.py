@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 
 from auditmon.commands.run import add_ui_options
@@ -17,6 +18,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     parser.add_argument("file", type=Path, metavar="FILE")
     parser.add_argument(
+        "--headless",
+        action="store_true",
+        help="no UI: print the summary (automatic when stdout is not a terminal)",
+    )
+    parser.add_argument(
         "--speed",
         type=float,
         metavar="FACTOR",
@@ -27,24 +33,57 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from auditmon.monitor.live import LiveMonitor
-    from auditmon.record.reader import read_recording
-    from auditmon.sources.replay import ReplayFeed
-    from auditmon.ui.app import AuditmonApp
+    from auditmon.record.reader import Recording, RecordingError
 
     if not args.file.is_file():
         problem(f"auditmon replay: no such file: {args.file}")
         return 2
     try:
-        next(iter(read_recording(args.file)), None)
-    except (ValueError, OSError) as error:
+        next(iter(Recording(args.file)), None)
+    except (RecordingError, OSError) as error:
         problem(f"auditmon replay: {args.file} is not a readable recording ({error})")
         return 2
     if args.speed is not None and args.speed <= 0:
         problem("auditmon replay: --speed must be positive")
         return 2
-    monitor = LiveMonitor(ReplayFeed(args.file, args.speed), recent=args.recent)
+    if args.headless or not sys.stdout.isatty():
+        return replay_headless(args)
+    return replay_live(args)
+
+
+def replay_live(args: argparse.Namespace) -> int:
+    from auditmon.monitor.live import LiveMonitor
+    from auditmon.sources.replay import ReplayFeed
+    from auditmon.ui.app import AuditmonApp
+
+    feed = ReplayFeed(args.file, args.speed)
+    monitor = LiveMonitor(feed, recent=args.recent)
     monitor.launch()
     AuditmonApp(monitor).run()
     monitor.stop()
+    if feed.recording.cut:
+        problem(f"auditmon replay: {args.file}: {feed.recording.cut}")
+    return 0
+
+
+def replay_headless(args: argparse.Namespace) -> int:
+    """The recording's summary, as ``run --headless`` prints it at the end."""
+    from auditmon.console.summary import print_summary
+    from auditmon.monitor.headless import Monitor
+    from auditmon.record.reader import RecordingError
+    from auditmon.sources.replay import ReplayFeed
+
+    monitor = Monitor()
+    feed = ReplayFeed(args.file)
+    feed.launch(monitor.pipeline)
+    try:
+        while not feed.finished:
+            feed.step(monitor.pipeline)
+    except RecordingError as error:
+        problem(f"auditmon replay: {error}")
+        return 2
+    monitor.close()
+    print_summary(monitor.session)
+    if feed.recording.cut:
+        problem(f"auditmon replay: {args.file}: {feed.recording.cut}")
     return 0

@@ -13,6 +13,7 @@ from auditmon.catalog import load_catalog
 from auditmon.model.ending import ending_text
 from auditmon.model.process import Process
 from auditmon.model.session import Session
+from auditmon.views.highlights import highlights
 
 NO_PYTHON_HINT = (
     "auditmon: no Python process reported any events. The command may not be a Python "
@@ -92,6 +93,29 @@ def render(session: Session, console: Console) -> None:
             exit_text(process),
         )
     console.print(procs)
+    _print_highlights(session, console)
+
+
+def _print_highlights(session: Session, console: Console) -> None:
+    """The top values of what matters most (files written, connections, commands…)."""
+    found = highlights(session)
+    if not found:
+        return
+    table = Table(title="Top values", title_justify="left", box=None, pad_edge=False)
+    table.add_column("events", justify="right")
+    table.add_column("value", overflow="fold")
+    for item in found:
+        table.add_row("", Text(item.title, style="bold"))
+        for shown, count in item.top:
+            table.add_row(f"{count:,}", Text(f"  {shown}"))
+        if len(item.top) < item.distinct:
+            table.add_row("", Text(f"  … {item.distinct - len(item.top):,} more", style="dim"))
+        if item.unchecked:
+            table.add_row(
+                f"{item.unchecked:,}",
+                Text("  (arguments past the index's bound, not listed)", style="yellow"),
+            )
+    console.print(table)
 
 
 def _percent(part: int, whole: int) -> str:

@@ -99,10 +99,14 @@ class Session:
         recent: int = 100,
         detailed: bool = True,
         distinct: int = DISTINCT_LIMIT,
+        indexed: frozenset[str] = frozenset(),
     ) -> None:
         self.catalog = catalog or load_catalog()
         self.recent = recent
-        self.detailed = detailed  # False: counts only (the headless summary needs no more)
+        # False: counts per name only, and the argument index of the ``indexed`` names
+        # (what the headless summary needs; a recorder keeps up best with no more).
+        self.detailed = detailed
+        self.indexed = indexed
         self.budget = IndexBudget(distinct)
         self.selections: dict[str, Any] = {}  # query text -> its Selection (see selection.py)
         self.processes: dict[int, ProcessTotals] = {}
@@ -110,6 +114,7 @@ class Session:
         self.first_time: float | None = None
         self.last_time: float | None = None
         self.ended: list[Process] = []
+        self._pruned_at = 0
         self._categories: dict[str, str] = {}
 
     # -- sink ----------------------------------------------------------------------
@@ -126,8 +131,18 @@ class Session:
             totals.events.update(names)
             self.event_counts.update(names)
             self._times(events)
+            indexed = self.indexed
+            if indexed and not indexed.isdisjoint(names):
+                self._index(process, totals, [e for e in events if e[3] in indexed])
+                self._prune(int(self.last_time or 0))
             return
+        self._index(process, totals, events)
+        self._prune(int(self._times(events)))
+
+    def _index(self, process: Process, totals: ProcessTotals, events: list[list[Any]]) -> None:
+        """Aggregate events per name: counts, seconds, the argument index, the latest."""
         stats = totals.stats
+        detailed = self.detailed
         groups: dict[str, list[list[Any]]] = {}
         for event in events:
             group = groups.get(event[3])
@@ -148,11 +163,12 @@ class Session:
             entry.raw.extend(group)
             seconds = [int(e[1]) for e in group]
             entry.seconds.update(seconds)
-            totals.seconds.update(seconds)
-            totals.events[name] += len(group)
             entry.index.add([e[4] for e in group], seconds)
-        self.event_counts.update({name: len(group) for name, group in groups.items()})
-        self._prune(int(self._times(events)))
+            if detailed:
+                totals.seconds.update(seconds)
+                totals.events[name] += len(group)
+        if detailed:
+            self.event_counts.update({name: len(group) for name, group in groups.items()})
 
     def _times(self, events: list[list[Any]]) -> float:
         """Widen the session's time span; return the batch's latest time."""
@@ -176,14 +192,17 @@ class Session:
             self.processes[process_id].facts = facts
 
     def _prune(self, now: int) -> None:
+        """Forget per-second counts older than the history, once a minute of event time."""
+        if now - self._pruned_at < 60:
+            return
+        self._pruned_at = now
         horizon = now - HISTORY_SECONDS
         for totals in self.processes.values():
-            if totals.seconds and min(totals.seconds) < horizon - 60:
-                for counter in [totals.seconds, *(s.seconds for s in totals.stats.values())]:
-                    for second in [s for s in counter if s < horizon]:
-                        del counter[second]
-                for entry in totals.stats.values():
-                    entry.index.prune(horizon)
+            for counter in [totals.seconds, *(s.seconds for s in totals.stats.values())]:
+                for second in [s for s in counter if s < horizon]:
+                    del counter[second]
+            for entry in totals.stats.values():
+                entry.index.prune(horizon)
 
     # -- queries -------------------------------------------------------------------
     def category_of(self, name: str) -> str:

@@ -14,6 +14,7 @@ from auditmon.ingest.loop import Ingest
 from auditmon.model.session import Session
 from auditmon.monitor.pipeline import Pipeline
 from auditmon.record.writer import Recorder
+from auditmon.views.highlights import HIGHLIGHT_EVENTS
 
 
 def problem(message: str) -> None:
@@ -25,7 +26,7 @@ class Monitor:
     """A counts-only session model and an optional recorder, fed by ingest."""
 
     def __init__(self, record: str | Path | None = None) -> None:
-        self.session = Session(detailed=False)
+        self.session = Session(detailed=False, indexed=HIGHLIGHT_EVENTS)
         self.pipeline = Pipeline(self.session, record, problem)  # OSError: cannot record
 
     @property

@@ -243,6 +243,7 @@ class LiveMonitor:
             problem=self.problems[-1] if self.problems else None,
             output=tail.lines if tail is not None else (),
             output_total=tail.total if tail is not None else 0,
+            command_running=bool(getattr(self.feed, "command_running", False)),
         )
 
     def _send(self, item: Delivery) -> None:

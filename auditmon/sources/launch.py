@@ -102,6 +102,11 @@ class RunFeed:
             image.exit_code = self.returncode
 
     @property
+    def command_running(self) -> bool:
+        """Started and not known to have ended (as of the last step)."""
+        return self.child is not None and self.returncode is None
+
+    @property
     def command_ended(self) -> bool:
         return self.child is not None and self.child.poll() is not None
 

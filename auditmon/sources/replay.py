@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from auditmon.model.process import Process
-from auditmon.record.reader import read_recording
+from auditmon.record.reader import Recording
 from auditmon.sources.feed import Intake
 
 BATCH = 1000
@@ -27,6 +27,7 @@ class ReplayFeed:
         self.speed = speed
         self.state = f"replaying {self.path.name}"
         self.finished = False
+        self.recording = Recording(self.path)
         self._records: Iterator[dict[str, Any]] | None = None
         self._processes: dict[int, Process] = {}
         self._started_at = 0.0
@@ -35,7 +36,7 @@ class ReplayFeed:
         self._last_time: float | None = None
 
     def launch(self, intake: Intake) -> None:
-        self._records = read_recording(self.path)
+        self._records = iter(self.recording)
         self._started_at = time.monotonic()
 
     def clock(self) -> float:
@@ -59,10 +60,11 @@ class ReplayFeed:
                 if self._first_time is None:
                     self._first_time = record["time"]
                 due = self._started_at + (record["time"] - self._first_time) / self.speed
-                if due > time.monotonic():
+                wait = due - time.monotonic()
+                if wait > 0:
                     self._pending = record
                     self._flush(intake, batch_process, batch)
-                    time.sleep(min(STEP_SECONDS, due - time.monotonic()))
+                    time.sleep(min(STEP_SECONDS, wait))
                     return
             kind = record.get("type")
             if kind == "event":
@@ -120,6 +122,8 @@ class ReplayFeed:
     def _finish(self) -> None:
         self.finished = True
         self.state = f"replayed {self.path.name}"
+        if self.recording.cut:
+            self.state += f"; {self.recording.cut}"
 
     def exit_codes(self) -> dict[int, int]:
         return {}

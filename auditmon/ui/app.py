@@ -25,6 +25,7 @@ from auditmon.ui.messages import AnswerReady, Ask, SnapshotReady
 from auditmon.ui.port import MonitorPort
 from auditmon.ui.presenters import plural
 from auditmon.ui.screens import CellScreen, EventScreen, HelpScreen
+from auditmon.ui.screens.confirm import ConfirmQuit
 from auditmon.ui.widgets import ALL, EventsTable, Heatmap, ProcessTable, StatusLine
 from auditmon.views.snapshot import SORT_KEYS, Snapshot, View
 
@@ -36,6 +37,7 @@ class AuditmonApp(App[int]):
     TITLE = "auditmon"
     BINDINGS = [
         Binding("q", "quit", "Quit"),
+        Binding("ctrl+c", "interrupt", "Quit", show=False, priority=True),
         Binding("question_mark", "help", "Help"),
         Binding("slash", "filter", "Filter"),
         Binding("p", "pause", "Pause"),
@@ -187,6 +189,22 @@ class AuditmonApp(App[int]):
         self.push_screen(CellScreen(message.category, message.second, self.view, self.catalog))
 
     # -- actions -------------------------------------------------------------------
+    def action_interrupt(self) -> None:
+        """Ctrl-C quits, as in any terminal program; while the launched command still
+        runs, quitting would stop it, so ask first."""
+        status = self.shown.status if self.shown is not None else None
+        if status is None or not status.command_running:
+            self.exit()
+            return
+        if isinstance(self.screen, ConfirmQuit):
+            return
+
+        def answered(quit_now: bool | None) -> None:
+            if quit_now:
+                self.exit()
+
+        self.push_screen(ConfirmQuit(status.state), answered)
+
     def action_help(self) -> None:
         self.push_screen(HelpScreen())
 
@@ -201,7 +219,7 @@ class AuditmonApp(App[int]):
         try:
             flt = parse(message.value, self.catalog)
         except FilterError as error:
-            self.notify(str(error), title="Filter", severity="error")
+            self.notify(str(error), title="Filter", severity="error", markup=False)
             return
         message.input.display = False
         self.set_view(replace(self.view, filter=flt))

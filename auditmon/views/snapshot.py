@@ -84,6 +84,7 @@ class Status:
     problem: str | None = None
     output: tuple[tuple[str, str], ...] = ()
     output_total: int = 0
+    command_running: bool = False  # ``run``: the launched command has not ended yet
 
 
 @dataclass(frozen=True)

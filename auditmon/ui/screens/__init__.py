@@ -1,6 +1,7 @@
 """The drill-down screens: an event's arguments, a heatmap cell, one occurrence, help."""
 
 from auditmon.ui.screens.cell import CellScreen
+from auditmon.ui.screens.confirm import ConfirmQuit
 from auditmon.ui.screens.event import EventScreen
 from auditmon.ui.screens.help import HelpScreen
 from auditmon.ui.screens.occurrence import OccurrenceScreen
@@ -8,6 +9,7 @@ from auditmon.ui.screens.occurrences import OccurrenceListScreen, OccurrenceTabl
 
 __all__ = [
     "CellScreen",
+    "ConfirmQuit",
     "EventScreen",
     "HelpScreen",
     "OccurrenceListScreen",
