@@ -17,6 +17,13 @@ os.environ["TZ"] = "UTC"
 time.tzset()
 
 
+async def settle(pilot) -> None:
+    """Snapshots and answers come as messages, a panel's new height with the next
+    layout: let them all arrive before the picture is taken."""
+    for _ in range(3):
+        await pilot.pause()
+
+
 def make_app() -> AuditmonApp:
     source = StaticMonitor(
         build_session(),
@@ -29,28 +36,31 @@ def make_app() -> AuditmonApp:
 
 
 def test_main_screen(snap_compare):
-    assert snap_compare(make_app(), terminal_size=(140, 40))
+    assert snap_compare(make_app(), terminal_size=(140, 40), run_before=settle)
 
 
 def test_drill_down(snap_compare):
-    assert snap_compare(make_app(), press=["enter"], terminal_size=(140, 40))
+    assert snap_compare(make_app(), press=["enter"], terminal_size=(140, 40), run_before=settle)
 
 
 def test_occurrence_detail(snap_compare):
     # subprocess.Popen (4th by count) carries a captured stack
     assert snap_compare(
-        make_app(), press=["down", "down", "down", "enter", "enter"], terminal_size=(140, 40)
+        make_app(),
+        press=["down", "down", "down", "enter", "enter"],
+        terminal_size=(140, 40),
+        run_before=settle,
     )
 
 
 def test_help(snap_compare):
-    assert snap_compare(make_app(), press=["question_mark"], terminal_size=(140, 40))
+    assert snap_compare(make_app(), press=["question_mark"], terminal_size=(140, 40), run_before=settle)
 
 
 def test_narrow_80x24(snap_compare):
-    assert snap_compare(make_app(), terminal_size=(80, 24))
+    assert snap_compare(make_app(), terminal_size=(80, 24), run_before=settle)
 
 
 def test_no_color(snap_compare, monkeypatch):
     monkeypatch.setenv("NO_COLOR", "1")
-    assert snap_compare(make_app(), terminal_size=(140, 40))
+    assert snap_compare(make_app(), terminal_size=(140, 40), run_before=settle)

@@ -7,16 +7,31 @@ from dataclasses import replace
 from typing import Any
 
 from auditmon.model.session import Session
-from auditmon.monitor.requests import Answer, CellRequest, DetailRequest, ExportRequest, Request
+from auditmon.monitor.requests import (
+    Answer,
+    CellRequest,
+    DetailRequest,
+    ExportRequest,
+    ProcessRequest,
+    Request,
+    TailRequest,
+)
 from auditmon.record.export import export_view
 from auditmon.views.detail import cell_detail, event_detail
+from auditmon.views.process import process_detail
 from auditmon.views.snapshot import View
+from auditmon.views.tail import tail
 
 
 def answer(session: Session, request: Request, now: float) -> Answer:
     """Answer a detail or cell request (an export: ``export_source`` and ``export``)."""
     if isinstance(request, DetailRequest):
-        return Answer(request, event_detail(session, request.name, request.view))
+        found = event_detail(session, request.name, request.view, top=request.top)
+        return Answer(request, found)
+    if isinstance(request, ProcessRequest):
+        return Answer(request, process_detail(session, request.process_id))
+    if isinstance(request, TailRequest):
+        return Answer(request, tail(session, request.view, request.limit))
     if isinstance(request, CellRequest):
         found = cell_detail(session, request.category, request.second, request.view)
         return Answer(request, found)

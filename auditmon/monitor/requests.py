@@ -22,10 +22,12 @@ def _next_id() -> int:
 
 @dataclass(frozen=True)
 class DetailRequest:
-    """One event's argument values and occurrences within a view."""
+    """One event's argument values (the ``top`` most frequent of each) and occurrences
+    within a view."""
 
     name: str
     view: View
+    top: int = 8
     id: int = field(default_factory=_next_id)
 
 
@@ -48,7 +50,24 @@ class ExportRequest:
     id: int = field(default_factory=_next_id)
 
 
-Request = Union[DetailRequest, CellRequest, ExportRequest]
+@dataclass(frozen=True)
+class ProcessRequest:
+    """One process, whole (``auditmon.views.process``)."""
+
+    process_id: int
+    id: int = field(default_factory=_next_id)
+
+
+@dataclass(frozen=True)
+class TailRequest:
+    """The latest kept events the view selects, as they came."""
+
+    view: View
+    limit: int = 500
+    id: int = field(default_factory=_next_id)
+
+
+Request = Union[DetailRequest, CellRequest, ExportRequest, ProcessRequest, TailRequest]
 
 
 @dataclass(frozen=True)

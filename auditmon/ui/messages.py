@@ -40,3 +40,33 @@ class Ask(Message):
         self.request = request
         self.asker = asker  # has ``answered(answer)``
         self.refresh = refresh
+
+
+class ChangeView(Message):
+    """A screen wants the view changed: these fields replaced (``View``'s names)."""
+
+    def __init__(self, **changes: Any) -> None:
+        super().__init__()
+        self.changes = changes
+
+
+class CycleView(Message):
+    """A screen wants a view field moved on to the next of ``choices`` (a sort)."""
+
+    def __init__(self, field: str, choices: tuple[str, ...], what: str) -> None:
+        super().__init__()
+        self.field, self.choices, self.what = field, choices, what
+
+
+class Open(Message):
+    """A screen wants another one opened, in the app's current view: ``event``
+    (``name``), ``cell`` (``category``, ``second``), ``process`` (``process_id``),
+    ``tail``; or an ``export`` of the view."""
+
+    def __init__(self, what: str, **target: Any) -> None:
+        super().__init__()
+        self.what, self.target = what, target
+
+
+class ShowLatest(Message):
+    """A screen came back to the top: show it the latest snapshot."""

@@ -56,6 +56,11 @@ def process_label(row: ProcessRow, width: int = 40) -> str:
     return shorten(text, width)
 
 
+def shorten_command(command: str, width: int) -> str:
+    """A command line on one line, base names for the interpreter and script, cut."""
+    return shorten(_short_command(command), width)
+
+
 def _short_command(command: str) -> str:
     """The interpreter's and a script's base names: ``python3 busy.py 12``."""
     parts = " ".join(command.split()).split(" ")

@@ -10,13 +10,21 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from auditmon.catalog import risk_rank
-from auditmon.model import values
+from auditmon.model import decode, values
 from auditmon.model.query import Query, Subject
 from auditmon.model.selection import EntryMatch, selection_for
 from auditmon.model.session import EventStats, Occurrence, Session
 
 if TYPE_CHECKING:
     from auditmon.views.snapshot import View
+
+
+#: How much of a value's text a value table carries (a longer one ends in "…").
+VALUE_TEXT = 1000
+
+
+#: How much of a value's text a value table carries (a longer one ends in "…").
+VALUE_TEXT = 1000
 
 
 @dataclass(frozen=True)
@@ -91,7 +99,9 @@ def event_detail(
     width = max([width] + [len(m.entry.last_args) for m in matches if m.decided is True])
     arg_names = tuple(session.catalog.arg_names(name, width))
     unchecked = sum(m.unchecked if m.decided is None else m.entry.index.overflow for m in matches)
-    arguments = tuple(_summary(arg, i, lists, top, unchecked) for i, arg in enumerate(arg_names))
+    arguments = tuple(
+        _summary(name, arg, i, lists, top, unchecked) for i, arg in enumerate(arg_names)
+    )
     occurrences = kept_occurrences(session, (m.entry for m in matches), view.filter)
     occurrences.sort(key=lambda o: (o.time, o.seq), reverse=True)
     risks = [m.risk for m in matches if m.count]
@@ -110,7 +120,7 @@ def event_detail(
 
 
 def _summary(
-    arg: str, position: int, lists: list[tuple[Any, int]], top: int, unchecked: int
+    event: str, arg: str, position: int, lists: list[tuple[Any, int]], top: int, unchecked: int
 ) -> ArgumentSummary:
     counts: Counter[Any] = Counter()
     samples: dict[Any, Any] = {}
@@ -121,7 +131,10 @@ def _summary(
             counts[key] += n
             if key is not value:
                 samples.setdefault(key, value)
-    rows = tuple((values.display(samples.get(k, k), 120), c) for k, c in counts.most_common(top))
+    rows = tuple(
+        (decode.shown(event, arg, samples.get(k, k), VALUE_TEXT), c)
+        for k, c in counts.most_common(top)
+    )
     return ArgumentSummary(arg, rows, len(counts), unchecked)
 
 

@@ -8,7 +8,7 @@ the whole session: ``auditmon.model.selection``) in the view's scope.
 from __future__ import annotations
 
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from auditmon.catalog import risk_rank
 from auditmon.model import values
@@ -22,6 +22,7 @@ from auditmon.views.heat import Heatmap, heatmap
 
 SPARK_SECONDS = 60
 SORT_KEYS = ("count", "rate", "name", "risk", "recent")
+PROCESS_SORT_KEYS = ("tree", "events", "rate", "pid", "command")
 
 
 @dataclass(frozen=True)
@@ -31,6 +32,7 @@ class View:
     process_id: int | None = None
     filter: Filter = field(default_factory=Filter)
     sort: str = "count"
+    process_sort: str = "tree"
     heat_columns: int = 40
     heat_all_categories: bool = True  # False in narrow terminals: only those with events
 
@@ -115,7 +117,7 @@ def build(session: Session, view: View, now: float, live: bool = True) -> Snapsh
     more can arrive (a finished replay): then there are no rates."""
     second = int(now)
     selection = selection_for(session, view.filter)
-    window = Window(selection, second - max(SPARK_SECONDS, view.heat_columns))
+    window = Window(selection, second - max(SPARK_SECONDS, view.heat_columns), view.process_sort)
     processes = tuple(_process_rows(session, window, second, live))
     scoped = session.scoped(view.process_id)
     matches = [window.match(e) for t in scoped for e in t.stats.values()]
@@ -145,9 +147,10 @@ class Window:
     """A selection's matches and their counts per second, each worked out once per
     snapshot: from ``start`` on (or more: a whole entry's own counter, not copied)."""
 
-    def __init__(self, selection: Selection, start: int) -> None:
+    def __init__(self, selection: Selection, start: int, process_sort: str = "tree") -> None:
         self.selection = selection
         self.start = start
+        self.process_sort = process_sort
         self._seconds: dict[int, Counter[int]] = {}
 
     def match(self, entry: EventStats) -> EntryMatch:
@@ -199,7 +202,21 @@ def _process_rows(session: Session, window: Window, second: int, live: bool) -> 
     for totals in ordered:  # anything a cycle hid
         if totals.process.id not in seen:
             rows.append(_process_row(totals, window, 0, second, live))
-    return rows
+    return sort_processes(rows, window.process_sort)
+
+
+def sort_processes(rows: list[ProcessRow], key: str) -> list[ProcessRow]:
+    """The tree by parent (``tree``), or a flat list by ``key``, the largest first."""
+    if key == "tree":
+        return rows
+    flat = [replace(row, depth=0) for row in rows]
+    if key == "pid":
+        return sorted(flat, key=lambda r: (r.pid, r.id))
+    if key == "command":
+        return sorted(flat, key=lambda r: (r.command, r.id))
+    if key == "rate":
+        return sorted(flat, key=lambda r: (-(r.rate or 0), -r.events, r.id))
+    return sorted(flat, key=lambda r: (-r.events, r.id))
 
 
 def _process_row(

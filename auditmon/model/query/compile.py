@@ -92,13 +92,16 @@ def _condition(node: Condition, catalog: Catalog, needs: set[str]) -> Test:
         needs.add(field.needs)
     compare = _comparison(node, field, catalog)
     read, listed = field.read, field.listed
+    # On a list (argv, or a value's text and its readable form), != holds when no item
+    # equals; every other operator when any item matches.
+    combine = all if node.op == "!=" else any
 
     def test(s: Subject) -> bool | None:
         value = read(s)
         if value is UNKNOWN:
             return None
-        if listed:
-            return any(compare(v) for v in value)
+        if listed and value is not None:
+            return combine(compare(v) for v in value)
         return compare(value)
 
     return test

@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from auditmon.catalog import RISK_LEVELS, Catalog, risk_for
-from auditmon.model import values
+from auditmon.model import decode, values
 from auditmon.model.process import Process
 
 
@@ -93,7 +93,7 @@ def resolve(name: str, catalog: Catalog) -> Field:
         return Field("category", lambda s: catalog.category_for(s.name))
     found = _ARG_PATTERN.match(name)
     if found:
-        return _positional(int(found.group(1) or found.group(2)))
+        return _positional(int(found.group(1) or found.group(2)), catalog)
     argument = name[4:] if name.startswith("arg.") else name
     if argument in _argument_names(catalog):
         return _named(argument, catalog)
@@ -108,14 +108,27 @@ def _argument_names(catalog: Catalog) -> frozenset[str]:
     return names
 
 
-def _positional(index: int) -> Field:
+def renderings(event: str, argument: str | None, value: Any) -> list[str]:
+    """An argument's value as the filter compares it: its text, and its readable form
+    where there is one (``O_WRONLY|O_CREAT``, ``127.0.0.1:80``), either of which may
+    match: what the UI shows can be typed back into a filter."""
+    text = display(value)
+    readable = decode.decoded(event, argument, value) if argument else None
+    return [text] if readable is None or readable == text else [text, readable]
+
+
+def _positional(index: int, catalog: Catalog) -> Field:
     def read(subject: Subject) -> Any:
         args = subject.args
         if args is None:
             return UNKNOWN
-        return display(args[index]) if index < len(args) else None
+        if index >= len(args):
+            return None
+        info = catalog.get(subject.name)
+        argument = info.args[index] if info is not None and index < len(info.args) else None
+        return renderings(subject.name, argument, args[index])
 
-    return Field(f"arg{index}", read, needs="args")
+    return Field(f"arg{index}", read, needs="args", listed=True)
 
 
 def _named(argument: str, catalog: Catalog) -> Field:
@@ -134,9 +147,9 @@ def _named(argument: str, catalog: Catalog) -> Field:
         args = subject.args
         if args is None:
             return UNKNOWN
-        return display(args[index]) if index < len(args) else None
+        return renderings(name, argument, args[index]) if index < len(args) else None
 
-    return Field(argument, read, needs="args")
+    return Field(argument, read, needs="args", listed=True)
 
 
 def _read_risk(subject: Subject) -> Any:

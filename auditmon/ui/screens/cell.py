@@ -14,6 +14,7 @@ from auditmon.monitor.requests import Answer, CellRequest
 from auditmon.ui.messages import Ask
 from auditmon.ui.presenters import plural
 from auditmon.ui.screens.occurrences import OccurrenceListScreen, OccurrenceTable
+from auditmon.ui.widgets.status import StatusLine
 from auditmon.views.snapshot import View
 
 
@@ -29,6 +30,8 @@ class CellScreen(OccurrenceListScreen):
     def compose(self) -> ComposeResult:
         yield Static(id="cell-title")
         yield OccurrenceTable(id="occurrences")
+        yield self.search_box()
+        yield StatusLine(classes="status")
         yield Footer()
 
     def on_mount(self) -> None:

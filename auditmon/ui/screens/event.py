@@ -1,28 +1,93 @@
-"""One event: its arguments' most frequent values and its recent occurrences."""
+"""One event: each argument's values (a table each: focus one with tab, Enter on a value
+filters on it) and the recent occurrences."""
 
 from __future__ import annotations
+
+from dataclasses import dataclass, replace
 
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal
-from textual.widgets import Footer, Static
+from textual.message import Message
+from textual.widgets import DataTable, Footer, Static
 
 from auditmon.catalog import Catalog
+from auditmon.model.filtering import FilterError, parse
 from auditmon.monitor.requests import Answer, DetailRequest
-from auditmon.ui.messages import Ask
-from auditmon.ui.presenters import risk_text
+from auditmon.ui.messages import Ask, ChangeView
+from auditmon.ui.presenters import plural, risk_text
 from auditmon.ui.screens.occurrences import OccurrenceListScreen, OccurrenceTable
-from auditmon.views.detail import EventDetail
+from auditmon.ui.widgets.status import StatusLine
+from auditmon.views.detail import ArgumentSummary, EventDetail
 from auditmon.views.snapshot import View
+
+VALUES_SHOWN = 200  # values asked for per argument; the rest are counted as "+N more"
+MORE = "more"
+
+
+def quoted(text: str) -> str:
+    """``text`` as a quoted value of the filter language."""
+    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+class ValueTable(DataTable):
+    """One argument's values, the most frequent first; Enter filters on one."""
+
+    BINDINGS = [
+        Binding("j", "cursor_down", "Down", show=False),
+        Binding("k", "cursor_up", "Up", show=False),
+    ]
+
+    @dataclass
+    class Chosen(Message):
+        argument: str
+        value: str
+        cut: bool  # the value is longer than what was sent: match its beginning
+
+    def __init__(self, argument: str, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.argument = argument
+        self.values: dict[str, str] = {}
+        self.cursor_type = "row"
+
+    def on_mount(self) -> None:
+        self.add_column("events", key="events")
+        self.add_column(self.argument, key="value")
+
+    def fill(self, summary: ArgumentSummary) -> None:
+        rows = [(f"{count:,}", shown) for shown, count in summary.top]
+        current = (self.cursor_row, self.scroll_y)
+        self.clear()
+        self.values = {}
+        for i, (count, shown) in enumerate(rows):
+            key = str(i)
+            self.values[key] = shown
+            self.add_row(count, Text(shown, no_wrap=True, overflow="ellipsis"), key=key)
+        if summary.more:
+            self.add_row("", Text(f"+{summary.more:,} more", style="dim"), key=MORE)
+        if summary.unchecked:
+            note = f"{summary.unchecked:,} past the bound, not counted here"
+            self.add_row("", Text(note, style="yellow"), key="unchecked")
+        if self.row_count:
+            self.move_cursor(row=min(current[0], self.row_count - 1), animate=False)
+            self.scroll_y = current[1]
+
+    def on_data_table_row_selected(self, message: DataTable.RowSelected) -> None:
+        message.stop()
+        shown = self.values.get(str(message.row_key.value))
+        if shown is not None:
+            cut = shown.endswith("…")
+            self.post_message(self.Chosen(self.argument, shown.rstrip("…") if cut else shown, cut))
 
 
 class EventScreen(OccurrenceListScreen):
-    """One event: its arguments' most frequent values and its recent occurrences."""
+    """One event: its arguments' values and its recent occurrences."""
 
     BINDINGS = [
         Binding("escape", "app.pop_screen", "Back"),
-        Binding("tab", "focus_next", "Next panel", show=False),
+        Binding("tab", "focus_next", "Next table", show=False),
+        Binding("shift+tab", "focus_previous", "Previous table", show=False),
     ]
 
     def __init__(self, name: str, view: View, catalog: Catalog) -> None:
@@ -33,20 +98,24 @@ class EventScreen(OccurrenceListScreen):
 
     def compose(self) -> ComposeResult:
         yield Static(id="event-title")
-        with Horizontal(id="arguments"):
-            pass
-        yield Static("Recent occurrences (enter: everything about one)", classes="caption")
+        yield Horizontal(id="arguments")
+        yield Static(
+            "Recent occurrences (enter: everything about one; ctrl+f: search)", classes="caption"
+        )
         yield OccurrenceTable(id="occurrences")
+        yield self.search_box()
+        yield StatusLine(classes="status")
         yield Footer()
 
     def on_mount(self) -> None:
-        self.post_message(Ask(DetailRequest(self.event_name, self.view), self))
-        self.set_interval(1.0, self.refresh_detail)
+        self.ask_detail(refresh=False)
+        self.set_interval(1.0, self.ask_detail)
         self.query_one(OccurrenceTable).focus()
 
-    def refresh_detail(self) -> None:
-        """Ask for the detail again (the answer comes as a message: ``answered``)."""
-        self.post_message(Ask(DetailRequest(self.event_name, self.view), self, refresh=True))
+    def ask_detail(self, refresh: bool = True) -> None:
+        """Ask for the detail (the answer comes as a message: ``answered``)."""
+        request = DetailRequest(self.event_name, self.view, top=VALUES_SHOWN)
+        self.post_message(Ask(request, self, refresh=refresh))
 
     def answered(self, answer: Answer) -> None:
         if answer.error is not None or not self.is_mounted:
@@ -55,21 +124,37 @@ class EventScreen(OccurrenceListScreen):
         self.detail = detail
         self.query_one("#event-title", Static).update(self.title_text(detail))
         arguments = self.query_one("#arguments", Horizontal)
-        boxes = list(arguments.query(Static))
-        if len(boxes) != len(detail.arguments):
+        tables = list(arguments.query(ValueTable))
+        if [t.argument for t in tables] != [s.name for s in detail.arguments]:
             arguments.remove_children()
-            boxes = [Static(classes="argument") for _ in detail.arguments]
-            arguments.mount_all(boxes)
-        for box, summary in zip(boxes, detail.arguments):
-            text = Text(no_wrap=True, overflow="ellipsis")
-            text.append(summary.name, style="bold underline")
-            if summary.approximate:
-                text.append(" (approx.)", style="dim")
-            for shown, count in summary.top:
-                text.append(f"\n{count:>7,}  ")
-                text.append(shown)
-            box.update(text)
+            tables = [ValueTable(s.name, classes="argument") for s in detail.arguments]
+            arguments.mount_all(tables)
+            self.call_after_refresh(self._fill, detail)
+        else:
+            self._fill(detail)
         self.query_one(OccurrenceTable).show(detail.occurrences, self.catalog)
+
+    def _fill(self, detail: EventDetail) -> None:
+        for table, summary in zip(self.query(ValueTable), detail.arguments):
+            table.fill(summary)
+
+    def on_value_table_chosen(self, message: ValueTable.Chosen) -> None:
+        """Filter on the value: this event, with this argument's value."""
+        field = (
+            message.argument if message.argument.startswith("arg") else f"arg.{message.argument}"
+        )
+        op = "startswith" if message.cut else "="
+        terms = f"event = {quoted(self.event_name)} and {field} {op} {quoted(message.value)}"
+        text = f"({self.view.filter.text}) and {terms}" if not self.view.filter.empty else terms
+        try:
+            query = parse(text, self.catalog)
+        except FilterError as error:
+            self.notify(str(error), title="Filter", severity="error", markup=False)
+            return
+        self.view = replace(self.view, filter=query)
+        self.post_message(ChangeView(filter=query))
+        self.ask_detail(refresh=False)
+        self.notify(f"filter: {text}", timeout=4, markup=False)
 
     def title_text(self, detail: EventDetail) -> Text:
         category = self.catalog.category(detail.category)
@@ -80,7 +165,9 @@ class EventScreen(OccurrenceListScreen):
         text.append("  risk ")
         text.append_text(risk_text(detail.risk))
         scope = "all processes" if self.view.process_id is None else "one process"
-        text.append(f"  {detail.count:,} events in {scope}")
+        text.append(f"  {plural(detail.count, 'event')} in {scope}")
+        if detail.unchecked:
+            text.append(f" (+{detail.unchecked:,} unchecked)", style="yellow")
         if not self.view.filter.empty:
             text.append(f"  filter: {self.view.filter.text}", style="cyan")
         if detail.summary:

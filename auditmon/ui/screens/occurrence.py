@@ -8,17 +8,18 @@ from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import VerticalScroll
-from textual.screen import Screen
 from textual.widgets import Footer, Static
 
 from auditmon import record
 from auditmon.catalog import Catalog
-from auditmon.model import values
+from auditmon.model import decode, values
 from auditmon.model.session import Occurrence
 from auditmon.ui.presenters import clock_text
+from auditmon.ui.screens.base import MonitorScreen
+from auditmon.ui.widgets.status import StatusLine
 
 
-class OccurrenceScreen(Screen):
+class OccurrenceScreen(MonitorScreen):
     """Everything about one occurrence: full values, the stack, the raw record."""
 
     BINDINGS = [Binding("escape", "app.pop_screen", "Back")]
@@ -31,6 +32,7 @@ class OccurrenceScreen(Screen):
     def compose(self) -> ComposeResult:
         with VerticalScroll(id="occurrence"):
             yield Static(id="occurrence-body")
+        yield StatusLine(classes="status")
         yield Footer()
 
     def on_mount(self) -> None:
@@ -42,7 +44,11 @@ class OccurrenceScreen(Screen):
         body.append("Arguments\n", style="bold underline")
         for name, value in zip(names, o.args):
             body.append(f"{name} = ", style="bold")
-            body.append(values.display(value, 100_000) + "\n")
+            body.append(values.display(value, 100_000))
+            readable = decode.decoded(o.event, name, value)
+            if readable is not None:
+                body.append(f"  ({readable})", style="cyan")
+            body.append("\n")
         body.append("\nPython stack", style="bold underline")
         if o.stack:
             body.append(" (innermost first)\n")

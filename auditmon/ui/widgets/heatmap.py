@@ -53,12 +53,17 @@ class Heatmap(Widget, can_focus=True):
         self.redraw()
 
     def redraw(self) -> None:
-        """Repaint; lay the screen out again only when the map's height changed."""
-        height = self.height_in_lines()
-        self.refresh(layout=height != self._laid_out_height)
-        self._laid_out_height = height
+        """Repaint; lay the screen out again only when the map's height is not the one
+        it has.  A layout asked for while one is under way (the screen's first, say)
+        can be lost: look again once the screen is drawn, once."""
+        resized = self.height_in_lines() != self.content_size.height
+        self.refresh(layout=resized)
+        if resized:
+            self.call_after_refresh(self._check_height)
 
-    _laid_out_height = 0
+    def _check_height(self) -> None:
+        if self.height_in_lines() != self.content_size.height:
+            self.refresh(layout=True)
 
     def height_in_lines(self) -> int:
         """What ``render`` gives: a row per category, the legend, the cursor's line."""
