@@ -232,3 +232,39 @@ async def test_the_process_table_counts_under_a_filter():
         table = app.query_one(ProcessTable)
         cells = {str(table.get_row_at(i)[0]): table.get_row_at(i) for i in range(table.row_count)}
         assert str(cells["4100"][2]) == "14" and str(cells["4101"][2]) == "0"
+
+
+POOL_WORKLOAD = """
+import multiprocessing, sys, time
+def slow(x):
+    sys.audit('pool.work', x)
+    time.sleep(30)
+if __name__ == '__main__':
+    with multiprocessing.get_context('fork').Pool(2) as pool:
+        pool.map_async(slow, range(2))
+        time.sleep(1)  # both workers are inside slow() when the pool is left
+    time.sleep(0.2)
+"""
+
+
+def test_pool_workers_terminated_by_their_pool_are_shown_killed_not_lost(tmp_path):
+    """``Pool.__exit__`` sends its workers SIGTERM (``os.kill``, an audit event of the
+    parent's): the workers that vanish without a goodbye are shown "killed by signal
+    15", as what happened, not as alarming disconnects."""
+    script = tmp_path / "pool.py"
+    script.write_text(POOL_WORKLOAD)
+    recording = tmp_path / "pool.jsonl"
+    result = auditmon(
+        "run", "--headless", "--record", str(recording), "--", sys.executable, str(script)
+    )
+    assert result.returncode == 0, result.stderr
+    records = read_jsonl(recording)
+    kills = {r["args"][0] for r in records if r["type"] == "event" and r["event"] == "os.kill"}
+    exits = {r["pid"]: r for r in records if r["type"] == "exit"}
+    workers = kills & set(exits)
+    assert workers, (kills, exits)  # the pool signalled its workers, which reported
+    for pid in workers:
+        assert exits[pid]["status"] in ("exited", "disconnected")
+        if exits[pid]["status"] == "disconnected":
+            assert exits[pid]["exit_code"] == -15
+    assert "no goodbye" not in result.stderr

@@ -61,6 +61,10 @@ class Connection:
         self.closed = False
         self.refusal: str | None = None
         self.on_close: Callable[[Connection], None] | None = None
+        # Where a stream ends without a goodbye, ingest may settle it a moment later
+        # (see ``Ingest.defer``): what other processes say meanwhile (an os.kill of this
+        # one) tells how it ended.
+        self.on_disconnect: Callable[[Connection, float], None] | None = None
 
     def fileno(self) -> int:
         return self.sock.fileno()
@@ -165,4 +169,7 @@ class Connection:
             status = "exited"
         else:
             status = "detached" if detached else "disconnected"
-        self.ledger.ended(process, status, end_time)
+        if status == "disconnected" and self.on_disconnect is not None:
+            self.on_disconnect(self, end_time)
+        else:
+            self.ledger.ended(process, status, end_time)

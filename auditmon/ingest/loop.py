@@ -7,6 +7,7 @@ import os
 import selectors
 import socket
 import struct
+import time
 from pathlib import Path
 
 from auditmon import protocol
@@ -26,6 +27,10 @@ def peer_uid(sock: socket.socket) -> int:
 
 _WAKER = object()  # the selector's mark for the wake-up socket
 
+#: Seconds a stream that ended without a goodbye waits before its process is settled as
+#: ended: time for the other agents' batches, which may say how it ended, to arrive.
+SETTLE_AFTER = 0.3
+
 
 class Ingest:
     """A selector loop over a listener and its agents' connections.
@@ -43,6 +48,7 @@ class Ingest:
         self.selector = selectors.DefaultSelector()
         self.connections: set[Connection] = set()
         self.listener: socket.socket | None = None
+        self._unsettled: list[tuple[float, Process, float]] = []  # (due, process, ended at)
         self._wake_read, self._wake_write = socket.socketpair()
         self._wake_read.setblocking(False)
         self._wake_write.setblocking(False)
@@ -70,6 +76,7 @@ class Ingest:
         sock.setblocking(False)
         connection = Connection(sock, process, self.ledger, self.problem, self.max_message)
         connection.on_close = self._forget
+        connection.on_disconnect = self._defer
         self.connections.add(connection)
         self.selector.register(sock, selectors.EVENT_READ, connection)
         return connection
@@ -77,6 +84,8 @@ class Ingest:
     # -- the loop -----------------------------------------------------------------
     def poll(self, timeout: float) -> None:
         """Handle whatever is ready within ``timeout`` seconds."""
+        if self._unsettled:
+            timeout = min(timeout, max(0.0, self._unsettled[0][0] - time.monotonic()))
         for key, _ in self.selector.select(timeout):
             if key.data is None:
                 self._accept()
@@ -84,6 +93,22 @@ class Ingest:
                 self._drain_wakes()
             else:
                 key.data.read()
+
+        self._settle(time.monotonic())
+
+    def _defer(self, connection: Connection, ended_at: float) -> None:
+        self._unsettled.append((time.monotonic() + SETTLE_AFTER, connection.process, ended_at))
+
+    def _settle(self, now: float) -> None:
+        """End the processes whose streams stopped without a goodbye long enough ago."""
+        while self._unsettled and self._unsettled[0][0] <= now:
+            _, process, ended_at = self._unsettled.pop(0)
+            self.ledger.ended(process, "disconnected", ended_at)
+
+    @property
+    def settling(self) -> bool:
+        """Whether processes whose streams stopped are still to be settled as ended."""
+        return bool(self._unsettled)
 
     def wake(self) -> None:
         """Make the current or next ``poll`` return without waiting (any thread)."""
@@ -136,6 +161,7 @@ class Ingest:
         """Close every connection (accounting what was received) and the listener."""
         for connection in list(self.connections):
             connection.close(None, detached=True)
+        self._settle(float("inf"))
         if self.listener is not None:
             self.selector.unregister(self.listener)
             self.listener.close()

@@ -36,6 +36,7 @@ class Process:
     error: str | None = None
     exit_code: int | None = None
     end_time: float | None = None
+    killed_by: int | None = None  # the pid that sent the signal, where it is known
 
     def apply_hello(self, hello: dict[str, Any]) -> None:
         self.pid = hello["pid"]

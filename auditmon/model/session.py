@@ -20,6 +20,7 @@ from auditmon.model.argindex import DISTINCT_LIMIT, ArgIndex, IndexBudget
 from auditmon.model.process import Process
 
 _name = itemgetter(3)
+KILL = "os.kill"
 _time = itemgetter(1)
 
 #: Seconds of per-second history kept (heatmap, sparklines, rates).
@@ -114,6 +115,9 @@ class Session:
         self.first_time: float | None = None
         self.last_time: float | None = None
         self.ended: list[Process] = []
+        # pid -> (signal, sender pid, time): the os.kill events seen, which say how a
+        # process that vanished without a goodbye ended (a Pool's workers, say).
+        self.kills: dict[int, tuple[int, int, float]] = {}
         self._pruned_at = 0
         self._categories: dict[str, str] = {}
 
@@ -126,8 +130,10 @@ class Session:
         if not events:
             return
         totals = self.processes[process.id]
+        names = list(map(_name, events))
+        if KILL in names:
+            self._kills(process, events)
         if not self.detailed:
-            names = list(map(_name, events))
             totals.events.update(names)
             self.event_counts.update(names)
             self._times(events)
@@ -183,7 +189,23 @@ class Session:
     def dropped(self, process: Process, count: int) -> None:
         """Drops are kept on the Process itself; nothing more to aggregate."""
 
+    def _kills(self, process: Process, events: list[list[Any]]) -> None:
+        for event in events:
+            args = event[4]
+            if event[3] == KILL and len(args) >= 2 and type(args[0]) is int:
+                if type(args[1]) is int and args[1] > 0:
+                    self.kills[args[0]] = (args[1], process.pid, event[1])
+
     def process_ended(self, process: Process) -> None:
+        """A process's stream ended.  One that vanished without a goodbye just after a
+        monitored process sent it a signal (``os.kill``) was killed by that signal."""
+        kill = self.kills.get(process.pid)
+        if process.status == "disconnected" and process.exit_code is None and kill:
+            signal, sender, when = kill
+            end = process.end_time if process.end_time is not None else when
+            if when - 1.0 <= end and when >= process.start:
+                process.exit_code = -signal
+                process.killed_by = sender
         self.ended.append(process)
 
     def set_facts(self, process_id: int, facts: dict[str, Any]) -> None:

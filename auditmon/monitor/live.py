@@ -49,21 +49,26 @@ class ModelSink:
     def __init__(self, session: Session, turn: UiTurn) -> None:
         self.session, self.turn = session, turn
         self.lifecycle = 0
+        self.generation = 0  # anything at all changed
 
     def process_started(self, process: Process) -> None:
         self.session.process_started(process)
         self.lifecycle += 1
+        self.generation += 1
 
     def events(self, process: Process, events: list[list[Any]], raw: bytes | None = None) -> None:
         self.session.events(process, events)
+        self.generation += 1
         self.turn.wait()
 
     def dropped(self, process: Process, count: int) -> None:
         self.session.dropped(process, count)
+        self.generation += 1
 
     def process_ended(self, process: Process) -> None:
         self.session.process_ended(process)
         self.lifecycle += 1
+        self.generation += 1
 
 
 class LiveMonitor:
@@ -97,6 +102,7 @@ class LiveMonitor:
         self._thread: threading.Thread | None = None
         self._deliver: Deliver | None = None
         self._facts = ProcessFacts()
+        self._facts_seen = 0  # samples taken: each may change what the screen shows
         self._closed = False
 
     @property
@@ -146,12 +152,14 @@ class LiveMonitor:
         try:
             next_snapshot = last_snapshot = 0.0
             shown: tuple[str, int] | None = None
+            sent: tuple | None = None
+            view_changed = False
             while not self._stop.is_set() and self._running():
-                view_changed = self._serve()
+                view_changed = self._serve() or view_changed
                 self._step()
                 now = time.monotonic()
-                # A process started or ended, or the feed's state changed: a snapshot as
-                # soon as the fastest cadence allows, not at the (maybe slower) next.
+                # A process started or ended, the feed's state or the view changed: a
+                # snapshot as soon as the fastest cadence allows, not at the next.
                 state = (self._state(), self.sink.lifecycle)
                 news = view_changed or state != shown
                 if now >= next_snapshot or (news and now >= last_snapshot + self.interval):
@@ -159,7 +167,14 @@ class LiveMonitor:
                     last_snapshot = now
                     next_snapshot = now + self.turn.interval(self.interval)
                     self._sample_facts()
-                    self._send(self.snapshot())
+                    # Nothing new, and the same second: the screen would not change, so
+                    # no snapshot (an idle monitor costs next to nothing).
+                    clock = self.now()
+                    latest = (self.sink.generation, self._facts_seen, int(clock), state)
+                    if news or latest != sent:
+                        sent = latest
+                        view_changed = False
+                        self._send(self.snapshot(clock))
             # Finished (or failed): the data stays, to be looked at; nothing moves any
             # more, so a snapshot follows only what the UI asks.
             self._send(self.snapshot())
@@ -226,10 +241,31 @@ class LiveMonitor:
             daemon=True,
         ).start()
 
-    def snapshot(self) -> Snapshot:
+    def snapshot(self, clock: float | None = None) -> Snapshot:
         """The current view of the model (on the monitor's thread, or once it is done)."""
-        built = snapshots.build(self.session, self.view, self.feed.clock())
+        now = self.now() if clock is None else clock
+        built = snapshots.build(self.session, self.view, now, live=self._live())
         return replace(built, status=self._status())
+
+    def now(self) -> float:
+        """The feed's clock; once nothing runs any more (the command and every process
+        ended, or the recording replayed), the time of the last event: the heatmap and
+        the rates stop there."""
+        now = self.feed.clock()
+        if self._live():
+            return now
+        last = self.session.last_time
+        return now if last is None else min(now, last + 1)
+
+    def _live(self) -> bool:
+        """Whether anything may still happen."""
+        if self.feed.finished:
+            return False
+        if getattr(self.feed, "command_running", False) or self.pipeline.ingest.open_connections:
+            return True
+        if self.pipeline.ingest.settling or not self.session.processes:
+            return True
+        return any(t.process.status == "running" for t in self.session.processes.values())
 
     def _state(self) -> str:
         return "error" if self.failed is not None else self.feed.state
@@ -258,10 +294,13 @@ class LiveMonitor:
             for t in self.session.processes.values()
             if t.process.status == "running"
         ]
+        if not running:
+            return
         found = self._facts.sample(pid for _, pid in running)
         for process_id, pid in running:
             if pid in found:
                 self.session.set_facts(process_id, found[pid])
+        self._facts_seen += 1
 
     def _close(self) -> None:
         if self._closed:

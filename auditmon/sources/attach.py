@@ -158,7 +158,8 @@ class AttachFeed:
     def step(self, intake: Intake) -> None:
         intake.ingest.poll(0.05)
         connection = self.connection
-        if connection is not None and connection.closed and not self.finished:
+        settled = not intake.ingest.settling
+        if connection is not None and connection.closed and settled and not self.finished:
             process = connection.process
             how = "exited" if process.status == "exited" else "disconnected"
             self.state = f"process {self.pid} {how}; data kept"
