@@ -5,9 +5,12 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import stat
 import subprocess
 import sys
+import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -18,6 +21,8 @@ AGENT_DIR = ROOT / "agent"
 
 #: Debian's own interpreter, outside any venv: it has no msgpack and no auditmon.
 SYSTEM_PYTHON = "/usr/bin/python3"
+NOBODY = 65534
+"""The uid of tests that need another user ("nobody")."""
 
 
 def has_system_python() -> bool:
@@ -146,3 +151,29 @@ def ticker(tmp_path, runtime_dir):
     yield process
     stop.touch()
     process.wait(timeout=15)
+
+
+@pytest.fixture
+def shared_dir() -> Iterator[Path]:
+    """A directory any user can read, outside pytest's private (0700) tree: what a test
+    runs as another user must be in there (the checkout may be readable by us alone)."""
+    path = Path(tempfile.mkdtemp(prefix="auditmon-shared-"))
+    os.chmod(path, 0o755)
+    yield path
+    shutil.rmtree(path, ignore_errors=True)
+
+
+def copy_readable_by_all(source: Path, into: Path) -> Path:
+    """A copy of ``source`` (a file or a directory) in ``into`` that every user can read
+    (and run, where we can): for a process the test starts as another user."""
+    copy = into / source.name
+    if source.is_dir():
+        shutil.copytree(source, copy, ignore=shutil.ignore_patterns("__pycache__"))
+    else:
+        shutil.copy2(source, copy)
+    for item in [copy, *copy.rglob("*")]:
+        mode = item.stat().st_mode | stat.S_IRUSR | stat.S_IRGRP | stat.S_IROTH
+        if item.is_dir() or mode & stat.S_IXUSR:
+            mode |= stat.S_IXGRP | stat.S_IXOTH
+        item.chmod(mode)
+    return copy

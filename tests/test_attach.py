@@ -11,10 +11,13 @@ import msgpack
 import pytest
 from conftest import (
     AGENT_DIR,
+    NOBODY,
+    SYSTEM_PYTHON,
     WORKLOADS,
     attach_env,
     auditmon,
     clean_env,
+    copy_readable_by_all,
     events_of,
     read_jsonl,
     wait_for,
@@ -163,7 +166,7 @@ def test_bad_pids_get_one_line_and_status_2(runtime_dir):
 def test_another_users_process_is_refused(runtime_dir):
     if os.getuid() != 0:
         pytest.skip("needs root to start a process as another user")
-    other = subprocess.Popen(["sleep", "30"], user=65534)
+    other = subprocess.Popen(["sleep", "30"], user=NOBODY)
     try:
         result = cli(runtime_dir, "attach", str(other.pid))
         assert result.returncode == 2
@@ -174,22 +177,21 @@ def test_another_users_process_is_refused(runtime_dir):
         other.wait()
 
 
-def test_agent_refuses_another_users_connection(tmp_path):
+def test_agent_refuses_another_users_connection(shared_dir):
     """SO_PEERCRED on the agent's side: a peer with another uid gets nothing at all."""
     if os.getuid() != 0:
         pytest.skip("needs root to run a target as another user")
-    import tempfile
-
-    base = tempfile.mkdtemp()
-    os.chmod(base, 0o755)
-    runtime = os.path.join(base, "rt")
-    os.mkdir(runtime, 0o700)
-    os.chown(runtime, 65534, 65534)
-    stop = os.path.join(base, "stop")
-    env = attach_env(runtime)
+    # The other user runs copies: the checkout (and our venv) may be readable by us alone.
+    ticker = copy_readable_by_all(WORKLOADS / "ticker.py", shared_dir)
+    agent = copy_readable_by_all(AGENT_DIR, shared_dir)
+    runtime = shared_dir / "rt"
+    runtime.mkdir(mode=0o700)
+    os.chown(runtime, NOBODY, NOBODY)
+    stop = shared_dir / "stop"
+    env = {**attach_env(runtime), "PYTHONPATH": str(agent)}
     target = subprocess.Popen(
-        ["/usr/bin/python3", str(WORKLOADS / "ticker.py"), stop],
-        user=65534,
+        [SYSTEM_PYTHON, str(ticker), str(stop)],
+        user=NOBODY,
         env=env,
         stdout=subprocess.PIPE,
         text=True,
@@ -197,11 +199,11 @@ def test_agent_refuses_another_users_connection(tmp_path):
     )
     try:
         assert target.stdout.readline() == "ticker ready\n"
-        path = os.path.join(runtime, f"{target.pid}.sock")
-        wait_for(lambda: os.path.exists(path))
+        path = runtime / f"{target.pid}.sock"
+        wait_for(path.exists)
         with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
             sock.settimeout(5)
-            sock.connect(path)  # root may reach the file; the agent must still refuse
+            sock.connect(str(path))  # root may reach the file; the agent must still refuse
             try:
                 sock.sendall(protocol.REQUEST_STATUS)
                 answer = sock.recv(100)
@@ -210,8 +212,7 @@ def test_agent_refuses_another_users_connection(tmp_path):
             assert answer == b""
         assert target.poll() is None
     finally:
-        os.chmod(base, 0o777)
-        open(stop, "w").close()
+        stop.touch()
         target.wait(timeout=15)
 
 

@@ -3,17 +3,15 @@
 from __future__ import annotations
 
 import os
-import shutil
 import socket
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 
 import msgpack
 import pytest
-from conftest import AGENT_DIR, clean_env
+from conftest import AGENT_DIR, NOBODY, SYSTEM_PYTHON, clean_env
 
 from auditmon import protocol
 from auditmon.ingest import Ingest
@@ -85,16 +83,14 @@ def test_bad_connections_close_with_a_message_and_a_real_agent_carries_on(monito
     assert real[0].process.status == "exited"
 
 
-def test_connections_from_another_user_are_refused():
+def test_connections_from_another_user_are_refused(shared_dir):
     if os.getuid() != 0:
         pytest.skip("needs root to run a client as another user")
     problems: list[str] = []
     session = Session()
     ingest = Ingest(session, problems.append)
-    shared = tempfile.mkdtemp()  # outside pytest's private (0700) tree
     try:
-        os.chmod(shared, 0o755)
-        path = os.path.join(shared, "monitor.sock")
+        path = str(shared_dir / "monitor.sock")  # outside pytest's private (0700) tree
         ingest.listen(path)
         os.chmod(path, 0o777)  # the other user reaches the socket: only SO_PEERCRED stops it
         code = (
@@ -102,19 +98,18 @@ def test_connections_from_another_user_are_refused():
             "s.settimeout(5); print(s.recv(10) == b'')"
         )
         other = subprocess.Popen(
-            ["/usr/bin/python3", "-c", code, path],
-            user=65534,
+            [SYSTEM_PYTHON, "-c", code, path],
+            user=NOBODY,
             stdout=subprocess.PIPE,
             text=True,
             cwd="/",
         )
-        pump(ingest, lambda: any("refused a connection from uid 65534" in p for p in problems))
+        pump(ingest, lambda: any(f"refused a connection from uid {NOBODY}" in p for p in problems))
         out, _ = other.communicate(timeout=10)
         assert out.strip() == "True"
         assert session.processes == {}
     finally:
         ingest.close()
-        shutil.rmtree(shared)
 
 
 def test_goodbye_accounting_reports_events_that_never_arrived(monitor):
