@@ -9,7 +9,7 @@ import sys
 
 import msgpack
 import pytest
-from conftest import (
+from helpers import (
     AGENT_DIR,
     NOBODY,
     SYSTEM_PYTHON,

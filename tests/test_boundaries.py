@@ -7,7 +7,7 @@ import subprocess
 import sys
 
 import pytest
-from conftest import AGENT_DIR, ROOT, SYSTEM_PYTHON, clean_env
+from helpers import AGENT_DIR, ROOT, SYSTEM_PYTHON, clean_env
 
 AGENT_FILES = sorted(AGENT_DIR.rglob("*.py"))
 STDLIB = set(sys.stdlib_module_names) | {"_frozen_importlib", "_frozen_importlib_external"}

@@ -9,7 +9,7 @@ import time
 import uuid
 
 import pytest
-from conftest import ROOT, clean_env
+from helpers import ROOT, clean_env
 
 WORKLOAD = """
 import sys, time

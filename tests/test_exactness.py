@@ -6,7 +6,7 @@ import base64
 import json
 
 import pytest
-from conftest import WORKLOADS, agent_env, events_of, read_jsonl, run_recorded
+from helpers import WORKLOADS, agent_env, events_of, read_jsonl, run_recorded
 
 AGENT_STRLEN = 1024
 

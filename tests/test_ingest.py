@@ -11,7 +11,7 @@ import time
 
 import msgpack
 import pytest
-from conftest import AGENT_DIR, NOBODY, SYSTEM_PYTHON, clean_env
+from helpers import AGENT_DIR, NOBODY, SYSTEM_PYTHON, clean_env
 
 from auditmon import protocol
 from auditmon.ingest import Ingest

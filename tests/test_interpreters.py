@@ -12,7 +12,7 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import AGENT_DIR, ROOT, all_messages, clean_env, events_of, read_jsonl, run_recorded
+from helpers import AGENT_DIR, ROOT, all_messages, clean_env, events_of, read_jsonl, run_recorded
 
 from auditmon import protocol
 

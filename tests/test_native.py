@@ -10,7 +10,7 @@ import sys
 
 import msgpack
 import pytest
-from conftest import AGENT_DIR
+from helpers import AGENT_DIR
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -291,7 +291,7 @@ def test_the_cache_keeps_nothing_alive():
 def test_tracers_and_profilers_never_see_the_agent(tmp_path, kind):
     """CPython keeps tracers out of Python audit hooks; the C-level hook does the same
     for the Python code it calls (the summariser of odd values)."""
-    from conftest import WORKLOADS, agent_env, events_of, read_jsonl, run_recorded
+    from helpers import WORKLOADS, agent_env, events_of, read_jsonl, run_recorded
 
     record = tmp_path / "rec.jsonl"
     done = run_recorded(

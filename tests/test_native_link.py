@@ -17,7 +17,7 @@ import venv
 from pathlib import Path
 
 import pytest
-from conftest import AGENT_DIR, agent_env, all_messages
+from helpers import AGENT_DIR, agent_env, all_messages
 
 from auditmon import protocol
 

@@ -8,7 +8,7 @@ import subprocess
 import sys
 
 import pytest
-from conftest import SYSTEM_PYTHON, auditmon, clean_env, events_of, read_jsonl, run_recorded
+from helpers import SYSTEM_PYTHON, auditmon, clean_env, events_of, read_jsonl, run_recorded
 
 NO_PYTHON = "no Python process reported"
 DEBIAN_SITECUSTOMIZE = ("/usr/lib/python3.11/sitecustomize.py", "/etc/python3.11/sitecustomize.py")

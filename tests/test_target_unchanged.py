@@ -15,7 +15,7 @@ import subprocess
 import sys
 
 import pytest
-from conftest import (
+from helpers import (
     AGENT_DIR,
     WORKLOADS,
     agent_env,

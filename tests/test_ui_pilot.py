@@ -8,6 +8,7 @@ import time
 
 import pytest
 from fakedata import NOW, T0, build_session
+from helpers import WORKLOADS, auditmon
 
 from auditmon.live import RunSource, StaticSource
 from auditmon.record import read_recording
@@ -190,8 +191,6 @@ async def test_a_real_run_shows_events_and_the_exit(tmp_path):
 
 
 async def test_replay_shows_a_recording_in_the_same_screens(tmp_path):
-    from conftest import WORKLOADS, auditmon
-
     from auditmon.live import ReplaySource
 
     recording = tmp_path / "rec.amrec"
@@ -251,8 +250,6 @@ async def test_replay_in_time_takes_the_recorded_time(tmp_path):
 
 
 def test_replay_refuses_what_is_not_a_recording(tmp_path):
-    from conftest import auditmon
-
     missing = auditmon("replay", str(tmp_path / "nope.jsonl"))
     assert missing.returncode == 2 and "no such file" in missing.stderr
     junk = tmp_path / "junk.bin"

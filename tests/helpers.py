@@ -1,0 +1,121 @@
+"""Plain helpers shared by the tests: run auditmon and workloads as real processes, read
+recordings, and wait for what another thread or process does.
+
+Fixtures live in ``conftest.py``; everything here is an ordinary function or constant, so
+a test imports it by name (``from helpers import auditmon``).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import stat
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+WORKLOADS = ROOT / "tests" / "workloads"
+AGENT_DIR = ROOT / "agent"
+NOBODY = 65534
+"""The uid of tests that need another user ("nobody")."""
+
+#: Debian's own interpreter, outside any venv: it has no msgpack and no auditmon.
+SYSTEM_PYTHON = "/usr/bin/python3"
+
+# -- processes and recordings ------------------------------------------------------------
+
+
+def has_system_python() -> bool:
+    """Whether SYSTEM_PYTHON is there to run targets under."""
+    return os.access(SYSTEM_PYTHON, os.X_OK)
+
+
+def clean_env(**extra: str) -> dict[str, str]:
+    """Our environment without any agent settings a developer's shell may carry."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AUDITMON_")}
+    env.pop("PYTHONPATH", None)
+    env.update(extra)
+    return env
+
+
+def agent_env(kind: str, **extra: str) -> dict[str, str]:
+    """``clean_env`` choosing the agent implementation (AUDITMON_AGENT)."""
+    return clean_env(AUDITMON_AGENT=kind, **extra)
+
+
+def auditmon(*args: str, timeout: float = 120, **kwargs: Any) -> subprocess.CompletedProcess:
+    """Run the auditmon CLI as a real process and capture its output."""
+    kwargs.setdefault("env", clean_env())
+    kwargs.setdefault("capture_output", True)
+    kwargs.setdefault("text", True)
+    return subprocess.run([sys.executable, "-m", "auditmon", *args], timeout=timeout, **kwargs)
+
+
+def run_recorded(
+    record: Path, *command: str, options: tuple[str, ...] = (), **kwargs: Any
+) -> subprocess.CompletedProcess:
+    """``auditmon run --headless --record RECORD [OPTIONS] -- COMMAND``."""
+    return auditmon(
+        "run", "--headless", "--record", str(record), *options, "--", *command, **kwargs
+    )
+
+
+def attach_env(runtime_dir: Path | str) -> dict[str, str]:
+    """The environment `auditmon env --format json` gives, in a private runtime dir."""
+    result = auditmon("env", "--format", "json")
+    assert result.returncode == 0, result.stderr
+    return clean_env(AUDITMON_RUNTIME_DIR=str(runtime_dir), **json.loads(result.stdout))
+
+
+def read_jsonl(path: Path) -> list[dict]:
+    """The records of a JSON Lines recording, in order."""
+    with open(path, encoding="utf-8") as file:
+        return [json.loads(line) for line in file if line.strip()]
+
+
+def events_of(records: list[dict], pid: int | None = None) -> list[dict]:
+    """The event records, of one process if ``pid`` is given."""
+    return [r for r in records if r["type"] == "event" and (pid is None or r["pid"] == pid)]
+
+
+def all_messages(conn) -> list:
+    """Every protocol message an agent sends on ``conn``, until it closes."""
+    from auditmon import protocol
+
+    conn.settimeout(30)
+    unpacker = protocol.make_unpacker()
+    # Not a poll: it reads until the agent hangs up (recv gives b"") or 30 s of silence.
+    while data := conn.recv(1 << 16):
+        unpacker.feed(data)
+    conn.close()
+    return list(unpacker)
+
+
+def copy_readable_by_all(source: Path, into: Path) -> Path:
+    """A copy of ``source`` (a file or a directory) in ``into`` that every user can read
+    (and run, where we can): for a process the test starts as another user."""
+    copy = into / source.name
+    if source.is_dir():
+        shutil.copytree(source, copy, ignore=shutil.ignore_patterns("__pycache__"))
+    else:
+        shutil.copy2(source, copy)
+    for item in [copy, *copy.rglob("*")]:
+        mode = item.stat().st_mode | stat.S_IRUSR | stat.S_IRGRP | stat.S_IROTH
+        if item.is_dir() or mode & stat.S_IXUSR:
+            mode |= stat.S_IXGRP | stat.S_IXOTH
+        item.chmod(mode)
+    return copy
+
+
+# -- waiting -----------------------------------------------------------------------------
+
+
+def wait_for(predicate, timeout=15.0):
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.02)
