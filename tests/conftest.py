@@ -61,7 +61,7 @@ def ticker(tmp_path, runtime_dir):
     )
     assert process.stdout.readline() == "ticker ready\n"
     sock = runtime_dir / f"{process.pid}.sock"
-    wait_for(sock.exists)
+    wait_for(sock.exists, message=f"the ticker's socket {sock}")
     process.stop_file = stop
     process.sock = sock
     yield process

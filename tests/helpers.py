@@ -7,6 +7,8 @@ a test imports it by name (``from helpers import auditmon``).
 
 from __future__ import annotations
 
+import asyncio
+import inspect
 import json
 import os
 import shutil
@@ -14,8 +16,9 @@ import stat
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 ROOT = Path(__file__).resolve().parents[1]
 WORKLOADS = ROOT / "tests" / "workloads"
@@ -25,6 +28,9 @@ NOBODY = 65534
 
 #: Debian's own interpreter, outside any venv: it has no msgpack and no auditmon.
 SYSTEM_PYTHON = "/usr/bin/python3"
+
+T = TypeVar("T")
+
 
 # -- processes and recordings ------------------------------------------------------------
 
@@ -112,10 +118,76 @@ def copy_readable_by_all(source: Path, into: Path) -> Path:
 
 
 # -- waiting -----------------------------------------------------------------------------
+# A timeout here is a bound on liveness, never a measurement: the wait fails only when
+# the awaited thing does not happen at all, however slow or loaded the machine is.
 
 
-def wait_for(predicate, timeout=15.0):
+def wait_for(
+    predicate: Callable[[], T],
+    timeout: float = 30.0,
+    message: str | None = None,
+    *,
+    interval: float = 0.02,
+    state: Callable[[], object] | None = None,
+    between: Callable[[], object] | None = None,
+) -> T:
+    """Call ``predicate`` until it returns something truthy, and return that.
+
+    Between calls it sleeps ``interval`` seconds, or calls ``between`` instead (e.g. to
+    let an ingest loop read its sockets).  On timeout it fails saying what was awaited
+    (``message``, else the predicate's source) and what was last seen (``state()``,
+    else the predicate's last value).
+    """
     deadline = time.monotonic() + timeout
-    while not predicate():
-        assert time.monotonic() < deadline, "timed out"
-        time.sleep(0.02)
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() >= deadline:
+            raise AssertionError(timed_out(predicate, timeout, message, state, value))
+        if between is None:
+            time.sleep(interval)
+        else:
+            between()
+
+
+async def wait_until(
+    predicate: Callable[[], T],
+    timeout: float = 30.0,
+    message: str | None = None,
+    *,
+    interval: float = 0.05,
+    state: Callable[[], object] | None = None,
+) -> T:
+    """``wait_for`` for async tests (Textual's Pilot): it sleeps with asyncio, so the
+    app's event loop goes on processing messages meanwhile."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() >= deadline:
+            raise AssertionError(timed_out(predicate, timeout, message, state, value))
+        await asyncio.sleep(interval)
+
+
+def timed_out(
+    predicate: Callable[[], object],
+    timeout: float,
+    message: str | None,
+    state: Callable[[], object] | None,
+    last: object,
+) -> str:
+    """What a wait that timed out says: what it waited for and what it saw last."""
+    awaited = message or describe(predicate)
+    seen = state() if state is not None else last
+    shown = seen if isinstance(seen, str) else repr(seen)
+    return f"timed out after {timeout:g} s waiting for {awaited}; last seen:\n{shown}"
+
+
+def describe(function: Callable[..., object]) -> str:
+    """A function's source (a lambda's line), else its name."""
+    try:
+        return inspect.getsource(function).strip()
+    except (OSError, TypeError):
+        return getattr(function, "__qualname__", repr(function))

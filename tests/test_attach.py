@@ -67,7 +67,7 @@ def test_ls_attach_detach_reattach(ticker, runtime_dir, tmp_path):
         stderr=subprocess.DEVNULL,
     )
     try:
-        wait_for(lambda: _row(cli(runtime_dir, "ls").stdout, ticker.pid).endswith("yes"))
+        wait_for_attached(runtime_dir, ticker.pid)
         second = cli(runtime_dir, "attach", "--duration", "0.5", str(ticker.pid))
         assert second.returncode == 2
         assert "already attached" in second.stderr
@@ -90,6 +90,18 @@ def _row(listing, pid):
     return rows[0] if rows else ""
 
 
+def wait_for_attached(runtime_dir, pid) -> None:
+    """Until `auditmon ls` says that a monitor is attached to ``pid``."""
+    listing = ""
+
+    def attached() -> bool:
+        nonlocal listing
+        listing = cli(runtime_dir, "ls").stdout
+        return _row(listing, pid).endswith("yes")
+
+    wait_for(attached, message=f"`auditmon ls` to show {pid} attached", state=lambda: listing)
+
+
 def test_attach_ends_when_the_process_exits(ticker, runtime_dir, tmp_path):
     record = tmp_path / "rec.jsonl"
     attached = subprocess.Popen(
@@ -99,7 +111,7 @@ def test_attach_ends_when_the_process_exits(ticker, runtime_dir, tmp_path):
         stderr=subprocess.PIPE,
         text=True,
     )
-    wait_for(lambda: _row(cli(runtime_dir, "ls").stdout, ticker.pid).endswith("yes"))
+    wait_for_attached(runtime_dir, ticker.pid)
     ticker.stop_file.touch()
     out, err = attached.communicate(timeout=20)
     assert attached.returncode == 0, err
@@ -109,7 +121,7 @@ def test_attach_ends_when_the_process_exits(ticker, runtime_dir, tmp_path):
     seen = ticks(records)
     assert seen == list(range(len(seen)))  # nothing lost up to the end
     assert ticker.stdout.read() == "ticker done True\n"
-    wait_for(lambda: not ticker.sock.exists())  # the agent removes its socket
+    wait_for(lambda: not ticker.sock.exists(), message="the agent to remove its socket")
 
 
 def test_a_socket_is_found_only_once_it_listens(tmp_path):
@@ -200,7 +212,7 @@ def test_agent_refuses_another_users_connection(shared_dir):
     try:
         assert target.stdout.readline() == "ticker ready\n"
         path = runtime / f"{target.pid}.sock"
-        wait_for(path.exists)
+        wait_for(path.exists, message=f"the other user's agent socket {path}")
         with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
             sock.settimeout(5)
             sock.connect(str(path))  # root may reach the file; the agent must still refuse

@@ -7,11 +7,10 @@ import socket
 import subprocess
 import sys
 import threading
-import time
 
 import msgpack
 import pytest
-from helpers import AGENT_DIR, NOBODY, SYSTEM_PYTHON, clean_env
+from helpers import AGENT_DIR, NOBODY, SYSTEM_PYTHON, clean_env, wait_for
 
 from auditmon import protocol
 from auditmon.ingest import Ingest
@@ -31,11 +30,15 @@ def monitor(tmp_path):
     ingest.close()
 
 
-def pump(ingest, until, timeout=10.0):
-    deadline = time.monotonic() + timeout
-    while not until():
-        assert time.monotonic() < deadline, "timed out"
-        ingest.poll(0.02)
+def pump(ingest, until, message: str, problems: list[str], timeout: float = 30.0) -> None:
+    """Let ``ingest`` read its sockets (it waits up to 20 ms a turn) until ``until()``."""
+    wait_for(
+        until,
+        timeout,
+        message,
+        between=lambda: ingest.poll(0.02),
+        state=lambda: f"{ingest.open_connections} open connection(s); problems: {problems}",
+    )
 
 
 def client(path, *chunks):
@@ -69,6 +72,8 @@ def test_bad_connections_close_with_a_message_and_a_real_agent_carries_on(monito
     pump(
         ingest,
         lambda: good.poll() is not None and len(problems) >= 6 and ingest.open_connections == 0,
+        "the agent to end and the six bad connections to be closed",
+        problems,
     )
     text = "\n".join(problems)
     assert "undecodable data" in text
@@ -104,7 +109,12 @@ def test_connections_from_another_user_are_refused(shared_dir):
             text=True,
             cwd="/",
         )
-        pump(ingest, lambda: any(f"refused a connection from uid {NOBODY}" in p for p in problems))
+        pump(
+            ingest,
+            lambda: any(f"refused a connection from uid {NOBODY}" in p for p in problems),
+            f"the connection from uid {NOBODY} to be refused",
+            problems,
+        )
         out, _ = other.communicate(timeout=10)
         assert out.strip() == "True"
         assert session.processes == {}
@@ -123,7 +133,12 @@ def test_goodbye_accounting_reports_events_that_never_arrived(monitor):
         pack([protocol.DROPPED, {"count": 2}]),
         pack([protocol.GOODBYE, {"time": 1.0, "exit_code": None, "last_seq": 10}]),
     )
-    pump(ingest, lambda: session.processes and ingest.open_connections == 0)
+    pump(
+        ingest,
+        lambda: session.processes and ingest.open_connections == 0,
+        "the connection to say goodbye and close",
+        problems,
+    )
     (totals,) = session.processes.values()
     assert totals.process.received == 3 and totals.process.dropped == 2
     assert totals.process.lost == 5  # numbered 10, heard of 5

@@ -8,11 +8,19 @@ import shutil
 import socket
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
-from helpers import AGENT_DIR, ROOT, all_messages, clean_env, events_of, read_jsonl, run_recorded
+from helpers import (
+    AGENT_DIR,
+    ROOT,
+    all_messages,
+    clean_env,
+    events_of,
+    read_jsonl,
+    run_recorded,
+    wait_for,
+)
 
 from auditmon import protocol
 
@@ -89,17 +97,24 @@ def build_native(python: str, directory: Path) -> Path:
 def messages_of_two_processes(server: socket.socket, target: subprocess.Popen) -> list[list]:
     """Everything the parent and its forked child send, one list per connection."""
     connections = []
-    deadline = time.monotonic() + 30
     server.settimeout(0.2)
-    while len(connections) < 2:
+
+    def both_connected() -> bool:
         try:
-            conn, _ = server.accept()
+            connections.append(server.accept()[0])
         except TimeoutError:
             # connections made before the target ended are still queued: none will come
             assert target.poll() is None, f"the target ended ({target.returncode}) unheard"
-            assert time.monotonic() < deadline, "timed out"
-            continue
-        connections.append(conn)
+        return len(connections) >= 2
+
+    # accept() itself waits (0.2 s at a time): no sleep between tries
+    wait_for(
+        both_connected,
+        30,
+        "the parent's and the forked child's connections",
+        interval=0,
+        state=lambda: f"{len(connections)} connection(s)",
+    )
     return [all_messages(conn) for conn in connections]
 
 

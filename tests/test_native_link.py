@@ -12,12 +12,11 @@ import socket
 import subprocess
 import sys
 import tempfile
-import time
 import venv
 from pathlib import Path
 
 import pytest
-from helpers import AGENT_DIR, agent_env, all_messages
+from helpers import AGENT_DIR, agent_env, all_messages, wait_for
 
 from auditmon import protocol
 
@@ -56,25 +55,34 @@ def start_target(kind, path, script, capture=True, popen=None, **extra):
     )
 
 
-def messages_until(conn, wanted, timeout=10.0):
+def messages_until(conn, wanted, timeout=30.0):
     """Decode what the agent sends until an event named ``wanted`` arrives."""
     unpacker = protocol.make_unpacker()
     conn.settimeout(0.2)
-    deadline = time.monotonic() + timeout
     seen = []
-    while time.monotonic() < deadline:
+
+    def arrived() -> bool:
         try:
             data = conn.recv(1 << 16)
         except TimeoutError:
-            continue
-        if not data:
-            break
+            return False
+        assert data, f"the agent hung up before {wanted!r}; got kinds {[k for k, _ in seen]}"
         unpacker.feed(data)
         for kind, body in unpacker:
             seen.append((kind, body))
             if kind == protocol.EVENTS and any(e[3] == wanted for e in body):
-                return seen
-    raise AssertionError(f"{wanted!r} never arrived; got kinds {[k for k, _ in seen]}")
+                return True
+        return False
+
+    # recv() itself waits (0.2 s at a time): no sleep between reads
+    wait_for(
+        arrived,
+        timeout,
+        f"the event {wanted!r}",
+        interval=0,
+        state=lambda: f"message kinds so far: {[k for k, _ in seen]}",
+    )
+    return seen
 
 
 def run_to_the_end(tmp_path, script, cwd_gone=False, **extra):

@@ -8,7 +8,7 @@ import time
 
 import pytest
 from fakedata import NOW, T0, build_session
-from helpers import WORKLOADS, auditmon
+from helpers import WORKLOADS, auditmon, wait_until
 
 from auditmon.live import RunSource, StaticSource
 from auditmon.record import read_recording
@@ -29,11 +29,13 @@ def status_text(app) -> str:
 
 
 async def wait_for_status(app, text: str, timeout: float = 30) -> None:
-    """Poll until the status line shows ``text`` (the source's thread moves it along)."""
-    deadline = time.monotonic() + timeout
-    while text not in status_text(app):
-        assert time.monotonic() < deadline, status_text(app)
-        await asyncio.sleep(0.1)
+    """Until the status line shows ``text`` (the source's thread moves it along)."""
+    await wait_until(
+        lambda: text in status_text(app),
+        timeout,
+        f"{text!r} in the status line",
+        state=lambda: status_text(app),
+    )
 
 
 @pytest.fixture
@@ -165,14 +167,16 @@ async def test_a_real_run_shows_events_and_the_exit(tmp_path):
     async with app.run_test(size=SIZE) as pilot:
         await wait_for_status(app, "exited with status 3", 30)
         rows = app.query_one(ProcessTable)
-        deadline = time.monotonic() + 5  # the process row follows with the next snapshot
 
         def command_row() -> list[str]:
             return [str(c) for c in rows.get_row_at(1)] if rows.row_count > 1 else []
 
-        while "exited 3" not in command_row():
-            assert time.monotonic() < deadline, (rows.row_count, command_row())
-            await asyncio.sleep(0.05)
+        # the process row follows with a later snapshot, once its connection has closed
+        await wait_until(
+            lambda: "exited 3" in command_row(),
+            message="the command's row to say 'exited 3'",
+            state=lambda: (rows.row_count, command_row()),
+        )
         assert {"open", "pilot.tick"} <= set(event_names(app))
         log = app.query_one("#output")
         assert any("workload output" in str(line) for line in log.lines)
@@ -269,10 +273,11 @@ async def test_attach_shows_the_process_and_says_when_it_dies(ticker, runtime_di
     app = AuditmonApp(source)
     try:
         async with app.run_test(size=SIZE) as pilot:
-            deadline = time.monotonic() + 20
-            while "ticker.tick" not in event_names(app):
-                assert time.monotonic() < deadline
-                await asyncio.sleep(0.1)
+            await wait_until(
+                lambda: "ticker.tick" in event_names(app),
+                message="the ticker's events in the events table",
+                state=lambda: (status_text(app), event_names(app)),
+            )
             assert f"attached to pid {ticker.pid}" in status_text(app)
             ticker.stop_file.touch()
             await wait_for_status(app, "exited; data kept", 20)

@@ -6,6 +6,8 @@ import sys
 import threading
 import time
 
+from helpers import wait_for
+
 from auditmon.live import REDRAW_SHARE, SLOWEST_INTERVAL, RunSource, UiTurn
 
 
@@ -62,10 +64,12 @@ def test_a_process_ending_is_shown_without_waiting_for_the_cadence():
     source.launch()
     source.start(snapshots.append)
     try:
-        deadline = time.monotonic() + 30
-        while not any(s.processes and s.processes[0].state != "running" for s in snapshots):
-            assert time.monotonic() < deadline, [s.processes for s in snapshots]
-            time.sleep(0.05)
+        wait_for(
+            lambda: any(s.processes and s.processes[0].state != "running" for s in snapshots),
+            message="a snapshot showing the process ended",
+            interval=0.05,
+            state=lambda: [s.processes for s in snapshots],
+        )
     finally:
         source.terminate()
         source.stop()
