@@ -1,4 +1,11 @@
-"""Fixtures shared by the tests; plain helpers are in ``helpers.py``."""
+"""Fixtures shared by the tests; plain helpers are in ``helpers.py``.
+
+    .venv/bin/python -m pytest -m "not system"   # the quick inner loop: no real targets
+    .venv/bin/python -m pytest                    # everything, as CI runs it
+
+Tests marked ``system`` start real processes: auditmon, agents in targets, tmux, pip
+and venvs, other interpreters (``-m system`` runs only those).
+"""
 
 from __future__ import annotations
 

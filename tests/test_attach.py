@@ -34,11 +34,13 @@ def ticks(records):
     return [e["args"][0] for e in events_of(records) if e["event"] == "ticker.tick"]
 
 
+@pytest.mark.system
 def test_socket_is_private(ticker, runtime_dir):
     assert oct(os.stat(runtime_dir).st_mode & 0o777) == "0o700"
     assert oct(os.stat(ticker.sock).st_mode & 0o777) == "0o600"
 
 
+@pytest.mark.system
 def test_ls_attach_detach_reattach(ticker, runtime_dir, tmp_path):
     listing = cli(runtime_dir, "ls")
     assert listing.returncode == 0, listing.stderr
@@ -102,6 +104,7 @@ def wait_for_attached(runtime_dir, pid) -> None:
     wait_for(attached, message=f"`auditmon ls` to show {pid} attached", state=lambda: listing)
 
 
+@pytest.mark.system
 def test_attach_ends_when_the_process_exits(ticker, runtime_dir, tmp_path):
     record = tmp_path / "rec.jsonl"
     attached = subprocess.Popen(
@@ -146,6 +149,7 @@ def test_a_socket_is_found_only_once_it_listens(tmp_path):
         listener.close()
 
 
+@pytest.mark.system
 def test_stale_sockets_are_cleaned_up(runtime_dir, tmp_path):
     runtime_dir.mkdir(mode=0o700)
     stale = runtime_dir / "4194305.sock"  # above Linux's largest pid: never alive
@@ -164,6 +168,7 @@ def test_stale_sockets_are_cleaned_up(runtime_dir, tmp_path):
     assert list(runtime_dir.iterdir()) == []
 
 
+@pytest.mark.system
 def test_bad_pids_get_one_line_and_status_2(runtime_dir):
     for pid, expected in (
         ("999999999", "no process with PID 999999999"),
@@ -175,6 +180,7 @@ def test_bad_pids_get_one_line_and_status_2(runtime_dir):
         assert "Traceback" not in result.stderr
 
 
+@pytest.mark.system
 def test_another_users_process_is_refused(runtime_dir):
     if os.getuid() != 0:
         pytest.skip("needs root to start a process as another user")
@@ -189,6 +195,7 @@ def test_another_users_process_is_refused(runtime_dir):
         other.wait()
 
 
+@pytest.mark.system
 def test_agent_refuses_another_users_connection(shared_dir):
     """SO_PEERCRED on the agent's side: a peer with another uid gets nothing at all."""
     if os.getuid() != 0:
@@ -228,6 +235,7 @@ def test_agent_refuses_another_users_connection(shared_dir):
         target.wait(timeout=15)
 
 
+@pytest.mark.system
 def test_garbage_requests_do_not_disturb_the_agent(ticker, runtime_dir):
     with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
         sock.settimeout(5)

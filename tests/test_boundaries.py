@@ -78,6 +78,7 @@ def test_model_ingest_and_catalog_never_import_textual():
     assert not [m for m in loaded if m.startswith("textual")], loaded
 
 
+@pytest.mark.system
 @pytest.mark.parametrize("kind", ["native", "python"])
 def test_the_agent_starts_in_a_bare_interpreter(no_msgpack_python, tmp_path, kind):
     """Attach mode is started by the agent's Python package (run mode may start in C
@@ -88,6 +89,7 @@ def test_the_agent_starts_in_a_bare_interpreter(no_msgpack_python, tmp_path, kin
         "print(sitecustomize.__file__)\n"
         "print(any('agent' == p.rstrip('/').split('/')[-1] for p in sys.path))\n"
         "print('_auditmon_agent.core' in sys.modules, '_auditmon_agent.attach' in sys.modules)\n"
+        # the target waits for its own socket: it runs without our helpers
         "import time\n"
         "sock = os.path.join(os.environ['AUDITMON_RUNTIME_DIR'], '%d.sock' % os.getpid())\n"
         "deadline = time.monotonic() + 10\n"

@@ -21,7 +21,10 @@ print('e2e workload done')
 sys.exit(5)
 """
 
-pytestmark = pytest.mark.skipif(shutil.which("tmux") is None, reason="tmux is not installed")
+pytestmark = [
+    pytest.mark.system,
+    pytest.mark.skipif(shutil.which("tmux") is None, reason="tmux is not on PATH"),
+]
 
 
 class Tmux:

@@ -8,6 +8,8 @@ import json
 import pytest
 from helpers import WORKLOADS, agent_env, events_of, read_jsonl, run_recorded
 
+pytestmark = pytest.mark.system
+
 AGENT_STRLEN = 1024
 
 

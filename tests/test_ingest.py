@@ -56,6 +56,7 @@ def client(path, *chunks):
     threading.Thread(target=send, daemon=True).start()
 
 
+@pytest.mark.system
 def test_bad_connections_close_with_a_message_and_a_real_agent_carries_on(monitor):
     ingest, session, problems, path = monitor
     good = subprocess.Popen(
@@ -88,6 +89,7 @@ def test_bad_connections_close_with_a_message_and_a_real_agent_carries_on(monito
     assert real[0].process.status == "exited"
 
 
+@pytest.mark.system
 def test_connections_from_another_user_are_refused(shared_dir):
     if os.getuid() != 0:
         pytest.skip("needs root to run a client as another user")

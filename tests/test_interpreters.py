@@ -29,6 +29,8 @@ from tools.cext import c_compiler, compile_extension  # noqa: E402
 
 sys.path.remove(str(ROOT))
 
+pytestmark = pytest.mark.system
+
 WORKLOAD = (
     "import os, subprocess, sys\n"
     "sys.audit('interp.check', sys.version_info[:2], 'x' * 2000)\n"

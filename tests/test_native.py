@@ -287,6 +287,7 @@ def test_the_cache_keeps_nothing_alive():
     assert gone() is None
 
 
+@pytest.mark.system
 @pytest.mark.parametrize("kind", ["native", "python"])
 def test_tracers_and_profilers_never_see_the_agent(tmp_path, kind):
     """CPython keeps tracers out of Python audit hooks; the C-level hook does the same

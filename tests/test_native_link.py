@@ -20,6 +20,8 @@ from helpers import AGENT_DIR, agent_env, all_messages, wait_for
 
 from auditmon import protocol
 
+pytestmark = pytest.mark.system
+
 # Counting a process's threads reads /proc/self/task.
 needs_proc = pytest.mark.skipif(not Path("/proc/self/task").is_dir(), reason="no /proc (not Linux)")
 

@@ -13,6 +13,8 @@ from collections import Counter, defaultdict
 import pytest
 from helpers import WORKLOADS, read_jsonl, run_recorded
 
+pytestmark = pytest.mark.system
+
 K = 50  # tree.py's K
 BURST = 2000  # tree.py's BURST
 TASKS = 20  # tree.py's TASKS

@@ -10,6 +10,8 @@ import sys
 import pytest
 from helpers import SYSTEM_PYTHON, auditmon, clean_env, events_of, read_jsonl, run_recorded
 
+pytestmark = pytest.mark.system
+
 NO_PYTHON = "no Python process reported"
 DEBIAN_SITECUSTOMIZE = ("/usr/lib/python3.11/sitecustomize.py", "/etc/python3.11/sitecustomize.py")
 

@@ -25,6 +25,8 @@ from helpers import (
     run_recorded,
 )
 
+pytestmark = pytest.mark.system
+
 MODES = {"ok": 0, "exit": 3, "raise": 1, "sigterm": 128 + signal.SIGTERM}
 BEHAVIOUR = WORKLOADS / "behaviour.py"
 

@@ -160,6 +160,7 @@ sys.exit(3)
 """
 
 
+@pytest.mark.system
 async def test_a_real_run_shows_events_and_the_exit(tmp_path):
     source = RunSource([sys.executable, "-c", WORKLOAD], {}, tmp_path / "rec.jsonl")
     source.launch()
@@ -194,6 +195,7 @@ async def test_a_real_run_shows_events_and_the_exit(tmp_path):
     assert [r["args"][0] for r in ticks] == list(range(20))
 
 
+@pytest.mark.system
 async def test_replay_shows_a_recording_in_the_same_screens(tmp_path):
     from auditmon.live import ReplaySource
 
@@ -253,6 +255,7 @@ async def test_replay_in_time_takes_the_recorded_time(tmp_path):
     assert elapsed >= 0.9  # 2 s of recording at 2x
 
 
+@pytest.mark.system
 def test_replay_refuses_what_is_not_a_recording(tmp_path):
     missing = auditmon("replay", str(tmp_path / "nope.jsonl"))
     assert missing.returncode == 2 and "no such file" in missing.stderr
@@ -263,6 +266,7 @@ def test_replay_refuses_what_is_not_a_recording(tmp_path):
     assert "Traceback" not in result.stderr
 
 
+@pytest.mark.system
 async def test_attach_shows_the_process_and_says_when_it_dies(ticker, runtime_dir, monkeypatch):
     from auditmon import protocol
     from auditmon.attach import connect

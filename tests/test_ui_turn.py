@@ -6,6 +6,7 @@ import sys
 import threading
 import time
 
+import pytest
 from helpers import wait_for
 
 from auditmon.live import REDRAW_SHARE, SLOWEST_INTERVAL, RunSource, UiTurn
@@ -55,6 +56,7 @@ def test_snapshots_slow_down_only_as_far_as_redraws_need():
     assert turn.interval(2.0) == 2.0  # a slower cadence asked for is kept
 
 
+@pytest.mark.system
 def test_a_process_ending_is_shown_without_waiting_for_the_cadence():
     """Snapshots may come only once a second where redraws are slow; a process that
     starts or ends (or the command's state changing) is news, shown at once."""
