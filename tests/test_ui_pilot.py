@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-import asyncio
 import sys
-import time
+import time as real_time
 
 import pytest
 from fakedata import NOW, T0, build_session
@@ -180,6 +179,12 @@ async def test_a_real_run_shows_events_and_the_exit(tmp_path):
         )
         assert {"open", "pilot.tick"} <= set(event_names(app))
         log = app.query_one("#output")
+        # the output is read by threads of its own, and shown with a snapshot
+        await wait_until(
+            lambda: any("workload output" in str(line) for line in log.lines),
+            message="the command's output in the output panel",
+            state=lambda: [str(line) for line in log.lines],
+        )
         assert any("workload output" in str(line) for line in log.lines)
         index = event_names(app).index("pilot.tick")
         app.query_one(EventsTable).move_cursor(row=index)
@@ -216,7 +221,12 @@ async def test_replay_shows_a_recording_in_the_same_screens(tmp_path):
     app = AuditmonApp(source)
     async with app.run_test(size=SIZE) as pilot:
         await wait_for_status(app, "replayed", 30)
-        await pilot.pause(0.3)
+        # the status line may say so over an earlier snapshot: wait for the last one
+        await wait_until(
+            lambda: app.latest.total_events == len(recorded),
+            message=f"a snapshot with all {len(recorded)} recorded events",
+            state=lambda: app.latest.total_events,
+        )
         assert app.latest.total_events == len(recorded)
         assert len(app.latest.processes) == len([r for r in records if r["type"] == "process"])
         index = event_names(app).index("exact.odd")
@@ -230,7 +240,36 @@ async def test_replay_shows_a_recording_in_the_same_screens(tmp_path):
         assert "x" * 100 in body and "1,000,000 chars" in body
 
 
-async def test_replay_in_time_takes_the_recorded_time(tmp_path):
+class ReplayClock:
+    """A clock that only the replay's own sleeps move on: the replay is paced by it as
+    by the real one, but how fast the machine runs makes no difference."""
+
+    def __init__(self, start: float = 1000.0) -> None:
+        self.start = self.now = start
+
+    def monotonic(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.now += max(seconds, 0.0)
+        real_time.sleep(0)  # other threads get their turn, as in a real sleep
+
+    def elapsed(self) -> float:
+        return self.now - self.start
+
+    def __getattr__(self, name: str):
+        return getattr(real_time, name)  # time.time() and the rest: the real ones
+
+
+TICKS = [100.0 + i * 0.5 for i in range(5)]  # recorded 0.5 s apart: 2 s in all
+
+
+def due_by(elapsed: float, speed: float) -> int:
+    """How many of TICKS a replay at ``speed`` may have shown ``elapsed`` s after its start."""
+    return sum((t - TICKS[0]) / speed <= elapsed + 1e-9 for t in TICKS)
+
+
+async def test_replay_in_time_takes_the_recorded_time(tmp_path, monkeypatch):
     from auditmon.live import ReplaySource
 
     path = tmp_path / "timed.jsonl"
@@ -238,21 +277,42 @@ async def test_replay_in_time_takes_the_recorded_time(tmp_path):
         '{"type":"process","pid":7,"ppid":1,"argv":["x"],"executable":"x","cwd":"/",'
         '"python":"cpython 3.11.7","start":100.0}\n'
         + "".join(
-            f'{{"type":"event","pid":7,"seq":{i + 1},"time":{100.0 + i * 0.5},"thread":1,'
+            f'{{"type":"event","pid":7,"seq":{i + 1},"time":{t},"thread":1,'
             f'"event":"t.tick","args":[{i}]}}\n'
-            for i in range(5)
+            for i, t in enumerate(TICKS)
         )
     )
-    app = AuditmonApp(ReplaySource(path, speed=2.0))
-    started = time.monotonic()
+    clock = ReplayClock()
+    monkeypatch.setattr(sys.modules[ReplaySource.__module__], "time", clock)
+    source = ReplaySource(path, speed=2.0)
+    taken = []  # (the replay's clock, the snapshot) for each snapshot handed to the UI
+    start = source.start
+
+    def start_and_keep_snapshots(callback) -> None:
+        def keep(snapshot) -> None:
+            taken.append((clock.elapsed(), snapshot))
+            callback(snapshot)
+
+        start(keep)
+
+    source.start = start_and_keep_snapshots
+    app = AuditmonApp(source)
     async with app.run_test(size=SIZE):
-        while "replayed" not in status_text(app):
-            assert time.monotonic() - started < 20
-            await asyncio.sleep(0.05)
-        elapsed = time.monotonic() - started
-        await asyncio.sleep(0.4)
+        await wait_for_status(app, "replayed", 20)
+        await wait_until(
+            lambda: app.latest.total_events == 5,
+            message="a snapshot with all 5 events",
+            state=lambda: app.latest.total_events,
+        )
         assert app.latest.total_events == 5
-    assert elapsed >= 0.9  # 2 s of recording at 2x
+    counts = [snapshot.total_events for _, snapshot in taken]
+    assert counts == sorted(counts) and counts[-1] == 5
+    assert counts[0] < 5  # the first snapshot came before the replay had shown them all
+    for elapsed, snapshot in taken:
+        assert snapshot.total_events <= due_by(elapsed, 2.0), (elapsed, counts)  # none early
+        (row,) = snapshot.events
+        assert row.last_time == TICKS[row.count - 1]  # in the recorded order
+    assert taken[-1][0] == pytest.approx(1.0, abs=0.06)  # 2 s of recording at 2x
 
 
 @pytest.mark.system
