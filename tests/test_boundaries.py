@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import ast
+import json
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 from helpers import AGENT_DIR, ROOT, SYSTEM_PYTHON, clean_env
@@ -32,16 +34,41 @@ def guarded_by_import_error(tree: ast.AST, target: ast.AST) -> bool:
     return False
 
 
-def test_agent_files_exist():
-    names = {p.name for p in AGENT_FILES}
-    assert {
-        "sitecustomize.py",
-        "core.py",
-        "wire.py",
-        "transport.py",
-        "attach.py",
-        "summarize.py",
-    } <= names
+# What setuptools' build_py would put in a wheel, read from the packaging configuration
+# by setuptools itself (nothing is built or written).
+SHIPPED_MODULES = """
+import json
+from setuptools.dist import Distribution
+dist = Distribution({"script_name": "setup.py"})
+dist.parse_config_files()
+build_py = dist.get_command_obj("build_py")
+build_py.ensure_finalized()
+print(json.dumps([[package, path] for package, _, path in build_py.find_all_modules()]))
+"""
+
+
+def shipped_agent_files() -> list[Path]:
+    """The agent's Python files that the installed package ships (as auditmon/_agent)."""
+    result = subprocess.run(
+        [sys.executable, "-c", SHIPPED_MODULES],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        env=clean_env(),
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stderr
+    modules = json.loads(result.stdout)
+    return sorted(ROOT / path for package, path in modules if package.startswith("auditmon._agent"))
+
+
+def test_the_agent_files_checked_here_are_the_files_the_package_ships():
+    """The checks below read every .py file under agent/: that must be exactly what the
+    package ships to targets, so no shipped module escapes them (a subpackage missing
+    from pyproject's package list would not ship at all) and none checked is left out."""
+    shipped = shipped_agent_files()
+    assert {"sitecustomize.py", "core.py", "wire.py"} <= {p.name for p in shipped}
+    assert shipped == AGENT_FILES
 
 
 def test_the_agent_imports_only_the_standard_library():

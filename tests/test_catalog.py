@@ -295,8 +295,35 @@ def test_runtime_alias_for_asyncgen_hooks(catalog: Catalog) -> None:
     assert "sys.set_asyncgen_hook_finalizer" in catalog
 
 
-def test_load_catalog_is_cached() -> None:
-    assert load_catalog() is load_catalog()
+READS_OF_THE_CATALOG = """
+import sys
+reads = []
+def hook(event, args):
+    if event == "open" and str(args[0]).endswith("catalog.json"):
+        reads.append(args[0])
+sys.addaudithook(hook)
+from auditmon.catalog import load_catalog, risk_for
+from auditmon.model import Session
+catalogs = {id(load_catalog()), id(Session().catalog), id(Session().catalog)}
+risk_for("open", ["/tmp/x", "w"])
+print(len(reads), len(catalogs))
+"""
+
+
+def test_the_catalog_is_read_once_however_many_use_it() -> None:
+    """Every session, risk lookup and screen uses the catalog: the file is read and
+    parsed once per process (an audit hook of our own counts the opens), and all of them
+    share that one catalog."""
+    result = subprocess.run(
+        [sys.executable, "-c", READS_OF_THE_CATALOG],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stderr
+    reads, catalogs = result.stdout.split()
+    assert (reads, catalogs) == ("1", "1")
 
 
 # --- risk --------------------------------------------------------------------------------
