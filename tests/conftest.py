@@ -18,17 +18,16 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from helpers import SYSTEM_PYTHON, WORKLOADS, attach_env, has_system_python, wait_for
+from helpers import WORKLOADS, attach_env, system_python_or_skip, wait_for
 
 
 @pytest.fixture(params=["venv", "system"])
 def target_python(request) -> str:
-    """The interpreter a workload runs under: ours (with msgpack) or Debian's (without)."""
+    """The interpreter a workload runs under: ours (with msgpack) or one outside any
+    venv without msgpack (Debian's python3 here)."""
     if request.param == "venv":
         return sys.executable
-    if not has_system_python():
-        pytest.skip(f"{SYSTEM_PYTHON} is not installed on this machine")
-    return SYSTEM_PYTHON
+    return system_python_or_skip()
 
 
 @pytest.fixture(params=["native", "python"])
@@ -40,11 +39,7 @@ def agent_kind(request) -> str:
 @pytest.fixture
 def no_msgpack_python() -> str:
     """An interpreter that cannot import msgpack, to prove the agent needs nothing."""
-    if not has_system_python():
-        pytest.skip(f"{SYSTEM_PYTHON} is not installed on this machine")
-    check = subprocess.run([SYSTEM_PYTHON, "-c", "import msgpack"], capture_output=True)
-    assert check.returncode != 0, "the system python has msgpack; the test would prove nothing"
-    return SYSTEM_PYTHON
+    return system_python_or_skip()
 
 
 @pytest.fixture

@@ -12,13 +12,13 @@ import pytest
 from helpers import (
     AGENT_DIR,
     NOBODY,
-    SYSTEM_PYTHON,
     WORKLOADS,
     attach_env,
     auditmon,
     clean_env,
     copy_readable_by_all,
     events_of,
+    python_runnable_by_or_skip,
     read_jsonl,
     wait_for,
 )
@@ -201,6 +201,7 @@ def test_agent_refuses_another_users_connection(shared_dir):
     if os.getuid() != 0:
         pytest.skip("needs root to run a target as another user")
     # The other user runs copies: the checkout (and our venv) may be readable by us alone.
+    python = python_runnable_by_or_skip(NOBODY)
     ticker = copy_readable_by_all(WORKLOADS / "ticker.py", shared_dir)
     agent = copy_readable_by_all(AGENT_DIR, shared_dir)
     runtime = shared_dir / "rt"
@@ -209,7 +210,7 @@ def test_agent_refuses_another_users_connection(shared_dir):
     stop = shared_dir / "stop"
     env = {**attach_env(runtime), "PYTHONPATH": str(agent)}
     target = subprocess.Popen(
-        [SYSTEM_PYTHON, str(ticker), str(stop)],
+        [python, str(ticker), str(stop)],
         user=NOBODY,
         env=env,
         stdout=subprocess.PIPE,

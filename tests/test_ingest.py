@@ -10,7 +10,7 @@ import threading
 
 import msgpack
 import pytest
-from helpers import AGENT_DIR, NOBODY, SYSTEM_PYTHON, clean_env, wait_for
+from helpers import AGENT_DIR, NOBODY, clean_env, python_runnable_by_or_skip, wait_for
 
 from auditmon import protocol
 from auditmon.ingest import Ingest
@@ -93,6 +93,7 @@ def test_bad_connections_close_with_a_message_and_a_real_agent_carries_on(monito
 def test_connections_from_another_user_are_refused(shared_dir):
     if os.getuid() != 0:
         pytest.skip("needs root to run a client as another user")
+    python = python_runnable_by_or_skip(NOBODY)
     problems: list[str] = []
     session = Session()
     ingest = Ingest(session, problems.append)
@@ -105,7 +106,7 @@ def test_connections_from_another_user_are_refused(shared_dir):
             "s.settimeout(5); print(s.recv(10) == b'')"
         )
         other = subprocess.Popen(
-            [SYSTEM_PYTHON, "-c", code, path],
+            [python, "-c", code, path],
             user=NOBODY,
             stdout=subprocess.PIPE,
             text=True,
