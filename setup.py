@@ -8,19 +8,12 @@ tell a stale extension (a failed rebuild leaves the old one in place) from a fre
 import hashlib
 from pathlib import Path
 
-from setuptools import Extension, find_packages, setup
+from setuptools import Extension, setup
 
 SOURCE = "agent/_auditmon_native.c"
 DIGEST = hashlib.sha256((Path(__file__).parent / SOURCE).read_bytes()).hexdigest()
 
 setup(
-    # The monitor's packages, found; the agent's directory, mapped in as auditmon._agent
-    # (pyproject.toml's package-dir).
-    packages=[
-        *find_packages(include=["auditmon", "auditmon.*"]),
-        "auditmon._agent",
-        "auditmon._agent._auditmon_agent",
-    ],
     ext_modules=[
         Extension(
             "auditmon._agent._auditmon_native",

@@ -9,13 +9,16 @@ import sys
 
 import msgpack
 import pytest
-from conftest import (
+from helpers import (
     AGENT_DIR,
+    NOBODY,
     WORKLOADS,
     attach_env,
     auditmon,
     clean_env,
+    copy_readable_by_all,
     events_of,
+    python_runnable_by_or_skip,
     read_jsonl,
     wait_for,
 )
@@ -31,11 +34,13 @@ def ticks(records):
     return [e["args"][0] for e in events_of(records) if e["event"] == "ticker.tick"]
 
 
+@pytest.mark.system
 def test_socket_is_private(ticker, runtime_dir):
     assert oct(os.stat(runtime_dir).st_mode & 0o777) == "0o700"
     assert oct(os.stat(ticker.sock).st_mode & 0o777) == "0o600"
 
 
+@pytest.mark.system
 def test_ls_attach_detach_reattach(ticker, runtime_dir, tmp_path):
     listing = cli(runtime_dir, "ls")
     assert listing.returncode == 0, listing.stderr
@@ -64,7 +69,7 @@ def test_ls_attach_detach_reattach(ticker, runtime_dir, tmp_path):
         stderr=subprocess.DEVNULL,
     )
     try:
-        wait_for(lambda: _row(cli(runtime_dir, "ls").stdout, ticker.pid).endswith("yes"))
+        wait_for_attached(runtime_dir, ticker.pid)
         second = cli(runtime_dir, "attach", "--duration", "0.5", str(ticker.pid))
         assert second.returncode == 2
         assert "already attached" in second.stderr
@@ -87,6 +92,19 @@ def _row(listing, pid):
     return rows[0] if rows else ""
 
 
+def wait_for_attached(runtime_dir, pid) -> None:
+    """Until `auditmon ls` says that a monitor is attached to ``pid``."""
+    listing = ""
+
+    def attached() -> bool:
+        nonlocal listing
+        listing = cli(runtime_dir, "ls").stdout
+        return _row(listing, pid).endswith("yes")
+
+    wait_for(attached, message=f"`auditmon ls` to show {pid} attached", state=lambda: listing)
+
+
+@pytest.mark.system
 def test_attach_ends_when_the_process_exits(ticker, runtime_dir, tmp_path):
     record = tmp_path / "rec.jsonl"
     attached = subprocess.Popen(
@@ -96,7 +114,7 @@ def test_attach_ends_when_the_process_exits(ticker, runtime_dir, tmp_path):
         stderr=subprocess.PIPE,
         text=True,
     )
-    wait_for(lambda: _row(cli(runtime_dir, "ls").stdout, ticker.pid).endswith("yes"))
+    wait_for_attached(runtime_dir, ticker.pid)
     ticker.stop_file.touch()
     out, err = attached.communicate(timeout=20)
     assert attached.returncode == 0, err
@@ -106,7 +124,7 @@ def test_attach_ends_when_the_process_exits(ticker, runtime_dir, tmp_path):
     seen = ticks(records)
     assert seen == list(range(len(seen)))  # nothing lost up to the end
     assert ticker.stdout.read() == "ticker done True\n"
-    wait_for(lambda: not ticker.sock.exists())  # the agent removes its socket
+    wait_for(lambda: not ticker.sock.exists(), message="the agent to remove its socket")
 
 
 def test_a_socket_is_found_only_once_it_listens(tmp_path):
@@ -131,6 +149,7 @@ def test_a_socket_is_found_only_once_it_listens(tmp_path):
         listener.close()
 
 
+@pytest.mark.system
 def test_stale_sockets_are_cleaned_up(runtime_dir, tmp_path):
     runtime_dir.mkdir(mode=0o700)
     stale = runtime_dir / "4194305.sock"  # above Linux's largest pid: never alive
@@ -149,6 +168,7 @@ def test_stale_sockets_are_cleaned_up(runtime_dir, tmp_path):
     assert list(runtime_dir.iterdir()) == []
 
 
+@pytest.mark.system
 def test_bad_pids_get_one_line_and_status_2(runtime_dir):
     for pid, expected in (
         ("999999999", "no process with PID 999999999"),
@@ -160,10 +180,11 @@ def test_bad_pids_get_one_line_and_status_2(runtime_dir):
         assert "Traceback" not in result.stderr
 
 
+@pytest.mark.system
 def test_another_users_process_is_refused(runtime_dir):
     if os.getuid() != 0:
         pytest.skip("needs root to start a process as another user")
-    other = subprocess.Popen(["sleep", "30"], user=65534)
+    other = subprocess.Popen(["sleep", "30"], user=NOBODY)
     try:
         result = cli(runtime_dir, "attach", str(other.pid))
         assert result.returncode == 2
@@ -174,22 +195,23 @@ def test_another_users_process_is_refused(runtime_dir):
         other.wait()
 
 
-def test_agent_refuses_another_users_connection(tmp_path):
+@pytest.mark.system
+def test_agent_refuses_another_users_connection(shared_dir):
     """SO_PEERCRED on the agent's side: a peer with another uid gets nothing at all."""
     if os.getuid() != 0:
         pytest.skip("needs root to run a target as another user")
-    import tempfile
-
-    base = tempfile.mkdtemp()
-    os.chmod(base, 0o755)
-    runtime = os.path.join(base, "rt")
-    os.mkdir(runtime, 0o700)
-    os.chown(runtime, 65534, 65534)
-    stop = os.path.join(base, "stop")
-    env = attach_env(runtime)
+    # The other user runs copies: the checkout (and our venv) may be readable by us alone.
+    python = python_runnable_by_or_skip(NOBODY)
+    ticker = copy_readable_by_all(WORKLOADS / "ticker.py", shared_dir)
+    agent = copy_readable_by_all(AGENT_DIR, shared_dir)
+    runtime = shared_dir / "rt"
+    runtime.mkdir(mode=0o700)
+    os.chown(runtime, NOBODY, NOBODY)
+    stop = shared_dir / "stop"
+    env = {**attach_env(runtime), "PYTHONPATH": str(agent)}
     target = subprocess.Popen(
-        ["/usr/bin/python3", str(WORKLOADS / "ticker.py"), stop],
-        user=65534,
+        [python, str(ticker), str(stop)],
+        user=NOBODY,
         env=env,
         stdout=subprocess.PIPE,
         text=True,
@@ -197,11 +219,11 @@ def test_agent_refuses_another_users_connection(tmp_path):
     )
     try:
         assert target.stdout.readline() == "ticker ready\n"
-        path = os.path.join(runtime, f"{target.pid}.sock")
-        wait_for(lambda: os.path.exists(path))
+        path = runtime / f"{target.pid}.sock"
+        wait_for(path.exists, message=f"the other user's agent socket {path}")
         with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
             sock.settimeout(5)
-            sock.connect(path)  # root may reach the file; the agent must still refuse
+            sock.connect(str(path))  # root may reach the file; the agent must still refuse
             try:
                 sock.sendall(protocol.REQUEST_STATUS)
                 answer = sock.recv(100)
@@ -210,11 +232,11 @@ def test_agent_refuses_another_users_connection(tmp_path):
             assert answer == b""
         assert target.poll() is None
     finally:
-        os.chmod(base, 0o777)
-        open(stop, "w").close()
+        stop.touch()
         target.wait(timeout=15)
 
 
+@pytest.mark.system
 def test_garbage_requests_do_not_disturb_the_agent(ticker, runtime_dir):
     with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
         sock.settimeout(5)

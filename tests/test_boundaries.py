@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import ast
+import json
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
-from conftest import AGENT_DIR, ROOT, SYSTEM_PYTHON, clean_env
+from helpers import AGENT_DIR, ROOT, clean_env, facts_of
 
 AGENT_FILES = sorted(AGENT_DIR.rglob("*.py"))
 STDLIB = set(sys.stdlib_module_names) | {"_frozen_importlib", "_frozen_importlib_external"}
@@ -32,16 +34,41 @@ def guarded_by_import_error(tree: ast.AST, target: ast.AST) -> bool:
     return False
 
 
-def test_agent_files_exist():
-    names = {p.name for p in AGENT_FILES}
-    assert {
-        "sitecustomize.py",
-        "core.py",
-        "wire.py",
-        "transport.py",
-        "attach.py",
-        "summarize.py",
-    } <= names
+# What setuptools' build_py would put in a wheel, read from the packaging configuration
+# by setuptools itself (nothing is built or written).
+SHIPPED_MODULES = """
+import json
+from setuptools.dist import Distribution
+dist = Distribution({"script_name": "setup.py"})
+dist.parse_config_files()
+build_py = dist.get_command_obj("build_py")
+build_py.ensure_finalized()
+print(json.dumps([[package, path] for package, _, path in build_py.find_all_modules()]))
+"""
+
+
+def shipped_agent_files() -> list[Path]:
+    """The agent's Python files that the installed package ships (as auditmon/_agent)."""
+    result = subprocess.run(
+        [sys.executable, "-c", SHIPPED_MODULES],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        env=clean_env(),
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stderr
+    modules = json.loads(result.stdout)
+    return sorted(ROOT / path for package, path in modules if package.startswith("auditmon._agent"))
+
+
+def test_the_agent_files_checked_here_are_the_files_the_package_ships():
+    """The checks below read every .py file under agent/: that must be exactly what the
+    package ships to targets, so no shipped module escapes them (a subpackage missing
+    from pyproject's package list would not ship at all) and none checked is left out."""
+    shipped = shipped_agent_files()
+    assert {"sitecustomize.py", "core.py", "wire.py"} <= {p.name for p in shipped}
+    assert shipped == AGENT_FILES
 
 
 def test_the_agent_imports_only_the_standard_library():
@@ -79,6 +106,7 @@ def test_model_ingest_and_catalog_never_import_textual():
     assert not [m for m in loaded if m.startswith("textual")], loaded
 
 
+@pytest.mark.system
 @pytest.mark.parametrize("kind", ["native", "python"])
 def test_the_agent_starts_in_a_bare_interpreter(no_msgpack_python, tmp_path, kind):
     """Attach mode is started by the agent's Python package (run mode may start in C
@@ -89,6 +117,7 @@ def test_the_agent_starts_in_a_bare_interpreter(no_msgpack_python, tmp_path, kin
         "print(sitecustomize.__file__)\n"
         "print(any('agent' == p.rstrip('/').split('/')[-1] for p in sys.path))\n"
         "print('_auditmon_agent.core' in sys.modules, '_auditmon_agent.attach' in sys.modules)\n"
+        # the target waits for its own socket: it runs without our helpers
         "import time\n"
         "sock = os.path.join(os.environ['AUDITMON_RUNTIME_DIR'], '%d.sock' % os.getpid())\n"
         "deadline = time.monotonic() + 10\n"
@@ -98,7 +127,7 @@ def test_the_agent_starts_in_a_bare_interpreter(no_msgpack_python, tmp_path, kin
     )
     runtime = tmp_path / "rt"
     result = subprocess.run(
-        [SYSTEM_PYTHON, "-c", code],
+        [no_msgpack_python, "-c", code],
         capture_output=True,
         text=True,
         env=clean_env(
@@ -111,8 +140,10 @@ def test_the_agent_starts_in_a_bare_interpreter(no_msgpack_python, tmp_path, kin
     )
     assert result.returncode == 0, result.stderr
     assert result.stderr == ""
-    # Debian's python3 has its own sitecustomize, which the agent ran in its place
     first, agent_on_path, core, attach, listening = result.stdout.split()
-    assert first != str(AGENT_DIR / "sitecustomize.py")
+    own = facts_of(no_msgpack_python).sitecustomize
+    if own is not None:  # Debian's python3 has its own, which the agent ran in its place
+        assert first != str(AGENT_DIR / "sitecustomize.py")
+        assert first == own
     assert agent_on_path == "False"
     assert (core, attach, listening) == ("True", "True", "True")

@@ -2,6 +2,8 @@
 
 The seed (the CPython 3.13 audit events table) is read with a parser of its own here,
 independent of tools/build_catalog.py, so a bug in the generator cannot hide itself.
+``tests/data/`` holds a copy of it (shared/seeds/000_a16a60f8dbe47d10.txt, which lies
+beside the main checkout only), so the tests pass wherever the repository is cloned.
 """
 
 from __future__ import annotations
@@ -30,7 +32,7 @@ from auditmon.catalog import (
 from auditmon.commands import events as events_command
 
 ROOT = Path(__file__).resolve().parent.parent
-SEED = ROOT.parent / "shared" / "seeds" / "000_a16a60f8dbe47d10.txt"
+SEED = ROOT / "tests" / "data" / "000_a16a60f8dbe47d10.txt"
 COMMITTED = ROOT / "auditmon" / "data" / "catalog.json"
 BUILD_SCRIPT = ROOT / "tools" / "build_catalog.py"
 
@@ -293,8 +295,35 @@ def test_runtime_alias_for_asyncgen_hooks(catalog: Catalog) -> None:
     assert "sys.set_asyncgen_hook_finalizer" in catalog
 
 
-def test_load_catalog_is_cached() -> None:
-    assert load_catalog() is load_catalog()
+READS_OF_THE_CATALOG = """
+import sys
+reads = []
+def hook(event, args):
+    if event == "open" and str(args[0]).endswith("catalog.json"):
+        reads.append(args[0])
+sys.addaudithook(hook)
+from auditmon.catalog import load_catalog, risk_for
+from auditmon.model import Session
+catalogs = {id(load_catalog()), id(Session().catalog), id(Session().catalog)}
+risk_for("open", ["/tmp/x", "w"])
+print(len(reads), len(catalogs))
+"""
+
+
+def test_the_catalog_is_read_once_however_many_use_it() -> None:
+    """Every session, risk lookup and screen uses the catalog: the file is read and
+    parsed once per process (an audit hook of our own counts the opens), and all of them
+    share that one catalog."""
+    result = subprocess.run(
+        [sys.executable, "-c", READS_OF_THE_CATALOG],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stderr
+    reads, catalogs = result.stdout.split()
+    assert (reads, catalogs) == ("1", "1")
 
 
 # --- risk --------------------------------------------------------------------------------

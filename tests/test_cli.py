@@ -6,10 +6,13 @@ import json
 import subprocess
 import sys
 
-from conftest import WORKLOADS, agent_env, auditmon, clean_env, events_of, read_jsonl
+import pytest
+from helpers import WORKLOADS, agent_env, auditmon, clean_env, events_of, read_jsonl
 
 from auditmon.agentpath import agent_dir
 from auditmon.record import read_recording
+
+pytestmark = pytest.mark.system
 
 SCRIPT = """
 import sys

@@ -11,10 +11,13 @@ import sys
 import time
 
 import pytest
-from conftest import ROOT, WORKLOADS, auditmon, clean_env
+from helpers import ROOT, WORKLOADS, auditmon, clean_env, wait_for
 from test_e2e_tmux import Tmux
 
-pytestmark = pytest.mark.skipif(shutil.which("tmux") is None, reason="tmux is not installed")
+pytestmark = [
+    pytest.mark.system,
+    pytest.mark.skipif(shutil.which("tmux") is None, reason="tmux is not installed"),
+]
 
 
 def start(tmux: Tmux, command: str, size: tuple[int, int] = (140, 40)) -> None:
@@ -40,11 +43,13 @@ def start(tmux: Tmux, command: str, size: tuple[int, int] = (140, 40)) -> None:
 
 
 def wait_for_file(path, tmux: Tmux, timeout: float = 20.0) -> str:
-    deadline = time.monotonic() + timeout
-    while not path.exists() or not path.read_text().strip():
-        assert time.monotonic() < deadline, tmux.screen()
-        time.sleep(0.2)
-    return path.read_text()
+    return wait_for(
+        lambda: path.exists() and path.read_text().strip(),
+        timeout,
+        message=f"{path.name} written",
+        interval=0.2,
+        state=tmux.screen,
+    )
 
 
 @pytest.fixture(scope="module")

@@ -5,11 +5,10 @@ from __future__ import annotations
 import shutil
 import subprocess
 import sys
-import time
 import uuid
 
 import pytest
-from conftest import ROOT, clean_env
+from helpers import ROOT, clean_env, wait_for
 
 WORKLOAD = """
 import sys, time
@@ -22,7 +21,10 @@ print('e2e workload done')
 sys.exit(5)
 """
 
-pytestmark = pytest.mark.skipif(shutil.which("tmux") is None, reason="tmux is not installed")
+pytestmark = [
+    pytest.mark.system,
+    pytest.mark.skipif(shutil.which("tmux") is None, reason="tmux is not on PATH"),
+]
 
 
 class Tmux:
@@ -39,14 +41,19 @@ class Tmux:
         return self("capture-pane", "-p", "-t", "e2e")
 
     def wait_for(self, text: str, timeout: float = 30.0) -> str:
-        deadline = time.monotonic() + timeout
-        while True:
+        """Until ``text`` is on the screen; that screen."""
+
+        def screen_with_text() -> str:
             screen = self.screen()
-            if text in screen:
-                return screen
-            if time.monotonic() > deadline:
-                raise AssertionError(f"{text!r} never appeared; screen:\n{screen}")
-            time.sleep(0.2)
+            return screen if text in screen else ""
+
+        return wait_for(
+            screen_with_text,
+            timeout,
+            f"{text!r} on the screen",
+            interval=0.2,
+            state=self.screen,
+        )
 
 
 def test_run_drill_down_and_quit_in_tmux(tmp_path):
@@ -93,10 +100,12 @@ def test_run_drill_down_and_quit_in_tmux(tmp_path):
         tmux("send-keys", "-t", "e2e", "Escape")
         tmux.wait_for("Categories per second")
         tmux("send-keys", "-t", "e2e", "q")
-        deadline = time.monotonic() + 20
-        while not status.exists() or not status.read_text().strip():
-            assert time.monotonic() < deadline, tmux.screen()
-            time.sleep(0.2)
+        wait_for(
+            lambda: status.exists() and status.read_text().strip(),
+            message="auditmon to quit and the shell to write its status",
+            interval=0.2,
+            state=tmux.screen,
+        )
         assert status.read_text().strip() == "5"
     finally:
         tmux("kill-server")

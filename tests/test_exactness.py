@@ -6,7 +6,9 @@ import base64
 import json
 
 import pytest
-from conftest import WORKLOADS, agent_env, events_of, read_jsonl, run_recorded
+from helpers import WORKLOADS, agent_env, events_of, read_jsonl, run_recorded
+
+pytestmark = pytest.mark.system
 
 AGENT_STRLEN = 1024
 

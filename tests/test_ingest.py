@@ -3,17 +3,14 @@
 from __future__ import annotations
 
 import os
-import shutil
 import socket
 import subprocess
 import sys
-import tempfile
 import threading
-import time
 
 import msgpack
 import pytest
-from conftest import AGENT_DIR, clean_env
+from helpers import AGENT_DIR, NOBODY, clean_env, python_runnable_by_or_skip, wait_for
 
 from auditmon import protocol
 from auditmon.ingest import Ingest
@@ -33,11 +30,15 @@ def monitor(tmp_path):
     ingest.close()
 
 
-def pump(ingest, until, timeout=10.0):
-    deadline = time.monotonic() + timeout
-    while not until():
-        assert time.monotonic() < deadline, "timed out"
-        ingest.poll(0.02)
+def pump(ingest, until, message: str, problems: list[str], timeout: float = 30.0) -> None:
+    """Let ``ingest`` read its sockets (it waits up to 20 ms a turn) until ``until()``."""
+    wait_for(
+        until,
+        timeout,
+        message,
+        between=lambda: ingest.poll(0.02),
+        state=lambda: f"{ingest.open_connections} open connection(s); problems: {problems}",
+    )
 
 
 def client(path, *chunks):
@@ -55,6 +56,7 @@ def client(path, *chunks):
     threading.Thread(target=send, daemon=True).start()
 
 
+@pytest.mark.system
 def test_bad_connections_close_with_a_message_and_a_real_agent_carries_on(monitor):
     ingest, session, problems, path = monitor
     good = subprocess.Popen(
@@ -71,6 +73,8 @@ def test_bad_connections_close_with_a_message_and_a_real_agent_carries_on(monito
     pump(
         ingest,
         lambda: good.poll() is not None and len(problems) >= 6 and ingest.open_connections == 0,
+        "the agent to end and the six bad connections to be closed",
+        problems,
     )
     text = "\n".join(problems)
     assert "undecodable data" in text
@@ -85,16 +89,16 @@ def test_bad_connections_close_with_a_message_and_a_real_agent_carries_on(monito
     assert real[0].process.status == "exited"
 
 
-def test_connections_from_another_user_are_refused():
+@pytest.mark.system
+def test_connections_from_another_user_are_refused(shared_dir):
     if os.getuid() != 0:
         pytest.skip("needs root to run a client as another user")
+    python = python_runnable_by_or_skip(NOBODY)
     problems: list[str] = []
     session = Session()
     ingest = Ingest(session, problems.append)
-    shared = tempfile.mkdtemp()  # outside pytest's private (0700) tree
     try:
-        os.chmod(shared, 0o755)
-        path = os.path.join(shared, "monitor.sock")
+        path = str(shared_dir / "monitor.sock")  # outside pytest's private (0700) tree
         ingest.listen(path)
         os.chmod(path, 0o777)  # the other user reaches the socket: only SO_PEERCRED stops it
         code = (
@@ -102,19 +106,23 @@ def test_connections_from_another_user_are_refused():
             "s.settimeout(5); print(s.recv(10) == b'')"
         )
         other = subprocess.Popen(
-            ["/usr/bin/python3", "-c", code, path],
-            user=65534,
+            [python, "-c", code, path],
+            user=NOBODY,
             stdout=subprocess.PIPE,
             text=True,
             cwd="/",
         )
-        pump(ingest, lambda: any("refused a connection from uid 65534" in p for p in problems))
+        pump(
+            ingest,
+            lambda: any(f"refused a connection from uid {NOBODY}" in p for p in problems),
+            f"the connection from uid {NOBODY} to be refused",
+            problems,
+        )
         out, _ = other.communicate(timeout=10)
         assert out.strip() == "True"
         assert session.processes == {}
     finally:
         ingest.close()
-        shutil.rmtree(shared)
 
 
 def test_goodbye_accounting_reports_events_that_never_arrived(monitor):
@@ -128,7 +136,12 @@ def test_goodbye_accounting_reports_events_that_never_arrived(monitor):
         pack([protocol.DROPPED, {"count": 2}]),
         pack([protocol.GOODBYE, {"time": 1.0, "exit_code": None, "last_seq": 10}]),
     )
-    pump(ingest, lambda: session.processes and ingest.open_connections == 0)
+    pump(
+        ingest,
+        lambda: session.processes and ingest.open_connections == 0,
+        "the connection to say goodbye and close",
+        problems,
+    )
     (totals,) = session.processes.values()
     assert totals.process.received == 3 and totals.process.dropped == 2
     assert totals.process.lost == 5  # numbered 10, heard of 5

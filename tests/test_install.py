@@ -8,7 +8,10 @@ import sysconfig
 import venv
 import zipfile
 
-from conftest import ROOT, clean_env, events_of, read_jsonl
+import pytest
+from helpers import ROOT, clean_env, events_of, read_jsonl
+
+pytestmark = pytest.mark.system
 
 
 def test_wheel_ships_the_agent_and_a_fresh_venv_runs_it(tmp_path):

@@ -3,16 +3,24 @@ and the native one built for each (auditmon builds it for the interpreter it ins
 
 from __future__ import annotations
 
-import glob
 import shutil
 import socket
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
-from conftest import AGENT_DIR, ROOT, all_messages, clean_env, events_of, read_jsonl, run_recorded
+from helpers import (
+    AGENT_DIR,
+    ROOT,
+    all_messages,
+    clean_env,
+    events_of,
+    other_cpython_or_skip,
+    read_jsonl,
+    run_recorded,
+    wait_for,
+)
 
 from auditmon import protocol
 
@@ -20,6 +28,11 @@ sys.path.insert(0, str(ROOT))
 from tools.cext import c_compiler, compile_extension  # noqa: E402
 
 sys.path.remove(str(ROOT))
+
+pytestmark = pytest.mark.system
+
+#: The other CPythons the agent is run on (3.8: the oldest it supports; 3.11 is ours).
+OTHER_MINORS = ["3.8", "3.10", "3.12", "3.13"]
 
 WORKLOAD = (
     "import os, subprocess, sys\n"
@@ -33,17 +46,9 @@ WORKLOAD = (
 )
 
 
-def interpreters() -> list[str]:
-    found = []
-    for minor in ("3.8", "3.10", "3.12", "3.13"):
-        found += sorted(glob.glob(f"/root/.pyenv/versions/{minor}.*/bin/python{minor}"))[-1:]
-    return found
-
-
-@pytest.mark.parametrize("python", interpreters() or ["none"])
-def test_the_agent_runs_on_other_interpreters(tmp_path, python):
-    if python == "none":
-        pytest.skip("no other CPython installed (pyenv) on this machine")
+@pytest.mark.parametrize("minor", OTHER_MINORS)
+def test_the_agent_runs_on_other_interpreters(tmp_path, minor):
+    python = other_cpython_or_skip(minor)
     record = tmp_path / "rec.jsonl"
     result = run_recorded(record, python, "-c", WORKLOAD, timeout=60)
     assert result.returncode == 0, result.stderr
@@ -89,27 +94,33 @@ def build_native(python: str, directory: Path) -> Path:
 def messages_of_two_processes(server: socket.socket, target: subprocess.Popen) -> list[list]:
     """Everything the parent and its forked child send, one list per connection."""
     connections = []
-    deadline = time.monotonic() + 30
     server.settimeout(0.2)
-    while len(connections) < 2:
+
+    def both_connected() -> bool:
         try:
-            conn, _ = server.accept()
+            connections.append(server.accept()[0])
         except TimeoutError:
             # connections made before the target ended are still queued: none will come
             assert target.poll() is None, f"the target ended ({target.returncode}) unheard"
-            assert time.monotonic() < deadline, "timed out"
-            continue
-        connections.append(conn)
+        return len(connections) >= 2
+
+    # accept() itself waits (0.2 s at a time): no sleep between tries
+    wait_for(
+        both_connected,
+        30,
+        "the parent's and the forked child's connections",
+        interval=0,
+        state=lambda: f"{len(connections)} connection(s)",
+    )
     return [all_messages(conn) for conn in connections]
 
 
-@pytest.mark.parametrize("python", [p for p in interpreters() if "3.8" not in p] or ["none"])
-def test_the_native_agent_builds_and_starts_in_c_on_other_interpreters(tmp_path, python):
+@pytest.mark.parametrize("minor", [m for m in OTHER_MINORS if m != "3.8"])
+def test_the_native_agent_builds_and_starts_in_c_on_other_interpreters(tmp_path, minor):
     """auditmon installs on 3.9+, building the extension for the installing interpreter:
     there run mode starts in C, adopts its Python side on an odd value, and follows a
     fork.  Built here for each other CPython found, and run for real."""
-    if python == "none":
-        pytest.skip("no other CPython installed (pyenv) on this machine")
+    python = other_cpython_or_skip(minor)
     if c_compiler() is None:
         pytest.skip("no C compiler on this machine")
     agent = build_native(python, tmp_path)
@@ -138,7 +149,7 @@ def test_the_native_agent_builds_and_starts_in_c_on_other_interpreters(tmp_path,
     for messages in streams:
         kind, hello = messages[0]
         assert kind == protocol.HELLO and hello["agent"] == "native"
-        assert hello["python"].startswith(f"cpython {python.rsplit('python', 1)[1]}.")
+        assert hello["python"].startswith(f"cpython {minor}.")
         events = [e for k, body in messages if k == protocol.EVENTS for e in body]
         assert messages[-1][0] == protocol.GOODBYE
         assert messages[-1][1]["last_seq"] == len(events)

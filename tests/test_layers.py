@@ -6,7 +6,7 @@ from __future__ import annotations
 import subprocess
 import sys
 
-from conftest import AGENT_DIR, ROOT, clean_env
+from helpers import AGENT_DIR, ROOT, clean_env
 
 LINT = (
     "import sys; sys.path.insert(0, sys.argv[1]); "
@@ -42,3 +42,16 @@ def test_the_model_and_views_load_without_io_or_drawing():
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "[]"
+
+
+def test_every_package_of_the_monitor_is_shipped():
+    """pyproject.toml lists the packages by hand (the agent's directory is mapped in as
+    auditmon._agent): a package left off would be missing from a wheel."""
+    text = (ROOT / "pyproject.toml").read_text()
+    listing = text[text.index("packages = [") : text.index("]", text.index("packages = ["))]
+    listed = {line.strip().strip('",') for line in listing.splitlines()[1:]}
+    found = {
+        ".".join(path.parent.relative_to(ROOT).parts)
+        for path in (ROOT / "auditmon").rglob("__init__.py")
+    }
+    assert found - listed == set(), "packages missing from pyproject.toml"

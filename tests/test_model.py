@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
+from copy import deepcopy
 
 import pytest
 from fakedata import NOW, T0, build_session
@@ -188,8 +188,21 @@ def test_heatmap_rows_make_one_span_per_run_of_a_style():
     assert [chosen.plain[s.start : s.end] for s in chosen.spans] == ["··", "█", "█", "█", "·", "░"]
 
 
-def test_snapshot_is_immutable(session):
+def test_a_snapshot_stays_as_it_was_built_while_the_session_goes_on(session):
+    """The UI reads a snapshot on its own thread while ingest goes on changing the
+    session: nothing in a snapshot may share the session's changing state, and nothing
+    may be assigned to it."""
     snap = snapshot.build(session, snapshot.View(), NOW)
+    as_built = deepcopy(snap)
+    process = session.processes[1].process
+    session.events(
+        process,
+        [
+            [998, T0 + 39.9, 1, "open", ["/etc/hosts", "r", 0], None],
+            [999, T0 + 39.9, 1, "late.event", [], None],
+        ],
+    )
+    assert snapshot.build(session, snapshot.View(), NOW) != as_built  # the session moved on
+    assert snap == as_built
     with pytest.raises(AttributeError):
         snap.total_events = 0  # type: ignore[misc]
-    assert replace(snap.view, sort="name").sort == "name"

@@ -10,7 +10,7 @@ import sys
 
 import msgpack
 import pytest
-from conftest import AGENT_DIR
+from helpers import AGENT_DIR, WORKLOADS, agent_env, clean_env, events_of, read_jsonl, run_recorded
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -192,9 +192,38 @@ def test_the_hook_never_raises_into_the_caller():
     assert agent("x", "not a tuple") is None
 
 
-def test_core_uses_the_native_hook_when_built():
-    assert core.NATIVE_BYTES_PER_EVENT > 0
-    assert hasattr(_native, "Agent")
+SHOW_PYTHON_SIDE = "import sys; print('_auditmon_agent.core' in sys.modules)"
+
+
+@pytest.mark.system
+@pytest.mark.parametrize(
+    ("options", "settings", "python_side", "agent"),
+    [
+        ((), {}, False, "native"),  # plain run mode: started in C, no Python side at all
+        (("--events", "*"), {}, True, "native"),  # globs: the Python side starts it
+        ((), {"AUDITMON_AGENT": "python"}, True, "python"),  # the pure-Python hook, asked for
+    ],
+    ids=["default", "python-side", "forced-python"],
+)
+def test_a_real_run_reports_the_agent_that_ran_it(tmp_path, options, settings, python_side, agent):
+    """Built, the native hook is what a target runs under the default settings, whether
+    the extension starts the agent itself or the Python side (core) starts it; only
+    AUDITMON_AGENT=python gets the pure-Python hook.  The recording says which ran."""
+    assert _native is not None, "pip install did not build _auditmon_native"
+    record = tmp_path / "rec.jsonl"
+    result = run_recorded(
+        record,
+        sys.executable,
+        "-c",
+        SHOW_PYTHON_SIDE,
+        options=options,
+        env=clean_env(**settings),
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == f"{python_side}\n"
+    (process,) = [r for r in read_jsonl(record) if r["type"] == "process"]
+    assert process["agent"] == agent
 
 
 def test_run_mode_started_in_c_has_the_python_sides_limits_and_decisions():
@@ -287,12 +316,11 @@ def test_the_cache_keeps_nothing_alive():
     assert gone() is None
 
 
+@pytest.mark.system
 @pytest.mark.parametrize("kind", ["native", "python"])
 def test_tracers_and_profilers_never_see_the_agent(tmp_path, kind):
     """CPython keeps tracers out of Python audit hooks; the C-level hook does the same
     for the Python code it calls (the summariser of odd values)."""
-    from conftest import WORKLOADS, agent_env, events_of, read_jsonl, run_recorded
-
     record = tmp_path / "rec.jsonl"
     done = run_recorded(
         record, sys.executable, str(WORKLOADS / "traced.py"), env=agent_env(kind), timeout=60

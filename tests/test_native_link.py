@@ -7,19 +7,22 @@ Python thread.  Real targets, real sockets.
 
 from __future__ import annotations
 
+import json
+import math
 import os
 import socket
 import subprocess
 import sys
 import tempfile
-import time
 import venv
 from pathlib import Path
 
 import pytest
-from conftest import AGENT_DIR, agent_env, all_messages
+from helpers import AGENT_DIR, agent_env, all_messages, wait_for
 
 from auditmon import protocol
+
+pytestmark = pytest.mark.system
 
 # Counting a process's threads reads /proc/self/task.
 needs_proc = pytest.mark.skipif(not Path("/proc/self/task").is_dir(), reason="no /proc (not Linux)")
@@ -56,25 +59,34 @@ def start_target(kind, path, script, capture=True, popen=None, **extra):
     )
 
 
-def messages_until(conn, wanted, timeout=10.0):
+def messages_until(conn, wanted, timeout=30.0):
     """Decode what the agent sends until an event named ``wanted`` arrives."""
     unpacker = protocol.make_unpacker()
     conn.settimeout(0.2)
-    deadline = time.monotonic() + timeout
     seen = []
-    while time.monotonic() < deadline:
+
+    def arrived() -> bool:
         try:
             data = conn.recv(1 << 16)
         except TimeoutError:
-            continue
-        if not data:
-            break
+            return False
+        assert data, f"the agent hung up before {wanted!r}; got kinds {[k for k, _ in seen]}"
         unpacker.feed(data)
         for kind, body in unpacker:
             seen.append((kind, body))
             if kind == protocol.EVENTS and any(e[3] == wanted for e in body):
-                return seen
-    raise AssertionError(f"{wanted!r} never arrived; got kinds {[k for k, _ in seen]}")
+                return True
+        return False
+
+    # recv() itself waits (0.2 s at a time): no sleep between reads
+    wait_for(
+        arrived,
+        timeout,
+        f"the event {wanted!r}",
+        interval=0,
+        state=lambda: f"message kinds so far: {[k for k, _ in seen]}",
+    )
+    return seen
 
 
 def run_to_the_end(tmp_path, script, cwd_gone=False, **extra):
@@ -489,40 +501,72 @@ def test_a_hook_the_target_adds_never_sees_the_agent_load_anything(tmp_path, kin
 
 
 CLOCK_SCRIPT = """
-import sys, time
-t0 = time.time()
+import json, sys, time
+reads = [time.time()]
 for i in range(20000):
     sys.audit('clock.dense', i)
-t1 = time.time()
+    reads.append(time.time())
 time.sleep(0.05)
-t2 = time.time()
+reads.append(time.time())
 sys.audit('clock.after_pause')
-t3 = time.time()
-print(t0, t1, t2, t3)
+reads.append(time.time())
+with open(READS, 'w') as file:  # too much for a pipe nobody reads yet
+    json.dump(reads, file)
 """
+
+#: The native agent's counter window: 2 048 ticks, 2 µs at 1 GHz (an invariant TSC runs
+#: faster), within which an event takes the time of the one before.
+COUNTER_WINDOW = 2e-6
+
+
+def times_that_must_differ(reads: list[float], window: float) -> int:
+    """How many distinct times events must have if each event ``i`` is timed between
+    ``reads[i] - window`` and ``reads[i + 1]``: those whose earliest possible time is
+    after the latest possible time of the last one counted."""
+    count, latest = 0, float("-inf")
+    for before, after in zip(reads, reads[1:]):
+        if before - window > latest:
+            count, latest = count + 1, after
+    return count
 
 
 def test_event_times_are_the_clocks_to_within_microseconds(tmp_path, agent_kind):
     """The native agent reads the clock only once the time-stamp counter has moved on
-    by about a microsecond, so a dense stream of events shares reads: every time stays
-    within the interval the target itself measured around them (less the counter's
-    window, 2 048 ticks: 2 µs at 1 GHz), a pause is never carried over, and the dense
-    stream still has many distinct times."""
+    by about a microsecond, so a dense stream of events shares reads.  The target reads
+    the clock itself before and after every event, and each event's time must lie
+    between its two reads, less the counter's window: so times only go forward, a
+    pause is never carried over, and the dense stream has as many distinct times as the
+    target's own reads say it must.  Only the order of the reads counts, never how far
+    apart they are: a slow or busy machine spreads them out and changes nothing."""
     server, path = listener(tmp_path)
-    target = start_target(agent_kind, path, CLOCK_SCRIPT)
+    reads_file = tmp_path / "reads.json"
+    target = start_target(agent_kind, path, CLOCK_SCRIPT.replace("READS", repr(str(reads_file))))
     try:
         messages = all_messages(server.accept()[0])
         out, err = target.communicate(timeout=30)
     finally:
         server.close()
     assert target.returncode == 0 and err == "", err
-    t0, t1, t2, t3 = map(float, out.split())
+    reads = json.loads(reads_file.read_text())
     events = sent_events(messages)
     dense = [e[1] for e in events if e[3] == "clock.dense"]
     after = [e[1] for e in events if e[3] == "clock.after_pause"]
-    window = 2e-6
     assert len(dense) == 20000 and len(after) == 1
+    assert len(reads) == len(dense) + 3
+    # A double holds an epoch time to a quarter of a microsecond, and the agent and
+    # time.time() round a clock read each their own way: allow two of those steps.
+    rounding = 2 * math.ulp(reads[-1])
+    window = COUNTER_WINDOW + rounding
     assert dense == sorted(dense)
-    assert t0 - window <= dense[0] and dense[-1] <= t1
-    assert t2 - window <= after[0] <= t3
-    assert len(set(dense)) > 100
+    late = [
+        (i, reads[i], time, reads[i + 1])
+        for i, time in enumerate(dense)
+        if not reads[i] - window <= time <= reads[i + 1] + rounding
+    ]
+    assert late == [], f"{len(late)} event(s) timed outside their reads, e.g. {late[:3]}"
+    t1, t2, t3 = reads[-3:]  # after the dense stream, after the pause, after its event
+    assert dense[-1] <= t1 + rounding <= t2 + rounding
+    assert t2 - window <= after[0] <= t3 + rounding  # not the time from before the pause
+    must_differ = times_that_must_differ(reads[: len(dense) + 1], window)
+    assert must_differ > 1, "the target's reads fit in one window: the test would prove nothing"
+    assert len(set(dense)) >= must_differ

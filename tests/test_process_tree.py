@@ -11,7 +11,9 @@ import json
 from collections import Counter, defaultdict
 
 import pytest
-from conftest import WORKLOADS, read_jsonl, run_recorded
+from helpers import WORKLOADS, read_jsonl, run_recorded
+
+pytestmark = pytest.mark.system
 
 K = 50  # tree.py's K
 BURST = 2000  # tree.py's BURST

@@ -12,7 +12,7 @@ import sys
 
 import msgpack
 import pytest
-from conftest import AGENT_DIR
+from helpers import AGENT_DIR
 
 sys.path.insert(0, str(AGENT_DIR))
 from _auditmon_agent import core  # noqa: E402

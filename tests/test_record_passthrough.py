@@ -13,6 +13,7 @@ import time
 
 import msgpack
 import pytest
+from helpers import wait_for
 
 from auditmon import protocol
 from auditmon.ingest import Connection, Fanout, Ingest, Ledger
@@ -103,10 +104,13 @@ def record_through_socket(path, messages: list[bytes], raw: bool, chunk: int = 0
                     time.sleep(0)  # let the monitor read small pieces separately
 
     threading.Thread(target=send, daemon=True).start()
-    deadline = time.monotonic() + 60
-    while not ingest.processes or ingest.open_connections:
-        assert time.monotonic() < deadline, "timed out"
-        ingest.poll(0.02)
+    wait_for(
+        lambda: ingest.processes and not ingest.open_connections,
+        60,
+        "the client's connection to be read to its end",
+        between=lambda: ingest.poll(0.02),  # reading the socket is what moves it on
+        state=lambda: f"{len(ingest.processes)} process(es); problems: {problems}",
+    )
     ingest.close()
     recorder.close()
     assert problems == []

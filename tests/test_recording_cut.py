@@ -6,9 +6,11 @@ from __future__ import annotations
 import sys
 
 import pytest
-from conftest import WORKLOADS, auditmon
+from helpers import WORKLOADS, auditmon
 
 from auditmon.record.reader import Recording, RecordingError
+
+pytestmark = pytest.mark.system  # real runs record what is cut here
 
 
 @pytest.fixture(scope="module", params=["jsonl", "amrec"])

@@ -7,9 +7,9 @@ import sys
 from collections import Counter
 
 import pytest
-from conftest import auditmon, read_jsonl
 from doubles import StaticMonitor
 from fakedata import NOW, build_session
+from helpers import auditmon, read_jsonl, wait_until
 
 from auditmon.catalog import load_catalog
 from auditmon.model.filtering import parse
@@ -126,13 +126,7 @@ async def _filter(pilot, text: str) -> None:
 
 
 async def _wait(pilot, condition, what: str) -> None:
-    import asyncio
-    import time
-
-    deadline = time.monotonic() + 30
-    while not condition():
-        assert time.monotonic() < deadline, what
-        await asyncio.sleep(0.05)
+    await wait_until(condition, message=what)
     await pilot.pause()
 
 
@@ -141,6 +135,7 @@ def _event_counts(app) -> dict[str, str]:
     return {table.get_row_at(i)[0].plain: table.get_row_at(i)[3] for i in range(table.row_count)}
 
 
+@pytest.mark.system
 async def test_an_argument_filter_counts_the_whole_session(secret_recording, tmp_path):
     """``/open mode~w`` counts every write of the recording, the early one that is no
     longer among the kept occurrences included, and its value table lists it."""
@@ -173,6 +168,7 @@ async def test_an_argument_filter_counts_the_whole_session(secret_recording, tmp
         monitor.stop()
 
 
+@pytest.mark.system
 async def test_export_writes_what_the_view_counts_with_its_processes(secret_recording, tmp_path):
     records = read_jsonl(secret_recording)
     written = _written(records)
@@ -247,6 +243,7 @@ if __name__ == '__main__':
 """
 
 
+@pytest.mark.system
 def test_pool_workers_terminated_by_their_pool_are_shown_killed_not_lost(tmp_path):
     """``Pool.__exit__`` sends its workers SIGTERM (``os.kill``, an audit event of the
     parent's): the workers that vanish without a goodbye are shown "killed by signal

@@ -9,7 +9,7 @@ import sys
 import weakref
 
 import pytest
-from conftest import AGENT_DIR
+from helpers import AGENT_DIR
 
 sys.path.insert(0, str(AGENT_DIR))
 from _auditmon_agent.summarize import Summarizer  # noqa: E402

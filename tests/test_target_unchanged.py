@@ -15,7 +15,7 @@ import subprocess
 import sys
 
 import pytest
-from conftest import (
+from helpers import (
     AGENT_DIR,
     WORKLOADS,
     agent_env,
@@ -24,6 +24,8 @@ from conftest import (
     read_jsonl,
     run_recorded,
 )
+
+pytestmark = pytest.mark.system
 
 MODES = {"ok": 0, "exit": 3, "raise": 1, "sigterm": 128 + signal.SIGTERM}
 BEHAVIOUR = WORKLOADS / "behaviour.py"

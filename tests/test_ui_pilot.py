@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import asyncio
 import sys
-import time
+import time as real_time
 
 import pytest
 from doubles import StaticMonitor
 from fakedata import NOW, T0, build_session
+from helpers import WORKLOADS, auditmon, wait_until
 
 from auditmon.monitor.live import LiveMonitor
 from auditmon.record import read_recording
@@ -18,6 +18,7 @@ from auditmon.ui.app import AuditmonApp
 from auditmon.ui.messages import SnapshotReady
 from auditmon.ui.screens import CellScreen, EventScreen, HelpScreen, OccurrenceScreen
 from auditmon.ui.widgets import EventsTable, Heatmap, ProcessTable, StatusLine
+from auditmon.views.snapshot import Snapshot
 
 SIZE = (140, 40)
 
@@ -32,11 +33,13 @@ def status_text(app) -> str:
 
 
 async def wait_for_status(app, text: str, timeout: float = 30) -> None:
-    """Poll until the status line shows ``text`` (the source's thread moves it along)."""
-    deadline = time.monotonic() + timeout
-    while text not in status_text(app):
-        assert time.monotonic() < deadline, status_text(app)
-        await asyncio.sleep(0.1)
+    """Until the status line shows ``text`` (the source's thread moves it along)."""
+    await wait_until(
+        lambda: text in status_text(app),
+        timeout,
+        f"{text!r} in the status line",
+        state=lambda: status_text(app),
+    )
 
 
 @pytest.fixture
@@ -167,6 +170,7 @@ sys.exit(3)
 """
 
 
+@pytest.mark.system
 async def test_a_real_run_shows_events_and_the_exit(tmp_path):
     source = LiveMonitor(RunFeed([sys.executable, "-c", WORKLOAD], {}), tmp_path / "rec.jsonl")
     source.launch()
@@ -174,16 +178,24 @@ async def test_a_real_run_shows_events_and_the_exit(tmp_path):
     async with app.run_test(size=SIZE) as pilot:
         await wait_for_status(app, "exited with status 3", 30)
         rows = app.query_one(ProcessTable)
-        deadline = time.monotonic() + 5  # the process row follows with the next snapshot
 
         def command_row() -> list[str]:
             return [str(c) for c in rows.get_row_at(1)] if rows.row_count > 1 else []
 
-        while "exited 3" not in command_row():
-            assert time.monotonic() < deadline, (rows.row_count, command_row())
-            await asyncio.sleep(0.05)
+        # the process row follows with a later snapshot, once its connection has closed
+        await wait_until(
+            lambda: "exited 3" in command_row(),
+            message="the command's row to say 'exited 3'",
+            state=lambda: (rows.row_count, command_row()),
+        )
         assert {"open", "pilot.tick"} <= set(event_names(app))
         log = app.query_one("#output")
+        # the output is read by threads of its own, and shown with a snapshot
+        await wait_until(
+            lambda: any("workload output" in str(line) for line in log.lines),
+            message="the command's output in the output panel",
+            state=lambda: [str(line) for line in log.lines],
+        )
         assert any("workload output" in str(line) for line in log.lines)
         index = event_names(app).index("pilot.tick")
         app.query_one(EventsTable).move_cursor(row=index)
@@ -199,9 +211,8 @@ async def test_a_real_run_shows_events_and_the_exit(tmp_path):
     assert [r["args"][0] for r in ticks] == list(range(20))
 
 
+@pytest.mark.system
 async def test_replay_shows_a_recording_in_the_same_screens(tmp_path):
-    from conftest import WORKLOADS, auditmon
-
     recording = tmp_path / "rec.amrec"
     result = auditmon(
         "run",
@@ -220,7 +231,12 @@ async def test_replay_shows_a_recording_in_the_same_screens(tmp_path):
     app = AuditmonApp(source)
     async with app.run_test(size=SIZE) as pilot:
         await wait_for_status(app, "replayed", 30)
-        await pilot.pause(0.3)
+        # the status line may say so over an earlier snapshot: wait for the last one
+        await wait_until(
+            lambda: app.latest.total_events == len(recorded),
+            message=f"a snapshot with all {len(recorded)} recorded events",
+            state=lambda: app.latest.total_events,
+        )
         assert app.latest.total_events == len(recorded)
         assert len(app.latest.processes) == len([r for r in records if r["type"] == "process"])
         index = event_names(app).index("exact.odd")
@@ -234,34 +250,83 @@ async def test_replay_shows_a_recording_in_the_same_screens(tmp_path):
         assert "x" * 100 in body and "1,000,000 chars" in body
 
 
-async def test_replay_in_time_takes_the_recorded_time(tmp_path):
+class ReplayClock:
+    """A clock that only the replay's own sleeps move on: the replay is paced by it as
+    by the real one, but how fast the machine runs makes no difference."""
+
+    def __init__(self, start: float = 1000.0) -> None:
+        self.start = self.now = start
+
+    def monotonic(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.now += max(seconds, 0.0)
+        real_time.sleep(0)  # other threads get their turn, as in a real sleep
+
+    def elapsed(self) -> float:
+        return self.now - self.start
+
+    def __getattr__(self, name: str):
+        return getattr(real_time, name)  # time.time() and the rest: the real ones
+
+
+TICKS = [100.0 + i * 0.5 for i in range(5)]  # recorded 0.5 s apart: 2 s in all
+
+
+def due_by(elapsed: float, speed: float) -> int:
+    """How many of TICKS a replay at ``speed`` may have shown ``elapsed`` s after its start."""
+    return sum((t - TICKS[0]) / speed <= elapsed + 1e-9 for t in TICKS)
+
+
+async def test_replay_in_time_takes_the_recorded_time(tmp_path, monkeypatch):
     path = tmp_path / "timed.jsonl"
     path.write_text(
         '{"type":"process","pid":7,"ppid":1,"argv":["x"],"executable":"x","cwd":"/",'
         '"python":"cpython 3.11.7","start":100.0}\n'
         + "".join(
-            f'{{"type":"event","pid":7,"seq":{i + 1},"time":{100.0 + i * 0.5},"thread":1,'
+            f'{{"type":"event","pid":7,"seq":{i + 1},"time":{t},"thread":1,'
             f'"event":"t.tick","args":[{i}]}}\n'
-            for i in range(5)
+            for i, t in enumerate(TICKS)
         )
     )
+    clock = ReplayClock()
+    monkeypatch.setattr(sys.modules[ReplayFeed.__module__], "time", clock)
     source = LiveMonitor(ReplayFeed(path, speed=2.0))
     source.launch()
+    taken = []  # (the replay's clock, the snapshot) for each snapshot handed to the UI
+    start = source.start
+
+    def start_and_keep_snapshots(callback) -> None:
+        def keep(delivered) -> None:
+            if isinstance(delivered, Snapshot):
+                taken.append((clock.elapsed(), delivered))
+            callback(delivered)
+
+        start(keep)
+
+    source.start = start_and_keep_snapshots
     app = AuditmonApp(source)
-    started = time.monotonic()
     async with app.run_test(size=SIZE):
-        while "replayed" not in status_text(app):
-            assert time.monotonic() - started < 20
-            await asyncio.sleep(0.05)
-        elapsed = time.monotonic() - started
-        await asyncio.sleep(0.4)
+        await wait_for_status(app, "replayed", 20)
+        await wait_until(
+            lambda: app.latest.total_events == 5,
+            message="a snapshot with all 5 events",
+            state=lambda: app.latest.total_events,
+        )
         assert app.latest.total_events == 5
-    assert elapsed >= 0.9  # 2 s of recording at 2x
+    counts = [snapshot.total_events for _, snapshot in taken]
+    assert counts == sorted(counts) and counts[-1] == 5
+    assert counts[0] < 5  # the first snapshot came before the replay had shown them all
+    for elapsed, snapshot in taken:
+        assert snapshot.total_events <= due_by(elapsed, 2.0), (elapsed, counts)  # none early
+        (row,) = snapshot.events
+        assert row.last_time == TICKS[row.count - 1]  # in the recorded order
+    assert taken[-1][0] == pytest.approx(1.0, abs=0.06)  # 2 s of recording at 2x
 
 
+@pytest.mark.system
 def test_replay_refuses_what_is_not_a_recording(tmp_path):
-    from conftest import auditmon
-
     missing = auditmon("replay", str(tmp_path / "nope.jsonl"))
     assert missing.returncode == 2 and "no such file" in missing.stderr
     junk = tmp_path / "junk.bin"
@@ -271,6 +336,7 @@ def test_replay_refuses_what_is_not_a_recording(tmp_path):
     assert "Traceback" not in result.stderr
 
 
+@pytest.mark.system
 async def test_attach_shows_the_process_and_says_when_it_dies(ticker, runtime_dir, monkeypatch):
     from auditmon import protocol
     from auditmon.sources.attach import AttachFeed, connect
@@ -281,10 +347,11 @@ async def test_attach_shows_the_process_and_says_when_it_dies(ticker, runtime_di
     app = AuditmonApp(source)
     try:
         async with app.run_test(size=SIZE) as pilot:
-            deadline = time.monotonic() + 20
-            while "ticker.tick" not in event_names(app):
-                assert time.monotonic() < deadline
-                await asyncio.sleep(0.1)
+            await wait_until(
+                lambda: "ticker.tick" in event_names(app),
+                message="the ticker's events in the events table",
+                state=lambda: (status_text(app), event_names(app)),
+            )
             assert f"attached to pid {ticker.pid}" in status_text(app)
             ticker.stop_file.touch()
             await wait_for_status(app, "exited; data kept", 20)

@@ -54,7 +54,9 @@ def test_occurrence_detail(snap_compare):
 
 
 def test_help(snap_compare):
-    assert snap_compare(make_app(), press=["question_mark"], terminal_size=(140, 40), run_before=settle)
+    assert snap_compare(
+        make_app(), press=["question_mark"], terminal_size=(140, 40), run_before=settle
+    )
 
 
 def test_narrow_80x24(snap_compare):

@@ -6,6 +6,9 @@ import sys
 import threading
 import time
 
+import pytest
+from helpers import wait_for
+
 from auditmon.monitor.live import LiveMonitor
 from auditmon.monitor.turn import REDRAW_SHARE, SLOWEST_INTERVAL, UiTurn
 from auditmon.sources.launch import RunFeed
@@ -55,6 +58,7 @@ def test_snapshots_slow_down_only_as_far_as_redraws_need():
     assert turn.interval(2.0) == 2.0  # a slower cadence asked for is kept
 
 
+@pytest.mark.system
 def test_a_process_ending_is_shown_without_waiting_for_the_cadence():
     """Snapshots may come only once a second where redraws are slow; a process that
     starts or ends (or the command's state changing) is news, shown at once."""
@@ -64,10 +68,12 @@ def test_a_process_ending_is_shown_without_waiting_for_the_cadence():
     source.launch()
     source.start(snapshots.append)
     try:
-        deadline = time.monotonic() + 30
-        while not any(s.processes and s.processes[0].state != "running" for s in snapshots):
-            assert time.monotonic() < deadline, [s.processes for s in snapshots]
-            time.sleep(0.05)
+        wait_for(
+            lambda: any(s.processes and s.processes[0].state != "running" for s in snapshots),
+            message="a snapshot showing the process ended",
+            interval=0.05,
+            state=lambda: [s.processes for s in snapshots],
+        )
     finally:
         source.terminate()
         source.stop()

@@ -1,0 +1,421 @@
+"""Plain helpers shared by the tests: run auditmon and workloads as real processes, read
+recordings, wait for what another thread or process does, and find interpreters.
+
+Fixtures live in ``conftest.py``; everything here is an ordinary function or constant, so
+a test imports it by name (``from helpers import auditmon``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import inspect
+import json
+import os
+import re
+import shutil
+import stat
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TypeVar
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+WORKLOADS = ROOT / "tests" / "workloads"
+AGENT_DIR = ROOT / "agent"
+NOBODY = 65534
+"""The uid of tests that need another user ("nobody")."""
+
+T = TypeVar("T")
+
+
+# -- processes and recordings ------------------------------------------------------------
+
+
+def clean_env(**extra: str) -> dict[str, str]:
+    """Our environment without any agent settings a developer's shell may carry."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AUDITMON_")}
+    env.pop("PYTHONPATH", None)
+    env.update(extra)
+    return env
+
+
+def agent_env(kind: str, **extra: str) -> dict[str, str]:
+    """``clean_env`` choosing the agent implementation (AUDITMON_AGENT)."""
+    return clean_env(AUDITMON_AGENT=kind, **extra)
+
+
+def auditmon(*args: str, timeout: float = 120, **kwargs: Any) -> subprocess.CompletedProcess:
+    """Run the auditmon CLI as a real process and capture its output."""
+    kwargs.setdefault("env", clean_env())
+    kwargs.setdefault("capture_output", True)
+    kwargs.setdefault("text", True)
+    return subprocess.run([sys.executable, "-m", "auditmon", *args], timeout=timeout, **kwargs)
+
+
+def run_recorded(
+    record: Path, *command: str, options: tuple[str, ...] = (), **kwargs: Any
+) -> subprocess.CompletedProcess:
+    """``auditmon run --headless --record RECORD [OPTIONS] -- COMMAND``."""
+    return auditmon(
+        "run", "--headless", "--record", str(record), *options, "--", *command, **kwargs
+    )
+
+
+def attach_env(runtime_dir: Path | str) -> dict[str, str]:
+    """The environment `auditmon env --format json` gives, in a private runtime dir."""
+    result = auditmon("env", "--format", "json")
+    assert result.returncode == 0, result.stderr
+    return clean_env(AUDITMON_RUNTIME_DIR=str(runtime_dir), **json.loads(result.stdout))
+
+
+def read_jsonl(path: Path) -> list[dict]:
+    """The records of a JSON Lines recording, in order."""
+    with open(path, encoding="utf-8") as file:
+        return [json.loads(line) for line in file if line.strip()]
+
+
+def events_of(records: list[dict], pid: int | None = None) -> list[dict]:
+    """The event records, of one process if ``pid`` is given."""
+    return [r for r in records if r["type"] == "event" and (pid is None or r["pid"] == pid)]
+
+
+def all_messages(conn) -> list:
+    """Every protocol message an agent sends on ``conn``, until it closes."""
+    from auditmon import protocol
+
+    conn.settimeout(30)
+    unpacker = protocol.make_unpacker()
+    # Not a poll: it reads until the agent hangs up (recv gives b"") or 30 s of silence.
+    while data := conn.recv(1 << 16):
+        unpacker.feed(data)
+    conn.close()
+    return list(unpacker)
+
+
+def copy_readable_by_all(source: Path, into: Path) -> Path:
+    """A copy of ``source`` (a file or a directory) in ``into`` that every user can read
+    (and run, where we can): for a process the test starts as another user."""
+    copy = into / source.name
+    if source.is_dir():
+        shutil.copytree(source, copy, ignore=shutil.ignore_patterns("__pycache__"))
+    else:
+        shutil.copy2(source, copy)
+    for item in [copy, *copy.rglob("*")]:
+        mode = item.stat().st_mode | stat.S_IRUSR | stat.S_IRGRP | stat.S_IROTH
+        if item.is_dir() or mode & stat.S_IXUSR:
+            mode |= stat.S_IXGRP | stat.S_IXOTH
+        item.chmod(mode)
+    return copy
+
+
+# -- waiting -----------------------------------------------------------------------------
+# A timeout here is a bound on liveness, never a measurement: the wait fails only when
+# the awaited thing does not happen at all, however slow or loaded the machine is.
+
+
+def wait_for(
+    predicate: Callable[[], T],
+    timeout: float = 30.0,
+    message: str | None = None,
+    *,
+    interval: float = 0.02,
+    state: Callable[[], object] | None = None,
+    between: Callable[[], object] | None = None,
+) -> T:
+    """Call ``predicate`` until it returns something truthy, and return that.
+
+    Between calls it sleeps ``interval`` seconds, or calls ``between`` instead (e.g. to
+    let an ingest loop read its sockets).  On timeout it fails saying what was awaited
+    (``message``, else the predicate's source) and what was last seen (``state()``,
+    else the predicate's last value).
+    """
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() >= deadline:
+            raise AssertionError(timed_out(predicate, timeout, message, state, value))
+        if between is None:
+            time.sleep(interval)
+        else:
+            between()
+
+
+async def wait_until(
+    predicate: Callable[[], T],
+    timeout: float = 30.0,
+    message: str | None = None,
+    *,
+    interval: float = 0.05,
+    state: Callable[[], object] | None = None,
+) -> T:
+    """``wait_for`` for async tests (Textual's Pilot): it sleeps with asyncio, so the
+    app's event loop goes on processing messages meanwhile."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() >= deadline:
+            raise AssertionError(timed_out(predicate, timeout, message, state, value))
+        await asyncio.sleep(interval)
+
+
+def timed_out(
+    predicate: Callable[[], object],
+    timeout: float,
+    message: str | None,
+    state: Callable[[], object] | None,
+    last: object,
+) -> str:
+    """What a wait that timed out says: what it waited for and what it saw last."""
+    awaited = message or describe(predicate)
+    seen = state() if state is not None else last
+    shown = seen if isinstance(seen, str) else repr(seen)
+    return f"timed out after {timeout:g} s waiting for {awaited}; last seen:\n{shown}"
+
+
+def describe(function: Callable[..., object]) -> str:
+    """A function's source (a lambda's line), else its name."""
+    try:
+        return inspect.getsource(function).strip()
+    except (OSError, TypeError):
+        return getattr(function, "__qualname__", repr(function))
+
+
+# -- interpreters ------------------------------------------------------------------------
+
+PROBE = (
+    "import importlib.util, json, sys\n"
+    "site = sys.modules.get('sitecustomize')\n"
+    "print(json.dumps({\n"
+    "    'executable': sys.executable,\n"
+    "    'implementation': sys.implementation.name,\n"
+    "    'version': '%d.%d' % sys.version_info[:2],\n"
+    "    'venv': sys.prefix != sys.base_prefix or hasattr(sys, 'real_prefix'),\n"
+    "    'msgpack': importlib.util.find_spec('msgpack') is not None,\n"
+    "    'sitecustomize': getattr(site, '__file__', None),\n"
+    "}))\n"
+)
+
+
+@dataclass(frozen=True)
+class Interpreter:
+    """What an interpreter says about itself when run as the tests run it."""
+
+    executable: str
+    """``sys.executable``: the interpreter itself (a pyenv shim's target, say)."""
+    implementation: str
+    version: str
+    """``"3.11"``."""
+    venv: bool
+    msgpack: bool
+    """Whether it can import msgpack with our environment's PYTHONPATH removed."""
+    sitecustomize: str | None
+    """Its own ``sitecustomize`` module's file (Debian's python3 has one), if any."""
+
+
+@functools.cache
+def probe(path: str) -> Interpreter | str:
+    """Run ``path`` once and ask it what it is; or say why it could not be asked."""
+    if not os.path.exists(path):
+        return "not there"
+    if not os.access(path, os.X_OK):
+        return "not executable"
+    try:
+        result = subprocess.run(
+            [path, "-c", PROBE], capture_output=True, text=True, timeout=60, env=clean_env()
+        )
+    except OSError as error:
+        return f"cannot run: {error}"
+    if result.returncode != 0:
+        last = (result.stderr.strip().splitlines() or ["no output"])[-1]
+        return f"fails to start ({last})"
+    return Interpreter(**json.loads(result.stdout))
+
+
+def facts_of(python: str) -> Interpreter:
+    """What an interpreter found by the searches below says about itself."""
+    facts = probe(python)
+    assert isinstance(facts, Interpreter), f"{python}: {facts}"
+    return facts
+
+
+def executables_on_path(name: str) -> list[str]:
+    """Every ``name`` on PATH, in PATH order (``shutil.which`` gives only the first)."""
+    found = []
+    for directory in os.get_exec_path():
+        candidate = os.path.join(directory, name)
+        if os.path.isfile(candidate) and os.access(candidate, os.X_OK):
+            found.append(candidate)
+    return found
+
+
+def unique(paths: Iterable[str]) -> list[str]:
+    """``paths`` in their order, each once."""
+    return list(dict.fromkeys(paths))
+
+
+@dataclass(frozen=True)
+class Search:
+    """The result of looking for an interpreter: one, or why none (for a skip)."""
+
+    found: Interpreter | None
+    looked: tuple[str, ...]
+    """``"/path (why not)"`` for each candidate turned down, and each place found empty."""
+
+    def why_not(self, wanted: str) -> str:
+        """The reason for a skip: what was wanted, and where it was looked for."""
+        return f"no {wanted} on this machine; looked at: " + "; ".join(self.looked)
+
+
+def first_suitable(
+    candidates: Iterable[str], why_unsuitable: Callable[[Interpreter], str | None]
+) -> Search:
+    """The first candidate that runs and that ``why_unsuitable`` has nothing against."""
+    looked = []
+    for path in unique(candidates):
+        facts = probe(path)
+        problem = facts if isinstance(facts, str) else why_unsuitable(facts)
+        if problem is None:
+            return Search(facts, tuple(looked))
+        looked.append(f"{path} ({problem})")
+    return Search(None, tuple(looked) or ("no candidate at all",))
+
+
+def outside_venv_without_msgpack(facts: Interpreter) -> str | None:
+    """Why ``facts`` cannot stand for a bare system interpreter, if it cannot."""
+    if facts.implementation != "cpython":
+        return f"{facts.implementation}, not CPython"
+    if facts.venv:
+        return "a virtual environment"
+    if facts.msgpack:
+        return "has msgpack"
+    return None
+
+
+@functools.cache
+def system_python() -> Search:
+    """A CPython outside any venv that cannot import msgpack (Debian's own python3 is
+    one): targets run under it prove that the agent needs nothing installed."""
+    candidates = [
+        "/usr/bin/python3",
+        "/usr/local/bin/python3",
+        *executables_on_path("python3"),
+    ]
+    return first_suitable(candidates, outside_venv_without_msgpack)
+
+
+def system_python_or_skip() -> str:
+    """``system_python()``'s executable, or a skip that says where it was looked for."""
+    search = system_python()
+    if search.found is None:
+        pytest.skip(search.why_not("CPython 3 outside a venv without msgpack"))
+    return search.found.executable
+
+
+@functools.cache
+def pyenv_roots() -> tuple[str, ...]:
+    """Where pyenv keeps its versions: $PYENV_ROOT, `pyenv root`, ~/.pyenv."""
+    roots = [os.environ.get("PYENV_ROOT", "")]
+    pyenv = shutil.which("pyenv")
+    if pyenv:
+        try:
+            answer = subprocess.run([pyenv, "root"], capture_output=True, text=True, timeout=30)
+            roots.append(answer.stdout.strip())
+        except (OSError, subprocess.SubprocessError):
+            pass
+    roots.append(os.path.expanduser("~/.pyenv"))
+    return tuple(unique(r for r in roots if r))
+
+
+def version_key(path: str) -> tuple[int, ...]:
+    """Order pyenv's version directories by number (3.10.13 after 3.10.9)."""
+    match = re.search(r"/versions/(\d+(?:\.\d+)*)", path)
+    return tuple(int(n) for n in match.group(1).split(".")) if match else ()
+
+
+def pyenv_pythons(minor: str) -> list[str]:
+    """pyenv's builds of CPython ``minor``, newest first."""
+    found = []
+    for root in pyenv_roots():
+        found += (Path(root) / "versions").glob(f"{minor}.*/bin/python{minor}")
+    return sorted(map(str, found), key=version_key, reverse=True)
+
+
+@functools.cache
+def other_cpython(minor: str) -> Search:
+    """A CPython ``minor`` ("3.8"): pyenv's, else ``python3.X`` on PATH or in /usr/bin
+    or /usr/local/bin."""
+
+    def is_that_version(facts: Interpreter) -> str | None:
+        if facts.implementation != "cpython":
+            return f"{facts.implementation}, not CPython"
+        if facts.version != minor:
+            return f"is {facts.version}"
+        return None
+
+    candidates = [
+        *pyenv_pythons(minor),
+        *executables_on_path(f"python{minor}"),
+        f"/usr/bin/python{minor}",
+        f"/usr/local/bin/python{minor}",
+    ]
+    search = first_suitable(candidates, is_that_version)
+    if search.found is not None:
+        return search
+    empty = []
+    if not pyenv_pythons(minor):
+        globs = [f"{root}/versions/{minor}.*/bin/python{minor}" for root in pyenv_roots()]
+        empty.append(f"pyenv's {' and '.join(globs) or 'versions (no pyenv root)'} (none)")
+    if not executables_on_path(f"python{minor}"):
+        empty.append(f"python{minor} on PATH (none)")
+    return Search(None, (*empty, *search.looked))
+
+
+def other_cpython_or_skip(minor: str) -> str:
+    """``other_cpython(minor)``'s executable, or a skip that says where it was looked for."""
+    search = other_cpython(minor)
+    if search.found is None:
+        pytest.skip(search.why_not(f"CPython {minor}"))
+    return search.found.executable
+
+
+@functools.cache
+def python_runnable_by(uid: int) -> Search:
+    """An interpreter another user can start: ours may live in a directory only we can
+    read (a venv or pyenv under /root)."""
+    candidates = ["/usr/bin/python3", "/usr/local/bin/python3", *executables_on_path("python3")]
+    looked = []
+    for path in unique(candidates):
+        facts = probe(path)
+        if isinstance(facts, str):
+            looked.append(f"{path} ({facts})")
+            continue
+        try:
+            check = subprocess.run(
+                [facts.executable, "-c", "pass"], user=uid, cwd="/", capture_output=True, text=True
+            )
+        except OSError as error:
+            looked.append(f"{path} (uid {uid} cannot run it: {error})")
+            continue
+        if check.returncode == 0:
+            return Search(facts, tuple(looked))
+        last = (check.stderr.strip().splitlines() or ["no output"])[-1]
+        looked.append(f"{path} (uid {uid} cannot run it: {last})")
+    return Search(None, tuple(looked) or ("no candidate at all",))
+
+
+def python_runnable_by_or_skip(uid: int) -> str:
+    """``python_runnable_by(uid)``'s executable, or a skip that says what was tried."""
+    search = python_runnable_by(uid)
+    if search.found is None:
+        pytest.skip(search.why_not(f"python3 that uid {uid} can run"))
+    return search.found.executable
