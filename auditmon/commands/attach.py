@@ -74,7 +74,7 @@ def attach_live(args: argparse.Namespace, sock) -> int:
 
     feed = AttachFeed(args.pid, sock)
     try:
-        monitor = LiveMonitor(feed, args.record, recent=args.recent)
+        monitor = LiveMonitor(feed, args.record, recent=args.recent, interval=args.refresh)
     except OSError as error:
         sock.close()
         problem(f"auditmon attach: cannot write {args.record}: {error.strerror or error}")

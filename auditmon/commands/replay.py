@@ -57,7 +57,7 @@ def replay_live(args: argparse.Namespace) -> int:
     from auditmon.ui.app import AuditmonApp
 
     feed = ReplayFeed(args.file, args.speed)
-    monitor = LiveMonitor(feed, recent=args.recent)
+    monitor = LiveMonitor(feed, recent=args.recent, interval=args.refresh)
     monitor.launch()
     AuditmonApp(monitor).run()
     monitor.stop()

@@ -52,6 +52,24 @@ def add_ui_options(parser: argparse.ArgumentParser) -> None:
         metavar="N",
         help="occurrences kept per event and process for drill-down (default 100)",
     )
+    parser.add_argument(
+        "--refresh",
+        type=positive_seconds,
+        default=1.0,
+        metavar="SECONDS",
+        help="how often the screen follows new events (default 1; keys answer at once)",
+    )
+
+
+def positive_seconds(text: str) -> float:
+    """An argparse type: a number of seconds above zero."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number of seconds: {text!r}") from None
+    if not 0.05 <= value <= 60:
+        raise argparse.ArgumentTypeError("between 0.05 and 60 seconds")
+    return value
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -114,7 +132,7 @@ def run_live(args: argparse.Namespace, command: list[str]) -> int:
 
     feed = RunFeed(command, agent_options(args))
     try:
-        monitor = LiveMonitor(feed, args.record, recent=args.recent)
+        monitor = LiveMonitor(feed, args.record, recent=args.recent, interval=args.refresh)
     except OSError as error:
         problem(f"auditmon run: cannot write {args.record}: {error.strerror or error}")
         return 2

@@ -2,11 +2,13 @@
 and the UI fed only by what that thread delivers.
 
 The thread owns the model: it steps the feed (agents' sockets or a recording), samples
-psutil once a second, and every ``interval`` seconds builds a ``Snapshot`` for the UI's
-current ``View`` and delivers it; the UI redraws at that bounded rate, never once per
-event.  Requests (an event's detail, a heatmap cell, an export) are queued to the
-thread and answered by an ``Answer`` delivered the same way, so nothing the UI does
-waits for ingest, and nothing reads the model from the UI thread.
+psutil once a second, and every ``interval`` seconds (one, by default: as top does)
+builds a ``Snapshot`` for the UI's current ``View`` and delivers it, if anything
+changed; the UI redraws at that bounded rate, never once per event.  What the user does
+(a filter, a scope) and processes starting or ending are shown at once.  Requests (an
+event's detail, a heatmap cell, an export) are queued to the thread and answered by an
+``Answer`` delivered the same way, so nothing the UI does waits for ingest, and nothing
+reads the model from the UI thread.
 """
 
 from __future__ import annotations
@@ -79,7 +81,7 @@ class LiveMonitor:
         feed: Feed,
         record: str | Path | None = None,
         recent: int = 100,
-        interval: float = 0.25,
+        interval: float = 1.0,
     ) -> None:
         self.feed = feed
         self.session = Session(recent=recent)
