@@ -33,6 +33,7 @@ class StaticMonitor:
         self.state = state
         self.mode = mode
         self.output = tuple(output or ())
+        self.command_running = False
         self.view = View()
         self.turn = UiTurn()
         self._deliver: Callable[[Any], None] | None = None
@@ -43,7 +44,9 @@ class StaticMonitor:
 
     def snapshot(self) -> Snapshot:
         built = snapshots.build(self.session, self.view, self.now)
-        status = Status(self.mode, self.state, None, self.output, len(self.output))
+        status = Status(
+            self.mode, self.state, None, self.output, len(self.output), self.command_running
+        )
         return replace(built, status=status)
 
     def set_view(self, view: View) -> None:

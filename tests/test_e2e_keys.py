@@ -147,3 +147,28 @@ def test_an_early_ctrl_c_prints_no_traceback(tmp_path, delay):
     finally:
         process.kill()
     assert not re.search(r'File "[^"]*/auditmon/[^"]*\.py"', err), err
+
+
+def test_a_filter_error_with_markup_in_it_is_shown_as_text(recording):
+    """``/risk>=[/x]`` used to kill the app with a MarkupError: the error's text (which
+    quotes what was typed) was read as markup."""
+    tmux = Tmux()
+    start(tmux, f"cd {ROOT} && {sys.executable} -m auditmon replay {recording}; sleep 30")
+    try:
+        tmux.wait_for(f"replayed {recording.name}")
+        tmux("send-keys", "-t", "e2e", "/")
+        tmux.wait_for("filter: socket.*")  # the empty box's hint
+        tmux("send-keys", "-t", "e2e", "-l", "risk>=[/x]")
+        tmux("send-keys", "-t", "e2e", "Enter")
+        screen = tmux.wait_for("not '[/x]'")  # the error, as text
+        assert "Traceback" not in screen and "MarkupError" not in screen
+        tmux("send-keys", "-t", "e2e", "Escape")
+        time.sleep(0.5)  # a lone Escape, not the start of an escape sequence with "/"
+        tmux("send-keys", "-t", "e2e", "/")
+        tmux.wait_for("filter: socket.*")  # the empty box's hint
+        tmux("send-keys", "-t", "e2e", "-l", 'event = "[warning]"')
+        tmux("send-keys", "-t", "e2e", "Enter")
+        screen = tmux.wait_for('filter: event = "[warning]"')
+        assert "Traceback" not in screen
+    finally:
+        tmux("kill-server")

@@ -66,3 +66,25 @@ def test_narrow_80x24(snap_compare):
 def test_no_color(snap_compare, monkeypatch):
     monkeypatch.setenv("NO_COLOR", "1")
     assert snap_compare(make_app(), terminal_size=(140, 40), run_before=settle)
+
+
+async def open_process_view(pilot) -> None:
+    await settle(pilot)
+    table = pilot.app.query_one("#processes")
+    table.focus()
+    await pilot.press("down", "down", "enter")
+    await settle(pilot)
+
+
+def test_process_view(snap_compare):
+    assert snap_compare(make_app(), terminal_size=(140, 40), run_before=open_process_view)
+
+
+def test_tail(snap_compare):
+    assert snap_compare(make_app(), press=["t"], terminal_size=(140, 40), run_before=settle)
+
+
+def test_confirm_quit_while_the_command_runs(snap_compare):
+    app = make_app()
+    app.monitor.command_running = True
+    assert snap_compare(app, press=["ctrl+c"], terminal_size=(140, 40), run_before=settle)

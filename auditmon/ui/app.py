@@ -174,7 +174,7 @@ class AuditmonApp(App[int]):
             if quit_now:
                 self.exit()
 
-        self.push_screen(ConfirmQuit(status.state), answered)
+        self.push_screen(ConfirmQuit(status.state.removeprefix("running ")), answered)
 
     def action_help(self) -> None:
         if not isinstance(self.screen, HelpScreen):
