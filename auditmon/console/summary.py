@@ -32,18 +32,27 @@ def render(session: Session, console: Console) -> None:
     catalog = load_catalog()
     total = session.total_events
     processes = session.ordered_processes()
-    if not processes:
+    reporting = [t for t in processes if t.process.monitored]
+    unreached = len(processes) - len(reporting)
+    if not reporting:
         console.print(NO_PYTHON_HINT, highlight=False, soft_wrap=True)
-        return
+        if not unreached:
+            return
     seconds = 0.0
     if session.first_time is not None and session.last_time is not None:
         seconds = session.last_time - session.first_time
     dropped = session.total_dropped
     headline = Text(
-        f"auditmon: {total:,} events from {len(processes)} "
-        f"process{'es' if len(processes) != 1 else ''} over {seconds:.2f} s; "
+        f"auditmon: {total:,} events from {len(reporting)} "
+        f"process{'es' if len(reporting) != 1 else ''} over {seconds:.2f} s; "
     )
     headline.append(f"{dropped:,} dropped", style="bold red" if dropped else "")
+    if unreached:
+        headline.append(
+            f"; {unreached} Python process{'es' if unreached != 1 else ''} started but "
+            "not monitored (see below)",
+            style="bold yellow",
+        )
     console.print(headline)
 
     by_category: dict[str, list[tuple[str, int]]] = defaultdict(list)
@@ -84,7 +93,7 @@ def render(session: Session, console: Console) -> None:
         process = totals.process
         lost = process.dropped + process.lost
         procs.add_row(
-            str(process.pid),
+            str(process.pid) if process.pid else "?",
             str(process.ppid),
             Text(" ".join(process.command.split())),  # one line, even for -c code
             f"{totals.total:,}",

@@ -7,11 +7,15 @@ and hands every message on to the sink, in order.
 
 from __future__ import annotations
 
+import time
 from operator import itemgetter
 from typing import Any
 
 from auditmon.ingest.sinks import Sink
-from auditmon.model.process import Process
+from auditmon.model.process import NOT_MONITORED, Process
+from auditmon.model.spawns import SPAWN_EVENTS, SpawnWatch, unreached_process
+
+_name = itemgetter(3)
 
 _first = itemgetter(0)
 
@@ -19,9 +23,12 @@ _first = itemgetter(0)
 class Ledger:
     """The process images seen so far and the accounting of their events."""
 
-    def __init__(self, sink: Sink) -> None:
+    def __init__(self, sink: Sink, spawns: SpawnWatch | None = None) -> None:
         self.sink = sink
         self.processes: list[Process] = []
+        # Python processes started by monitored ones, awaited (None: not watched, as
+        # in a replay, whose recording says which were not reached).
+        self.spawns = spawns
 
     def new_process(self) -> Process:
         """A process image whose hello is still to come (ids count from 1)."""
@@ -31,6 +38,8 @@ class Ledger:
 
     def hello(self, process: Process, body: dict[str, Any]) -> None:
         process.apply_hello(body)
+        if self.spawns is not None:
+            self.spawns.saw_hello(process)
         self.sink.process_started(process)
 
     def events(
@@ -41,6 +50,8 @@ class Ledger:
         if top > process.max_seq:
             process.max_seq = top
         self.sink.events(process, batch, raw)
+        if self.spawns is not None and not SPAWN_EVENTS.isdisjoint(map(_name, batch)):
+            self.spawns.saw_events(process, batch, time.monotonic())
 
     def dropped(self, process: Process, count: int) -> None:
         process.dropped += count
@@ -69,6 +80,20 @@ class Ledger:
         if settle:
             process.account_end()
         self.sink.process_ended(process)
+        if self.spawns is not None:
+            self.spawns.parent_ended(process, time.monotonic())
+
+    def settle_spawns(self, now: float) -> None:
+        """Show the Python processes started but never heard from by ``now`` as not
+        monitored (``now`` infinite: all still awaited, at the session's end)."""
+        if self.spawns is None:
+            return
+        for spawn in self.spawns.due(now):
+            process = unreached_process(spawn, self.new_process())
+            process.status = NOT_MONITORED
+            process.end_time = process.start
+            self.sink.process_started(process)
+            self.sink.process_ended(process)
 
     def last_image(self, pid: int) -> Process | None:
         """The latest process image that said hello with ``pid`` (exec keeps the pid)."""

@@ -15,6 +15,7 @@ from auditmon.ingest.connection import Connection, Problem
 from auditmon.ingest.ledger import Ledger
 from auditmon.ingest.sinks import Sink
 from auditmon.model.process import Process
+from auditmon.model.spawns import SpawnWatch
 
 _SO_PEERCRED = getattr(socket, "SO_PEERCRED", 17)
 
@@ -42,7 +43,7 @@ class Ingest:
     def __init__(
         self, sink: Sink, problem: Problem, max_message: int = protocol.MAX_MESSAGE
     ) -> None:
-        self.ledger = Ledger(sink)
+        self.ledger = Ledger(sink, SpawnWatch())
         self.problem = problem
         self.max_message = max_message
         self.selector = selectors.DefaultSelector()
@@ -100,10 +101,12 @@ class Ingest:
         self._unsettled.append((time.monotonic() + SETTLE_AFTER, connection.process, ended_at))
 
     def _settle(self, now: float) -> None:
-        """End the processes whose streams stopped without a goodbye long enough ago."""
+        """End the processes whose streams stopped without a goodbye long enough ago,
+        and show the spawned Python processes never heard from."""
         while self._unsettled and self._unsettled[0][0] <= now:
             _, process, ended_at = self._unsettled.pop(0)
             self.ledger.ended(process, "disconnected", ended_at)
+        self.ledger.settle_spawns(now)
 
     @property
     def settling(self) -> bool:

@@ -19,6 +19,8 @@ def ending_text(
         return f"exited with status {exit_code}" if detail else f"exited {exit_code}"
     if status == "detached":
         return "still running (detached)" if detail else "detached"
+    if status == "not monitored" and detail and error:
+        return f"not monitored: {error}"
     if status == "disconnected" and detail:
         # No goodbye: the process ended without the agent's last flush (os._exit, a
         # crash, a kill), so events of its last moments may be missing.

@@ -6,6 +6,8 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
+NOT_MONITORED = "not monitored"
+
 
 @dataclass
 class Process:
@@ -37,6 +39,7 @@ class Process:
     exit_code: int | None = None
     end_time: float | None = None
     killed_by: int | None = None  # the pid that sent the signal, where it is known
+    monitored: bool = True  # False: started by a monitored process, never reported
 
     def apply_hello(self, hello: dict[str, Any]) -> None:
         self.pid = hello["pid"]
@@ -55,6 +58,11 @@ class Process:
         if isinstance(first_seq, int) and first_seq > 0:
             self.seq_base = first_seq - 1
         self.status = "running"
+        if hello.get("monitored") is False:  # a recording's record of one never reached
+            self.monitored = False
+            self.status = NOT_MONITORED
+            reason = hello.get("reason")
+            self.error = reason if isinstance(reason, str) else None
 
     @property
     def command(self) -> str:

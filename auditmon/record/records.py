@@ -27,6 +27,7 @@ def process_record(process: Process) -> dict[str, Any]:
         "python": process.python,
         "start": process.start,
         "agent": process.agent,
+        **({} if process.monitored else {"monitored": False, "reason": process.error}),
     }
 
 

@@ -8,7 +8,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from auditmon.model.process import Process
+from auditmon.model.process import NOT_MONITORED, Process
 from auditmon.record.reader import Recording
 from auditmon.sources.feed import Intake
 
@@ -36,6 +36,7 @@ class ReplayFeed:
         self._last_time: float | None = None
 
     def launch(self, intake: Intake) -> None:
+        intake.ingest.ledger.spawns = None  # the recording says which were not reached
         self._records = iter(self.recording)
         self._started_at = time.monotonic()
 
@@ -90,10 +91,14 @@ class ReplayFeed:
                 continue
             self._flush(intake, batch_process, batch)
             batch, batch_process = [], None
-            if kind == "process":
+            if kind == "process" and record.get("monitored") is False:
+                self._unreached(intake, record)
+            elif kind == "process":
                 self._open(intake, record["pid"], record)
             elif kind == "dropped" and record["pid"] in self._processes:
                 ledger.dropped(self._processes[record["pid"]], record["count"])
+            elif kind == "exit" and record.get("status") == NOT_MONITORED:
+                pass  # its process record said so, and ended it
             elif kind == "exit" and record["pid"] in self._processes:
                 ledger.ended(
                     self._processes[record["pid"]],
@@ -111,6 +116,13 @@ class ReplayFeed:
         self._processes[pid] = process
         ledger.hello(process, hello)
         return process
+
+    def _unreached(self, intake: Intake, record: dict[str, Any]) -> None:
+        """A Python process the recording's session saw started but never heard from."""
+        ledger = intake.ingest.ledger
+        process = ledger.new_process()
+        ledger.hello(process, {k: v for k, v in record.items() if k != "type"})
+        ledger.ended(process, NOT_MONITORED, process.start, settle=False)
 
     def _flush(self, intake: Intake, process: Process | None, batch: list[list[Any]]) -> None:
         if process is not None and batch:

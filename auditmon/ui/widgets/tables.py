@@ -182,12 +182,14 @@ class ProcessTable(KeptCursorTable):
                 (
                     str(row.id),
                     (
-                        str(row.pid),
+                        str(row.pid) if row.pid else "?",
                         Text(presenters.process_label(row, width)),
                         presenters.number(row.events),
                         presenters.number(row.rate),
                         _drops(row.dropped),
-                        row.state,
+                        Text(row.state, style="yellow")
+                        if row.state == "not monitored"
+                        else row.state,
                         presenters.sparkline(row.spark, 20),
                         presenters.number(row.cpu),
                         presenters.human_bytes(row.rss),
