@@ -76,8 +76,9 @@ def _shadowed_spec():
         return None
 
 
-# The extension's load_package does the same from C: it keeps this directory, not this
-# function, which would keep this module's globals alive to the end.  Change both.
+# The extension's load_package (native/adopt.c) does the same from C: it keeps this
+# directory, not this function, which would keep this module's globals alive to the
+# end.  Change both.
 def _load_package():
     """The agent's Python package, from this directory (no longer on ``sys.path``)."""
     package = sys.modules.get("_auditmon_agent")

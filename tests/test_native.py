@@ -46,7 +46,10 @@ def test_the_extension_was_built_for_this_interpreter():
 def test_the_extension_was_built_from_the_source_as_it_is():
     """A rebuild that fails (the build is optional) leaves the previous extension in
     place: every other test would then run an old agent."""
-    source = hashlib.sha256((AGENT_DIR / "_auditmon_native.c").read_bytes()).hexdigest()
+    digest = hashlib.sha256()  # setup.py's sources_digest: every part, in name order
+    for part in sorted(p for p in (AGENT_DIR / "native").iterdir() if p.suffix in (".c", ".h")):
+        digest.update(part.name.encode() + b"\0" + part.read_bytes() + b"\0")
+    source = digest.hexdigest()
     built = getattr(_native, "SOURCE_SHA256", None)
     assert built == source, "the extension is stale: pip install -e . did not rebuild it"
 
@@ -203,7 +206,7 @@ def test_run_mode_started_in_c_has_the_python_sides_limits_and_decisions():
     when no globs are given (flush before exec and teardown, preload before a hook)."""
     from _auditmon_agent import config
 
-    assert (_native.DEPTH, _native.WIDTH, _native.BUDGET) == (
+    assert (_native.SUMMARY_DEPTH, _native.SUMMARY_WIDTH, _native.SUMMARY_BUDGET) == (
         config.DEPTH,
         config.WIDTH,
         config.BUDGET,

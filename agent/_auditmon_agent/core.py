@@ -24,6 +24,7 @@ import sys
 import time
 
 from . import config as _settings
+from .constants import WIRE_HELLO, WIRE_VERSION
 
 RECORD = 1  # send the event
 STACK = 2  # capture its Python stack
@@ -495,13 +496,11 @@ class _NativeLink(object):
         self.pid = _pid
 
     def start(self):
-        import _auditmon_native as protocol  # loaded already; its constants are wire.py's
-
         fields = identity()
-        fields["v"] = protocol.VERSION
+        fields["v"] = WIRE_VERSION
         fields["mode"] = self.config.mode
         fields["events"] = _native.counted()
-        hello = _native.pack([protocol.HELLO, fields])
+        hello = _native.pack([WIRE_HELLO, fields])
         config = self.config
         _native.connect(config.socket_path, hello, config.interval, config.flush_timeout)
 
