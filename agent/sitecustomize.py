@@ -15,6 +15,9 @@ import os
 import sys
 
 _here = os.path.dirname(os.path.abspath(__file__))
+# The settings' names and values are constants.py's (ENV_*, MODE_*, AGENT_PYTHON), as
+# literals: importing it would load the agent's package, which plain run mode never does.
+# tests/test_constants.py checks that they agree.
 _MODES = ("run", "attach")
 
 

@@ -15,7 +15,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 sys.path.insert(0, str(AGENT_DIR))
-from _auditmon_agent import core  # noqa: E402
+from _auditmon_agent import constants, core  # noqa: E402
 from _auditmon_agent.summarize import Summarizer  # noqa: E402
 from _auditmon_agent.wire import packb  # noqa: E402
 
@@ -196,7 +196,7 @@ def test_the_hook_never_raises_into_the_caller():
 
 
 def test_core_uses_the_native_hook_when_built():
-    assert core.NATIVE_BYTES_PER_EVENT > 0
+    assert constants.BYTES_PER_EVENT > 0
     assert hasattr(_native, "Agent")
 
 
@@ -207,11 +207,11 @@ def test_run_mode_started_in_c_has_the_python_sides_limits_and_decisions():
     from _auditmon_agent import config
 
     assert (_native.SUMMARY_DEPTH, _native.SUMMARY_WIDTH, _native.SUMMARY_BUDGET) == (
-        config.DEPTH,
-        config.WIDTH,
-        config.BUDGET,
+        constants.SUMMARY_DEPTH,
+        constants.SUMMARY_WIDTH,
+        constants.SUMMARY_BUDGET,
     )
-    assert _native.BYTES_PER_EVENT == core.NATIVE_BYTES_PER_EVENT
+    assert _native.BYTES_PER_EVENT == constants.BYTES_PER_EVENT
     python_decide = core._make_decider(config.Config({"AUDITMON_MODE": "run"}))
     names = [*core.FLUSH_EVENTS, core.HOOK_ADDED, "open", "import", "os.exe", "os.execv", ""]
     try:

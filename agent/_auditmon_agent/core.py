@@ -24,24 +24,20 @@ import sys
 import time
 
 from . import config as _settings
-from .constants import WIRE_HELLO, WIRE_VERSION
-
-RECORD = 1  # send the event
-STACK = 2  # capture its Python stack
-FLUSH = 4  # flush synchronously right after it (the process is about to vanish)
-PRELOAD = 8  # load now what the agent loads lazily (see _preload)
-
-# Raised just before another audit hook is added: the last moment the agent's own
-# imports are sure to go unseen by the target's hooks.
-HOOK_ADDED = "sys.addaudithook"
-
-# Events after which the process image is gone: exec replaces it, and the interpreter
-# teardown events are the last a hook can see (where module state still works; on
-# CPython 3.11 it no longer does there, and atexit is the last flush).
-FLUSH_EVENTS = (
-    "os.exec",
-    "cpython.PyInterpreterState_Clear",
-    "cpython._PySys_ClearAuditHooks",
+from .constants import (
+    BYTES_PER_EVENT,
+    FLUSH,
+    FLUSH_EVENTS,
+    HOOK_ADDED,
+    MAX_DECISIONS,
+    PRELOAD,
+    RECORD,
+    STACK,
+    SUMMARY_BUDGET,
+    SUMMARY_DEPTH,
+    SUMMARY_WIDTH,
+    WIRE_HELLO,
+    WIRE_VERSION,
 )
 
 _get_ident = _thread.get_ident
@@ -84,7 +80,6 @@ _pid = 0
 _start_time = 0.0
 _installed = False
 _native = None  # the C hook, when in use
-_MAX_DECISIONS = 10000
 # Events per batch: four times what the Python hook can queue in a switch interval, so
 # that a writer that waits for the GIL more than once a turn still keeps up, and at most
 # about 8 ms of msgpack encoding with the GIL held (16 384 dropped twice as many).
@@ -186,7 +181,7 @@ def _make_decider(config):
         how = RECORD | (FLUSH if event in FLUSH_EVENTS else 0)
         if event == HOOK_ADDED:
             how |= PRELOAD
-        if len(_decisions) < _MAX_DECISIONS:
+        if len(_decisions) < MAX_DECISIONS:
             _decisions[event] = how
         return how
 
@@ -207,7 +202,7 @@ def _make_decider(config):
                 how |= FLUSH
         if event == HOOK_ADDED:
             how |= PRELOAD
-        if len(_decisions) < _MAX_DECISIONS:
+        if len(_decisions) < MAX_DECISIONS:
             _decisions[event] = how
         return how
 
@@ -357,7 +352,7 @@ def _load_native(config):
         _decide_now,
         _native_stack,
         _flush_now,
-        config.queue_size * NATIVE_BYTES_PER_EVENT,
+        config.queue_size * BYTES_PER_EVENT,
     )
 
 
@@ -367,9 +362,9 @@ class _DeferredSummarizer(object):
 
     def __init__(self, strlen):
         self.strlen = strlen
-        self.depth = _settings.DEPTH
-        self.width = _settings.WIDTH
-        self.budget = _settings.BUDGET
+        self.depth = SUMMARY_DEPTH
+        self.width = SUMMARY_WIDTH
+        self.budget = SUMMARY_BUDGET
         self.loaded = None
 
     def value(self, value, level, budget):
@@ -480,10 +475,6 @@ def make_native_agent(
         width=summarizer.width,
         budget=summarizer.budget,
     )
-
-
-#: The native buffer holds bytes: AUDITMON_QUEUE events of about this size.
-NATIVE_BYTES_PER_EVENT = 128
 
 
 class _NativeLink(object):

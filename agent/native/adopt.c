@@ -40,7 +40,8 @@ run_decide(PyObject *module, PyObject *name)
     return bits;
 }
 
-/* The agent's Python package, from agent_dir, as sitecustomize's _load_package loads it.
+/* The agent's Python package, from agent_dir, as sitecustomize's _load_package loads it
+   (change both; tests/test_agents_agree.py checks that both ignore a namesake on the path).
    That function is not kept instead: it would keep sitecustomize's globals, and os with
    them, alive to the interpreter's teardown, which then wipes those modules one by one
    (0.4 M instructions at every exit).  New reference; NULL with an exception. */

@@ -56,7 +56,7 @@ command_line(void)
 
 /* 1 if this is auditmon itself (never monitored), 0 if not, -1 if the argv is unusual
    (the Python side then decides).  The same check as is_auditmon_itself in
-   _auditmon_agent/__init__.py: change both (tests/test_sitecustomize.py runs both). */
+   _auditmon_agent/__init__.py: change both (tests/test_agents_agree.py runs both). */
 static int
 auditmon_itself(void)
 {
