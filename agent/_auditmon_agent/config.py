@@ -1,4 +1,5 @@
-"""The agent's settings, read once from ``AUDITMON_*`` environment variables.
+"""The agent's settings, read once from ``AUDITMON_*`` environment variables, and the
+decisions they imply for each event.
 
 The monitor (``auditmon run`` or ``auditmon env``) writes them; the target inherits
 them, and so do its children.  Their names and defaults are ``constants.py``'s, which
@@ -29,8 +30,15 @@ from .constants import (
     ENV_STACK,
     ENV_STACK_DEPTH,
     ENV_STRLEN,
+    FLUSH,
+    FLUSH_EVENTS,
+    HOOK_ADDED,
+    MAX_DECISIONS,
     MODE_ATTACH,
     MODE_RUN,
+    PRELOAD,
+    RECORD,
+    STACK,
 )
 
 # Ints msgpack carries as ints; others travel as text (BigInt).
@@ -92,3 +100,46 @@ def _number(text, default, kind):
     except ValueError:
         return default
     return value if value >= 0 else default
+
+
+def make_decider(config, decisions):
+    """A function event name -> decision bits, memoised in ``decisions`` (which the
+    hooks read first).  Without globs the extension decides by itself in C (run_decide,
+    native/adopt.c): change both; tests/test_native.py compares them."""
+    events, exclude, stack = config.events, config.exclude, config.stack
+
+    def decide(event):
+        how = RECORD | (FLUSH if event in FLUSH_EVENTS else 0)
+        if event == HOOK_ADDED:
+            how |= PRELOAD
+        if len(decisions) < MAX_DECISIONS:
+            decisions[event] = how
+        return how
+
+    if not (events or exclude or stack):
+        return decide  # no globs: no fnmatch (and no re) to import at start-up
+
+    from fnmatch import fnmatchcase
+
+    def decide_with_globs(event):
+        how = 0
+        if (not events or any(fnmatchcase(event, g) for g in events)) and not any(
+            fnmatchcase(event, g) for g in exclude
+        ):
+            how = RECORD
+            if stack and any(fnmatchcase(event, g) for g in stack):
+                how |= STACK
+            if event in FLUSH_EVENTS:
+                how |= FLUSH
+        if event == HOOK_ADDED:
+            how |= PRELOAD
+        if len(decisions) < MAX_DECISIONS:
+            decisions[event] = how
+        return how
+
+    return decide_with_globs
+
+
+def never(event):
+    """The decider of a disabled agent: nothing is recorded."""
+    return 0

@@ -19,7 +19,7 @@ enum { LATE_FALLBACK, LATE_STACK, LATE_FLUSH, LATE_PRELOAD, LATE_WIRE_TYPES, LAT
 static PyObject *late[LATE_COUNT];
 
 /* decide(name): the decision bits for an event when no globs are set, memoised in the
-   agent's decisions as core._make_decider's decider does. */
+   agent's decisions as config.make_decider's decider does (change both). */
 static PyObject *
 run_decide(PyObject *module, PyObject *name)
 {
@@ -143,12 +143,12 @@ static PyMethodDef run_decide_def = {"decide", run_decide, METH_O,
 static PyMethodDef late_def = {"late_helper", (PyCFunction)(void (*)(void))late_call,
                                METH_FASTCALL, "Adopt, then call the Python side's helper."};
 
-/* atexit: flush and say goodbye (the Python side's _at_exit once it adopted). */
+/* atexit: flush and say goodbye (the Python side's core.at_exit once it adopted). */
 static PyObject *
 run_at_exit(PyObject *module, PyObject *unused)
 {
     if (core_module != NULL)
-        return PyObject_CallMethod(core_module, "_at_exit", NULL);
+        return PyObject_CallMethod(core_module, "at_exit", NULL);
     if (started != NULL && started->link.fd >= 0)
         return Agent_finish(started, Py_False);
     Py_RETURN_NONE;
@@ -180,11 +180,12 @@ run_link(Agent *self)
     return 0;
 }
 
-/* A forked child is a new process: as core._after_fork_in_child does, but here, so that a
+/* A forked child is a new process: as core.after_fork_in_child does, but here, so that a
    child of a process the Python side never adopted doesn't import it (milliseconds per
    fork): an empty queue, a new identity and hello, its own connection.  multiprocessing's
    fork children end with os._exit() after threading's shutdown, never running atexit:
-   the flush is registered there too.  -1 with an exception set. */
+   the flush is registered there too.  Change both; tests/test_agents_agree.py runs both.
+   -1 with an exception set. */
 static int
 restart_in_child(Agent *self)
 {
@@ -222,7 +223,7 @@ run_after_fork(PyObject *module, PyObject *unused)
         Py_RETURN_NONE;
     }
     PyObject *core = adopt();
-    PyObject *r = core ? PyObject_CallMethod(core, "_after_fork_in_child", NULL) : NULL;
+    PyObject *r = core ? PyObject_CallMethod(core, "after_fork_in_child", NULL) : NULL;
     if (r == NULL) {
         PyErr_Clear();
         if (started != NULL)

@@ -85,7 +85,8 @@ auditmon_itself(void)
     return 0;
 }
 
-/* core.identity() and _NativeLink's hello fields, in the same order. */
+/* Agent.identity() (core.py) and NativeLink's hello fields (native.py), in the same
+   order: change both. */
 static PyObject *
 hello_message(Agent *self)
 {
