@@ -159,7 +159,8 @@ class Agent(object):
             self.unhush(tid)
 
     def flush_now(self, tid, event):
-        """Send what is queued before exec or interpreter teardown takes the writer away."""
+        """Send what is queued before exec or interpreter teardown takes the writer away
+        (the C hook tells teardown from exec alike, in on_event, native/hook.c)."""
         self.hush(tid)
         try:
             if self.writer is not None and self.writer.pid == self.pid:

@@ -190,7 +190,9 @@ on_event(Agent *self, const char *event, PyObject *args, unsigned long tid)
     }
     if (how > 0 && (how & RECORD) && !self->closed) {
         if (record(self, event, name_length, args, tid, how) == 0 && (how & FLUSH)) {
-            /* exec or interpreter teardown: send now, the writer may not get to */
+            /* exec or interpreter teardown: send now, the writer may not get to (the
+               teardown events are FLUSH_EVENTS' cpython.* ones; Agent.flush_now in
+               core.py tells them from os.exec alike) */
             int teardown = strncmp(event, "cpython.", 8) == 0;
             if (self->link.fd >= 0)
                 link_flush(self, teardown);
