@@ -4,8 +4,9 @@
 The agent's C extension and its Python side share protocol numbers, decision bits,
 limits and the settings' names and defaults; the Python module is their one definition.
 Every public upper-case name there becomes a C macro of the same name here, and the
-extension exports each back as a module attribute (``add_shared_constants``), so a test
-can compare what a built extension holds with the Python values, name by name::
+extension gives each back as a module attribute (``shared_constant``, through the
+module's ``__getattr__``), so a test can compare what a built extension holds with the
+Python values, name by name::
 
     python tools/gen_constants.py                  # writes agent/native/constants.h
     python tools/gen_constants.py --output /tmp/constants.h
@@ -65,18 +66,17 @@ def definition(name: str, value: object) -> list[str]:
     raise TypeError(f"{name}: {type(value).__name__} is not generated")
 
 
-def export(name: str, value: object) -> str:
-    """The C condition that adds one constant to the module, true on failure."""
+def made(name: str, value: object) -> str:
+    """The C expression that makes one constant's Python object (a new reference)."""
     if isinstance(value, int):
-        return f'PyModule_AddIntConstant(m, "{name}", {name}) < 0'
+        return f"PyLong_FromLong({name})"
     if isinstance(value, str):
-        return f'PyModule_AddStringConstant(m, "{name}", {name}) < 0'
+        return f"PyUnicode_FromString({name})"
     if isinstance(value, float):
-        return f'add_object(m, "{name}", PyFloat_FromDouble({name})) < 0'
+        return f"PyFloat_FromDouble({name})"
     assert isinstance(value, tuple)
     items = ", ".join(c_string(item) for item in value)
-    tuple_of = f'Py_BuildValue("({"s" * len(value)})", {items})'
-    return f'add_object(m, "{name}", {tuple_of}) < 0'
+    return f'Py_BuildValue("({"s" * len(value)})", {items})'
 
 
 def render(module: ModuleType) -> str:
@@ -94,32 +94,21 @@ def render(module: ModuleType) -> str:
         lines += definition(name, getattr(module, name))
     lines += [
         "",
-        "/* A new reference added to m (stolen); -1 with an exception set. */",
-        "static int",
-        "add_object(PyObject *m, const char *name, PyObject *value)",
-        "{",
-        "    if (value == NULL)",
-        "        return -1;",
-        "    if (PyModule_AddObject(m, name, value) < 0) {",
-        "        Py_DECREF(value);",
-        "        return -1;",
-        "    }",
-        "    return 0;",
-        "}",
-        "",
-        "/* Each constant above as an attribute of the module, for the test that compares",
-        "   them with the Python side's.  -1 with an exception set. */",
-        "static int",
-        "add_shared_constants(PyObject *m)",
+        "/* The constant called name, as a new object (the module's __getattr__ gives them as",
+        "   attributes, for the test that compares them with the Python side's: made when",
+        "   asked for, so that importing the module makes none).  NULL, and no exception,",
+        "   where name is none of them. */",
+        "static PyObject *",
+        "shared_constant(const char *name)",
         "{",
     ]
-    conditions = [export(name, getattr(module, name)) for name in names]
-    lines.append("    if (" + conditions[0])
-    lines += [f"        || {condition}" for condition in conditions[1:]]
-    lines[-1] += ")"
+    for name in names:
+        lines += [
+            f'    if (strcmp(name, "{name}") == 0)',
+            f"        return {made(name, getattr(module, name))};",
+        ]
     lines += [
-        "        return -1;",
-        "    return 0;",
+        "    return NULL;",
         "}",
         "",
         "#endif",

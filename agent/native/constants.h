@@ -51,71 +51,104 @@
 #define DEFAULT_INTERVAL 0.01
 #define AUDITMON_COMMAND "auditmon"
 
-/* A new reference added to m (stolen); -1 with an exception set. */
-static int
-add_object(PyObject *m, const char *name, PyObject *value)
+/* The constant called name, as a new object (the module's __getattr__ gives them as
+   attributes, for the test that compares them with the Python side's: made when
+   asked for, so that importing the module makes none).  NULL, and no exception,
+   where name is none of them. */
+static PyObject *
+shared_constant(const char *name)
 {
-    if (value == NULL)
-        return -1;
-    if (PyModule_AddObject(m, name, value) < 0) {
-        Py_DECREF(value);
-        return -1;
-    }
-    return 0;
-}
-
-/* Each constant above as an attribute of the module, for the test that compares
-   them with the Python side's.  -1 with an exception set. */
-static int
-add_shared_constants(PyObject *m)
-{
-    if (PyModule_AddIntConstant(m, "WIRE_VERSION", WIRE_VERSION) < 0
-        || PyModule_AddIntConstant(m, "WIRE_HELLO", WIRE_HELLO) < 0
-        || PyModule_AddIntConstant(m, "WIRE_EVENTS", WIRE_EVENTS) < 0
-        || PyModule_AddIntConstant(m, "WIRE_DROPPED", WIRE_DROPPED) < 0
-        || PyModule_AddIntConstant(m, "WIRE_GOODBYE", WIRE_GOODBYE) < 0
-        || PyModule_AddIntConstant(m, "WIRE_ERROR", WIRE_ERROR) < 0
-        || PyModule_AddIntConstant(m, "WIRE_STATUS", WIRE_STATUS) < 0
-        || PyModule_AddIntConstant(m, "EXT_CUT", EXT_CUT) < 0
-        || PyModule_AddIntConstant(m, "EXT_OBJECT", EXT_OBJECT) < 0
-        || PyModule_AddIntConstant(m, "EXT_BIGINT", EXT_BIGINT) < 0
-        || PyModule_AddIntConstant(m, "RECORD", RECORD) < 0
-        || PyModule_AddIntConstant(m, "STACK", STACK) < 0
-        || PyModule_AddIntConstant(m, "FLUSH", FLUSH) < 0
-        || PyModule_AddIntConstant(m, "PRELOAD", PRELOAD) < 0
-        || PyModule_AddIntConstant(m, "MAX_DECISIONS", MAX_DECISIONS) < 0
-        || PyModule_AddStringConstant(m, "HOOK_ADDED", HOOK_ADDED) < 0
-        || add_object(m, "FLUSH_EVENTS", Py_BuildValue("(sss)", "os.exec", "cpython.PyInterpreterState_Clear", "cpython._PySys_ClearAuditHooks")) < 0
-        || PyModule_AddIntConstant(m, "SUMMARY_DEPTH", SUMMARY_DEPTH) < 0
-        || PyModule_AddIntConstant(m, "SUMMARY_WIDTH", SUMMARY_WIDTH) < 0
-        || PyModule_AddIntConstant(m, "SUMMARY_BUDGET", SUMMARY_BUDGET) < 0
-        || PyModule_AddIntConstant(m, "BYTES_PER_EVENT", BYTES_PER_EVENT) < 0
-        || PyModule_AddStringConstant(m, "ENV_MODE", ENV_MODE) < 0
-        || PyModule_AddStringConstant(m, "ENV_SOCKET", ENV_SOCKET) < 0
-        || PyModule_AddStringConstant(m, "ENV_EVENTS", ENV_EVENTS) < 0
-        || PyModule_AddStringConstant(m, "ENV_EXCLUDE", ENV_EXCLUDE) < 0
-        || PyModule_AddStringConstant(m, "ENV_STACK", ENV_STACK) < 0
-        || PyModule_AddStringConstant(m, "ENV_STACK_DEPTH", ENV_STACK_DEPTH) < 0
-        || PyModule_AddStringConstant(m, "ENV_STRLEN", ENV_STRLEN) < 0
-        || PyModule_AddStringConstant(m, "ENV_QUEUE", ENV_QUEUE) < 0
-        || PyModule_AddStringConstant(m, "ENV_RING", ENV_RING) < 0
-        || PyModule_AddStringConstant(m, "ENV_FLUSH_TIMEOUT", ENV_FLUSH_TIMEOUT) < 0
-        || PyModule_AddStringConstant(m, "ENV_INTERVAL", ENV_INTERVAL) < 0
-        || PyModule_AddStringConstant(m, "ENV_RUNTIME_DIR", ENV_RUNTIME_DIR) < 0
-        || PyModule_AddStringConstant(m, "ENV_DEBUG", ENV_DEBUG) < 0
-        || PyModule_AddStringConstant(m, "ENV_AGENT", ENV_AGENT) < 0
-        || PyModule_AddStringConstant(m, "MODE_RUN", MODE_RUN) < 0
-        || PyModule_AddStringConstant(m, "MODE_ATTACH", MODE_ATTACH) < 0
-        || PyModule_AddStringConstant(m, "AGENT_PYTHON", AGENT_PYTHON) < 0
-        || PyModule_AddIntConstant(m, "DEFAULT_STACK_DEPTH", DEFAULT_STACK_DEPTH) < 0
-        || PyModule_AddIntConstant(m, "DEFAULT_STRLEN", DEFAULT_STRLEN) < 0
-        || PyModule_AddIntConstant(m, "DEFAULT_QUEUE", DEFAULT_QUEUE) < 0
-        || PyModule_AddIntConstant(m, "DEFAULT_RING", DEFAULT_RING) < 0
-        || add_object(m, "DEFAULT_FLUSH_TIMEOUT", PyFloat_FromDouble(DEFAULT_FLUSH_TIMEOUT)) < 0
-        || add_object(m, "DEFAULT_INTERVAL", PyFloat_FromDouble(DEFAULT_INTERVAL)) < 0
-        || PyModule_AddStringConstant(m, "AUDITMON_COMMAND", AUDITMON_COMMAND) < 0)
-        return -1;
-    return 0;
+    if (strcmp(name, "WIRE_VERSION") == 0)
+        return PyLong_FromLong(WIRE_VERSION);
+    if (strcmp(name, "WIRE_HELLO") == 0)
+        return PyLong_FromLong(WIRE_HELLO);
+    if (strcmp(name, "WIRE_EVENTS") == 0)
+        return PyLong_FromLong(WIRE_EVENTS);
+    if (strcmp(name, "WIRE_DROPPED") == 0)
+        return PyLong_FromLong(WIRE_DROPPED);
+    if (strcmp(name, "WIRE_GOODBYE") == 0)
+        return PyLong_FromLong(WIRE_GOODBYE);
+    if (strcmp(name, "WIRE_ERROR") == 0)
+        return PyLong_FromLong(WIRE_ERROR);
+    if (strcmp(name, "WIRE_STATUS") == 0)
+        return PyLong_FromLong(WIRE_STATUS);
+    if (strcmp(name, "EXT_CUT") == 0)
+        return PyLong_FromLong(EXT_CUT);
+    if (strcmp(name, "EXT_OBJECT") == 0)
+        return PyLong_FromLong(EXT_OBJECT);
+    if (strcmp(name, "EXT_BIGINT") == 0)
+        return PyLong_FromLong(EXT_BIGINT);
+    if (strcmp(name, "RECORD") == 0)
+        return PyLong_FromLong(RECORD);
+    if (strcmp(name, "STACK") == 0)
+        return PyLong_FromLong(STACK);
+    if (strcmp(name, "FLUSH") == 0)
+        return PyLong_FromLong(FLUSH);
+    if (strcmp(name, "PRELOAD") == 0)
+        return PyLong_FromLong(PRELOAD);
+    if (strcmp(name, "MAX_DECISIONS") == 0)
+        return PyLong_FromLong(MAX_DECISIONS);
+    if (strcmp(name, "HOOK_ADDED") == 0)
+        return PyUnicode_FromString(HOOK_ADDED);
+    if (strcmp(name, "FLUSH_EVENTS") == 0)
+        return Py_BuildValue("(sss)", "os.exec", "cpython.PyInterpreterState_Clear", "cpython._PySys_ClearAuditHooks");
+    if (strcmp(name, "SUMMARY_DEPTH") == 0)
+        return PyLong_FromLong(SUMMARY_DEPTH);
+    if (strcmp(name, "SUMMARY_WIDTH") == 0)
+        return PyLong_FromLong(SUMMARY_WIDTH);
+    if (strcmp(name, "SUMMARY_BUDGET") == 0)
+        return PyLong_FromLong(SUMMARY_BUDGET);
+    if (strcmp(name, "BYTES_PER_EVENT") == 0)
+        return PyLong_FromLong(BYTES_PER_EVENT);
+    if (strcmp(name, "ENV_MODE") == 0)
+        return PyUnicode_FromString(ENV_MODE);
+    if (strcmp(name, "ENV_SOCKET") == 0)
+        return PyUnicode_FromString(ENV_SOCKET);
+    if (strcmp(name, "ENV_EVENTS") == 0)
+        return PyUnicode_FromString(ENV_EVENTS);
+    if (strcmp(name, "ENV_EXCLUDE") == 0)
+        return PyUnicode_FromString(ENV_EXCLUDE);
+    if (strcmp(name, "ENV_STACK") == 0)
+        return PyUnicode_FromString(ENV_STACK);
+    if (strcmp(name, "ENV_STACK_DEPTH") == 0)
+        return PyUnicode_FromString(ENV_STACK_DEPTH);
+    if (strcmp(name, "ENV_STRLEN") == 0)
+        return PyUnicode_FromString(ENV_STRLEN);
+    if (strcmp(name, "ENV_QUEUE") == 0)
+        return PyUnicode_FromString(ENV_QUEUE);
+    if (strcmp(name, "ENV_RING") == 0)
+        return PyUnicode_FromString(ENV_RING);
+    if (strcmp(name, "ENV_FLUSH_TIMEOUT") == 0)
+        return PyUnicode_FromString(ENV_FLUSH_TIMEOUT);
+    if (strcmp(name, "ENV_INTERVAL") == 0)
+        return PyUnicode_FromString(ENV_INTERVAL);
+    if (strcmp(name, "ENV_RUNTIME_DIR") == 0)
+        return PyUnicode_FromString(ENV_RUNTIME_DIR);
+    if (strcmp(name, "ENV_DEBUG") == 0)
+        return PyUnicode_FromString(ENV_DEBUG);
+    if (strcmp(name, "ENV_AGENT") == 0)
+        return PyUnicode_FromString(ENV_AGENT);
+    if (strcmp(name, "MODE_RUN") == 0)
+        return PyUnicode_FromString(MODE_RUN);
+    if (strcmp(name, "MODE_ATTACH") == 0)
+        return PyUnicode_FromString(MODE_ATTACH);
+    if (strcmp(name, "AGENT_PYTHON") == 0)
+        return PyUnicode_FromString(AGENT_PYTHON);
+    if (strcmp(name, "DEFAULT_STACK_DEPTH") == 0)
+        return PyLong_FromLong(DEFAULT_STACK_DEPTH);
+    if (strcmp(name, "DEFAULT_STRLEN") == 0)
+        return PyLong_FromLong(DEFAULT_STRLEN);
+    if (strcmp(name, "DEFAULT_QUEUE") == 0)
+        return PyLong_FromLong(DEFAULT_QUEUE);
+    if (strcmp(name, "DEFAULT_RING") == 0)
+        return PyLong_FromLong(DEFAULT_RING);
+    if (strcmp(name, "DEFAULT_FLUSH_TIMEOUT") == 0)
+        return PyFloat_FromDouble(DEFAULT_FLUSH_TIMEOUT);
+    if (strcmp(name, "DEFAULT_INTERVAL") == 0)
+        return PyFloat_FromDouble(DEFAULT_INTERVAL);
+    if (strcmp(name, "AUDITMON_COMMAND") == 0)
+        return PyUnicode_FromString(AUDITMON_COMMAND);
+    return NULL;
 }
 
 #endif

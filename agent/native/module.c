@@ -31,12 +31,28 @@
 #include "start.c"        /* run mode started from C: start_run() and what it reads */
 
 /* -- the module ------------------------------------------------------------------------ */
+/* __getattr__(name): the constants shared with the Python side (constants.h), made
+   when asked for rather than at every import. */
+static PyObject *
+module_getattr(PyObject *module, PyObject *name)
+{
+    const char *text = PyUnicode_Check(name) ? PyUnicode_AsUTF8(name) : NULL;
+    /* The import system asks for __file__ and the like as it loads the module: a miss
+       stays cheap (no message formatted). */
+    PyObject *value = text != NULL && *text >= 'A' && *text <= 'Z' ? shared_constant(text)
+                                                                  : NULL;
+    if (value == NULL && !PyErr_Occurred())
+        PyErr_SetObject(PyExc_AttributeError, name);
+    return value;
+}
+
 static PyMethodDef module_methods[] = {
     {"start_run", start_run, METH_O,
      "start_run(agent_dir): start run mode from C if it needs nothing of Python."},
     {"agent", run_started, METH_NOARGS, "The agent start_run() started, or None."},
     {"disable", run_disable, METH_NOARGS, "Record nothing more in this process."},
     {"decide", run_decide, METH_O, "Decision bits for an event when no globs are set."},
+    {"__getattr__", module_getattr, METH_O, "The constants shared with the Python side."},
     {NULL}};
 
 static struct PyModuleDef module = {
@@ -59,10 +75,6 @@ PyInit__auditmon_native(void)
     Py_INCREF(&AgentType);
     if (PyModule_AddObject(m, "Agent", (PyObject *)&AgentType) < 0) {
         Py_DECREF(&AgentType);
-        Py_DECREF(m);
-        return NULL;
-    }
-    if (add_shared_constants(m) < 0) { /* constants.h: what the Python side agrees on */
         Py_DECREF(m);
         return NULL;
     }
