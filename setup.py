@@ -1,8 +1,10 @@
 """The agent's optional C fast path; everything else is declared in pyproject.toml.
 
 ``optional=True``: where nothing can be compiled the install still succeeds and the
-agent runs its pure-Python hook.  The build records its source's SHA-256, so a test can
-tell a stale extension (a failed rebuild leaves the old one in place) from a fresh one.
+agent runs its pure-Python hook.  The extension is one translation unit,
+``agent/native/module.c``, which includes the other parts of ``agent/native/``; the
+build records the SHA-256 of all of them (``sources_digest``), so a test can tell a stale
+extension (a failed rebuild leaves the old one in place) from a fresh one.
 """
 
 import hashlib
@@ -10,15 +12,30 @@ from pathlib import Path
 
 from setuptools import Extension, setup
 
-SOURCE = "agent/_auditmon_native.c"
-DIGEST = hashlib.sha256((Path(__file__).parent / SOURCE).read_bytes()).hexdigest()
+NATIVE = "agent/native"  # relative: setuptools wants the sources so
+PARTS = sorted(
+    p.name for p in (Path(__file__).parent / NATIVE).iterdir() if p.suffix in (".c", ".h")
+)
+
+
+def sources_digest():
+    """SHA-256 over every part's name and bytes, in name order (tests/test_native.py
+    computes the same)."""
+    digest = hashlib.sha256()
+    for name in PARTS:
+        data = (Path(__file__).parent / NATIVE / name).read_bytes()
+        digest.update(name.encode() + b"\0" + data + b"\0")
+    return digest.hexdigest()
+
 
 setup(
     ext_modules=[
         Extension(
             "auditmon._agent._auditmon_native",
-            [SOURCE],
-            define_macros=[("AUDITMON_SOURCE_SHA256", f'"{DIGEST}"')],
+            [f"{NATIVE}/module.c"],
+            # The parts module.c includes: a change to any of them rebuilds it.
+            depends=[f"{NATIVE}/{name}" for name in PARTS if name != "module.c"],
+            define_macros=[("AUDITMON_SOURCE_SHA256", f'"{sources_digest()}"')],
             # An undeclared function would only fail when a target imports the module.
             extra_compile_args=["-Werror=implicit-function-declaration"],
             optional=True,

@@ -15,6 +15,9 @@ import os
 import sys
 
 _here = os.path.dirname(os.path.abspath(__file__))
+# The settings' names and values are constants.py's (ENV_*, MODE_*, AGENT_PYTHON), as
+# literals: importing it would load the agent's package, which plain run mode never does.
+# tests/test_constants.py checks that they agree.
 _MODES = ("run", "attach")
 
 
@@ -76,8 +79,9 @@ def _shadowed_spec():
         return None
 
 
-# The extension's load_package does the same from C: it keeps this directory, not this
-# function, which would keep this module's globals alive to the end.  Change both.
+# The extension's load_package (native/adopt.c) does the same from C: it keeps this
+# directory, not this function, which would keep this module's globals alive to the
+# end.  Change both.
 def _load_package():
     """The agent's Python package, from this directory (no longer on ``sys.path``)."""
     package = sys.modules.get("_auditmon_agent")

@@ -7,8 +7,9 @@ disagree, and adds the monitor's decoding and validation.
 
 from __future__ import annotations
 
-import importlib.util
+import importlib
 import sys
+import types
 from dataclasses import dataclass
 from typing import Any
 
@@ -18,14 +19,14 @@ from auditmon.agentpath import agent_dir
 
 
 def _load_wire():
-    name = "auditmon._wire"
-    if name in sys.modules:
-        return sys.modules[name]
-    spec = importlib.util.spec_from_file_location(name, agent_dir() / "_auditmon_agent" / "wire.py")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
-    spec.loader.exec_module(module)
-    return module
+    """The agent's wire.py, and the constants.py it imports, from the agent directory:
+    under a package name of the monitor's own whose ``__init__`` is never run."""
+    package = "auditmon._agent_protocol"
+    if package not in sys.modules:
+        holder = types.ModuleType(package)
+        holder.__path__ = [str(agent_dir() / "_auditmon_agent")]
+        sys.modules[package] = holder
+    return importlib.import_module(package + ".wire")
 
 
 wire = _load_wire()

@@ -6,8 +6,8 @@ The loop ``sys.audit('bench.x', i, 'abc')`` runs under a ladder of hooks, each i
 fresh process (an audit hook can't be removed), each step doing one thing more than the
 one above, up to what any recorder must keep of an event: its time, thread, name and
 arguments, in a queue another thread empties. Then the agent's own hook
-(``_auditmon_agent.core._hook``, set up as ``core.start`` leaves it, without the writer
-thread), and the same again with run mode's writer's encoding (``core.take(False)``,
+(``_auditmon_agent.python_hook``'s, set up as ``Agent.start`` leaves it, without the
+writer thread), and the same again with run mode's writer's encoding (``take(False)``,
 msgpack's where it is importable) done after each chunk. The loop runs in chunks of
 5000 events; after each, the queue is emptied (its events freed) as the writer would
 empty it. CPU ns per event, best of 5; "added" is over no hook, "step" over the row
@@ -91,13 +91,13 @@ if step in ("agent", "encoded"):
     sys.path.insert(0, {agent!r})
     from _auditmon_agent import core
     from _auditmon_agent.config import Config
-    config = Config()
-    core._settle(config, time.time())  # what core.start does, but the writer and install
-    core._python_hook_state(config)
-    core._decide("bench.x")
-    core._python_pack()  # the encoder, loaded before the clock starts
-    hooks[step] = core._hook
-    drain = (lambda: core.take(False)) if step == "encoded" else core._queue.clear
+    agent = core.AGENT
+    agent.settle(Config(), time.time())  # what Agent.start does, but the writer and install
+    python_hook = agent.use_python_hook()
+    agent.decide("bench.x")
+    agent.python_pack()  # the encoder, loaded before the clock starts
+    hooks[step] = python_hook.hook
+    drain = (lambda: agent.take(False)) if step == "encoded" else python_hook.queue.clear
 if step != "none":
     sys.addaudithook(hooks[step])
 

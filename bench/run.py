@@ -79,7 +79,8 @@ def agent_drops():
     if agent is not None:
         return agent.dropped()
     core = sys.modules.get("_auditmon_agent.core")
-    return core.dropped() if core is not None and core.native() is None else 0
+    agent = core.AGENT if core is not None else None
+    return agent.dropped() if agent is not None and agent.native is None else 0
 n = {n}
 body(1000)
 best = None

@@ -83,7 +83,7 @@ def build_native(python: str, directory: Path) -> Path:
     shutil.copytree(AGENT_DIR, agent, ignore=shutil.ignore_patterns("*.so", "__pycache__"))
     compile_extension(
         python,
-        agent / "_auditmon_native.c",
+        agent / "native" / "module.c",
         agent,
         "_auditmon_native",
         ["-fwrapv", "-Wall", "-Werror"],

@@ -15,7 +15,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 sys.path.insert(0, str(AGENT_DIR))
-from _auditmon_agent import core  # noqa: E402
+from _auditmon_agent import constants  # noqa: E402
+from _auditmon_agent import native as native_side  # noqa: E402
 from _auditmon_agent.summarize import Summarizer  # noqa: E402
 from _auditmon_agent.wire import packb  # noqa: E402
 
@@ -28,7 +29,7 @@ sys.path.remove(str(AGENT_DIR))
 
 def make_agent(summarizer: Summarizer, decisions=None, limit=1 << 20, flush=None, decide=None):
     decisions = {} if decisions is None else decisions
-    return core.make_native_agent(
+    return native_side.make_native_agent(
         _native,
         summarizer,
         decisions,
@@ -46,7 +47,10 @@ def test_the_extension_was_built_for_this_interpreter():
 def test_the_extension_was_built_from_the_source_as_it_is():
     """A rebuild that fails (the build is optional) leaves the previous extension in
     place: every other test would then run an old agent."""
-    source = hashlib.sha256((AGENT_DIR / "_auditmon_native.c").read_bytes()).hexdigest()
+    digest = hashlib.sha256()  # setup.py's sources_digest: every part, in name order
+    for part in sorted(p for p in (AGENT_DIR / "native").iterdir() if p.suffix in (".c", ".h")):
+        digest.update(part.name.encode() + b"\0" + part.read_bytes() + b"\0")
+    source = digest.hexdigest()
     built = getattr(_native, "SOURCE_SHA256", None)
     assert built == source, "the extension is stale: pip install -e . did not rebuild it"
 
@@ -232,20 +236,31 @@ def test_run_mode_started_in_c_has_the_python_sides_limits_and_decisions():
     when no globs are given (flush before exec and teardown, preload before a hook)."""
     from _auditmon_agent import config
 
-    assert (_native.DEPTH, _native.WIDTH, _native.BUDGET) == (
-        config.DEPTH,
-        config.WIDTH,
-        config.BUDGET,
+    assert (_native.SUMMARY_DEPTH, _native.SUMMARY_WIDTH, _native.SUMMARY_BUDGET) == (
+        constants.SUMMARY_DEPTH,
+        constants.SUMMARY_WIDTH,
+        constants.SUMMARY_BUDGET,
     )
-    assert _native.BYTES_PER_EVENT == core.NATIVE_BYTES_PER_EVENT
-    python_decide = core._make_decider(config.Config({"AUDITMON_MODE": "run"}))
-    names = [*core.FLUSH_EVENTS, core.HOOK_ADDED, "open", "import", "os.exe", "os.execv", ""]
+    assert _native.BYTES_PER_EVENT == constants.BYTES_PER_EVENT
+    decisions = {}
+    python_decide = config.make_decider(config.Config({"AUDITMON_MODE": "run"}), decisions)
+    names = [
+        *constants.FLUSH_EVENTS,
+        constants.HOOK_ADDED,
+        "open",
+        "import",
+        "os.exe",
+        "os.execv",
+        "",
+    ]
     try:
         assert [_native.decide(n) for n in names] == [python_decide(n) for n in names]
-        assert {_native.decide(n) for n in core.FLUSH_EVENTS} == {core.RECORD | core.FLUSH}
-        assert _native.decide(core.HOOK_ADDED) == core.RECORD | core.PRELOAD
+        assert {_native.decide(n) for n in constants.FLUSH_EVENTS} == {
+            constants.RECORD | constants.FLUSH
+        }
+        assert _native.decide(constants.HOOK_ADDED) == constants.RECORD | constants.PRELOAD
     finally:
-        core._decisions.clear()  # the Python decider memoised into the module's dict
+        decisions.clear()  # the Python decider memoised into its dict
 
 
 def test_an_event_raised_while_another_is_encoded_stays_whole():
@@ -257,7 +272,7 @@ def test_an_event_raised_while_another_is_encoded_stays_whole():
         holder["agent"]("nested.event", (7,))  # an audit event raised mid-encoding
         return summarizer.value(value, level, budget)
 
-    agent_with_fallback = core.make_native_agent(
+    agent_with_fallback = native_side.make_native_agent(
         _native, summarizer, {}, lambda name: 1, None, None, 1 << 20, fallback=fallback
     )
     holder["agent"] = agent_with_fallback

@@ -9,6 +9,7 @@ once per interval), but no more than a bounded batch.
 from __future__ import annotations
 
 import sys
+from types import SimpleNamespace
 
 import msgpack
 import pytest
@@ -16,6 +17,9 @@ from helpers import AGENT_DIR
 
 sys.path.insert(0, str(AGENT_DIR))
 from _auditmon_agent import core  # noqa: E402
+from _auditmon_agent.config import Config  # noqa: E402
+from _auditmon_agent.constants import RECORD  # noqa: E402
+from _auditmon_agent.python_hook import BATCH  # noqa: E402
 from _auditmon_agent.summarize import Summarizer  # noqa: E402
 from _auditmon_agent.wire import make_packer  # noqa: E402
 
@@ -50,19 +54,13 @@ BOUNDARIES = [
 
 
 @pytest.fixture
-def python_hook(monkeypatch):
-    """The module's hook state as ``start`` leaves it for the Python hook, undone after."""
-    for name in ("_queue", "_seq_counter", "_next_seq", "_drop_counter", "_next_drop"):
-        monkeypatch.setattr(core, name, None)
-    monkeypatch.setattr(core, "_starmap", None)
-    monkeypatch.setattr(core, "_repeat", None)
-    core._new_python_state()
-    monkeypatch.setattr(core, "_decisions", {EVENT: core.RECORD})
-    monkeypatch.setattr(core, "_cap", 1 << 20)
-    monkeypatch.setattr(core, "_strlen", STRLEN)
-    monkeypatch.setattr(core, "_summarizer", Summarizer(strlen=STRLEN))
-    monkeypatch.setattr(core, "_native", None)
-    return core
+def python_hook():
+    """A fresh agent's Python hook as ``start`` sets it up, with its queue and ``take``."""
+    agent = core.Agent()
+    agent.settle(Config({"AUDITMON_STRLEN": str(STRLEN), "AUDITMON_QUEUE": str(1 << 20)}), 0.0)
+    agent.decisions[EVENT] = RECORD
+    hook = agent.use_python_hook()
+    return SimpleNamespace(_hook=hook.hook, _queue=hook.queue, _BATCH=BATCH, take=agent.take)
 
 
 @pytest.mark.parametrize("args", BOUNDARIES, ids=repr)

@@ -1,5 +1,6 @@
-"""Compile a one-file C extension for a given interpreter, with that interpreter's own
-headers and file suffix: how the tests build the agent's extension for other CPythons
+"""Compile a C extension that is one translation unit for a given interpreter, with that
+interpreter's own headers and file suffix: how the tests build the agent's extension
+(``agent/native/module.c``, which includes the other parts beside it) for other CPythons
 and the benchmark its C hook that only counts.  (pip builds the agent's extension for
 the installing interpreter through setup.py; this is for the interpreters it doesn't.)
 """
@@ -20,7 +21,8 @@ def c_compiler() -> str | None:
 def compile_extension(
     python: str, source: Path, directory: Path, name: str, flags: Sequence[str] = ()
 ) -> Path:
-    """``directory/<name><EXT_SUFFIX>`` built from ``source`` for ``python``.
+    """``directory/<name><EXT_SUFFIX>`` built from ``source`` (and what it includes from
+    its own directory) for ``python``.
 
     FileNotFoundError where there is no compiler or ``python`` has no headers;
     CalledProcessError (with the compiler's output) where the build fails."""

@@ -22,12 +22,17 @@ def start_from_environment():
 
 
 def is_auditmon_itself():
-    """True in auditmon's own processes, which must never monitor themselves."""
+    """True in auditmon's own processes, which must never monitor themselves.
+
+    The extension's start makes the same check in C (auditmon_itself, native/start.c):
+    change both; tests/test_agents_agree.py runs both."""
+    from .constants import AUDITMON_COMMAND
+
     argv = list(getattr(sys, "orig_argv", None) or sys.argv or [])
-    if argv and os.path.basename(argv[0]) == "auditmon":
+    if argv and os.path.basename(argv[0]) == AUDITMON_COMMAND:
         return True
     for i, arg in enumerate(argv[:-1]):
-        if arg == "-m" and argv[i + 1].split(".")[0] == "auditmon":
+        if arg == "-m" and argv[i + 1].split(".")[0] == AUDITMON_COMMAND:
             return True
     return False
 

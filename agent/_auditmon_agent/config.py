@@ -1,30 +1,46 @@
-"""The agent's settings, read once from ``AUDITMON_*`` environment variables.
+"""The agent's settings, read once from ``AUDITMON_*`` environment variables, and the
+decisions they imply for each event.
 
 The monitor (``auditmon run`` or ``auditmon env``) writes them; the target inherits
-them, and so do its children.
+them, and so do its children.  Their names and defaults are ``constants.py``'s, which
+the C extension's own start (native/start.c) reads too.
 """
 
 import os
 
-MODE = "AUDITMON_MODE"  # "run" or "attach"; anything else leaves the agent off
-SOCKET = "AUDITMON_SOCKET"  # run mode: the monitor's socket
-EVENTS = "AUDITMON_EVENTS"  # comma-separated globs: only these events
-EXCLUDE = "AUDITMON_EXCLUDE"  # comma-separated globs: never these events
-STACK = "AUDITMON_STACK"  # comma-separated globs: capture a stack for these events
-STACK_DEPTH = "AUDITMON_STACK_DEPTH"
-STRLEN = "AUDITMON_STRLEN"
-QUEUE = "AUDITMON_QUEUE"
-RING = "AUDITMON_RING"
-FLUSH_TIMEOUT = "AUDITMON_FLUSH_TIMEOUT"
-INTERVAL = "AUDITMON_INTERVAL"
-RUNTIME_DIR = "AUDITMON_RUNTIME_DIR"
-DEBUG = "AUDITMON_DEBUG"
-AGENT = "AUDITMON_AGENT"  # "python" forces the pure-Python hook
+from .constants import (
+    AGENT_PYTHON,
+    DEFAULT_FLUSH_TIMEOUT,
+    DEFAULT_INTERVAL,
+    DEFAULT_QUEUE,
+    DEFAULT_RING,
+    DEFAULT_STACK_DEPTH,
+    DEFAULT_STRLEN,
+    ENV_AGENT,
+    ENV_DEBUG,
+    ENV_EVENTS,
+    ENV_EXCLUDE,
+    ENV_FLUSH_TIMEOUT,
+    ENV_INTERVAL,
+    ENV_MODE,
+    ENV_QUEUE,
+    ENV_RING,
+    ENV_RUNTIME_DIR,
+    ENV_SOCKET,
+    ENV_STACK,
+    ENV_STACK_DEPTH,
+    ENV_STRLEN,
+    FLUSH,
+    FLUSH_EVENTS,
+    HOOK_ADDED,
+    MAX_DECISIONS,
+    MODE_ATTACH,
+    MODE_RUN,
+    PRELOAD,
+    RECORD,
+    STACK,
+)
 
-# The summariser's fixed limits: nesting depth, items per container, values per argument.
-DEPTH = 4
-WIDTH = 32
-BUDGET = 256
 # Ints msgpack carries as ints; others travel as text (BigInt).
 INT64_MIN = -(1 << 63)
 UINT64_MAX = (1 << 64) - 1
@@ -35,21 +51,21 @@ class Config(object):
 
     def __init__(self, environ=None):
         env = os.environ if environ is None else environ
-        self.mode = env.get(MODE, "")
-        self.socket_path = env.get(SOCKET, "")
-        self.events = _globs(env.get(EVENTS, ""))
-        self.exclude = _globs(env.get(EXCLUDE, ""))
-        self.stack = _globs(env.get(STACK, ""))
-        self.stack_depth = _number(env.get(STACK_DEPTH), 8, int)
-        self.strlen = _number(env.get(STRLEN), 1024, int)
-        self.queue_size = _number(env.get(QUEUE), 65536, int)
-        self.ring_size = _number(env.get(RING), 10000, int)
-        self.flush_timeout = _number(env.get(FLUSH_TIMEOUT), 2.0, float)
-        self.interval = _number(env.get(INTERVAL), 0.01, float)
-        self._runtime_dir = env.get(RUNTIME_DIR)
+        self.mode = env.get(ENV_MODE, "")
+        self.socket_path = env.get(ENV_SOCKET, "")
+        self.events = _globs(env.get(ENV_EVENTS, ""))
+        self.exclude = _globs(env.get(ENV_EXCLUDE, ""))
+        self.stack = _globs(env.get(ENV_STACK, ""))
+        self.stack_depth = _number(env.get(ENV_STACK_DEPTH), DEFAULT_STACK_DEPTH, int)
+        self.strlen = _number(env.get(ENV_STRLEN), DEFAULT_STRLEN, int)
+        self.queue_size = _number(env.get(ENV_QUEUE), DEFAULT_QUEUE, int)
+        self.ring_size = _number(env.get(ENV_RING), DEFAULT_RING, int)
+        self.flush_timeout = _number(env.get(ENV_FLUSH_TIMEOUT), DEFAULT_FLUSH_TIMEOUT, float)
+        self.interval = _number(env.get(ENV_INTERVAL), DEFAULT_INTERVAL, float)
+        self._runtime_dir = env.get(ENV_RUNTIME_DIR)
         self._env = env
-        self.debug = bool(env.get(DEBUG))
-        self.native = env.get(AGENT, "") != "python"
+        self.debug = bool(env.get(ENV_DEBUG))
+        self.native = env.get(ENV_AGENT, "") != AGENT_PYTHON
 
     @property
     def runtime_dir(self):
@@ -58,7 +74,7 @@ class Config(object):
 
     @property
     def active(self):
-        return self.mode == "run" and bool(self.socket_path) or self.mode == "attach"
+        return self.mode == MODE_RUN and bool(self.socket_path) or self.mode == MODE_ATTACH
 
 
 def default_runtime_dir(environ=None):
@@ -74,6 +90,8 @@ def _globs(text):
     return tuple(part.strip() for part in text.split(",") if part.strip())
 
 
+# The extension's start reads these numbers too (env_number, native/start.c), and leaves
+# the start to this module where it can't read one exactly as this does.
 def _number(text, default, kind):
     if not text:
         return default
@@ -82,3 +100,46 @@ def _number(text, default, kind):
     except ValueError:
         return default
     return value if value >= 0 else default
+
+
+def make_decider(config, decisions):
+    """A function event name -> decision bits, memoised in ``decisions`` (which the
+    hooks read first).  Without globs the extension decides by itself in C (run_decide,
+    native/adopt.c): change both; tests/test_native.py compares them."""
+    events, exclude, stack = config.events, config.exclude, config.stack
+
+    def decide(event):
+        how = RECORD | (FLUSH if event in FLUSH_EVENTS else 0)
+        if event == HOOK_ADDED:
+            how |= PRELOAD
+        if len(decisions) < MAX_DECISIONS:
+            decisions[event] = how
+        return how
+
+    if not (events or exclude or stack):
+        return decide  # no globs: no fnmatch (and no re) to import at start-up
+
+    from fnmatch import fnmatchcase
+
+    def decide_with_globs(event):
+        how = 0
+        if (not events or any(fnmatchcase(event, g) for g in events)) and not any(
+            fnmatchcase(event, g) for g in exclude
+        ):
+            how = RECORD
+            if stack and any(fnmatchcase(event, g) for g in stack):
+                how |= STACK
+            if event in FLUSH_EVENTS:
+                how |= FLUSH
+        if event == HOOK_ADDED:
+            how |= PRELOAD
+        if len(decisions) < MAX_DECISIONS:
+            decisions[event] = how
+        return how
+
+    return decide_with_globs
+
+
+def never(event):
+    """The decider of a disabled agent: nothing is recorded."""
+    return 0

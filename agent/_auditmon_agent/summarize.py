@@ -11,7 +11,8 @@ name; a function's qualname; a socket's family; otherwise the type's name).
 import sys
 from _weakref import ref as _weak_ref
 
-from .config import BUDGET, DEPTH, INT64_MIN, UINT64_MAX, WIDTH
+from .config import INT64_MIN, UINT64_MAX
+from .constants import DEFAULT_STRLEN, SUMMARY_BUDGET, SUMMARY_DEPTH, SUMMARY_WIDTH
 from .wire import BigInt, Cut, Described
 
 # C-level getters: reading through them never reaches a metaclass or a property.
@@ -48,7 +49,13 @@ del _Class
 class Summarizer(object):
     """Summarises argument tuples with fixed limits (see the module docstring)."""
 
-    def __init__(self, strlen=1024, depth=DEPTH, width=WIDTH, budget=BUDGET):
+    def __init__(
+        self,
+        strlen=DEFAULT_STRLEN,
+        depth=SUMMARY_DEPTH,
+        width=SUMMARY_WIDTH,
+        budget=SUMMARY_BUDGET,
+    ):
         self.strlen = strlen
         self.depth = depth
         self.width = width

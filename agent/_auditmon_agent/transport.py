@@ -46,9 +46,9 @@ class _Writer(object):
         self.config = config
         # Control messages are few and small: the native encoder, or the builtin one,
         # spares importing msgpack at start-up (event batches come encoded).
-        native = agent.native()
+        native = agent.native
         self.pack = native.pack if native is not None else wire.packb
-        self.pid = agent._pid
+        self.pid = agent.pid
         self.stopping = False
         self.said_goodbye = False
         self.abandoned = False
@@ -68,7 +68,7 @@ class _Writer(object):
         try:
             self.run()
         except Exception:
-            self.agent._debug("writer")
+            self.agent.debug("writer")
         finally:
             self.running.release()
 

@@ -30,21 +30,21 @@ extension types: ``EXT_CUT`` (payload: msgpack ``[kept_prefix, original_length]`
 and ``EXT_BIGINT`` (payload: ASCII decimal of an int outside 64 bits).
 """
 
-VERSION = 1
+from . import constants as _constants
+from .constants import EXT_BIGINT, EXT_CUT, EXT_OBJECT
 
-HELLO = 0
-EVENTS = 1
-DROPPED = 2
-GOODBYE = 3
-ERROR = 4
-STATUS = 5
+# The numbers are constants.py's, which the C extension shares.
+VERSION = _constants.WIRE_VERSION
+
+HELLO = _constants.WIRE_HELLO
+EVENTS = _constants.WIRE_EVENTS
+DROPPED = _constants.WIRE_DROPPED
+GOODBYE = _constants.WIRE_GOODBYE
+ERROR = _constants.WIRE_ERROR
+STATUS = _constants.WIRE_STATUS
 
 REQUEST_STREAM = b"auditmon-attach 1\n"
 REQUEST_STATUS = b"auditmon-status 1\n"
-
-EXT_CUT = 1
-EXT_OBJECT = 2
-EXT_BIGINT = 3
 
 UNICODE_ERRORS = "surrogatepass"
 

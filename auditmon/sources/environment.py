@@ -31,7 +31,7 @@ def agent_settings(
     stack: Sequence[str] = (),
     stack_depth: int | None = None,
 ) -> dict[str, str]:
-    """The ``AUDITMON_*`` variables the agent reads (see agent/_auditmon_agent/config.py)."""
+    """The ``AUDITMON_*`` variables the agent reads (see agent/_auditmon_agent/constants.py)."""
     settings = {MODE: mode}
     if socket_path is not None:
         settings[SOCKET] = str(socket_path)

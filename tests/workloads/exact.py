@@ -43,7 +43,7 @@ def hook(event, args):
             return
         recording[0] = True
     tid = threading.get_ident()
-    if agent_core is not None and tid in agent_core._quiet:
+    if agent_core is not None and tid in agent_core.AGENT.quiet:
         return  # the agent's own thread: auditmon doesn't record it either
     seen.append([tid, event, [plain(a) for a in args]])
     if event == "exact.end":

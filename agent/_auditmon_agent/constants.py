@@ -1,0 +1,83 @@
+"""What the agent's C extension and its Python side must agree on: the one definition.
+
+``tools/gen_constants.py`` writes ``agent/native/constants.h`` from this module (every
+public upper-case name, in order), and the extension exports each one back as a module
+attribute: tests check that the header is regenerated and that every value the built
+extension holds is the one here.  Change a value here, then run the generator.
+
+Plain values only (int, float, str, tuple of str): this module imports nothing, and the
+monitor loads it too, with ``wire.py``.
+"""
+
+# -- the wire protocol (wire.py describes it) --------------------------------------------
+WIRE_VERSION = 1
+# Message kinds: each message is [kind, body].
+WIRE_HELLO = 0
+WIRE_EVENTS = 1
+WIRE_DROPPED = 2
+WIRE_GOODBYE = 3
+WIRE_ERROR = 4
+WIRE_STATUS = 5
+# msgpack extension codes of summarised values.
+EXT_CUT = 1  # payload [kept_prefix, original_length]
+EXT_OBJECT = 2  # payload: UTF-8 description of a value the agent does not look into
+EXT_BIGINT = 3  # payload: ASCII decimal of an int outside 64 bits
+
+# -- the hook's decision for an event: bits -----------------------------------------------
+RECORD = 1  # send the event
+STACK = 2  # capture its Python stack
+FLUSH = 4  # flush synchronously right after it (the process is about to vanish)
+PRELOAD = 8  # load now what the agent loads lazily (another audit hook is being added)
+# Event names whose decisions are remembered, at most (a program may make up names).
+MAX_DECISIONS = 10000
+# Raised just before another audit hook is added: the last moment the agent's own
+# imports are sure to go unseen by the target's hooks.
+HOOK_ADDED = "sys.addaudithook"
+# Events after which the process image is gone: exec replaces it, and the interpreter
+# teardown events are the last a hook can see (where module state still works; on
+# CPython 3.11 it no longer does there, and atexit is the last flush).
+FLUSH_EVENTS = (
+    "os.exec",
+    "cpython.PyInterpreterState_Clear",
+    "cpython._PySys_ClearAuditHooks",
+)
+
+# -- summaries ------------------------------------------------------------------------------
+# The summariser's fixed limits: nesting depth, items per container, values per argument.
+SUMMARY_DEPTH = 4
+SUMMARY_WIDTH = 32
+SUMMARY_BUDGET = 256
+# The native buffer holds bytes: AUDITMON_QUEUE events of about this size.
+BYTES_PER_EVENT = 128
+
+# -- settings: the environment the monitor writes and the target inherits ---------------
+ENV_MODE = "AUDITMON_MODE"  # MODE_RUN or MODE_ATTACH; anything else leaves the agent off
+ENV_SOCKET = "AUDITMON_SOCKET"  # run mode: the monitor's socket
+ENV_EVENTS = "AUDITMON_EVENTS"  # comma-separated globs: only these events
+ENV_EXCLUDE = "AUDITMON_EXCLUDE"  # comma-separated globs: never these events
+ENV_STACK = "AUDITMON_STACK"  # comma-separated globs: capture a stack for these events
+ENV_STACK_DEPTH = "AUDITMON_STACK_DEPTH"
+ENV_STRLEN = "AUDITMON_STRLEN"
+ENV_QUEUE = "AUDITMON_QUEUE"
+ENV_RING = "AUDITMON_RING"
+ENV_FLUSH_TIMEOUT = "AUDITMON_FLUSH_TIMEOUT"
+ENV_INTERVAL = "AUDITMON_INTERVAL"
+ENV_RUNTIME_DIR = "AUDITMON_RUNTIME_DIR"
+ENV_DEBUG = "AUDITMON_DEBUG"
+ENV_AGENT = "AUDITMON_AGENT"  # AGENT_PYTHON forces the pure-Python hook
+MODE_RUN = "run"
+MODE_ATTACH = "attach"
+AGENT_PYTHON = "python"
+# What an unset or empty (or unreadable, or negative) number gives.
+DEFAULT_STACK_DEPTH = 8
+DEFAULT_STRLEN = 1024
+DEFAULT_QUEUE = 65536
+DEFAULT_RING = 10000
+DEFAULT_FLUSH_TIMEOUT = 2.0
+DEFAULT_INTERVAL = 0.01
+
+# -- never monitored -----------------------------------------------------------------------
+# auditmon's own processes: a command of this name, or ``-m`` this package (or one of its
+# modules).  The check itself exists twice: __init__.is_auditmon_itself and the
+# extension's auditmon_itself (native/start.c).
+AUDITMON_COMMAND = "auditmon"

@@ -1,0 +1,167 @@
+"""The pure-Python audit hook, its queue and its counters: the agent's hook where the C
+extension is not in use (``AUDITMON_AGENT=python``, or not built for this interpreter).
+
+The hook runs inside the target on every audit event, so it does the least it can: one
+dict look-up for the cached filter decision, a sequence number, a bounds check, a
+summary of the arguments and one ``deque.append``.  A writer thread (``transport``)
+drains the queue with ``take``; the hook never waits for it.  When the queue is full the
+event is counted as dropped (the count travels in-band).  Nothing here may raise into
+the target.
+"""
+
+import _thread
+import time
+
+from .config import INT64_MIN, UINT64_MAX
+from .constants import FLUSH, PRELOAD, RECORD, STACK
+
+# Events per batch: four times what the Python hook can queue in a switch interval, so
+# that a writer that waits for the GIL more than once a turn still keeps up, and at most
+# about 8 ms of msgpack encoding with the GIL held (16 384 dropped twice as many).
+BATCH = 32768
+
+_get_ident = _thread.get_ident
+_time = time.time
+_FunctionType = type(lambda: None)
+
+# The state the hook's code reads, as globals: each PythonHook runs that code with a
+# namespace of its own, a copy of this module's with its own state in place of these
+# placeholders, which are never set (they keep the code below readable and checkable).
+# A global costs the hook less than a closure's cell or an attribute.
+_quiet = _decisions = _queue = _append = _summarizer = _special = None
+_next_seq = _next_drop = None
+_cap = _strlen = 0
+
+
+def _hook(event, args):
+    try:  # all of it: nothing may escape into the target, at teardown either
+        tid = _get_ident()
+        if tid in _quiet:
+            return
+        try:
+            how = _decisions[event]  # a subscript costs less than dict.get
+        except KeyError:
+            how = None
+        if how == RECORD:  # the usual case, kept to the fewest steps
+            seq = _next_seq()
+            if len(_queue) >= _cap:
+                _next_drop()
+                return
+            summary = args  # plain values only are kept as they are: Summarizer.args'
+            for value in args:  # check, inlined, as a call costs more than it
+                t = type(value)
+                if t is str:
+                    if len(value) <= _strlen:
+                        continue
+                elif t is int:
+                    if INT64_MIN <= value <= UINT64_MAX:
+                        continue
+                elif value is None or t is bool or t is float:
+                    continue
+                summary = _summarizer.copy_args(args)
+                break
+            _append((seq, _time(), tid, event, summary, None))
+            return
+        _special(event, args, tid, how)
+    except Exception:
+        try:
+            _next_drop()
+        except Exception:
+            pass
+
+
+class PythonHook(object):
+    """The pure-Python hook (``hook``), its queue and its counters.
+
+    ``restart`` and ``limit`` point the hook at new counters or a new bound: they change
+    its namespace, which it reads on every event."""
+
+    def __init__(self, agent, strlen, cap):
+        import itertools
+        from _collections import deque
+
+        from .summarize import Summarizer
+
+        self.agent = agent
+        self.queue = deque()
+        self.summarizer = Summarizer(strlen=strlen)
+        self.cap = cap
+        self._starmap, self._repeat = itertools.starmap, itertools.repeat  # for take()
+        self._count = itertools.count
+        self.names = dict(globals())
+        self.names.update(
+            _quiet=agent.quiet,
+            _decisions=agent.decisions,
+            _queue=self.queue,
+            _append=self.queue.append,
+            _summarizer=self.summarizer,
+            _special=self.special,
+            _strlen=strlen,
+        )
+        self.hook = _FunctionType(_hook.__code__, self.names, "hook")
+        self.restart()
+
+    def restart(self):
+        """An empty queue and numbering from 1 (a forked child is a new process)."""
+        self.queue.clear()
+        self.seq_counter = self._count(1)
+        self.drop_counter = self._count(1)
+        self.names.update(
+            _next_seq=self.seq_counter.__next__,
+            _next_drop=self.drop_counter.__next__,
+            _cap=self.cap,
+        )
+
+    def limit(self, cap):
+        """Queue at most ``cap`` events (0: drop every one)."""
+        self.cap = cap
+        self.names["_cap"] = cap
+
+    def special(self, event, args, tid, how):
+        """The hook for an event not yet decided, ignored, or wanting more than recording."""
+        agent = self.agent
+        if how is None:
+            how = agent.decide(event)
+        if how & PRELOAD:
+            agent.preload(tid)
+        if not how & RECORD:
+            return
+        seq = self.seq_counter.__next__()
+        if len(self.queue) >= self.cap:
+            self.drop_counter.__next__()
+            return
+        stack = agent.stack(tid, 3) if how & STACK else None
+        self.queue.append((seq, _time(), tid, event, self.summarizer.args(args), stack))
+        if how & FLUSH:
+            agent.flush_now(tid, event)
+
+    def counted(self):
+        return _peek(self.seq_counter)
+
+    def dropped(self):
+        return _peek(self.drop_counter)
+
+    def take(self, first_seq, pack):
+        """``Agent.take`` for this queue, encoded by ``pack``."""
+        # Under a target that keeps the GIL busy the writer gets it back once per switch
+        # interval (5 ms): a batch must hold what the hook queues meanwhile (2 048
+        # dropped three events in four of a tight loop), yet bound how long encoding it
+        # holds the GIL (see BATCH).  starmap calls popleft in C.
+        queue = self.queue
+        events = list(self._starmap(queue.popleft, self._repeat((), min(len(queue), BATCH))))
+        if not events:
+            return 0, 0, b""
+        data = pack(events)
+        # seqs are unique, so the smallest event is the one with the first seq
+        first = min(events)[0] if first_seq else 0
+        return len(events), first, data[_array_header_size(len(events)) :]
+
+
+def _peek(counter):
+    # repr is "count(N)": N is the next value, so N - 1 have been handed out.
+    text = repr(counter)
+    return int(text[text.index("(") + 1 : -1]) - 1
+
+
+def _array_header_size(n):
+    return 1 if n < 16 else 3 if n < 0x10000 else 5

@@ -1,0 +1,287 @@
+/* The hook: each event's time, its decision (cached by the name's address), its
+ * encoding into the buffer and, for flush events, the send.  Two entry points: the
+ * C-level hook (PySys_AddAuditHook, 3.11+) and the Agent called as a Python hook.
+ * Nothing it does may reach the target but KeyboardInterrupt and friends.  Part of
+ * module.c's translation unit: the compiler inlines the buffer and encoder into it.
+ */
+
+static inline double
+now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+/* Whether the time-stamp counter ticks at a constant rate, through sleep states too
+   (CPUID's invariant TSC bit).  Two CPUID instructions, which a virtual machine traps:
+   4 µs each here, so a process is asked only once it has raised TSC_ASK_AFTER events
+   (most short ones never do). */
+static int
+invariant_tsc(void)
+{
+#ifdef HAVE_TSC
+    unsigned int a, b, c, d;
+    if (__get_cpuid_max(0x80000000, NULL) < 0x80000007)
+        return 0;
+    __cpuid(0x80000007, a, b, c, d);
+    return (d >> 8) & 1;
+#else
+    return 0;
+#endif
+}
+
+/* An event's time: the clock, or, where the time-stamp counter runs at a constant rate
+   and has advanced fewer than CLOCK_REUSE_TICKS since the last read, that read again.
+   Reading the counter costs a third of reading the clock (10 ns against 23 here), and a
+   dense stream of events pays for the clock once a microsecond or so; a time is at most
+   that much early (a double holds an epoch time to a quarter of a microsecond anyway).
+   Called under the GIL.  A counter behind the last read (another core's, or a forked
+   child's) wraps the unsigned difference: the clock is read. */
+static inline double
+event_time(Agent *self)
+{
+#ifdef HAVE_TSC
+    if (self->reuse_clock > 0) {
+        uint64_t tsc = __rdtsc();
+        if (tsc - self->clock_tsc < CLOCK_REUSE_TICKS)
+            return self->clock_time;
+        self->clock_tsc = tsc;
+        self->clock_time = now();
+        return self->clock_time;
+    }
+    if (self->reuse_clock < 0 && self->seq >= TSC_ASK_AFTER)
+        self->reuse_clock = invariant_tsc();
+#endif
+    return now();
+}
+
+static int
+is_quiet(Agent *self, unsigned long tid)
+{
+    for (int i = 0; i < self->nquiet; i++)
+        if (self->quiet[i] == tid)
+            return 1;
+    return 0;
+}
+
+static long
+decision(Agent *self, PyObject *name)
+{
+    PyObject *bits = PyDict_GetItemWithError(self->decisions, name);
+    if (bits != NULL)
+        return PyLong_AsLong(bits);
+    if (PyErr_Occurred())
+        return -1;
+    PyObject *computed = PyObject_CallOneArg(self->decide, name);
+    if (computed == NULL)
+        return -1;
+    long result = PyLong_AsLong(computed);
+    Py_DECREF(computed);
+    return result;
+}
+
+/* The decision for an event name: from the slot its address picks, else from Python. */
+static long
+cached_decision(Agent *self, const char *event, Py_ssize_t *length)
+{
+    uintptr_t h = ((uintptr_t)event >> 3) ^ ((uintptr_t)event >> 11);
+    DecisionSlot *slot = &self->decided[h & (DECISION_SLOTS - 1)];
+    if (slot->address == event && strcmp(slot->name, event) == 0) {
+        *length = slot->length;
+        return slot->how;
+    }
+    PyObject *name = PyUnicode_FromString(event);
+    if (name == NULL)
+        return -1;
+    long how = decision(self, name);
+    Py_DECREF(name);
+    size_t n = strlen(event);
+    *length = (Py_ssize_t)n;
+    if (how >= 0 && n < DECISION_NAME) {
+        slot->address = event;
+        memcpy(slot->name, event, n + 1);
+        slot->length = (Py_ssize_t)n;
+        slot->how = how;
+    }
+    return how;
+}
+
+static int
+encode_event(Agent *self, Buffer *b, uint64_t seq, const char *name, Py_ssize_t name_length,
+             PyObject *args, unsigned long tid, long how)
+{
+    if (put1(b, 0x96) < 0 || pack_uint(b, seq) < 0 || pack_double(b, event_time(self)) < 0
+        || pack_uint(b, (uint64_t)tid) < 0
+        || pack_str_bytes(b, name, name_length) < 0
+        || summarize_args(self, b, args) < 0)
+        return -1;
+    if (how & STACK) {
+        PyObject *frames = PyObject_CallFunction(self->stack, "k", tid);
+        if (frames == NULL)
+            return -1;
+        int r = pack_summary(self, b, frames);
+        Py_DECREF(frames);
+        return r;
+    }
+    return put1(b, 0xc0);
+}
+
+/* Counters the writer thread reads without the GIL: stored whole, never torn. */
+static inline void
+bump(uint64_t *counter)
+{
+    __atomic_store_n(counter, *counter + 1, __ATOMIC_RELAXED);
+}
+
+/* Encode the event on its own, then append it whole: the Python summariser may run (and
+   let another thread, or a nested audit event, append) while an event is encoded. */
+static int
+record(Agent *self, const char *name, Py_ssize_t name_length, PyObject *args,
+       unsigned long tid, long how)
+{
+    uint64_t seq = ++self->seq;
+    if (__atomic_load_n(&self->buf.len, __ATOMIC_RELAXED) >= self->limit) {
+        bump(&self->dropped);
+        return 0;
+    }
+    Buffer local = {NULL, 0, 0};
+    Buffer *b = self->encoding ? &local : &self->scratch;
+    self->encoding++;
+    b->len = 0;
+    int r = encode_event(self, b, seq, name, name_length, args, tid, how);
+    self->encoding--;
+    int kept = 0;
+    if (r == 0) {
+        pthread_mutex_lock(&self->lock);
+        if (self->buf.len < self->limit && put(&self->buf, b->data, b->len) == 0) {
+            if (self->count == 0)
+                self->first_seq = seq;
+            self->count++;
+            kept = 1;
+        }
+        pthread_mutex_unlock(&self->lock);
+    }
+    if (!kept)
+        bump(&self->dropped);
+    if (local.data != NULL) /* a nested event's only: the usual path makes no call */
+        PyMem_RawFree(local.data);
+    return r;
+}
+
+/* One event, from either entry point; -1 only to let KeyboardInterrupt and friends go
+   on as they would have.  Nothing else ever reaches the target. */
+static int
+on_event(Agent *self, const char *event, PyObject *args, unsigned long tid)
+{
+    if (self->disabled)
+        return 0;
+    Py_ssize_t name_length = 0;
+    long how = cached_decision(self, event, &name_length);
+    if (how < 0 && !self->closed) {
+        /* undecidable (the Python side's decider, its module torn down already): the
+           event is numbered and counted as dropped, not lost silently */
+        ++self->seq;
+        bump(&self->dropped);
+    }
+    if (how > 0 && (how & PRELOAD)) {
+        PyObject *r = PyObject_CallFunction(self->preload, "k", tid);
+        Py_XDECREF(r);
+    }
+    if (how > 0 && (how & RECORD) && !self->closed) {
+        if (record(self, event, name_length, args, tid, how) == 0 && (how & FLUSH)) {
+            /* exec or interpreter teardown: send now, the writer may not get to (the
+               teardown events are FLUSH_EVENTS' cpython.* ones; Agent.flush_now in
+               core.py tells them from os.exec alike) */
+            int teardown = strncmp(event, "cpython.", 8) == 0;
+            if (self->link.fd >= 0)
+                link_flush(self, teardown);
+            else {
+                PyObject *r = PyObject_CallFunction(self->flush, "ks", tid, event);
+                Py_XDECREF(r);
+            }
+            if (teardown)
+                self->closed = 1; /* the interpreter is being torn down: nothing after */
+        }
+        else if (!self->link.running && self->link.fd >= 0)
+            link_direct(self);
+    }
+    if (PyErr_Occurred()) {
+        if (!PyErr_ExceptionMatches(PyExc_Exception))
+            return -1;
+        PyErr_Clear();
+    }
+    return 0;
+}
+
+/* The C-level audit hook (PySys_AddAuditHook): CPython calls it without making a str of
+   the event name or going through a Python call, which halves the cost per event.  It
+   sees every interpreter of the process, so it keeps to the one that installed it, and
+   keeps tracers and profilers out of the agent's code, as CPython does for Python hooks. */
+#if PY_VERSION_HEX >= 0x030B0000
+static int
+c_hook(const char *event, PyObject *args, void *data)
+{
+    Agent *self = (Agent *)data;
+    PyThreadState *ts = PyThreadState_Get();
+    if (PyThreadState_GetInterpreter(ts) != self->interp || args == NULL
+        || !PyTuple_Check(args))
+        return 0;
+    unsigned long tid = PyThread_get_thread_ident();
+    if (self->nquiet && is_quiet(self, tid))
+        return 0;
+    PyThreadState_EnterTracing(ts);
+    int r = on_event(self, event, args, tid);
+    PyThreadState_LeaveTracing(ts);
+    return r;
+}
+#endif
+
+/* hook(event, args): the same hook as a Python callable (tests, and interpreters older
+   than 3.11, where it goes to sys.addaudithook).  Never raises into the target. */
+static PyObject *
+Agent_call(Agent *self, PyObject *const *argv, size_t nargsf, PyObject *kwnames)
+{
+    Py_ssize_t nargs = PyVectorcall_NARGS(nargsf);
+    if (nargs != 2 || !PyUnicode_Check(argv[0]) || !PyTuple_Check(argv[1]))
+        Py_RETURN_NONE;
+    unsigned long tid = PyThread_get_thread_ident();
+    if (self->nquiet && is_quiet(self, tid))
+        Py_RETURN_NONE;
+    const char *event = PyUnicode_AsUTF8(argv[0]);
+    if (event == NULL) {
+        PyErr_Clear();
+        Py_RETURN_NONE;
+    }
+    if (on_event(self, event, argv[1], tid) < 0)
+        return NULL;
+    Py_RETURN_NONE;
+}
+
+/* install(): add the C-level hook for this interpreter; False where it cannot be had. */
+static PyObject *
+Agent_install(Agent *self, PyObject *unused)
+{
+#if PY_VERSION_HEX >= 0x030B0000
+    if (self->interp != NULL)
+        Py_RETURN_TRUE;
+    self->interp = PyThreadState_GetInterpreter(PyThreadState_Get());
+    Py_INCREF(self); /* the runtime keeps the hook until it ends: it keeps us too */
+    if (PySys_AddAuditHook(c_hook, self) < 0) {
+        self->interp = NULL;
+        Py_DECREF(self);
+        return NULL;
+    }
+    Py_RETURN_TRUE;
+#else
+    Py_RETURN_FALSE;
+#endif
+}
+
+/* forget(): drop the cached decisions (the decider changed). */
+static PyObject *
+Agent_forget(Agent *self, PyObject *unused)
+{
+    memset(self->decided, 0, sizeof self->decided);
+    Py_RETURN_NONE;
+}
