@@ -59,11 +59,18 @@ class _Writer(object):
 
     # -- life cycle -------------------------------------------------------------------
     def start(self):
+        """Start the thread, and wait until it runs: CPython frees the interpreter
+        under a thread that has not begun yet when the process exits first (a process
+        that is over in a millisecond), and that thread then crashes the process."""
         self.wake.acquire()
         self.running.acquire()
-        _thread.start_new_thread(self._main, ())
+        began = _thread.allocate_lock()
+        began.acquire()
+        _thread.start_new_thread(self._main, (began,))
+        began.acquire()
 
-    def _main(self):
+    def _main(self, began):
+        began.release()
         self.agent.hush(_thread.get_ident())
         try:
             self.run()
