@@ -30,6 +30,9 @@ def _load_wire():
 
 
 wire = _load_wire()
+#: The agent's settings and limits (``_auditmon_agent/constants.py``): the one definition
+#: the agent's C and Python sides and the monitor all read.
+agent_constants = sys.modules["auditmon._agent_protocol.constants"]
 
 VERSION: int = wire.VERSION
 HELLO, EVENTS, DROPPED, GOODBYE, ERROR, STATUS = (

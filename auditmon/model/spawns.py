@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from auditmon.model.process import Process
+from auditmon.protocol import agent_constants as _agent
 
 #: Seconds a spawned Python process has to say hello before it counts as unreached.
 REPORT_WITHIN = 5.0
@@ -120,10 +121,10 @@ def _is_auditmon(argv: list[str]) -> bool:
 
 def _reason(env: Any, argv: list[str]) -> str:
     if type(env) is dict:
-        mode = env.get("AUDITMON_MODE")
-        if mode is not None and mode not in ("run", "attach"):
-            return f"opted out (AUDITMON_MODE={mode})"
-        if "AUDITMON_MODE" not in env or "AUDITMON_SOCKET" not in env:
+        mode = env.get(_agent.ENV_MODE)
+        if mode is not None and mode not in (_agent.MODE_RUN, _agent.MODE_ATTACH):
+            return f"opted out ({_agent.ENV_MODE}={mode})"
+        if _agent.ENV_MODE not in env or _agent.ENV_SOCKET not in env:
             return "its environment (env=) dropped auditmon's settings"
     flags = [a for a in argv[1:3] if a in ("-I", "-E", "-S", "-IS", "-ES")]
     if flags:

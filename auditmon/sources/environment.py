@@ -7,13 +7,15 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from auditmon.agentpath import agent_dir
+from auditmon.protocol import agent_constants as _agent
 
-MODE = "AUDITMON_MODE"
-SOCKET = "AUDITMON_SOCKET"
-EVENTS = "AUDITMON_EVENTS"
-EXCLUDE = "AUDITMON_EXCLUDE"
-STACK = "AUDITMON_STACK"
-STACK_DEPTH = "AUDITMON_STACK_DEPTH"
+# The settings' names, as the agent reads them (its constants.py).
+MODE = _agent.ENV_MODE
+SOCKET = _agent.ENV_SOCKET
+EVENTS = _agent.ENV_EVENTS
+EXCLUDE = _agent.ENV_EXCLUDE
+STACK = _agent.ENV_STACK
+STACK_DEPTH = _agent.ENV_STACK_DEPTH
 
 
 def python_path_with_agent(existing: str | None) -> str:
@@ -61,7 +63,7 @@ def target_environment(
 def runtime_dir() -> Path:
     """Where attachable processes of this user listen (same rule as the agent's)."""
     xdg = os.environ.get("XDG_RUNTIME_DIR")
-    override = os.environ.get("AUDITMON_RUNTIME_DIR")
+    override = os.environ.get(_agent.ENV_RUNTIME_DIR)
     if override:
         return Path(override)
     if xdg and os.path.isdir(xdg):
