@@ -338,7 +338,12 @@ def test_tracers_and_profilers_never_see_the_agent(tmp_path, kind):
     for the Python code it calls (the summariser of odd values)."""
     record = tmp_path / "rec.jsonl"
     done = run_recorded(
-        record, sys.executable, str(WORKLOADS / "traced.py"), env=agent_env(kind), timeout=60
+        record,
+        sys.executable,
+        str(WORKLOADS / "traced.py"),
+        str(AGENT_DIR),
+        env=agent_env(kind),
+        timeout=60,
     )
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "[]"
