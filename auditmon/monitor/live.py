@@ -227,6 +227,7 @@ class LiveMonitor:
         exactly that) and write the view's events, on a thread of its own: a large
         export does not hold ingest up."""
         scope = answers.scope_of(self.session, request.view)
+        alerts = answers.alerts_by_image(self.session)
         if self.spool is not None:
             source = Recording(self.spool.path, limit=self.spool.flush())
             cut = None
@@ -236,7 +237,7 @@ class LiveMonitor:
             assert self.source_path is not None
             source, cut = Recording(self.source_path), None
         threading.Thread(
-            target=lambda: self._send(answers.export(request, source, scope, cut)),
+            target=lambda: self._send(answers.export(request, source, scope, cut, alerts)),
             name="auditmon-export",
             daemon=True,
         ).start()

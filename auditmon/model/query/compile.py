@@ -22,7 +22,25 @@ from auditmon.model.query.syntax import AllOf, AnyOf, Condition, Glob, Node, Not
 
 Test = Callable[[Subject], "bool | None"]
 
-_NUMERIC = frozenset({"pid", "ppid", "thread", "proc.age"})
+_NUMERIC = frozenset(
+    {
+        "pid",
+        "ppid",
+        "thread",
+        "proc.age",
+        "proc.pid",
+        "proc.ppid",
+        "net.port",
+        "evt.seq",
+        "seq",
+        "frame.line",
+        "stack.line",
+    }
+)
+#: Operators that take one text, or a list of them meaning "any of them".
+_TEXT_OPERATORS = frozenset(
+    {"~", "contains", "icontains", "startswith", "endswith", "glob", "iglob", "regex"}
+)
 
 
 class CompileError(ValueError):
@@ -126,6 +144,14 @@ def _comparison(node: Condition, field: Field, catalog: Catalog) -> Callable[[An
             return lambda v: v is not None and _under(str(v), prefixes)
         choices = frozenset(operand)
         return lambda v: v is not None and _plain(v) in choices
+    if op == "&":
+        if isinstance(operand, tuple):
+            raise CompileError("'&' takes one number, not a list", column)
+        bits = _bits(str(operand), node, column)
+        return lambda v: v is not None and bool(_integer(v) & bits)
+    if isinstance(operand, tuple) and op in _TEXT_OPERATORS:
+        tests = [_text_test(op, str(o), column) for o in operand]
+        return lambda v: v is not None and any(t(str(v)) for t in tests)
     if isinstance(operand, tuple):
         raise CompileError(f"{op!r} takes one value, not a list", column)
     if op in ("=", "=="):
@@ -134,28 +160,53 @@ def _comparison(node: Condition, field: Field, catalog: Catalog) -> Callable[[An
         return lambda v: v is not None and _plain(v) != operand
     if op in ("<", "<=", ">", ">="):
         return _ordering(op, operand, field, node, column)
-    text = str(operand)
+    if op in _TEXT_OPERATORS:
+        test = _text_test(op, str(operand), column)
+        return lambda v: v is not None and test(str(v))
+    raise CompileError(f"unknown operator {op!r}", column)
+
+
+def _text_test(op: str, text: str, column: int) -> Callable[[str], bool]:
+    """``text -> bool`` for a text operator and one operand."""
     if op in ("~", "contains"):
-        return lambda v: v is not None and text in str(v)
+        return lambda v: text in v
     if op == "icontains":
         folded = text.casefold()
-        return lambda v: v is not None and folded in str(v).casefold()
+        return lambda v: folded in v.casefold()
     if op == "startswith":
-        return lambda v: v is not None and str(v).startswith(text)
+        return lambda v: v.startswith(text)
     if op == "endswith":
-        return lambda v: v is not None and str(v).endswith(text)
+        return lambda v: v.endswith(text)
     if op == "glob":
-        return lambda v: v is not None and fnmatch.fnmatchcase(str(v), text)
+        return lambda v: fnmatch.fnmatchcase(v, text)
     if op == "iglob":
         folded = text.casefold()
-        return lambda v: v is not None and fnmatch.fnmatchcase(str(v).casefold(), folded)
-    if op == "regex":
-        try:
-            pattern = re.compile(text)
-        except re.error as error:
-            raise CompileError(f"bad regular expression {text!r}: {error}", column) from None
-        return lambda v: v is not None and pattern.search(str(v)) is not None
-    raise CompileError(f"unknown operator {op!r}", column)
+        return lambda v: fnmatch.fnmatchcase(v.casefold(), folded)
+    try:
+        pattern = re.compile(text)
+    except re.error as error:
+        raise CompileError(f"bad regular expression {text!r}: {error}", column) from None
+    return lambda v: pattern.search(v) is not None
+
+
+def _bits(text: str, node: Condition, column: int) -> int:
+    try:
+        return int(text, 0)
+    except ValueError:
+        raise CompileError(
+            f"'&' needs a number (0o6000, 0x800, 2048), not {text!r}", column
+        ) from None
+
+
+def _integer(value: Any) -> int:
+    """An argument's value as a number, from its text (``33261``) or readable form
+    (``0o100755``); 0 where it is none."""
+    if type(value) is int:
+        return value
+    try:
+        return int(str(value), 0)
+    except ValueError:
+        return 0
 
 
 def _plain(value: Any) -> Any:
