@@ -75,9 +75,9 @@ class AlertSink(Protocol):
     def alert(self, alert: Alert) -> None:
         """A match shown in full."""
 
-    def suppressed(self, alert: Alert) -> None:
-        """A repeat of an alert already shown (same rule and process), only counted;
-        its ``fields`` are empty."""
+    def suppressed(self, alert: Alert, count: int = 1) -> None:
+        """``count`` repeats of an alert already shown (same rule and process), only
+        counted; ``alert`` is the latest, its ``fields`` empty."""
 
 
 @dataclass(frozen=True)
@@ -140,6 +140,7 @@ class AlertBook:
 
     def __init__(self) -> None:
         self.active = False
+        self.rules_loaded = 0  # enabled rules, where rules are loaded
         self.generation = 0  # grows with every match: what depends on alerts re-checks
         self._groups: dict[str, _Group] = {}
         self._counts: Counter[str] = Counter()
@@ -154,21 +155,21 @@ class AlertBook:
         if len(group.alerts) < KEPT_PER_RULE:
             group.alerts.append(alert)
 
-    def suppressed(self, alert: Alert) -> None:
-        self._count(alert).suppressed += 1
+    def suppressed(self, alert: Alert, count: int = 1) -> None:
+        self._count(alert, count).suppressed += count
 
-    def _count(self, alert: Alert) -> _Group:
+    def _count(self, alert: Alert, count: int = 1) -> _Group:
         self.generation += 1
         group = self._groups.get(alert.rule)
         if group is None:
             group = self._groups[alert.rule] = _Group(
                 alert.rule, alert.priority, alert.tags, alert.time, alert.time
             )
-        group.count += 1
+        group.count += count
         group.first_time = min(group.first_time, alert.time)
         group.last_time = max(group.last_time, alert.time)
         group.processes.setdefault(alert.process_id, alert.pid)
-        self._counts[alert.priority] += 1
+        self._counts[alert.priority] += count
         if alert.process_id is not None:
             known = self._marks.get(alert.process_id)
             if known is None or severity(alert.priority) > severity(known):
@@ -177,6 +178,8 @@ class AlertBook:
         return group
 
     def _remember(self, alert: Alert) -> None:
+        if not alert.event:  # a recording's count of suppressed alerts names no event
+            return
         per = self._keys.setdefault((alert.process_id, alert.event), {})
         key = arguments_key(alert.args)
         rules = per.get(key)

@@ -27,7 +27,8 @@ Names:
   ``evt.time``, ``frame`` (``file:line (function)`` of the innermost frame outside the
   standard library, where a stack was captured) and ``frame.file``, ``frame.line``,
   ``frame.function``; ``stack.file``, ``stack.line``, ``stack.function`` (the innermost
-  frame), ``stack.files`` (every frame's);
+  frame), ``stack.is_stdlib`` (whether that frame is the standard library's),
+  ``stack.files`` (every frame's);
 * the alerts raised on events like this one (same process, name and arguments):
   ``alert.rule`` (their rules' names), ``alert.priority`` (the highest).
 """
@@ -371,6 +372,11 @@ _register(("frame.function",), _frame_part(2, False), needs="time")
 _register(("stack.file",), _frame_part(0, True), needs="time")
 _register(("stack.line",), _frame_part(1, True), needs="time")
 _register(("stack.function",), _frame_part(2, True), needs="time")
+_register(
+    ("stack.is_stdlib",),
+    _occurrence(lambda s: _true_false(derived.in_stdlib(str(s.stack[0][0]))) if s.stack else None),
+    needs="time",
+)
 _register(
     ("stack.files",),
     _occurrence(lambda s: [f[0] for f in s.stack if f] if s.stack else None),

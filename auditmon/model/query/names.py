@@ -52,20 +52,6 @@ def references(tree: Node, names: Mapping[str, object]) -> Iterator[tuple[str, i
         yield from references(tree.term, names)
 
 
-def list_references(tree: Node, lists: Mapping[str, object]) -> Iterator[tuple[str, int]]:
-    """(name, column) of each value in ``tree`` that names one of ``lists``."""
-    if isinstance(tree, Condition):
-        values = tree.value if isinstance(tree.value, tuple) else (tree.value,)
-        for value in values:
-            if value in lists:
-                yield value, tree.column  # type: ignore[misc]
-    elif isinstance(tree, (AllOf, AnyOf)):
-        for term in tree.terms:
-            yield from list_references(term, lists)
-    elif isinstance(tree, Not):
-        yield from list_references(tree.term, lists)
-
-
 def expand(tree: Node, names: Definitions, catalog: Catalog) -> Node:
     """``tree`` with macros and lists replaced; UnknownName for an unknown bare word
     where ``names.strict``."""
@@ -112,10 +98,12 @@ def _condition(tree: Condition, names: Definitions) -> Condition:
     if isinstance(value, tuple):
         items: list[str] = []
         for item in value:
-            items.extend(names.lists.get(item, (_home(item, names.home),)))
-        return Condition(tree.field, tree.op, tuple(items), tree.column)
+            items.extend(names.lists.get(item, (item,)))
+        homed = tuple(_home(item, names.home) for item in items)
+        return Condition(tree.field, tree.op, homed, tree.column)
     if value in names.lists and tree.op not in ("=", "==", "!=", "<", "<=", ">", ">=", "&"):
-        return Condition(tree.field, tree.op, names.lists[value], tree.column)
+        homed = tuple(_home(item, names.home) for item in names.lists[value])
+        return Condition(tree.field, tree.op, homed, tree.column)
     expanded = _home(value, names.home)
     return tree if expanded == value else Condition(tree.field, tree.op, expanded, tree.column)
 
