@@ -228,9 +228,9 @@ def _sequence(sequence: Located) -> tuple[list[Text], float]:
     keys = sequence.value
     if not isinstance(keys, dict) or "steps" not in keys or "within" not in keys:
         raise sequence.error("a sequence is {within: DURATION, steps: [CONDITION, ...]}")
-    for key, value in keys.items():
+    for key in keys:
         if key not in ("within", "steps"):
-            raise value.error(f"unknown key {key!r} in a sequence")
+            raise sequence.key_error(key, f"unknown key {key!r} in a sequence")
     steps = keys["steps"]
     if not isinstance(steps.value, list) or len(steps.value) < 2:
         raise steps.error("a sequence has two steps or more")

@@ -116,9 +116,9 @@ def read_items(document: Located | None, path: str) -> Iterator[tuple[Item, Loca
         if len(kinds) > 1:
             raise entry.value[kinds[1]].error(f"an item is one of rule, macro or list: {kinds}")
         kind = kinds[0]
-        for key, value in entry.value.items():
+        for key in entry.value:
             if key not in KEYS[kind] and key not in IGNORED_KEYS:
-                raise value.place.error(f"unknown key {key!r} in a {kind}")
+                raise entry.key_error(key, f"unknown key {key!r} in a {kind}")
         name = entry.value[kind]
         if not isinstance(name.value, str) or not name.value.strip():
             raise name.error(f"a {kind} needs a name")
@@ -144,9 +144,9 @@ def _exceptions(value: Located) -> Iterator[Exception_]:
         keys = entry.value
         if not isinstance(keys, dict) or "name" not in keys:
             raise entry.error("an exception needs a name")
-        for key, item in keys.items():
+        for key in keys:
             if key not in ("name", "fields", "comps", "values"):
-                raise item.error(f"unknown key {key!r} in an exception")
+                raise entry.key_error(key, f"unknown key {key!r} in an exception")
         values = keys.get("values")
         if values is not None and not isinstance(values.value, list):
             raise values.error("values is a list")

@@ -42,9 +42,15 @@ class Located:
     place: Place
     node: yaml.Node
     source: str  # the whole file's text, to find columns inside a scalar
+    keys: dict[str, Place] | None = None  # a mapping's keys' places
 
     def error(self, reason: str) -> RuleFileError:
         return self.place.error(reason)
+
+    def key_error(self, key: str, reason: str) -> RuleFileError:
+        """An error about one of this mapping's keys, at the key."""
+        place = (self.keys or {}).get(key, self.place)
+        return place.error(reason)
 
     def where(self, offset: int) -> Place:
         """The place of the character at ``offset`` (from 0) of this scalar's text."""
@@ -103,6 +109,7 @@ def _located(node: yaml.Node, name: str, text: str) -> Located:
         return Located([_located(item, name, text) for item in node.value], place, node, text)
     if isinstance(node, yaml.MappingNode):
         found: dict[str, Located] = {}
+        keys: dict[str, Place] = {}
         for key_node, value_node in node.value:
             key = _located(key_node, name, text)
             if not isinstance(key.value, str):
@@ -110,7 +117,8 @@ def _located(node: yaml.Node, name: str, text: str) -> Located:
             if key.value in found:
                 raise key.error(f"{key.value!r} is given twice")
             found[key.value] = _located(value_node, name, text)
-        return Located(found, place, node, text)
+            keys[key.value] = key.place
+        return Located(found, place, node, text, keys)
     if node.tag == "tag:yaml.org,2002:value":  # a bare "=" (YAML 1.1's value key)
         return Located(node.value, place, node, text)
     try:
