@@ -18,7 +18,8 @@ from auditmon.model.query.fields import UNKNOWN, Field, Subject, resolve
 
 _PLACEHOLDER = re.compile(r"%(%|[A-Za-z_][\w.]*(?:\[\d+\])?)")
 MISSING = "<NA>"
-LONGEST = 300  # characters of one value in an output
+IN_OUTPUT = 120  # characters of one value in an output line
+IN_FIELDS = 1000  # characters of one value in an alert's fields
 
 
 class OutputError(ValueError):
@@ -84,15 +85,15 @@ def field_value(field: Field, subject: Subject) -> Any:
         return None
     if type(value) is int:
         return value
-    return shown(field, value)
+    return shown(field, value, IN_FIELDS)
 
 
-def shown(field: Field, value: Any) -> str:
-    """One line for a field's value, as outputs show it."""
+def shown(field: Field, value: Any, limit: int = IN_OUTPUT) -> str:
+    """One line for a field's value, as outputs show it (``limit`` characters at most)."""
     if value is None or value is UNKNOWN:
         return MISSING
     if field.listed and isinstance(value, list):
         if field.rendered:  # an argument: its text and, last, its readable form
-            return values.display(value[-1], LONGEST) if value else MISSING
-        return values.display(" ".join(str(v) for v in value), LONGEST)
-    return values.display(value if type(value) is str else str(value), LONGEST)
+            return values.display(value[-1], limit) if value else MISSING
+        return values.display(" ".join(str(v) for v in value), limit)
+    return values.display(value if type(value) is str else str(value), limit)
