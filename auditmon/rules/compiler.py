@@ -56,10 +56,7 @@ class Rule:
     output: Output
     place: Place
     within: float | None = None
-
-    @property
-    def sequence(self) -> bool:
-        return len(self.steps) > 1
+    sequence: bool = False  # more than one step
 
 
 @dataclass(frozen=True)
@@ -70,6 +67,7 @@ class RuleSet:
     lists: Mapping[str, tuple[str, ...]]
     macros: Mapping[str, Node]
     files: tuple[str, ...]
+    catalog: Catalog
 
     @property
     def enabled(self) -> tuple[Rule, ...]:
@@ -98,7 +96,7 @@ def compile_items(
     macros = _macros(items, lists, catalog, home)
     names = Definitions(lists, macros, home, strict=True)
     rules = tuple(_rule(item, names, catalog) for item in items.of_kind("rule"))
-    return RuleSet(rules, lists, macros, files)
+    return RuleSet(rules, lists, macros, files, catalog)
 
 
 def _lists(items: Items) -> dict[str, tuple[str, ...]]:
@@ -221,6 +219,7 @@ def _rule(item: Item, names: Definitions, catalog: Catalog) -> Rule:
         output=_output(item.get("output"), catalog),
         place=item.place,
         within=within,
+        sequence=len(steps) > 1,
     )
 
 

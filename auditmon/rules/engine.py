@@ -1,25 +1,28 @@
 """The rule engine: a sink of the monitor's pipeline (or of a recording read back) that
 runs the rules over each event and hands alerts to its ``AlertSink``s.
 
-Rules are indexed by event name (each name's rules worked out the first time it is
-seen), so an event costs the rules that can match it, and a batch without any such
-event costs one set operation.  Sequence rules keep, per process, how far each has
+Rules are indexed by event name: the first time a name is seen, each rule that can
+match it is specialised for it (``auditmon.model.query.specialize``: what the name
+alone decides is decided then), so an event costs the rules that can match it, run as
+far as its name does not settle them, and a batch without any such event costs one set
+operation.  Sequence rules keep, per process, how far each has
 come.  A rule's alerts in one process are throttled: the first ``throttle`` distinct
 outputs are shown, the rest (repeats too) only counted as suppressed.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from operator import itemgetter
 from typing import Any
 
 from auditmon.model.alerts import Alert, AlertSink
 from auditmon.model.process import Process
-from auditmon.model.query import Subject, matches_name
+from auditmon.model.query import Subject, matches_name, query_from_tree
 from auditmon.model.query.derived import frame_text, program_frame
 from auditmon.model.query.output import field_value
+from auditmon.model.query.specialize import FALSE, specialize
 from auditmon.rules.compiler import Rule, RuleSet
 
 THROTTLE = 10
@@ -27,7 +30,9 @@ THROTTLE = 10
 _NAMES_CACHED = 10_000
 _name = itemgetter(3)
 
-Candidates = list[tuple[Rule, tuple[int, ...]]]  # each rule with the steps a name can match
+Test = Callable[[Subject], "bool | None"]
+# each rule with the steps a name can match and their tests, made for that name
+Candidates = list[tuple[Rule, tuple[int, ...], tuple[Test, ...]]]
 Reached = tuple[float, tuple[tuple[str, int], ...]]  # (first step's time, (event, seq)...)
 
 
@@ -45,6 +50,7 @@ class RuleEngine:
         self, rules: RuleSet, sinks: Sequence[AlertSink] = (), throttle: int = THROTTLE
     ) -> None:
         self.rules = rules.enabled
+        self.catalog = rules.catalog
         self.sinks: list[AlertSink] = list(sinks)
         self.throttle = throttle
         self._candidates: dict[str, Candidates] = {}
@@ -66,11 +72,11 @@ class RuleEngine:
         for seq, when, thread, name, args, stack in events:
             if name not in relevant:
                 continue
-            subject = Subject(name, args, process, when, thread, lineage, stack, seq)
-            for rule, steps in self._candidates.get(name) or candidates(name):
+            subject = Subject(name, args, process, when, thread, lineage, stack, seq, None, {})
+            for rule, steps, tests in self._candidates.get(name) or candidates(name):
                 if rule.sequence:
-                    self._advance(rule, steps, subject)
-                elif rule.steps[0].holds(subject):
+                    self._advance(rule, steps, tests, subject)
+                elif tests[0](subject) is True:
                     self._raise(rule, subject, None)
 
     def dropped(self, process: Process, count: int) -> None:
@@ -89,13 +95,18 @@ class RuleEngine:
             return found
         found = []
         for rule in self.rules:
-            steps = tuple(
-                i
-                for i, patterns in enumerate(rule.patterns)
-                if patterns is None or matches_name(patterns, name)
-            )
+            steps, tests = [], []
+            for i, (step, patterns) in enumerate(zip(rule.steps, rule.patterns)):
+                if patterns is not None and not matches_name(patterns, name):
+                    continue
+                tree = specialize(step.tree, name, self.catalog) if step.tree else None
+                if tree is FALSE:
+                    continue
+                steps.append(i)
+                made = step.test if tree is None else query_from_tree("", tree, self.catalog).test
+                tests.append(made)
             if steps:
-                found.append((rule, steps))
+                found.append((rule, tuple(steps), tuple(tests)))
         if len(self._candidates) < _NAMES_CACHED:
             self._candidates[name] = found
         return found
@@ -111,7 +122,9 @@ class RuleEngine:
             parent = self._images.get(parent.ppid)
         return found
 
-    def _advance(self, rule: Rule, steps: tuple[int, ...], subject: Subject) -> None:
+    def _advance(
+        self, rule: Rule, steps: tuple[int, ...], tests: tuple[Test, ...], subject: Subject
+    ) -> None:
         """Move ``rule``'s sequence on in the subject's process: the latest start of a
         chain that reached each step is kept, for it leaves the most time."""
         key = (rule.name, subject.process.id)
@@ -120,14 +133,15 @@ class RuleEngine:
             reached = self._reached[key] = [None] * (len(rule.steps) - 1)
         when, here = subject.time or 0.0, (subject.name, subject.seq or 0)
         last = len(rule.steps) - 1
-        for i in reversed(steps):
-            if not rule.steps[i].holds(subject):
+        within = rule.within or 0.0
+        for i, test in zip(reversed(steps), reversed(tests)):
+            before = reached[i - 1] if i else None
+            if i and (before is None or when - before[0] > within):
+                continue  # nothing to go on from: the step need not even be tested
+            if test(subject) is not True:
                 continue
-            if i == 0:
+            if before is None:
                 reached[0] = (when, (here,))
-                continue
-            before = reached[i - 1]
-            if before is None or when - before[0] > (rule.within or 0):
                 continue
             trail = (*before[1], here)
             if i == last:

@@ -21,6 +21,7 @@ from auditmon.model.query.syntax import (
     AnyOf,
     Condition,
     Glob,
+    Named,
     Node,
     Not,
     QuerySyntaxError,
@@ -127,7 +128,7 @@ def _walk(node: Node) -> Iterator[Node]:
     if isinstance(node, (AllOf, AnyOf)):
         for term in node.terms:
             yield from _walk(term)
-    elif isinstance(node, Not):
+    elif isinstance(node, (Not, Named)):
         yield from _walk(node.term)
 
 
@@ -140,6 +141,8 @@ def event_patterns(tree: Node | None, catalog: Catalog | None = None) -> tuple[s
         return None
     if isinstance(tree, Glob):
         return tree.patterns
+    if isinstance(tree, Named):
+        return event_patterns(tree.term, catalog)
     if isinstance(tree, Condition):
         return _condition_patterns(tree, catalog)
     if isinstance(tree, AllOf):

@@ -18,7 +18,7 @@ from typing import Any
 
 from auditmon.catalog import Catalog
 from auditmon.model.query.fields import CATEGORY_NAMES, UNKNOWN, Field, Subject, resolve
-from auditmon.model.query.syntax import AllOf, AnyOf, Condition, Glob, Node, Not
+from auditmon.model.query.syntax import AllOf, AnyOf, Condition, Glob, Named, Node, Not
 
 Test = Callable[[Subject], "bool | None"]
 
@@ -70,13 +70,41 @@ def _compile(node: Node, catalog: Catalog, needs: set[str]) -> Test:
             return None if result is None else not result
 
         return negated
+    if isinstance(node, Named):
+        return _remembered("macro " + node.name, _compile(node.term, catalog, needs))
     if isinstance(node, AllOf):
-        terms = [_compile(t, catalog, needs) for t in node.terms]
+        terms = [_compile(t, catalog, needs) for t in _flat(node, AllOf)]
         return lambda s: _all(terms, s)
     if isinstance(node, AnyOf):
-        terms = [_compile(t, catalog, needs) for t in node.terms]
+        terms = [_compile(t, catalog, needs) for t in _flat(node, AnyOf)]
         return lambda s: _any(terms, s)
     return _condition(node, catalog, needs)
+
+
+def _flat(node: AllOf | AnyOf, kind: type) -> list[Node]:
+    """The terms of nested ``and``s (or ``or``s) as one list: fewer calls per event."""
+    found: list[Node] = []
+    for term in node.terms:
+        found.extend(_flat(term, kind) if isinstance(term, kind) else [term])  # type: ignore[arg-type]
+    return found
+
+
+_NOT_YET = object()
+
+
+def _remembered(key: str, test: Test) -> Test:
+    """A macro's test, judged once per subject that keeps a memo (a rule engine's)."""
+
+    def remembered(s: Subject) -> bool | None:
+        memo = s.memo
+        if memo is None:
+            return test(s)
+        found = memo.get(key, _NOT_YET)
+        if found is _NOT_YET:
+            found = memo[key] = test(s)
+        return found  # type: ignore[return-value]
+
+    return remembered
 
 
 def _all(terms: list[Test], subject: Subject) -> bool | None:
@@ -140,8 +168,7 @@ def _comparison(node: Condition, field: Field, catalog: Catalog) -> Callable[[An
         if not isinstance(operand, tuple):
             operand = (operand,)
         if op == "pmatch":
-            prefixes = tuple(p.rstrip("/") for p in operand)
-            return lambda v: v is not None and _under(str(v), prefixes)
+            return _pmatch(tuple(p.rstrip("/") for p in operand))
         choices = frozenset(operand)
         return lambda v: v is not None and _plain(v) in choices
     if op == "&":
@@ -150,8 +177,8 @@ def _comparison(node: Condition, field: Field, catalog: Catalog) -> Callable[[An
         bits = _bits(str(operand), node, column)
         return lambda v: v is not None and bool(_integer(v) & bits)
     if isinstance(operand, tuple) and op in _TEXT_OPERATORS:
-        tests = [_text_test(op, str(o), column) for o in operand]
-        return lambda v: v is not None and any(t(str(v)) for t in tests)
+        test = _any_text_test(op, tuple(str(o) for o in operand), column)
+        return lambda v: v is not None and test(v if type(v) is str else str(v))
     if isinstance(operand, tuple):
         raise CompileError(f"{op!r} takes one value, not a list", column)
     if op in ("=", "=="):
@@ -166,6 +193,26 @@ def _comparison(node: Condition, field: Field, catalog: Catalog) -> Callable[[An
     raise CompileError(f"unknown operator {op!r}", column)
 
 
+def _any_text_test(op: str, texts: tuple[str, ...], column: int) -> Callable[[str], bool]:
+    """``text -> bool``: the operator holds for any of ``texts`` (one call where the
+    operator allows: a prefix tuple, one regular expression for globs)."""
+    if op == "startswith":
+        return lambda v: v.startswith(texts)
+    if op == "endswith":
+        return lambda v: v.endswith(texts)
+    if op in ("glob", "iglob"):
+        folded = op == "iglob"
+        joined = "|".join(f"(?:{fnmatch.translate(t.casefold() if folded else t)})" for t in texts)
+        match = re.compile(joined).match
+        return (
+            (lambda v: match(v.casefold()) is not None)
+            if folded
+            else (lambda v: match(v) is not None)
+        )
+    tests = [_text_test(op, t, column) for t in texts]
+    return lambda v: any(t(v) for t in tests)
+
+
 def _text_test(op: str, text: str, column: int) -> Callable[[str], bool]:
     """``text -> bool`` for a text operator and one operand."""
     if op in ("~", "contains"):
@@ -178,10 +225,11 @@ def _text_test(op: str, text: str, column: int) -> Callable[[str], bool]:
     if op == "endswith":
         return lambda v: v.endswith(text)
     if op == "glob":
-        return lambda v: fnmatch.fnmatchcase(v, text)
+        match = re.compile(fnmatch.translate(text)).match
+        return lambda v: match(v) is not None
     if op == "iglob":
-        folded = text.casefold()
-        return lambda v: fnmatch.fnmatchcase(v.casefold(), folded)
+        match = re.compile(fnmatch.translate(text.casefold())).match
+        return lambda v: match(v.casefold()) is not None
     try:
         pattern = re.compile(text)
     except re.error as error:
@@ -214,12 +262,21 @@ def _plain(value: Any) -> Any:
     return value if isinstance(value, (int, float)) and not isinstance(value, bool) else str(value)
 
 
-def _under(path: str, prefixes: tuple[str, ...]) -> bool:
-    """``pmatch``: the path is one of the prefixes or lies below one."""
-    for prefix in prefixes:
-        if path == prefix or path.startswith(prefix + "/") or prefix == "":
-            return True
-    return False
+def _pmatch(prefixes: tuple[str, ...]) -> Callable[[Any], bool]:
+    """``pmatch``: the path is one of the prefixes or lies below one (an empty prefix,
+    ``/`` stripped, holds for any path)."""
+    if "" in prefixes:
+        return lambda v: v is not None
+    exact = frozenset(prefixes)
+    below = tuple(p + "/" for p in prefixes)
+
+    def test(v: Any) -> bool:
+        if v is None:
+            return False
+        path = v if type(v) is str else str(v)
+        return path in exact or path.startswith(below)
+
+    return test
 
 
 def _ordering(

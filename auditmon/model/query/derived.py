@@ -153,7 +153,10 @@ def opens_for_writing(args: Sequence[Any]) -> bool:
 def absolute(path: str, cwd: str | None) -> str:
     """``path`` made absolute against the process's start directory and normalised
     (``..`` resolved as text: symbolic links are not followed)."""
-    if not path.startswith("/") and cwd:
+    if path.startswith("/"):
+        if "/." not in path and "//" not in path and not path.endswith("/"):
+            return path  # already normal: most are
+    elif cwd:
         path = posixpath.join(cwd, path)
     return posixpath.normpath(path) if path else path
 

@@ -65,10 +65,22 @@ class Subject:
 
     A rule's subject carries the occurrence too: its ``seq`` and ``stack`` (where the
     agent captured one).  ``alerts``, where given, answers which rules alerted on events
-    like this one (see ``auditmon.model.alerts.AlertBook.lookup``).
+    like this one (see ``auditmon.model.alerts.AlertBook.lookup``).  ``memo``, a dict
+    where given, keeps the derived fields already worked out for it.
     """
 
-    __slots__ = ("name", "args", "process", "time", "thread", "lineage", "stack", "seq", "alerts")
+    __slots__ = (
+        "name",
+        "args",
+        "process",
+        "time",
+        "thread",
+        "lineage",
+        "stack",
+        "seq",
+        "alerts",
+        "memo",
+    )
 
     def __init__(
         self,
@@ -81,6 +93,7 @@ class Subject:
         stack: Sequence[Sequence[Any]] | None = None,
         seq: int | None = None,
         alerts: Callable[[Subject], Any] | None = None,
+        memo: dict[str, Any] | None = None,
     ) -> None:
         self.name = name
         self.args = args
@@ -91,6 +104,7 @@ class Subject:
         self.stack = stack
         self.seq = seq
         self.alerts = alerts
+        self.memo = memo  # derived fields worked out once for all the rules that ask
 
 
 @dataclass(frozen=True)
@@ -270,14 +284,25 @@ def _from_args(
     """A field only ``events`` carry: None for any other event (so a group of them is
     decided without its arguments), UNKNOWN where the arguments are not at hand."""
 
+    key = names[0]
+
     def read(s: Subject) -> Any:
         if s.name not in events:
             return None
         if s.args is None:
             return UNKNOWN
-        return work(s)
+        memo = s.memo
+        if memo is None:
+            return work(s)
+        found = memo.get(key, _NOT_YET)
+        if found is _NOT_YET:
+            found = memo[key] = work(s)
+        return found
 
     _register(names, read, needs="args", events=events, **kwargs)
+
+
+_NOT_YET = object()
 
 
 def _file(reader: Callable[[str, Sequence[Any], str | None], str | None]) -> Callable:

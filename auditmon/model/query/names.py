@@ -11,7 +11,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 
 from auditmon.catalog import Catalog
-from auditmon.model.query.syntax import AllOf, AnyOf, Condition, Glob, Node, Not
+from auditmon.model.query.syntax import AllOf, AnyOf, Condition, Glob, Named, Node, Not
 
 _GLOB_CHARS = frozenset("*?[")
 
@@ -48,7 +48,7 @@ def references(tree: Node, names: Mapping[str, object]) -> Iterator[tuple[str, i
     elif isinstance(tree, (AllOf, AnyOf)):
         for term in tree.terms:
             yield from references(term, names)
-    elif isinstance(tree, Not):
+    elif isinstance(tree, (Not, Named)):
         yield from references(tree.term, names)
 
 
@@ -63,6 +63,8 @@ def expand(tree: Node, names: Definitions, catalog: Catalog) -> Node:
         return AnyOf(tuple(expand(t, names, catalog) for t in tree.terms))
     if isinstance(tree, Not):
         return Not(expand(tree.term, names, catalog))
+    if isinstance(tree, Named):
+        return tree  # a macro's own tree, expanded already
     return _condition(tree, names)
 
 
@@ -72,7 +74,7 @@ def _glob(tree: Glob, names: Definitions, catalog: Catalog) -> Node:
     for pattern, column in zip(tree.patterns, tree.where()):
         macro = names.macros.get(pattern)
         if macro is not None:
-            macros.append(macro)
+            macros.append(Named(pattern, macro))
             continue
         if names.strict and not _event_like(pattern, catalog):
             raise UnknownName(f"unknown macro {pattern!r} (nor an event name)", column)

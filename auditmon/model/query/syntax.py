@@ -147,6 +147,15 @@ class Not:
 
 
 @dataclass(frozen=True)
+class Named:
+    """A macro's condition where the macro was used: judged once per event, however
+    many rules use it (see ``compile``)."""
+
+    name: str
+    term: Node
+
+
+@dataclass(frozen=True)
 class AllOf:
     terms: tuple[Node, ...]
 
@@ -156,7 +165,7 @@ class AnyOf:
     terms: tuple[Node, ...]
 
 
-Node = Union[Glob, Condition, Not, AllOf, AnyOf]
+Node = Union[Glob, Condition, Not, Named, AllOf, AnyOf]
 
 
 class Parser:
