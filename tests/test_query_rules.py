@@ -18,7 +18,7 @@ from auditmon.model.query import (
     query_from_tree,
 )
 from auditmon.model.query.output import parse_output
-from auditmon.model.query.specialize import specialize
+from auditmon.model.query.specialize import leading_guard, specialize
 from auditmon.model.query.syntax import AllOf, Glob, parse_tree
 from auditmon.protocol import Cut, Described
 from auditmon.rules import load_rules
@@ -175,3 +175,12 @@ def test_made_for_one_name_a_rule_answers_as_it_did():
                 assert query_from_tree("", made, CATALOG).test(s) == expected, (rule.name, s.name)
                 compared += 1
     assert compared > 4000
+
+
+def test_the_secret_rules_lead_with_one_shared_first_look():
+    rules = load_rules(["default"], home=HOME)
+    secret = [r for r in rules.rules if r.name.startswith("Read ")]
+    assert len(secret) == 9
+    for rule in [*secret, next(r for r in rules.rules if r.name.startswith("Secret read"))]:
+        guard = leading_guard(specialize(rule.steps[0].tree, "open", CATALOG))
+        assert guard is not None and guard.name == "secret_candidate", rule.name

@@ -159,7 +159,7 @@ def _alert_rows(table: Table, group: AlertGroup) -> None:
         table.add_row("", "", "", str(alert.pid), Text(f"  {alert.output}"))
     more = len(group.alerts) - OUTPUTS_PER_RULE
     if more > 0:
-        table.add_row("", "", "", "", Text(f"  … {more:,} more shown", style="dim"))
+        table.add_row("", "", "", "", Text(f"  … {more:,} more (--alerts, --record)", style="dim"))
 
 
 def _print_highlights(session: Session, console: Console) -> None:

@@ -22,7 +22,7 @@ from auditmon.model.process import Process
 from auditmon.model.query import Subject, matches_name, query_from_tree
 from auditmon.model.query.derived import frame_text, program_frame
 from auditmon.model.query.output import field_value
-from auditmon.model.query.specialize import FALSE, specialize
+from auditmon.model.query.specialize import FALSE, leading_guard, specialize
 from auditmon.rules.compiler import Rule, RuleSet
 
 THROTTLE = 10
@@ -31,8 +31,9 @@ _NAMES_CACHED = 10_000
 _name = itemgetter(3)
 
 Test = Callable[[Subject], "bool | None"]
-# each rule with the steps a name can match and their tests, made for that name
-Candidates = list[tuple[Rule, tuple[int, ...], tuple[Test, ...]]]
+# each rule with the steps a name can match, their tests made for that name, and the
+# tests of the macros that must hold first (their leading guards), where there are any
+Candidates = list[tuple[Rule, tuple[int, ...], tuple[Test, ...], tuple[Test | None, ...]]]
 Reached = tuple[float, tuple[tuple[str, int], ...]]  # (first step's time, (event, seq)...)
 
 
@@ -73,10 +74,12 @@ class RuleEngine:
             if name not in relevant:
                 continue
             subject = Subject(name, args, process, when, thread, lineage, stack, seq, None, {})
-            for rule, steps, tests in self._candidates.get(name) or candidates(name):
+            for rule, steps, tests, guards in self._candidates.get(name) or candidates(name):
                 if rule.sequence:
-                    self._advance(rule, steps, tests, subject)
-                elif tests[0](subject) is True:
+                    self._advance(rule, steps, tests, guards, subject)
+                elif (guards[0] is None or guards[0](subject) is not False) and tests[0](
+                    subject
+                ) is True:
                     self._raise(rule, subject, None)
 
     def dropped(self, process: Process, count: int) -> None:
@@ -94,8 +97,9 @@ class RuleEngine:
         if found is not None:
             return found
         found = []
+        guards: dict[str, Test] = {}  # macro name -> its test, one per name
         for rule in self.rules:
-            steps, tests = [], []
+            steps, tests, leads = [], [], []
             for i, (step, patterns) in enumerate(zip(rule.steps, rule.patterns)):
                 if patterns is not None and not matches_name(patterns, name):
                     continue
@@ -103,10 +107,17 @@ class RuleEngine:
                 if tree is FALSE:
                     continue
                 steps.append(i)
-                made = step.test if tree is None else query_from_tree("", tree, self.catalog).test
-                tests.append(made)
+                if tree is None:
+                    tests.append(step.test)
+                    leads.append(None)
+                    continue
+                tests.append(query_from_tree("", tree, self.catalog).test)
+                guard = leading_guard(tree)
+                if guard is not None and guard.name not in guards:
+                    guards[guard.name] = query_from_tree("", guard, self.catalog).test
+                leads.append(guards[guard.name] if guard is not None else None)
             if steps:
-                found.append((rule, tuple(steps), tuple(tests)))
+                found.append((rule, tuple(steps), tuple(tests), tuple(leads)))
         if len(self._candidates) < _NAMES_CACHED:
             self._candidates[name] = found
         return found
@@ -123,7 +134,12 @@ class RuleEngine:
         return found
 
     def _advance(
-        self, rule: Rule, steps: tuple[int, ...], tests: tuple[Test, ...], subject: Subject
+        self,
+        rule: Rule,
+        steps: tuple[int, ...],
+        tests: tuple[Test, ...],
+        guards: tuple[Test | None, ...],
+        subject: Subject,
     ) -> None:
         """Move ``rule``'s sequence on in the subject's process: the latest start of a
         chain that reached each step is kept, for it leaves the most time."""
@@ -134,10 +150,12 @@ class RuleEngine:
         when, here = subject.time or 0.0, (subject.name, subject.seq or 0)
         last = len(rule.steps) - 1
         within = rule.within or 0.0
-        for i, test in zip(reversed(steps), reversed(tests)):
+        for i, test, guard in zip(reversed(steps), reversed(tests), reversed(guards)):
             before = reached[i - 1] if i else None
             if i and (before is None or when - before[0] > within):
                 continue  # nothing to go on from: the step need not even be tested
+            if guard is not None and guard(subject) is False:
+                continue
             if test(subject) is not True:
                 continue
             if before is None:

@@ -73,11 +73,9 @@ def _compile(node: Node, catalog: Catalog, needs: set[str]) -> Test:
     if isinstance(node, Named):
         return _remembered("macro " + node.name, _compile(node.term, catalog, needs))
     if isinstance(node, AllOf):
-        terms = [_compile(t, catalog, needs) for t in _flat(node, AllOf)]
-        return lambda s: _all(terms, s)
+        return _all_of([_compile(t, catalog, needs) for t in _flat(node, AllOf)])
     if isinstance(node, AnyOf):
-        terms = [_compile(t, catalog, needs) for t in _flat(node, AnyOf)]
-        return lambda s: _any(terms, s)
+        return _any_of([_compile(t, catalog, needs) for t in _flat(node, AnyOf)])
     return _condition(node, catalog, needs)
 
 
@@ -107,26 +105,38 @@ def _remembered(key: str, test: Test) -> Test:
     return remembered
 
 
-def _all(terms: list[Test], subject: Subject) -> bool | None:
-    unknown = False
-    for term in terms:
-        result = term(subject)
-        if result is False:
-            return False
-        if result is None:
-            unknown = True
-    return None if unknown else True
+def _all_of(terms: list[Test]) -> Test:
+    """Kleene's and: False as soon as a term is, None if a term was unknown."""
+    terms = tuple(terms)
+
+    def all_of(subject: Subject) -> bool | None:
+        unknown = False
+        for term in terms:
+            result = term(subject)
+            if result is False:
+                return False
+            if result is None:
+                unknown = True
+        return None if unknown else True
+
+    return all_of
 
 
-def _any(terms: list[Test], subject: Subject) -> bool | None:
-    unknown = False
-    for term in terms:
-        result = term(subject)
-        if result is True:
-            return True
-        if result is None:
-            unknown = True
-    return None if unknown else False
+def _any_of(terms: list[Test]) -> Test:
+    """Kleene's or: True as soon as a term is, None if a term was unknown."""
+    terms = tuple(terms)
+
+    def any_of(subject: Subject) -> bool | None:
+        unknown = False
+        for term in terms:
+            result = term(subject)
+            if result is True:
+                return True
+            if result is None:
+                unknown = True
+        return None if unknown else False
+
+    return any_of
 
 
 def _condition(node: Condition, catalog: Catalog, needs: set[str]) -> Test:
@@ -137,20 +147,30 @@ def _condition(node: Condition, catalog: Catalog, needs: set[str]) -> Test:
     if field.needs:
         needs.add(field.needs)
     compare = _comparison(node, field, catalog)
-    read, listed = field.read, field.listed
+    read = field.read
+    if not field.listed:
+
+        def test(s: Subject) -> bool | None:
+            value = read(s)
+            return None if value is UNKNOWN else compare(value)
+
+        return test
     # On a list (argv, or a value's text and its readable form), != holds when no item
     # equals; every other operator when any item matches.
-    combine = all if node.op == "!=" else any
+    every = node.op == "!="
 
-    def test(s: Subject) -> bool | None:
+    def test_items(s: Subject) -> bool | None:
         value = read(s)
         if value is UNKNOWN:
             return None
-        if listed and value is not None:
-            return combine(compare(v) for v in value)
-        return compare(value)
+        if value is None:
+            return compare(value)
+        for item in value:
+            if compare(item) is not every:
+                return not every
+        return every
 
-    return test
+    return test_items
 
 
 def _comparison(node: Condition, field: Field, catalog: Catalog) -> Callable[[Any], bool]:

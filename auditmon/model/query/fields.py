@@ -107,6 +107,20 @@ class Subject:
         self.memo = memo  # derived fields worked out once for all the rules that ask
 
 
+_NOT_YET = object()
+
+
+def _remembered(s: Subject, key: str, work: Callable[[Subject], Any]) -> Any:
+    """``work(s)``, worked out once per subject that keeps a memo."""
+    memo = s.memo
+    if memo is None:
+        return work(s)
+    found = memo.get(key, _NOT_YET)
+    if found is _NOT_YET:
+        found = memo[key] = work(s)
+    return found
+
+
 @dataclass(frozen=True)
 class Field:
     """How to read one field; ``needs`` says what of the subject it reads beyond the
@@ -165,21 +179,27 @@ def renderings(event: str, argument: str | None, value: Any) -> list[str]:
 
 
 def _positional(index: int, catalog: Catalog) -> Field:
-    def read(subject: Subject) -> Any:
+    key = f"arg{index}"
+
+    def work(subject: Subject) -> Any:
         args = subject.args
-        if args is None:
-            return UNKNOWN
-        if index >= len(args):
+        if index >= len(args):  # type: ignore[arg-type]
             return None
         info = catalog.get(subject.name)
         argument = info.args[index] if info is not None and index < len(info.args) else None
-        return renderings(subject.name, argument, args[index])
+        return renderings(subject.name, argument, args[index])  # type: ignore[index]
+
+    def read(subject: Subject) -> Any:
+        if subject.args is None:
+            return UNKNOWN
+        return _remembered(subject, key, work)
 
     return Field(f"arg{index}", read, needs="args", listed=True, rendered=True)
 
 
 def _named(argument: str, catalog: Catalog) -> Field:
     positions: dict[str, int | None] = {}
+    key = "arg." + argument
 
     def read(subject: Subject) -> Any:
         name = subject.name
@@ -194,7 +214,15 @@ def _named(argument: str, catalog: Catalog) -> Field:
         args = subject.args
         if args is None:
             return UNKNOWN
-        return renderings(name, argument, args[index]) if index < len(args) else None
+        if index >= len(args):
+            return None
+        memo = subject.memo
+        if memo is None:
+            return renderings(name, argument, args[index])
+        found = memo.get(key, _NOT_YET)
+        if found is _NOT_YET:
+            found = memo[key] = renderings(name, argument, args[index])
+        return found
 
     return Field(
         argument,
@@ -300,9 +328,6 @@ def _from_args(
         return found
 
     _register(names, read, needs="args", events=events, **kwargs)
-
-
-_NOT_YET = object()
 
 
 def _file(reader: Callable[[str, Sequence[Any], str | None], str | None]) -> Callable:

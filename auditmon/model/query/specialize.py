@@ -69,3 +69,21 @@ def _condition(tree: Condition, name: str, catalog: Catalog) -> Node:
     if carried is not None and name not in carried:
         return FALSE  # the field is missing: every comparison is false, exists too
     return tree
+
+
+def leading_guard(tree: Node) -> Named | None:
+    """A macro that must hold for ``tree`` to hold, where the tree says so first: the
+    first term of an ``and``, or the same guard in every branch of an ``or``.  An engine
+    asks it before the rule (it is judged once per event, however many rules lead with
+    it), so the secret rules' shared first look settles all of them at once."""
+    if isinstance(tree, Named):
+        return leading_guard(tree.term)
+    if isinstance(tree, AllOf) and tree.terms:
+        first = tree.terms[0]
+        deeper = leading_guard(first)  # the innermost: cheapest, and shared the most
+        return deeper if deeper is not None or not isinstance(first, Named) else first
+    if isinstance(tree, AnyOf) and tree.terms:
+        guards = [leading_guard(t) for t in tree.terms]
+        if guards[0] is not None and all(g == guards[0] for g in guards):
+            return guards[0]
+    return None
