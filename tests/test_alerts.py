@@ -9,13 +9,14 @@ import json
 import re
 
 import pytest
-from helpers import auditmon, clean_env, read_jsonl
+from helpers import auditmon, clean_env, read_jsonl, wait_for
 from rich.console import Console
 
 from auditmon.commands.alerting import EXIT_ALERTS, RULES_STACK_DEPTH, Alerting, prepare
 from auditmon.console.summary import print_alerts
 from auditmon.model.filtering import parse
 from auditmon.monitor.headless import Monitor
+from auditmon.monitor.live import LiveMonitor
 from auditmon.record.reader import Recording
 from auditmon.rules import falco_alert, load_rules
 from auditmon.sources.replay import ReplayFeed
@@ -195,3 +196,57 @@ def test_check_runs_rules_over_recordings(tmp_path, rules):
     assert "alerts: 2 warning, 1 notice (1 of them suppressed repeats)" in result.stderr
     result = auditmon("check", "--fail-on", "critical", str(path), env=env)
     assert result.returncode == 0 and "Warning Read SSH private keys" in result.stdout
+
+
+def test_the_live_monitor_runs_rules_over_a_replay(tmp_path, rules):
+    path = tmp_path / "r.jsonl"
+    recorded = Monitor(path)  # recorded without rules: the live monitor judges afresh
+    feed(recorded)
+    recorded.close()
+    snapshots = []
+    monitor = LiveMonitor(ReplayFeed(path), rules=rules)
+    monitor.launch()
+    monitor.start(snapshots.append)
+    try:
+        found = wait_for(
+            lambda: [s for s in snapshots if getattr(s, "alerts", None) and s.alerts.total],
+            message="a snapshot with alerts",
+        )
+    finally:
+        monitor.stop()
+    latest = found[-1]
+    assert latest.alerts.counts == (("warning", 2), ("notice", 1))
+    assert [row.alert for row in latest.processes] == ["warning"]
+
+
+RULE_FILE = """\
+- rule: Third tick
+  desc: the ticker's fourth tick
+  condition: ticker.tick and arg0 = 3
+  output: "tick %arg0 in pid %proc.pid"
+  priority: warning
+"""
+
+
+@pytest.mark.system
+def test_attach_runs_rules_and_fails_on_them(ticker, runtime_dir, tmp_path):
+    rules_file = tmp_path / "ticks.yaml"
+    rules_file.write_text(RULE_FILE)
+    alerts = tmp_path / "alerts.jsonl"
+    result = auditmon(
+        "attach",
+        "--headless",
+        "--duration",
+        "0.5",
+        "--rules",
+        str(rules_file),
+        "--alerts",
+        str(alerts),
+        "--fail-on",
+        "warning",
+        str(ticker.pid),
+        env=clean_env(AUDITMON_RUNTIME_DIR=str(runtime_dir)),
+    )
+    assert result.returncode == EXIT_ALERTS, result.stderr
+    (alert,) = read_jsonl(alerts)
+    assert alert["rule"] == "Third tick" and alert["output"].endswith(f"tick 3 in pid {ticker.pid}")
