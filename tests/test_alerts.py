@@ -250,3 +250,12 @@ def test_attach_runs_rules_and_fails_on_them(ticker, runtime_dir, tmp_path):
     assert result.returncode == EXIT_ALERTS, result.stderr
     (alert,) = read_jsonl(alerts)
     assert alert["rule"] == "Third tick" and alert["output"].endswith(f"tick 3 in pid {ticker.pid}")
+
+
+def test_env_asks_attachable_processes_for_the_rules_stacks():
+    from auditmon.commands.env import render
+
+    settings = json.loads(render("json", None, ("open", "compile")))
+    assert settings["AUDITMON_STACK"] == "open,compile"
+    assert settings["AUDITMON_STACK_DEPTH"] == str(RULES_STACK_DEPTH)
+    assert "AUDITMON_STACK" not in json.loads(render("json", None))

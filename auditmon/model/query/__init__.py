@@ -13,6 +13,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 from auditmon.catalog import Catalog
+from auditmon.model.query import derived_fields  # noqa: F401  (registers the rules' fields)
 from auditmon.model.query.compile import CompileError, Test, compile_tree
 from auditmon.model.query.fields import UNKNOWN, Subject, resolve
 from auditmon.model.query.names import Definitions, UnknownName, expand
