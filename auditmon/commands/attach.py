@@ -7,6 +7,7 @@ import sys
 import time
 
 from auditmon import protocol
+from auditmon.commands.alerting import Alerting, add_rule_options, prepare
 from auditmon.commands.run import add_ui_options
 from auditmon.console.summary import print_summary
 from auditmon.monitor.headless import Monitor, catching_interrupts, problem
@@ -27,20 +28,34 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     parser.add_argument("--duration", type=float, metavar="SECONDS", help="detach after SECONDS")
     add_ui_options(parser)
+    add_rule_options(parser)
     parser.add_argument("pid", type=int, metavar="PID")
     parser.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
+    live = not args.headless and sys.stdin.isatty() and sys.stdout.isatty()
+    alerting = prepare(args, problem, live=live)
+    if isinstance(alerting, int):
+        return alerting
+    try:
+        return _attach(args, alerting, live)
+    finally:
+        alerting.close()
+
+
+def _attach(args: argparse.Namespace, alerting: Alerting, live: bool) -> int:
+    # The agent's stack settings were fixed when the process started (``auditmon env``):
+    # alerts point at a line only where it captures stacks of the watched events.
     try:
         sock = connect(args.pid, protocol.REQUEST_STREAM)
     except AttachError as error:
         problem(f"auditmon attach: {error}")
         return 2
-    if not args.headless and sys.stdin.isatty() and sys.stdout.isatty():
-        return attach_live(args, sock)
+    if live:
+        return attach_live(args, sock, alerting)
     try:
-        monitor = Monitor(args.record)
+        monitor = Monitor(args.record, alerting.rules, alerting.sinks)
     except OSError as error:
         sock.close()
         problem(f"auditmon attach: cannot write {args.record}: {error.strerror or error}")
@@ -65,16 +80,23 @@ def run(args: argparse.Namespace) -> int:
         if deadline is None or time.monotonic() < deadline:
             problem(f"auditmon: process {args.pid} disconnected")
     print_summary(monitor.session)
-    return 0
+    return alerting.status(monitor.session.alerts, 0, problem)
 
 
-def attach_live(args: argparse.Namespace, sock) -> int:
+def attach_live(args: argparse.Namespace, sock, alerting: Alerting) -> int:
     from auditmon.monitor.live import LiveMonitor
     from auditmon.ui.app import AuditmonApp
 
     feed = AttachFeed(args.pid, sock)
     try:
-        monitor = LiveMonitor(feed, args.record, recent=args.recent, interval=args.refresh)
+        monitor = LiveMonitor(
+            feed,
+            args.record,
+            recent=args.recent,
+            interval=args.refresh,
+            rules=alerting.rules,
+            alert_sinks=alerting.sinks,
+        )
     except OSError as error:
         sock.close()
         problem(f"auditmon attach: cannot write {args.record}: {error.strerror or error}")
@@ -85,4 +107,4 @@ def attach_live(args: argparse.Namespace, sock) -> int:
     if feed.refusal is not None:
         problem(f"auditmon attach: {feed.refusal}")
         return 2
-    return 0
+    return alerting.status(monitor.session.alerts, 0, problem)

@@ -7,6 +7,9 @@ import json
 import os
 import shlex
 
+from auditmon.commands.alerting import RULES_STACK_DEPTH
+from auditmon.monitor.headless import problem
+from auditmon.rules import RuleFileError, load_rules
 from auditmon.sources.environment import agent_settings, python_path_with_agent
 
 
@@ -22,11 +25,21 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         default="sh",
         help="sh (default), fish, a systemd Environment= block, or JSON",
     )
+    parser.add_argument(
+        "--rules",
+        action="append",
+        default=[],
+        metavar="default|FILE",
+        help="capture the stacks of the events these rules watch, so that `auditmon "
+        "attach --rules` can point alerts at a line of code",
+    )
     parser.set_defaults(func=run)
 
 
-def render(fmt: str, current_python_path: str | None) -> str:
-    settings = agent_settings("attach")
+def render(fmt: str, current_python_path: str | None, stack: tuple[str, ...] = ()) -> str:
+    settings = agent_settings(
+        "attach", stack=stack, stack_depth=RULES_STACK_DEPTH if stack else None
+    )
     agent_path = python_path_with_agent(None)
     if fmt == "sh":
         lines = [f"export {name}={shlex.quote(value)}" for name, value in settings.items()]
@@ -43,5 +56,12 @@ def render(fmt: str, current_python_path: str | None) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
-    print(render(args.format, os.environ.get("PYTHONPATH")))
+    stack: tuple[str, ...] = ()
+    if args.rules:
+        try:
+            stack = load_rules(args.rules).watched_events()
+        except RuleFileError as error:
+            problem(str(error))
+            return 2
+    print(render(args.format, os.environ.get("PYTHONPATH"), stack))
     return 0

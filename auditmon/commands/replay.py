@@ -6,6 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
+from auditmon.commands.alerting import Alerting, add_rule_options, prepare
 from auditmon.commands.run import add_ui_options
 from auditmon.monitor.headless import problem
 
@@ -29,6 +30,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="replay in time, FACTOR times as fast (default: load it all at once)",
     )
     add_ui_options(parser)
+    add_rule_options(parser)
     parser.set_defaults(func=run)
 
 
@@ -46,34 +48,47 @@ def run(args: argparse.Namespace) -> int:
     if args.speed is not None and args.speed <= 0:
         problem("auditmon replay: --speed must be positive")
         return 2
-    if args.headless or not sys.stdout.isatty():
-        return replay_headless(args)
-    return replay_live(args)
+    live = not args.headless and sys.stdout.isatty()
+    alerting = prepare(args, problem, live=live)
+    if isinstance(alerting, int):
+        return alerting
+    try:
+        if live:
+            return replay_live(args, alerting)
+        return replay_headless(args, alerting)
+    finally:
+        alerting.close()
 
 
-def replay_live(args: argparse.Namespace) -> int:
+def replay_live(args: argparse.Namespace, alerting: Alerting) -> int:
     from auditmon.monitor.live import LiveMonitor
     from auditmon.sources.replay import ReplayFeed
     from auditmon.ui.app import AuditmonApp
 
     feed = ReplayFeed(args.file, args.speed)
-    monitor = LiveMonitor(feed, recent=args.recent, interval=args.refresh)
+    monitor = LiveMonitor(
+        feed,
+        recent=args.recent,
+        interval=args.refresh,
+        rules=alerting.rules,
+        alert_sinks=alerting.sinks,
+    )
     monitor.launch()
     AuditmonApp(monitor).run()
     monitor.stop()
     if feed.recording.cut:
         problem(f"auditmon replay: {args.file}: {feed.recording.cut}")
-    return 0
+    return alerting.status(monitor.session.alerts, 0, problem)
 
 
-def replay_headless(args: argparse.Namespace) -> int:
+def replay_headless(args: argparse.Namespace, alerting: Alerting) -> int:
     """The recording's summary, as ``run --headless`` prints it at the end."""
     from auditmon.console.summary import print_summary
     from auditmon.monitor.headless import Monitor
     from auditmon.record.reader import RecordingError
     from auditmon.sources.replay import ReplayFeed
 
-    monitor = Monitor()
+    monitor = Monitor(rules=alerting.rules, alert_sinks=alerting.sinks)
     feed = ReplayFeed(args.file)
     feed.launch(monitor.pipeline)
     try:
@@ -86,4 +101,4 @@ def replay_headless(args: argparse.Namespace) -> int:
     print_summary(monitor.session)
     if feed.recording.cut:
         problem(f"auditmon replay: {args.file}: {feed.recording.cut}")
-    return 0
+    return alerting.status(monitor.session.alerts, 0, problem)

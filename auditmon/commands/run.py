@@ -8,6 +8,7 @@ import signal
 import subprocess
 import sys
 
+from auditmon.commands.alerting import Alerting, add_rule_options, prepare
 from auditmon.console.summary import NO_PYTHON_HINT, print_summary
 from auditmon.monitor.headless import Monitor, catching_interrupts, problem, wait_with_notice
 from auditmon.sources.launch import RunFeed
@@ -90,6 +91,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     add_agent_options(parser)
     add_ui_options(parser)
+    add_rule_options(parser)
     parser.add_argument("command", nargs=argparse.REMAINDER, metavar="-- CMD [ARGS...]")
     parser.set_defaults(func=run)
 
@@ -106,9 +108,16 @@ def run(args: argparse.Namespace) -> int:
     if not command:
         problem("auditmon run: no command given (usage: auditmon run -- CMD [ARGS...])")
         return 2
-    if not args.headless and interactive():
-        return run_live(args, command)
-    return run_headless(args, command)
+    live = not args.headless and interactive()
+    alerting = prepare(args, problem, live=live)
+    if isinstance(alerting, int):
+        return alerting
+    try:
+        if live:
+            return run_live(args, command, alerting)
+        return run_headless(args, command, alerting)
+    finally:
+        alerting.close()
 
 
 def interactive() -> bool:
@@ -126,13 +135,20 @@ def agent_options(args: argparse.Namespace) -> dict[str, object]:
     }
 
 
-def run_live(args: argparse.Namespace, command: list[str]) -> int:
+def run_live(args: argparse.Namespace, command: list[str], alerting: Alerting) -> int:
     from auditmon.monitor.live import LiveMonitor
     from auditmon.ui.app import AuditmonApp
 
-    feed = RunFeed(command, agent_options(args))
+    feed = RunFeed(command, alerting.agent_options(agent_options(args)))
     try:
-        monitor = LiveMonitor(feed, args.record, recent=args.recent, interval=args.refresh)
+        monitor = LiveMonitor(
+            feed,
+            args.record,
+            recent=args.recent,
+            interval=args.refresh,
+            rules=alerting.rules,
+            alert_sinks=alerting.sinks,
+        )
     except OSError as error:
         problem(f"auditmon run: cannot write {args.record}: {error.strerror or error}")
         return 2
@@ -146,7 +162,8 @@ def run_live(args: argparse.Namespace, command: list[str]) -> int:
     monitor.stop()
     if not monitor.session.processes:
         problem(NO_PYTHON_HINT)
-    return exit_status(returncode if returncode is not None else 0)
+    status = exit_status(returncode if returncode is not None else 0)
+    return alerting.status(monitor.session.alerts, status, problem)
 
 
 def launch_failed(error: OSError, command: list[str]) -> int:
@@ -158,13 +175,13 @@ def launch_failed(error: OSError, command: list[str]) -> int:
     return 126
 
 
-def run_headless(args: argparse.Namespace, command: list[str]) -> int:
+def run_headless(args: argparse.Namespace, command: list[str], alerting: Alerting) -> int:
     try:
-        monitor = Monitor(args.record)
+        monitor = Monitor(args.record, alerting.rules, alerting.sinks)
     except OSError as error:
         problem(f"auditmon run: cannot write {args.record}: {error.strerror or error}")
         return 2
-    feed = RunFeed(command, agent_options(args), capture=False)
+    feed = RunFeed(command, alerting.agent_options(agent_options(args)), capture=False)
     try:
         feed.launch(monitor.pipeline)
     except OSError as error:
@@ -183,7 +200,7 @@ def run_headless(args: argparse.Namespace, command: list[str]) -> int:
     monitor.close({feed.child.pid: returncode})
     feed.close()
     print_summary(monitor.session)
-    return exit_status(returncode)
+    return alerting.status(monitor.session.alerts, exit_status(returncode), problem)
 
 
 def _forward_signals(child: subprocess.Popen) -> dict[int, object]:

@@ -10,7 +10,9 @@ from rich.table import Table
 from rich.text import Text
 
 from auditmon.catalog import load_catalog
+from auditmon.model.alerts import AlertGroup
 from auditmon.model.ending import ending_text
+from auditmon.model.priority import at_least, falco_name
 from auditmon.model.process import Process
 from auditmon.model.session import Session
 from auditmon.views.highlights import highlights
@@ -103,6 +105,70 @@ def render(session: Session, console: Console) -> None:
         )
     console.print(procs)
     _print_highlights(session, console)
+    print_alerts(session, console)
+
+
+#: How the summary colours a priority.
+PRIORITY_STYLES = {
+    "emergency": "bold white on red",
+    "alert": "bold white on red",
+    "critical": "bold red",
+    "error": "red",
+    "warning": "yellow",
+    "notice": "cyan",
+    "informational": "",
+    "debug": "dim",
+}
+OUTPUTS_PER_RULE = 3
+
+
+def print_alerts(session: Session, console: Console) -> None:
+    """One row per rule that alerted (most severe first), with its first few alerts'
+    outputs; "none" when rules were loaded and nothing matched."""
+    book = session.alerts
+    if not book.active and not book.total:
+        return
+    groups = book.groups()
+    if not groups:
+        loaded = f" ({book.rules_loaded} rules loaded)" if book.rules_loaded else ""
+        console.print(Text(f"Alerts: none{loaded}", style="bold green"))
+        return
+    serious = sum(g.count for g in groups if at_least(g.priority, "warning"))
+    table = Table(
+        title=f"Alerts: {book.total:,} from {len(groups)} rule{'s' if len(groups) != 1 else ''}"
+        f", {serious:,} at warning or above",
+        title_justify="left",
+        box=None,
+        pad_edge=False,
+    )
+    for column, justify in (
+        ("priority", "left"),
+        ("count", "right"),
+        ("suppressed", "right"),
+        ("pid", "right"),
+        ("rule / what happened", "left"),
+    ):
+        table.add_column(column, justify=justify, overflow="fold")
+    for group in groups:
+        _alert_rows(table, group)
+    console.print(table)
+
+
+def _alert_rows(table: Table, group: AlertGroup) -> None:
+    style = PRIORITY_STYLES.get(group.priority, "")
+    pids = ", ".join(str(p) for p in group.pids[:4]) + (" …" if len(group.pids) > 4 else "")
+    table.add_row(
+        Text(falco_name(group.priority), style=style),
+        f"{group.count:,}",
+        f"{group.suppressed:,}" if group.suppressed else "",
+        pids,
+        Text(group.rule, style="bold"),
+    )
+    for alert in group.alerts[:OUTPUTS_PER_RULE]:
+        table.add_row("", "", "", str(alert.pid), Text(f"  {alert.output}"))
+    more = len(group.alerts) - OUTPUTS_PER_RULE
+    if more > 0:
+        table.add_row("", "", "", "", Text(f"  … {more:,} more (--alerts, --record)", style="dim"))
 
 
 def _print_highlights(session: Session, console: Console) -> None:

@@ -106,8 +106,13 @@ class Selection:
         self.session = session
         self.query = query
         self._matches: dict[int, EntryMatch] = {}
+        # A query on alerts judges argument lists again once a new alert came.
+        self._alerts_seen = session.alerts.generation if "alerts" in query.needs else None
 
     def match(self, entry: EventStats) -> EntryMatch:
+        if self._alerts_seen is not None and self._alerts_seen != self.session.alerts.generation:
+            self._alerts_seen = self.session.alerts.generation
+            self._matches.clear()
         key = id(entry)
         match = self._matches.get(key)
         if match is None or match.entry is not entry:
@@ -116,7 +121,13 @@ class Selection:
         if query.empty:
             decided: bool | None = True
         else:
-            whole = Subject(entry.name, None, entry.process, lineage=self.session.lineage)
+            whole = Subject(
+                entry.name,
+                None,
+                entry.process,
+                lineage=self.session.lineage,
+                alerts=self.session.alerts.lookup,
+            )
             decided = query.decide(whole)
         if decided != match.decided:
             match.decided = decided
@@ -132,10 +143,11 @@ class Selection:
             return
         query, name, process = self.query, entry.name, entry.process
         lineage = self.session.lineage
+        alerts = self.session.alerts.lookup
         dynamic = name in DYNAMIC_RISK
         for key in islice(index.counts, match.examined, None):
             args = index.args_of(key)
-            if query.decide(Subject(name, args, process, lineage=lineage)):
+            if query.decide(Subject(name, args, process, lineage=lineage, alerts=alerts)):
                 match.keys.append(key)
                 if dynamic:
                     rank = _RANK[risk_for(name, args)]

@@ -16,6 +16,7 @@ from operator import itemgetter
 from typing import Any
 
 from auditmon.catalog import Catalog, load_catalog
+from auditmon.model.alerts import AlertBook
 from auditmon.model.argindex import DISTINCT_LIMIT, ArgIndex, IndexBudget
 from auditmon.model.process import Process
 
@@ -120,6 +121,7 @@ class Session:
         self.kills: dict[int, tuple[int, int, float]] = {}
         self._pruned_at = 0
         self._categories: dict[str, str] = {}
+        self.alerts = AlertBook()  # fed by the rule engine, when rules are loaded
 
     # -- sink ----------------------------------------------------------------------
     def process_started(self, process: Process) -> None:

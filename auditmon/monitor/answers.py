@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import replace
 from typing import Any
 
+from auditmon.model.query import Subject
 from auditmon.model.session import Session
 from auditmon.monitor.requests import (
     Answer,
@@ -46,15 +47,30 @@ def scope_of(session: Session, view: View) -> tuple[int, float] | None:
     return process.pid, process.start
 
 
+def alerts_by_image(session: Session) -> Callable[[Subject], Any]:
+    """The session's ``alert.rule`` answers for a recording's process images, which an
+    export numbers its own way: matched by pid and start (built on the monitor's
+    thread; the export's thread only reads the book's dictionaries)."""
+    ids = {(t.process.pid, t.process.start): t.process.id for t in session.processes.values()}
+    book = session.alerts
+
+    def lookup(subject: Subject) -> Any:
+        process_id = ids.get((subject.process.pid, subject.process.start))
+        return {} if process_id is None else book.lookup_in(process_id, subject.name, subject.args)
+
+    return lookup
+
+
 def export(
     request: ExportRequest,
     source: Iterable[dict[str, Any]],
     scope: tuple[int, float] | None,
     cut: str | None,
+    alerts: Callable[[Subject], Any] | None = None,
 ) -> Answer:
     """Write what the view selects in ``source``; the answer is an ``Exported``."""
     try:
-        done = export_view(source, request.path, request.view.filter, scope)
+        done = export_view(source, request.path, request.view.filter, scope, alerts)
         cut = cut or getattr(source, "cut", None)
     except OSError as error:
         return Answer(request, error=f"cannot write {request.path}: {error.strerror or error}")

@@ -1,19 +1,21 @@
 """The headless monitor: ingest into a counts-only session model and, optionally, a
-recording, on the caller's thread; Ctrl-C is counted, not fatal."""
+recording and rules, on the caller's thread; Ctrl-C is counted, not fatal."""
 
 from __future__ import annotations
 
 import signal
 import sys
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
 from auditmon.ingest.loop import Ingest
+from auditmon.model.alerts import AlertSink
 from auditmon.model.session import Session
 from auditmon.monitor.pipeline import Pipeline
 from auditmon.record.writer import Recorder
+from auditmon.rules import RuleSet
 from auditmon.views.highlights import HIGHLIGHT_EVENTS
 
 
@@ -23,11 +25,21 @@ def problem(message: str) -> None:
 
 
 class Monitor:
-    """A counts-only session model and an optional recorder, fed by ingest."""
+    """A counts-only session model, an optional recorder and optional rules (their
+    alerts to the session's book and ``alert_sinks``), fed by ingest."""
 
-    def __init__(self, record: str | Path | None = None) -> None:
+    def __init__(
+        self,
+        record: str | Path | None = None,
+        rules: RuleSet | None = None,
+        alert_sinks: Sequence[AlertSink] = (),
+    ) -> None:
         self.session = Session(detailed=False, indexed=HIGHLIGHT_EVENTS)
-        self.pipeline = Pipeline(self.session, record, problem)  # OSError: cannot record
+        self.session.alerts.active = rules is not None
+        self.session.alerts.rules_loaded = len(rules.enabled) if rules is not None else 0
+        sinks = [self.session.alerts, *alert_sinks]
+        # OSError: cannot record
+        self.pipeline = Pipeline(self.session, record, problem, rules=rules, alert_sinks=sinks)
 
     @property
     def ingest(self) -> Ingest:

@@ -18,11 +18,12 @@ import tempfile
 import threading
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 from pathlib import Path
 from typing import Any, Union
 
+from auditmon.model.alerts import AlertSink
 from auditmon.model.process import Process
 from auditmon.model.session import Session
 from auditmon.monitor import answers
@@ -31,6 +32,7 @@ from auditmon.monitor.requests import Answer, ExportRequest, Request
 from auditmon.monitor.turn import UiTurn
 from auditmon.record.reader import Recording
 from auditmon.record.writer import Spool
+from auditmon.rules import RuleSet
 from auditmon.sources.facts import ProcessFacts
 from auditmon.sources.feed import Feed
 from auditmon.views import snapshot as snapshots
@@ -82,9 +84,13 @@ class LiveMonitor:
         record: str | Path | None = None,
         recent: int = 100,
         interval: float = 1.0,
+        rules: RuleSet | None = None,
+        alert_sinks: Sequence[AlertSink] = (),
     ) -> None:
         self.feed = feed
         self.session = Session(recent=recent)
+        self.session.alerts.active = rules is not None
+        self.session.alerts.rules_loaded = len(rules.enabled) if rules is not None else 0
         self.turn = UiTurn()
         self.sink = ModelSink(self.session, self.turn)
         # What exports read back: the replayed file, or the session's own spool.
@@ -94,7 +100,14 @@ class LiveMonitor:
         if self.source_path is None:
             self._spool_dir = tempfile.TemporaryDirectory(prefix="auditmon-view-")
             self.spool = Spool(Path(self._spool_dir.name) / "session.amrec", SPOOL_LIMIT)
-        self.pipeline = Pipeline(self.sink, record, self.problem, self.spool)
+        self.pipeline = Pipeline(
+            self.sink,
+            record,
+            self.problem,
+            self.spool,
+            rules=rules,
+            alert_sinks=[self.session.alerts, *alert_sinks],
+        )
         self.interval = interval
         self.view = View()
         self.problems: deque[str] = deque(maxlen=100)
@@ -229,6 +242,7 @@ class LiveMonitor:
         exactly that) and write the view's events, on a thread of its own: a large
         export does not hold ingest up."""
         scope = answers.scope_of(self.session, request.view)
+        alerts = answers.alerts_by_image(self.session)
         if self.spool is not None:
             source = Recording(self.spool.path, limit=self.spool.flush())
             cut = None
@@ -238,7 +252,7 @@ class LiveMonitor:
             assert self.source_path is not None
             source, cut = Recording(self.source_path), None
         threading.Thread(
-            target=lambda: self._send(answers.export(request, source, scope, cut)),
+            target=lambda: self._send(answers.export(request, source, scope, cut, alerts)),
             name="auditmon-export",
             daemon=True,
         ).start()

@@ -5,7 +5,7 @@ replays as the same processes."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -30,9 +30,11 @@ def export_view(
     path: str | Path,
     query: Query,
     scope: tuple[int, float] | None = None,
+    alerts: Callable[[Subject], Any] | None = None,
 ) -> Exported:
     """Write the events of ``records`` that ``query`` selects (of the one process image
-    ``scope`` names by pid and start, if given) to ``path``; no file when none does."""
+    ``scope`` names by pid and start, if given) to ``path``; no file when none does.
+    ``alerts`` answers the query's alert fields (see ``Subject``)."""
     writer = _ExportWriter(Path(path))
     images: dict[int, Process] = {}  # pid -> its latest image
     ids = 0
@@ -61,7 +63,13 @@ def export_view(
             continue
         if kind == "event":
             subject = Subject(
-                record["event"], record["args"], image, record["time"], record["thread"], lineage
+                record["event"],
+                record["args"],
+                image,
+                record["time"],
+                record["thread"],
+                lineage,
+                alerts=alerts,
             )
             if query.empty or query.holds(subject):
                 writer.event(image, record)

@@ -1,11 +1,13 @@
-"""The records of a recording: ``process``, ``event``, ``dropped`` and ``exit`` (see the
-README for their fields), and the two encodings' names."""
+"""The records of a recording: ``process``, ``event``, ``dropped`` and ``exit``, and,
+when rules are loaded, ``alert`` and ``suppressed`` (see the README for their fields),
+and the two encodings' names."""
 
 from __future__ import annotations
 
 from pathlib import Path
 from typing import Any
 
+from auditmon.model.alerts import Alert
 from auditmon.model.process import Process
 
 FORMAT = "auditmon-recording"
@@ -58,4 +60,34 @@ def exit_record(process: Process) -> dict[str, Any]:
         "time": process.end_time,
         "exit_code": process.exit_code,
         "status": process.status,
+    }
+
+
+def alert_record(alert: Alert) -> dict[str, Any]:
+    """An alert shown; ``pid`` and ``seq`` name the triggering event."""
+    return {
+        "type": "alert",
+        "rule": alert.rule,
+        "priority": alert.priority,
+        "pid": alert.pid,
+        "seq": alert.seq,
+        "time": alert.time,
+        "output": alert.output,
+        "tags": list(alert.tags),
+        "fields": dict(alert.fields),
+    }
+
+
+def suppressed_record(
+    pid: int, rule: str, priority: str, count: int, time: float
+) -> dict[str, Any]:
+    """How many more times ``rule`` matched in ``pid`` without being shown (the
+    throttle), the last at ``time``."""
+    return {
+        "type": "suppressed",
+        "rule": rule,
+        "priority": priority,
+        "pid": pid,
+        "count": count,
+        "time": time,
     }

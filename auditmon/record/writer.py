@@ -29,21 +29,26 @@ from typing import IO, Any
 import msgpack
 
 from auditmon import protocol
+from auditmon.model.alerts import Alert
 from auditmon.model.process import Process
 from auditmon.record.json_values import to_json
 from auditmon.record.records import (
     FORMAT,
     FORMAT_VERSION,
+    alert_record,
     dropped_record,
     event_record,
     exit_record,
     is_jsonl,
     process_record,
+    suppressed_record,
 )
 
 
 class Recorder:
-    """A sink that writes every record to a file as it arrives.
+    """A sink that writes every record to a file as it arrives, and an ``AlertSink``
+    that writes each alert shown after the events it names, and the count of those
+    suppressed when the process ends.
 
     Exit records of processes whose exit status is still to come (the launched
     command's) are held back with ``hold_exit`` and written by ``release_exit``.
@@ -55,6 +60,8 @@ class Recorder:
         self.file: IO[bytes] = open(self.path, "wb")
         self.held: set[int] = set()
         self.pending: list[Process] = []
+        # (pid, rule) -> [priority, count, last time] of the alerts suppressed
+        self.suppressions: dict[tuple[int, str], list[Any]] = {}
         if self.jsonl:
             self._write = self._write_json
         else:
@@ -102,7 +109,23 @@ class Recorder:
     def dropped(self, process: Process, count: int) -> None:
         self._write(dropped_record(process.pid, count))
 
+    def alert(self, alert: Alert) -> None:
+        self._write(alert_record(alert))
+
+    def suppressed(self, alert: Alert, count: int = 1) -> None:
+        tally = self.suppressions.get((alert.pid, alert.rule))
+        if tally is None:
+            tally = self.suppressions[(alert.pid, alert.rule)] = [alert.priority, 0, alert.time]
+        tally[1] += count
+        tally[2] = max(tally[2], alert.time)
+
+    def _write_suppressed(self, pid: int | None) -> None:
+        for key in [k for k in self.suppressions if pid is None or k[0] == pid]:
+            priority, count, when = self.suppressions.pop(key)
+            self._write(suppressed_record(key[0], key[1], priority, count, when))
+
     def process_ended(self, process: Process) -> None:
+        self._write_suppressed(process.pid)
         if process.lost:
             self._write(dropped_record(process.pid, process.lost))
         if process.pid in self.held:
@@ -132,6 +155,7 @@ class Recorder:
             self._write(dict(record))
 
     def close(self) -> None:
+        self._write_suppressed(None)
         for pid in list(self.held):
             self.release_exit(pid, None)
         self.file.close()

@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING, Protocol
 
 if TYPE_CHECKING:
     from auditmon.ingest.loop import Ingest
+    from auditmon.model.alerts import Alert
     from auditmon.record.writer import Recorder
 
 
@@ -17,6 +18,9 @@ class Intake(Protocol):
     recorder: Recorder | None
 
     def problem(self, message: str) -> None: ...
+
+    def recorded_alert(self, alert: Alert, suppressed: int = 0) -> None:
+        """An alert read from a recording (see ``Pipeline.recorded_alert``)."""
 
     def hold_exit(self, pid: int) -> None:
         """Keep ``pid``'s exit record back until its exit status is known."""

@@ -1,19 +1,26 @@
 """``auditmon replay``'s source: a recording, loaded at once or replayed in time, through
-the same accounting as live agents (``auditmon.ingest.ledger``)."""
+the same accounting as live agents (``auditmon.ingest.ledger``); its alerts are handed
+on too (``Intake.recorded_alert``), with the events they name where those were read
+shortly before."""
 
 from __future__ import annotations
 
 import time
+from collections import OrderedDict
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from auditmon.model.alerts import Alert
+from auditmon.model.priority import priority_named
 from auditmon.model.process import NOT_MONITORED, Process
 from auditmon.record.reader import Recording
 from auditmon.sources.feed import Intake
 
 BATCH = 1000
 STEP_SECONDS = 0.05
+#: Events remembered for the alerts that follow them in a recording.
+RECENT_EVENTS = 4096
 
 
 class ReplayFeed:
@@ -34,6 +41,7 @@ class ReplayFeed:
         self._first_time: float | None = None
         self._pending: dict[str, Any] | None = None
         self._last_time: float | None = None
+        self._recent: OrderedDict[tuple[int, int], list[Any]] = OrderedDict()
 
     def launch(self, intake: Intake) -> None:
         intake.ingest.ledger.spawns = None  # the recording says which were not reached
@@ -75,16 +83,16 @@ class ReplayFeed:
                 if process is not batch_process:
                     self._flush(intake, batch_process, batch)
                     batch, batch_process = [], process
-                batch.append(
-                    [
-                        record["seq"],
-                        record["time"],
-                        record["thread"],
-                        record["event"],
-                        record["args"],
-                        record.get("stack"),
-                    ]
-                )
+                event = [
+                    record["seq"],
+                    record["time"],
+                    record["thread"],
+                    record["event"],
+                    record["args"],
+                    record.get("stack"),
+                ]
+                batch.append(event)
+                self._remember(record["pid"], event)
                 if len(batch) >= BATCH:
                     self._flush(intake, batch_process, batch)
                     batch = []
@@ -99,6 +107,8 @@ class ReplayFeed:
                 ledger.dropped(self._processes[record["pid"]], record["count"])
             elif kind == "exit" and record.get("status") == NOT_MONITORED:
                 pass  # its process record said so, and ended it
+            elif kind in ("alert", "suppressed"):
+                self._alert(intake, record)
             elif kind == "exit" and record["pid"] in self._processes:
                 ledger.ended(
                     self._processes[record["pid"]],
@@ -108,6 +118,40 @@ class ReplayFeed:
                     settle=False,  # what was lost is in the recording's dropped records
                 )
         self._flush(intake, batch_process, batch)
+
+    def _remember(self, pid: int, event: list[Any]) -> None:
+        recent = self._recent
+        recent[(pid, event[0])] = event
+        if len(recent) > RECENT_EVENTS:
+            recent.popitem(last=False)
+
+    def _alert(self, intake: Intake, record: dict[str, Any]) -> None:
+        """An ``alert`` or ``suppressed`` record, as an Alert for the session."""
+        try:
+            pid, seq = int(record["pid"]), int(record.get("seq") or 0)
+            event = self._recent.get((pid, seq))
+            process = self._processes.get(pid)
+            stack = event[5] if event is not None else None
+            alert = Alert(
+                rule=str(record["rule"]),
+                priority=priority_named(str(record["priority"])),
+                output=str(record.get("output") or ""),
+                tags=tuple(record.get("tags") or ()),
+                fields=dict(record.get("fields") or {}),
+                pid=pid,
+                seq=seq,
+                time=float(record.get("time") or 0.0),
+                event=event[3] if event is not None else "",
+                process_id=process.id if process is not None else None,
+                args=tuple(event[4]) if event is not None else (),
+                thread=event[2] if event is not None else 0,
+                stack=tuple(tuple(f) for f in stack) if stack else None,
+            )
+        except (KeyError, TypeError, ValueError):
+            return  # a damaged alert record takes nothing else with it
+        count = int(record.get("count") or 0) if record["type"] == "suppressed" else 0
+        if record["type"] == "alert" or count > 0:
+            intake.recorded_alert(alert, count)
 
     def _open(self, intake: Intake, pid: int, record: dict[str, Any]) -> Process:
         ledger = intake.ingest.ledger

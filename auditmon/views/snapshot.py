@@ -18,6 +18,7 @@ from auditmon.model.query import Subject
 from auditmon.model.selection import EntryMatch, Selection, selection_for
 from auditmon.model.session import EventStats, ProcessTotals, Session
 from auditmon.text import shorten
+from auditmon.views.alerts import AlertsView, alerts_view
 from auditmon.views.heat import Heatmap, heatmap
 
 SPARK_SECONDS = 60
@@ -58,6 +59,7 @@ class ProcessRow:
     open_files: int | None
     python: str
     agent: str
+    alert: str | None = None  # the most severe priority alerted in this process
 
 
 @dataclass(frozen=True)
@@ -110,6 +112,7 @@ class Snapshot:
     unchecked: int
     scope: str = "all processes"
     status: Status = Status()
+    alerts: AlertsView = AlertsView()
 
 
 def build(session: Session, view: View, now: float, live: bool = True) -> Snapshot:
@@ -118,7 +121,11 @@ def build(session: Session, view: View, now: float, live: bool = True) -> Snapsh
     second = int(now)
     selection = selection_for(session, view.filter)
     window = Window(selection, second - max(SPARK_SECONDS, view.heat_columns), view.process_sort)
-    processes = tuple(_process_rows(session, window, second, live))
+    marks = session.alerts.marks()
+    processes = tuple(
+        replace(row, alert=marks[row.id]) if row.id in marks else row
+        for row in _process_rows(session, window, second, live)
+    )
     scoped = session.scoped(view.process_id)
     matches = [window.match(e) for t in scoped for e in t.stats.values()]
     events = _event_rows(session, matches, window, view, second, live)
@@ -140,6 +147,7 @@ def build(session: Session, view: View, now: float, live: bool = True) -> Snapsh
         running,
         unchecked,
         scope_text(session, view.process_id),
+        alerts=alerts_view(session),
     )
 
 
@@ -307,7 +315,9 @@ def _latest(session: Session, found: list[EntryMatch], query: Filter) -> tuple[t
         for _seq, when, thread, name, args, _stack in reversed(entry.raw):
             if when < best[1]:
                 break
-            subject = Subject(name, args, process, when, thread, session.lineage)
+            subject = Subject(
+                name, args, process, when, thread, session.lineage, alerts=session.alerts.lookup
+            )
             if query.holds(subject):
                 best = (tuple(args), when)
                 break

@@ -18,11 +18,29 @@ from typing import Any
 
 from auditmon.catalog import Catalog
 from auditmon.model.query.fields import CATEGORY_NAMES, UNKNOWN, Field, Subject, resolve
-from auditmon.model.query.syntax import AllOf, AnyOf, Condition, Glob, Node, Not
+from auditmon.model.query.syntax import AllOf, AnyOf, Condition, Glob, Named, Node, Not
 
 Test = Callable[[Subject], "bool | None"]
 
-_NUMERIC = frozenset({"pid", "ppid", "thread", "proc.age"})
+_NUMERIC = frozenset(
+    {
+        "pid",
+        "ppid",
+        "thread",
+        "proc.age",
+        "proc.pid",
+        "proc.ppid",
+        "net.port",
+        "evt.seq",
+        "seq",
+        "frame.line",
+        "stack.line",
+    }
+)
+#: Operators that take one text, or a list of them meaning "any of them".
+_TEXT_OPERATORS = frozenset(
+    {"~", "contains", "icontains", "startswith", "endswith", "glob", "iglob", "regex"}
+)
 
 
 class CompileError(ValueError):
@@ -52,35 +70,73 @@ def _compile(node: Node, catalog: Catalog, needs: set[str]) -> Test:
             return None if result is None else not result
 
         return negated
+    if isinstance(node, Named):
+        return _remembered("macro " + node.name, _compile(node.term, catalog, needs))
     if isinstance(node, AllOf):
-        terms = [_compile(t, catalog, needs) for t in node.terms]
-        return lambda s: _all(terms, s)
+        return _all_of([_compile(t, catalog, needs) for t in _flat(node, AllOf)])
     if isinstance(node, AnyOf):
-        terms = [_compile(t, catalog, needs) for t in node.terms]
-        return lambda s: _any(terms, s)
+        return _any_of([_compile(t, catalog, needs) for t in _flat(node, AnyOf)])
     return _condition(node, catalog, needs)
 
 
-def _all(terms: list[Test], subject: Subject) -> bool | None:
-    unknown = False
-    for term in terms:
-        result = term(subject)
-        if result is False:
-            return False
-        if result is None:
-            unknown = True
-    return None if unknown else True
+def _flat(node: AllOf | AnyOf, kind: type) -> list[Node]:
+    """The terms of nested ``and``s (or ``or``s) as one list: fewer calls per event."""
+    found: list[Node] = []
+    for term in node.terms:
+        found.extend(_flat(term, kind) if isinstance(term, kind) else [term])  # type: ignore[arg-type]
+    return found
 
 
-def _any(terms: list[Test], subject: Subject) -> bool | None:
-    unknown = False
-    for term in terms:
-        result = term(subject)
-        if result is True:
-            return True
-        if result is None:
-            unknown = True
-    return None if unknown else False
+_NOT_YET = object()
+
+
+def _remembered(key: str, test: Test) -> Test:
+    """A macro's test, judged once per subject that keeps a memo (a rule engine's)."""
+
+    def remembered(s: Subject) -> bool | None:
+        memo = s.memo
+        if memo is None:
+            return test(s)
+        found = memo.get(key, _NOT_YET)
+        if found is _NOT_YET:
+            found = memo[key] = test(s)
+        return found  # type: ignore[return-value]
+
+    return remembered
+
+
+def _all_of(terms: list[Test]) -> Test:
+    """Kleene's and: False as soon as a term is, None if a term was unknown."""
+    terms = tuple(terms)
+
+    def all_of(subject: Subject) -> bool | None:
+        unknown = False
+        for term in terms:
+            result = term(subject)
+            if result is False:
+                return False
+            if result is None:
+                unknown = True
+        return None if unknown else True
+
+    return all_of
+
+
+def _any_of(terms: list[Test]) -> Test:
+    """Kleene's or: True as soon as a term is, None if a term was unknown."""
+    terms = tuple(terms)
+
+    def any_of(subject: Subject) -> bool | None:
+        unknown = False
+        for term in terms:
+            result = term(subject)
+            if result is True:
+                return True
+            if result is None:
+                unknown = True
+        return None if unknown else False
+
+    return any_of
 
 
 def _condition(node: Condition, catalog: Catalog, needs: set[str]) -> Test:
@@ -91,20 +147,30 @@ def _condition(node: Condition, catalog: Catalog, needs: set[str]) -> Test:
     if field.needs:
         needs.add(field.needs)
     compare = _comparison(node, field, catalog)
-    read, listed = field.read, field.listed
+    read = field.read
+    if not field.listed:
+
+        def test(s: Subject) -> bool | None:
+            value = read(s)
+            return None if value is UNKNOWN else compare(value)
+
+        return test
     # On a list (argv, or a value's text and its readable form), != holds when no item
     # equals; every other operator when any item matches.
-    combine = all if node.op == "!=" else any
+    every = node.op == "!="
 
-    def test(s: Subject) -> bool | None:
+    def test_items(s: Subject) -> bool | None:
         value = read(s)
         if value is UNKNOWN:
             return None
-        if listed and value is not None:
-            return combine(compare(v) for v in value)
-        return compare(value)
+        if value is None:
+            return compare(value)
+        for item in value:
+            if compare(item) is not every:
+                return not every
+        return every
 
-    return test
+    return test_items
 
 
 def _comparison(node: Condition, field: Field, catalog: Catalog) -> Callable[[Any], bool]:
@@ -122,10 +188,17 @@ def _comparison(node: Condition, field: Field, catalog: Catalog) -> Callable[[An
         if not isinstance(operand, tuple):
             operand = (operand,)
         if op == "pmatch":
-            prefixes = tuple(p.rstrip("/") for p in operand)
-            return lambda v: v is not None and _under(str(v), prefixes)
+            return _pmatch(tuple(p.rstrip("/") for p in operand))
         choices = frozenset(operand)
         return lambda v: v is not None and _plain(v) in choices
+    if op == "&":
+        if isinstance(operand, tuple):
+            raise CompileError("'&' takes one number, not a list", column)
+        bits = _bits(str(operand), node, column)
+        return lambda v: v is not None and bool(_integer(v) & bits)
+    if isinstance(operand, tuple) and op in _TEXT_OPERATORS:
+        test = _any_text_test(op, tuple(str(o) for o in operand), column)
+        return lambda v: v is not None and test(v if type(v) is str else str(v))
     if isinstance(operand, tuple):
         raise CompileError(f"{op!r} takes one value, not a list", column)
     if op in ("=", "=="):
@@ -134,28 +207,74 @@ def _comparison(node: Condition, field: Field, catalog: Catalog) -> Callable[[An
         return lambda v: v is not None and _plain(v) != operand
     if op in ("<", "<=", ">", ">="):
         return _ordering(op, operand, field, node, column)
-    text = str(operand)
+    if op in _TEXT_OPERATORS:
+        test = _text_test(op, str(operand), column)
+        return lambda v: v is not None and test(str(v))
+    raise CompileError(f"unknown operator {op!r}", column)
+
+
+def _any_text_test(op: str, texts: tuple[str, ...], column: int) -> Callable[[str], bool]:
+    """``text -> bool``: the operator holds for any of ``texts`` (one call where the
+    operator allows: a prefix tuple, one regular expression for globs)."""
+    if op == "startswith":
+        return lambda v: v.startswith(texts)
+    if op == "endswith":
+        return lambda v: v.endswith(texts)
+    if op in ("glob", "iglob"):
+        folded = op == "iglob"
+        joined = "|".join(f"(?:{fnmatch.translate(t.casefold() if folded else t)})" for t in texts)
+        match = re.compile(joined).match
+        return (
+            (lambda v: match(v.casefold()) is not None)
+            if folded
+            else (lambda v: match(v) is not None)
+        )
+    tests = [_text_test(op, t, column) for t in texts]
+    return lambda v: any(t(v) for t in tests)
+
+
+def _text_test(op: str, text: str, column: int) -> Callable[[str], bool]:
+    """``text -> bool`` for a text operator and one operand."""
     if op in ("~", "contains"):
-        return lambda v: v is not None and text in str(v)
+        return lambda v: text in v
     if op == "icontains":
         folded = text.casefold()
-        return lambda v: v is not None and folded in str(v).casefold()
+        return lambda v: folded in v.casefold()
     if op == "startswith":
-        return lambda v: v is not None and str(v).startswith(text)
+        return lambda v: v.startswith(text)
     if op == "endswith":
-        return lambda v: v is not None and str(v).endswith(text)
+        return lambda v: v.endswith(text)
     if op == "glob":
-        return lambda v: v is not None and fnmatch.fnmatchcase(str(v), text)
+        match = re.compile(fnmatch.translate(text)).match
+        return lambda v: match(v) is not None
     if op == "iglob":
-        folded = text.casefold()
-        return lambda v: v is not None and fnmatch.fnmatchcase(str(v).casefold(), folded)
-    if op == "regex":
-        try:
-            pattern = re.compile(text)
-        except re.error as error:
-            raise CompileError(f"bad regular expression {text!r}: {error}", column) from None
-        return lambda v: v is not None and pattern.search(str(v)) is not None
-    raise CompileError(f"unknown operator {op!r}", column)
+        match = re.compile(fnmatch.translate(text.casefold())).match
+        return lambda v: match(v.casefold()) is not None
+    try:
+        pattern = re.compile(text)
+    except re.error as error:
+        raise CompileError(f"bad regular expression {text!r}: {error}", column) from None
+    return lambda v: pattern.search(v) is not None
+
+
+def _bits(text: str, node: Condition, column: int) -> int:
+    try:
+        return int(text, 0)
+    except ValueError:
+        raise CompileError(
+            f"'&' needs a number (0o6000, 0x800, 2048), not {text!r}", column
+        ) from None
+
+
+def _integer(value: Any) -> int:
+    """An argument's value as a number, from its text (``33261``) or readable form
+    (``0o100755``); 0 where it is none."""
+    if type(value) is int:
+        return value
+    try:
+        return int(str(value), 0)
+    except ValueError:
+        return 0
 
 
 def _plain(value: Any) -> Any:
@@ -163,12 +282,21 @@ def _plain(value: Any) -> Any:
     return value if isinstance(value, (int, float)) and not isinstance(value, bool) else str(value)
 
 
-def _under(path: str, prefixes: tuple[str, ...]) -> bool:
-    """``pmatch``: the path is one of the prefixes or lies below one."""
-    for prefix in prefixes:
-        if path == prefix or path.startswith(prefix + "/") or prefix == "":
-            return True
-    return False
+def _pmatch(prefixes: tuple[str, ...]) -> Callable[[Any], bool]:
+    """``pmatch``: the path is one of the prefixes or lies below one (an empty prefix,
+    ``/`` stripped, holds for any path)."""
+    if "" in prefixes:
+        return lambda v: v is not None
+    exact = frozenset(prefixes)
+    below = tuple(p + "/" for p in prefixes)
+
+    def test(v: Any) -> bool:
+        if v is None:
+            return False
+        path = v if type(v) is str else str(v)
+        return path in exact or path.startswith(below)
+
+    return test
 
 
 def _ordering(

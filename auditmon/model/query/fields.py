@@ -15,7 +15,23 @@ Names:
   (the program's base name), ``proc.exe``, ``proc.cmdline``, ``proc.args`` (argv, a
   list), ``proc.cwd``, ``proc.python``, ``proc.agent``, ``proc.aname`` and
   ``proc.acmdline`` (the ancestors', lists, nearest first), ``proc.age`` (seconds from
-  the process's start to the event).
+  the process's start to the event);
+* worked out from the arguments, whichever event carries them (``derived``, registered
+  by ``derived_fields``):
+  ``file.path`` (the file acted on, absolute), ``file.name``, ``file.dir``,
+  ``file.read``, ``file.written``, ``file.src``; ``evt.is_open_read`` and
+  ``evt.is_open_write`` (``true``/``false``); ``net.host``, ``net.port``, ``net.url``,
+  ``net.scope`` (unix, loopback, private, link-local, unspecified, public, name),
+  ``net.domains``; ``spawn.exe``, ``spawn.name``, ``spawn.args``, ``spawn.cmdline``,
+  ``spawn.env`` (KEY=VALUE, where given); ``code.file`` (of an ``exec``'d code object);
+* of the one occurrence (rules only, as they see each event): ``evt.seq``,
+  ``evt.time``, ``frame`` (``file:line (function)`` of the innermost frame outside the
+  standard library, where a stack was captured) and ``frame.file``, ``frame.line``,
+  ``frame.function``; ``stack.file``, ``stack.line``, ``stack.function`` (the innermost
+  frame), ``stack.is_stdlib`` (whether that frame is the standard library's),
+  ``stack.files`` (every frame's);
+* the alerts raised on events like this one (same process, name and arguments):
+  ``alert.rule`` (their rules' names), ``alert.priority`` (the highest).
 """
 
 from __future__ import annotations
@@ -29,6 +45,7 @@ from typing import Any
 from auditmon.catalog import RISK_LEVELS, Catalog, risk_for
 from auditmon.model import decode, values
 from auditmon.model.process import Process
+from auditmon.model.query import derived
 
 
 class _Unknown:
@@ -43,9 +60,26 @@ UNKNOWN: Any = _Unknown()
 
 class Subject:
     """One event (``args`` and ``time`` known), or every event of one name in one
-    process with the same arguments (``time`` None), or all of them (``args`` None)."""
+    process with the same arguments (``time`` None), or all of them (``args`` None).
 
-    __slots__ = ("name", "args", "process", "time", "thread", "lineage")
+    A rule's subject carries the occurrence too: its ``seq`` and ``stack`` (where the
+    agent captured one).  ``alerts``, where given, answers which rules alerted on events
+    like this one (see ``auditmon.model.alerts.AlertBook.lookup``).  ``memo``, a dict
+    where given, keeps the derived fields already worked out for it.
+    """
+
+    __slots__ = (
+        "name",
+        "args",
+        "process",
+        "time",
+        "thread",
+        "lineage",
+        "stack",
+        "seq",
+        "alerts",
+        "memo",
+    )
 
     def __init__(
         self,
@@ -55,6 +89,10 @@ class Subject:
         time: float | None = None,
         thread: int | None = None,
         lineage: Callable[[Process], list[Process]] | None = None,
+        stack: Sequence[Sequence[Any]] | None = None,
+        seq: int | None = None,
+        alerts: Callable[[Subject], Any] | None = None,
+        memo: dict[str, Any] | None = None,
     ) -> None:
         self.name = name
         self.args = args
@@ -62,6 +100,24 @@ class Subject:
         self.time = time
         self.thread = thread
         self.lineage = lineage  # the process's ancestors, nearest first
+        self.stack = stack
+        self.seq = seq
+        self.alerts = alerts
+        self.memo = memo  # derived fields worked out once for all the rules that ask
+
+
+_NOT_YET = object()
+
+
+def _remembered(s: Subject, key: str, work: Callable[[Subject], Any]) -> Any:
+    """``work(s)``, worked out once per subject that keeps a memo."""
+    memo = s.memo
+    if memo is None:
+        return work(s)
+    found = memo.get(key, _NOT_YET)
+    if found is _NOT_YET:
+        found = memo[key] = work(s)
+    return found
 
 
 @dataclass(frozen=True)
@@ -74,6 +130,8 @@ class Field:
     needs: str = ""
     ordered: tuple[str, ...] = ()  # ranks for < and >, where the values are levels
     listed: bool = False  # a list: an operator holds if it holds for any item
+    events: frozenset[str] | None = None  # the only events that carry it (None: any)
+    rendered: bool = False  # an argument: a list of its text and its readable form
 
 
 _ARG_PATTERN = re.compile(r"^(?:evt\.)?arg(?:(\d+)|\[(\d+)\])$")
@@ -114,25 +172,33 @@ def renderings(event: str, argument: str | None, value: Any) -> list[str]:
     match: what the UI shows can be typed back into a filter."""
     text = display(value)
     readable = decode.decoded(event, argument, value) if argument else None
+    if readable is None and type(value) is bytes:
+        readable = derived.text(value)  # b'LD_PRELOAD' also matches LD_PRELOAD
     return [text] if readable is None or readable == text else [text, readable]
 
 
 def _positional(index: int, catalog: Catalog) -> Field:
-    def read(subject: Subject) -> Any:
+    key = f"arg{index}"
+
+    def work(subject: Subject) -> Any:
         args = subject.args
-        if args is None:
-            return UNKNOWN
-        if index >= len(args):
+        if index >= len(args):  # type: ignore[arg-type]
             return None
         info = catalog.get(subject.name)
         argument = info.args[index] if info is not None and index < len(info.args) else None
-        return renderings(subject.name, argument, args[index])
+        return renderings(subject.name, argument, args[index])  # type: ignore[index]
 
-    return Field(f"arg{index}", read, needs="args", listed=True)
+    def read(subject: Subject) -> Any:
+        if subject.args is None:
+            return UNKNOWN
+        return _remembered(subject, key, work)
+
+    return Field(f"arg{index}", read, needs="args", listed=True, rendered=True)
 
 
 def _named(argument: str, catalog: Catalog) -> Field:
     positions: dict[str, int | None] = {}
+    key = "arg." + argument
 
     def read(subject: Subject) -> Any:
         name = subject.name
@@ -147,9 +213,35 @@ def _named(argument: str, catalog: Catalog) -> Field:
         args = subject.args
         if args is None:
             return UNKNOWN
-        return renderings(name, argument, args[index]) if index < len(args) else None
+        if index >= len(args):
+            return None
+        memo = subject.memo
+        if memo is None:
+            return renderings(name, argument, args[index])
+        found = memo.get(key, _NOT_YET)
+        if found is _NOT_YET:
+            found = memo[key] = renderings(name, argument, args[index])
+        return found
 
-    return Field(argument, read, needs="args", listed=True)
+    return Field(
+        argument,
+        read,
+        needs="args",
+        listed=True,
+        events=_carrying(argument, catalog),
+        rendered=True,
+    )
+
+
+def _carrying(argument: str, catalog: Catalog) -> frozenset[str]:
+    """The catalog's events with an argument called ``argument``."""
+    cache = getattr(catalog, "_query_carrying", None)
+    if cache is None:
+        cache = catalog._query_carrying = {}  # type: ignore[attr-defined]
+    found = cache.get(argument)
+    if found is None:
+        found = cache[argument] = frozenset(i.name for i in catalog if argument in i.args)
+    return found
 
 
 def _read_risk(subject: Subject) -> Any:

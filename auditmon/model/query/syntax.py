@@ -35,7 +35,7 @@ WORD_OPERATORS = frozenset(
         "exists",
     }
 )
-_SYMBOLS = ("==", "!=", "<=", ">=", "=", "~", "<", ">")
+_SYMBOLS = ("==", "!=", "<=", ">=", "=", "~", "<", ">", "&")
 KEYWORDS = frozenset({"and", "or", "not"})
 _FIELD = re.compile(r"[A-Za-z_][\w.]*(\[\d+\])?$")
 
@@ -119,10 +119,16 @@ def _split_word(word: str, column: int) -> list[Token]:
 # -- the tree -----------------------------------------------------------------------------
 @dataclass(frozen=True)
 class Glob:
-    """Any of these globs matches the event name."""
+    """Any of these globs matches the event name; ``columns``, where given, says where
+    each pattern stands."""
 
     patterns: tuple[str, ...]
     column: int
+    columns: tuple[int, ...] = ()
+
+    def where(self) -> tuple[int, ...]:
+        """The column of each pattern."""
+        return self.columns or (self.column,) * len(self.patterns)
 
 
 @dataclass(frozen=True)
@@ -141,6 +147,15 @@ class Not:
 
 
 @dataclass(frozen=True)
+class Named:
+    """A macro's condition where the macro was used: judged once per event, however
+    many rules use it (see ``compile``)."""
+
+    name: str
+    term: Node
+
+
+@dataclass(frozen=True)
 class AllOf:
     terms: tuple[Node, ...]
 
@@ -150,7 +165,7 @@ class AnyOf:
     terms: tuple[Node, ...]
 
 
-Node = Union[Glob, Condition, Not, AllOf, AnyOf]
+Node = Union[Glob, Condition, Not, Named, AllOf, AnyOf]
 
 
 class Parser:
@@ -189,15 +204,20 @@ class Parser:
         return terms[0] if len(terms) == 1 else AnyOf(tuple(terms))
 
     def and_expr(self) -> Node:
-        terms = [self.unary()]
+        # Terms side by side form a segment, where bare globs mean any of them; an
+        # explicit "and" starts a new segment: ``open_read and secret_file`` (macros,
+        # in rules) are two terms that must both hold.
+        segments: list[list[Node]] = [[self.unary()]]
         while True:
             token = self.peek()
             if token.kind in ("end", "rparen") or self.keyword("or"):
                 break
             if self.keyword("and"):
                 self.take()
-            terms.append(self.unary())
-        return _merge_globs(terms)
+                segments.append([])
+            segments[-1].append(self.unary())
+        terms = [t for segment in segments for t in _merge_globs(segment)]
+        return terms[0] if len(terms) == 1 else AllOf(tuple(terms))
 
     def unary(self) -> Node:
         token = self.peek()
@@ -266,15 +286,19 @@ class Parser:
                 raise QuerySyntaxError("a '(' list is not closed", opening.column)
 
 
-def _merge_globs(terms: list[Node]) -> Node:
-    """Bare globs among terms that must all hold mean any of them (``socket.* open``):
-    they become one term, where the first of them stood."""
+def _merge_globs(terms: list[Node]) -> list[Node]:
+    """Bare globs among terms side by side mean any of them (``socket.* open``): they
+    become one term, where the first of them stood."""
     globs = [t for t in terms if isinstance(t, Glob)]
     if len(globs) > 1:
-        merged = Glob(tuple(p for g in globs for p in g.patterns), globs[0].column)
+        merged = Glob(
+            tuple(p for g in globs for p in g.patterns),
+            globs[0].column,
+            tuple(c for g in globs for c in g.where()),
+        )
         first = terms.index(globs[0])
         terms = [merged if i == first else t for i, t in enumerate(terms) if t not in globs[1:]]
-    return terms[0] if len(terms) == 1 else AllOf(tuple(terms))
+    return terms
 
 
 def parse_tree(text: str) -> Node | None:
