@@ -15,10 +15,10 @@ def build_parser() -> argparse.ArgumentParser:
         description="Watch the CPython audit events (PEP 578) of Python processes.",
     )
     parser.add_argument("--version", action="version", version=f"auditmon {__version__}")
-    from auditmon.commands import attach, env, events, ls, replay, run
+    from auditmon.commands import attach, diff, env, events, ls, replay, report, run
 
     subparsers = parser.add_subparsers(title="commands", metavar="COMMAND")
-    for command in (run, attach, replay, ls, env, events):
+    for command in (run, attach, replay, report, diff, ls, env, events):
         command.register(subparsers)
     return parser
 
