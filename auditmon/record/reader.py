@@ -39,7 +39,7 @@ class EventBatch:
 
     def arguments(self, event: Sequence[Any]) -> Any:
         """An event's ``args`` as values (``json_args``: they are still in their JSON
-        form, tags and all, as ``chunks(json_args=True)`` may leave them)."""
+        form, tags and all, as ``chunks(lazy=True)`` may leave them)."""
         return from_json(event[4]) if self.json_args else event[4]
 
 
@@ -77,14 +77,15 @@ class Recording:
             else:
                 yield item
 
-    def chunks(self, json_args: bool = False) -> Iterator[dict[str, Any] | EventBatch]:
-        """Non-event records as dicts, events as ``EventBatch``es, in order.  With
-        ``json_args``, JSON Lines may leave the arguments in their JSON form, for a
-        reader that looks at few of them to turn back (``EventBatch.arguments``)."""
+    def chunks(self, lazy: bool = False) -> Iterator[dict[str, Any] | EventBatch]:
+        """Non-event records as dicts, events as ``EventBatch``es, in order.  ``lazy``:
+        values as cheap to read as they come, for a reader that looks at few of them:
+        msgpack arrays as tuples, and JSON Lines' arguments in their JSON form (see
+        ``EventBatch.arguments``)."""
         self.cut, self.events, self.position = None, 0, 0
         if is_jsonl(self.path):
-            return self._jsonl(json_args)
-        return self._msgpack()
+            return self._jsonl(lazy)
+        return self._msgpack(lazy)
 
     def _open(self) -> IO[bytes]:
         file = open(self.path, "rb")
@@ -158,9 +159,9 @@ class Recording:
                     f"{self.path}: line {number} is not a record ({error})"
                 ) from None
 
-    def _msgpack(self) -> Iterator[dict[str, Any] | EventBatch]:
+    def _msgpack(self, lazy: bool) -> Iterator[dict[str, Any] | EventBatch]:
         with self._open() as file:
-            unpacker = msgpack.Unpacker(file, **_reader_options())
+            unpacker = msgpack.Unpacker(file, use_list=not lazy, **_reader_options())
             try:
                 header = next(unpacker, None)
             except Exception as error:

@@ -37,7 +37,7 @@ def read_report(path: str | Path, progress: Progress | None = None) -> dict[str,
     images: dict[int, Process] = {}  # pid -> its latest image
     order: list[Process] = []
     size = recording.size
-    for number, item in enumerate(recording.chunks(json_args=True)):
+    for number, item in enumerate(recording.chunks(lazy=True)):
         if type(item) is EventBatch:
             process = images.get(item.pid)
             if process is None:  # events with no process record before them

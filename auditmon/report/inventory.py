@@ -20,7 +20,8 @@ from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 from auditmon.agentpath import agent_dir
-from auditmon.report.collect import MAX_REFS, Collector, ProcessLog, Seen
+from auditmon.report.collect import Collector
+from auditmon.report.log import MAX_REFS, ProcessLog, Seen
 from auditmon.report.paths import SITE, STDLIB, Roots, is_ephemeral, port_key
 
 SECTIONS = ("files", "sockets", "names", "urls", "commands", "modules", "code", "native", "alerts")
