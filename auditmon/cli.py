@@ -15,10 +15,21 @@ def build_parser() -> argparse.ArgumentParser:
         description="Watch the CPython audit events (PEP 578) of Python processes.",
     )
     parser.add_argument("--version", action="version", version=f"auditmon {__version__}")
-    from auditmon.commands import attach, check, env, events, ls, replay, rules, run
+    from auditmon.commands import (
+        attach,
+        check,
+        diff,
+        env,
+        events,
+        ls,
+        replay,
+        report,
+        rules,
+        run,
+    )
 
     subparsers = parser.add_subparsers(title="commands", metavar="COMMAND")
-    for command in (run, attach, replay, check, rules, ls, env, events):
+    for command in (run, attach, replay, report, diff, check, rules, ls, env, events):
         command.register(subparsers)
     return parser
 

@@ -59,8 +59,8 @@ sys.path.insert(0, str(ROOT))
 
 from auditmon import protocol  # noqa: E402
 from auditmon.agentpath import agent_dir  # noqa: E402
-from auditmon.ingest import Fanout, Ingest, Process  # noqa: E402
-from auditmon.model import Session  # noqa: E402
+from auditmon.ingest import Fanout, Ingest  # noqa: E402
+from auditmon.model import Process, Session  # noqa: E402
 from auditmon.record import Recorder  # noqa: E402
 from tools.cext import compile_extension  # noqa: E402
 

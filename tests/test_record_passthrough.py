@@ -287,8 +287,8 @@ def test_only_sinks_that_want_raw_pay_for_it(tmp_path):
     conn, _ = connection(Fanout(session))
     assert conn.raw is None  # the UI's model-only path keeps no copy of the input
     conn.close(None)
-    jsonl = Recorder(tmp_path / "r.jsonl")
-    assert not jsonl.wants_raw and not Fanout(session, jsonl).wants_raw
+    jsonl = Recorder(tmp_path / "r.jsonl")  # the wire bytes vouch for orjson's lines
+    assert jsonl.wants_raw and Fanout(session, jsonl).wants_raw
     jsonl.close()
     binary = Recorder(tmp_path / "r.amrec")
     assert binary.wants_raw and Fanout(session, None, binary).wants_raw

@@ -5,9 +5,10 @@ as it goes, and says so."""
 from __future__ import annotations
 
 import io
-import json
 import os
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from operator import itemgetter
 from pathlib import Path
 from typing import IO, Any
 
@@ -15,19 +16,44 @@ import msgpack
 
 from auditmon import protocol
 from auditmon.record.json_values import from_json
+from auditmon.record.jsonl import has_tags, parse_line, parse_lines
 from auditmon.record.records import FORMAT, FORMAT_VERSION, event_record, is_jsonl
+
+_BLOCK = 1 << 20  # JSON Lines are read and split a mebibyte at a time
+_event_fields = itemgetter("seq", "time", "thread", "event", "args")
 
 
 class RecordingError(ValueError):
     """Not a recording, or one damaged before its end; the message says where."""
 
 
+@dataclass
+class EventBatch:
+    """Consecutive events of one process, each ``[seq, time, thread, event, args,
+    stack]`` (a list or a tuple; ``stack`` None when not captured), as the monitor's
+    sinks take them."""
+
+    pid: int
+    events: list[Sequence[Any]]
+    json_args: bool = False
+
+    def arguments(self, event: Sequence[Any]) -> Any:
+        """An event's ``args`` as values (``json_args``: they are still in their JSON
+        form, tags and all, as ``chunks(lazy=True)`` may leave them)."""
+        return from_json(event[4]) if self.json_args else event[4]
+
+
 class Recording:
     """The records of the recording at ``path``, header excluded, in order.
 
-    After iterating, ``cut`` is None for a whole recording, else a sentence saying where
-    it ends mid-record; ``events`` counts the events read.  ``limit`` reads only the
-    first that many bytes (a recording still being written, flushed that far).
+    Iterating gives one dict per record (events as ``event`` records); ``chunks`` gives
+    the other records as dicts and events in batches, which is what a reader that keeps
+    up with a long recording wants.  After reading, ``cut`` is None for a whole
+    recording, else a sentence saying where it ends mid-record; ``events`` counts the
+    events read; ``position`` is how many of the file's ``size`` bytes have been read
+    (for a progress bar).  ``limit`` reads only the first that many bytes (a recording
+    still being written, flushed that far).  Memory stays bounded however long the
+    recording is.
     """
 
     def __init__(self, path: str | Path, limit: int | None = None) -> None:
@@ -35,13 +61,31 @@ class Recording:
         self.limit = limit
         self.cut: str | None = None
         self.events = 0
+        self.position = 0
+
+    @property
+    def size(self) -> int:
+        size = os.path.getsize(self.path)
+        return size if self.limit is None else min(size, self.limit)
 
     def __iter__(self) -> Iterator[dict[str, Any]]:
-        self.cut, self.events = None, 0
+        for item in self.chunks():
+            if type(item) is EventBatch:
+                pid = item.pid
+                for event in item.events:
+                    yield event_record(pid, event)
+            else:
+                yield item
+
+    def chunks(self, lazy: bool = False) -> Iterator[dict[str, Any] | EventBatch]:
+        """Non-event records as dicts, events as ``EventBatch``es, in order.  ``lazy``:
+        values as cheap to read as they come, for a reader that looks at few of them:
+        msgpack arrays as tuples, and JSON Lines' arguments in their JSON form (see
+        ``EventBatch.arguments``)."""
+        self.cut, self.events, self.position = None, 0, 0
         if is_jsonl(self.path):
-            yield from self._jsonl()
-        else:
-            yield from self._msgpack()
+            return self._jsonl(lazy)
+        return self._msgpack(lazy)
 
     def _open(self) -> IO[bytes]:
         file = open(self.path, "rb")
@@ -49,35 +93,75 @@ class Recording:
             return file
         return io.BufferedReader(_Limited(file, self.limit))
 
-    def _size(self) -> int:
-        size = os.path.getsize(self.path)
-        return size if self.limit is None else min(size, self.limit)
+    def _jsonl(self, json_args: bool) -> Iterator[dict[str, Any] | EventBatch]:
+        number = 0  # lines before the block
+        with self._open() as file:
+            for block, whole in _line_blocks(file):
+                records = parse_lines(block) if whole else None
+                if records is None:  # read line by line, to say which one is wrong
+                    records = list(self._jsonl_lines(block, whole, number))
+                    exact = False
+                else:
+                    exact = True
+                self.position += len(block) + whole
+                items = self._block_items(records, has_tags(block), json_args)
+                if type(items) is int:  # the index of a record that is not one
+                    where = f"line {number + items + 1}" if exact else f"a line after {number}"
+                    raise RecordingError(f"{self.path}: {where} is not a record")
+                number += block.count(b"\n") + 1
+                yield from items
+        self.position = min(self.position, self.size)
 
-    def _jsonl(self) -> Iterator[dict[str, Any]]:
-        with self._open() as raw:
-            text = io.TextIOWrapper(raw, encoding="utf-8", errors="surrogatepass", newline="\n")
-            for number, line in enumerate(text, 1):
+    def _block_items(
+        self, records: list[Any], tagged: bool, json_args: bool
+    ) -> list[dict[str, Any] | EventBatch] | int:
+        """One block's records with its events in batches; or the index of a record that
+        is not one."""
+        items: list[dict[str, Any] | EventBatch] = []
+        events: list[Any] = []
+        pid = None
+        convert = tagged and not json_args
+        count = 0
+        for record in records:
+            if type(record) is not dict:
+                return records.index(record)
+            if record.get("type") != "event":
+                items.append(record)
+                pid = None
+                continue
+            try:
+                fields = _event_fields(record)
+                if record["pid"] != pid:
+                    pid = record["pid"]
+                    events = []
+                    items.append(EventBatch(pid, events, tagged and json_args))
+            except KeyError:
+                return records.index(record)
+            if convert:
+                fields = (*fields[:4], from_json(fields[4]))
+            events.append((*fields, record.get("stack")))
+            count += 1
+        self.events += count
+        return items
+
+    def _jsonl_lines(self, block: bytes, whole: bool, before: int) -> Iterator[Any]:
+        lines = block.split(b"\n")
+        for number, line in enumerate(lines, before + 1):
+            try:
+                yield parse_line(line)
+            except ValueError as error:
                 if not line.strip():
                     continue
-                try:
-                    record = json.loads(line)
-                except ValueError as error:
-                    if not line.endswith("\n") and _at_end(text):
-                        self.cut = self._cut_sentence()
-                        return
-                    raise RecordingError(
-                        f"{self.path}: line {number} is not a record ({error})"
-                    ) from None
-                if not isinstance(record, dict):
-                    raise RecordingError(f"{self.path}: line {number} is not a record")
-                if record.get("type") == "event":
-                    record["args"] = from_json(record["args"])
-                    self.events += 1
-                yield record
+                if not whole and number == before + len(lines):  # the last line, unfinished
+                    self.cut = self._cut_sentence()
+                    return
+                raise RecordingError(
+                    f"{self.path}: line {number} is not a record ({error})"
+                ) from None
 
-    def _msgpack(self) -> Iterator[dict[str, Any]]:
+    def _msgpack(self, lazy: bool) -> Iterator[dict[str, Any] | EventBatch]:
         with self._open() as file:
-            unpacker = msgpack.Unpacker(file, **_reader_options())
+            unpacker = msgpack.Unpacker(file, use_list=not lazy, **_reader_options())
             try:
                 header = next(unpacker, None)
             except Exception as error:
@@ -100,15 +184,14 @@ class Recording:
                     ) from None
                 if not isinstance(record, dict):
                     raise RecordingError(f"{self.path}: damaged after {self.events:,} events")
-                whole = unpacker.tell()
+                whole = self.position = unpacker.tell()
                 if record.get("type") == "events":
-                    pid = record["pid"]
-                    for event in record["events"]:
-                        self.events += 1
-                        yield event_record(pid, event)
+                    events = record["events"]
+                    self.events += len(events)
+                    yield EventBatch(record["pid"], events)
                 else:
                     yield record
-            if whole < self._size():
+            if whole < self.size:
                 self.cut = self._cut_sentence()
 
     def _cut_sentence(self) -> str:
@@ -137,8 +220,24 @@ class _Limited(io.RawIOBase):
         super().close()
 
 
-def _at_end(text: io.TextIOWrapper) -> bool:
-    return text.read(1) == ""
+def _line_blocks(file: IO[bytes]) -> Iterator[tuple[bytes, bool]]:
+    """The file's text a block of whole lines at a time, without the last newline:
+    ``(block, True)``; then any unfinished last line: ``(line, False)``."""
+    rest = b""
+    while True:
+        data = file.read(_BLOCK)
+        if not data:
+            break
+        if rest:
+            data = rest + data
+        end = data.rfind(b"\n")
+        if end < 0:
+            rest = data
+            continue
+        rest = data[end + 1 :]
+        yield data[:end], True
+    if rest:
+        yield rest, False
 
 
 def read_recording(path: str | Path) -> Iterator[dict[str, Any]]:

@@ -17,12 +17,13 @@ Two encodings of the same records:
 Records: ``process`` (before that pid's events), ``event``, ``dropped`` and ``exit``;
 see the README for their fields.  JSON cannot hold every value an event carries, so
 ``to_json`` renders the others as small tagged objects (``{"$bytes": ...}`` and so on);
-``from_json`` reverses it.
+``from_json`` reverses it.  JSON Lines are written a batch at a time by orjson, to the
+bytes the standard library's encoder gives (``auditmon.record.jsonl``); the batch's wire
+bytes tell which events orjson can be trusted with, so this recorder wants them too.
 """
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import IO, Any
 
@@ -31,13 +32,12 @@ import msgpack
 from auditmon import protocol
 from auditmon.model.alerts import Alert
 from auditmon.model.process import Process
-from auditmon.record.json_values import to_json
+from auditmon.record.jsonl import EventLines, record_line
 from auditmon.record.records import (
     FORMAT,
     FORMAT_VERSION,
     alert_record,
     dropped_record,
-    event_record,
     exit_record,
     is_jsonl,
     process_record,
@@ -63,6 +63,7 @@ class Recorder:
         # (pid, rule) -> [priority, count, last time] of the alerts suppressed
         self.suppressions: dict[tuple[int, str], list[Any]] = {}
         if self.jsonl:
+            self._lines = EventLines()
             self._write = self._write_json
         else:
             self._packer = msgpack.Packer(
@@ -74,13 +75,10 @@ class Recorder:
             # {"type": "events", "pid": P, "events": <array>}, as packing that dict writes it.
             self._batch_head = b"\x83" + pack("type") + pack("events") + pack("pid")
             self._batch_events_key = pack("events")
-        self.wants_raw = not self.jsonl  # see ingest.Sink
+        self.wants_raw = True  # see ingest.Sink
 
     def _write_json(self, record: dict[str, Any]) -> None:
-        if record["type"] == "event":
-            record["args"] = to_json(record["args"])
-        line = json.dumps(record, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
-        self.file.write(line.encode("utf-8", "surrogatepass") + b"\n")
+        self.file.write(record_line(record))
 
     def _write_msgpack(self, record: dict[str, Any]) -> None:
         self.file.write(self._packer.pack(record))
@@ -94,17 +92,15 @@ class Recorder:
     ) -> None:
         """Record one batch; ``raw``, if given, is ``events`` as encoded on the wire."""
         pid = process.pid
-        if not self.jsonl:
-            if raw is not None:  # the wire bytes go straight through
-                write = self.file.write
-                write(self._batch_head + self._packer.pack(pid) + self._batch_events_key)
-                write(raw)
-            else:  # one record per batch: a single C-level pack
-                self._write({"type": "events", "pid": pid, "events": events})
+        if self.jsonl:
+            self.file.write(self._lines.lines(pid, events, raw))
             return
-        write = self._write
-        for event in events:
-            write(event_record(pid, event))
+        if raw is not None:  # the wire bytes go straight through
+            write = self.file.write
+            write(self._batch_head + self._packer.pack(pid) + self._batch_events_key)
+            write(raw)
+        else:  # one record per batch: a single C-level pack
+            self._write({"type": "events", "pid": pid, "events": events})
 
     def dropped(self, process: Process, count: int) -> None:
         self._write(dropped_record(process.pid, count))

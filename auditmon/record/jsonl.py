@@ -1,0 +1,261 @@
+"""JSON Lines at the agent's pace: orjson writes and parses the lines, and the standard
+library's ``json`` stays the definition of the format.
+
+``reference_line`` is the format (``to_json``, then ``json.dumps``).  ``EventLines``
+gives the same bytes a batch at a time: one orjson call renders the batch's records as a
+JSON array (record dicts reused from batch to batch, ``to_json`` as orjson's
+``default`` for the tagged values), and the array's record separators become newlines.
+orjson renders everything else as the reference does, except for what the batch is
+checked for afterwards, falling back to one record at a time where it finds any:
+
+* floats that orjson writes in another form: non-finite ones (orjson writes ``null``,
+  the reference a ``$float`` tag), looked for in the batch's msgpack encoding as it
+  arrived (``_NON_FINITE``; where it finds their bytes, in the values), and those
+  between 1e-10 and 1e-4 in magnitude (``0.00001`` for ``1e-05``, ``1e-6`` for
+  ``1e-06``), looked for in orjson's output (``_FIXED_TINY``, ``_SHORT_EXPONENT``);
+* dicts in the arguments, which ``to_json`` may have to tag (non-string keys, keys that
+  start with ``$``), seen as more ``{`` in the output than records and tags have;
+* what orjson refuses: ints wider than 64 bits, strings with lone surrogates.
+
+One record at a time, a record whose values hold none of those goes through orjson and
+any other through the reference.  Parsing likewise hands orjson only the lines it reads
+exactly: not those with a run of 19 digits or more (orjson reads an int that wide as a
+float) and not those orjson rejects (surrogates, as ``surrogatepass`` writes them).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from collections.abc import Sequence
+from operator import itemgetter
+from typing import Any
+
+import orjson
+
+from auditmon import protocol
+from auditmon.record.json_values import from_json, to_json
+
+# In a batch's msgpack encoding: a float64 or float32 that is NaN or infinite (one
+# pattern each: a literal first byte makes the scan several times faster).
+_NON_FINITE = (
+    re.compile(rb"\xcb[\x7f\xff][\xf0-\xff]"),
+    re.compile(rb"\xca[\x7f\xff][\x80-\xff]"),
+)
+# In orjson's output: a float it writes unlike Python's repr (or such text in a string).
+# (Each starts with a literal and looks behind it: that keeps the scan at C speed.)
+_SHORT_EXPONENT = re.compile(rb"-(?<=e-)\d(?!\d)")
+_FIXED_TINY = re.compile(rb"0\.0000(?<![0-9]0\.0000)")
+# In JSON text: an integer orjson would read as a float (or a long digit run in a string),
+# found as 19 zeros once every digit is a zero (faster than a regular expression).
+_DIGITS_AS_ZEROS = bytes.maketrans(b"0123456789", b"0" * 10)
+_WIDE_RUN = b"0" * 19
+_TAG = b'{"$'
+_SEPARATOR = b'},{"type":"event","pid":'
+_LINE_BREAK = b'}\n{"type":"event","pid":'
+_OPTIONS = (
+    orjson.OPT_PASSTHROUGH_SUBCLASS
+    | orjson.OPT_PASSTHROUGH_DATACLASS
+    | orjson.OPT_PASSTHROUGH_DATETIME
+)
+_time_of = itemgetter(1)
+_TEMPLATE = {"type": "event", "pid": 0, "seq": 0, "time": 0.0, "thread": 0, "event": "", "args": ()}
+
+
+def reference_line(record: dict[str, Any]) -> bytes:
+    """A record's line as the standard library writes it: the definition of the format."""
+    if record.get("type") == "event":
+        record = {**record, "args": to_json(record["args"])}
+    text = json.dumps(record, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+    return text.encode("utf-8", "surrogatepass") + b"\n"
+
+
+def record_line(record: dict[str, Any]) -> bytes:
+    """A record's line (any type): the reference's bytes, from orjson where it gives them."""
+    if record.get("type") == "event" and _plain(record["args"]) and _plain(record.get("stack")):
+        if _plain(record.get("time")):
+            try:
+                return orjson.dumps(
+                    record, default=to_json, option=_OPTIONS | orjson.OPT_APPEND_NEWLINE
+                )
+            except TypeError:
+                pass
+    return reference_line(record)
+
+
+class EventLines:
+    """Renders batches of event records as JSON Lines (see the module's docstring).
+    Keeps its record dicts between batches: one per recorder."""
+
+    def __init__(self) -> None:
+        self._records: list[dict[str, Any]] = []
+        self._pid: int | None = None
+        self._objects = 0  # the objects orjson's default has rendered in this batch
+
+    def lines(
+        self, pid: int, events: Sequence[Sequence[Any]], raw: bytes | bytearray | None = None
+    ) -> bytes:
+        """The lines of ``pid``'s ``events`` (``[seq, time, thread, event, args, stack]``);
+        ``raw``, if given, is the batch's msgpack encoding as it arrived."""
+        if not events:
+            return b""
+        if raw is not None and (
+            not any(p.search(raw) for p in _NON_FINITE) or _finite_events(events)
+        ):
+            text = self._batch(pid, events)
+            if text is not None:
+                return text
+        return b"".join(record_line(_record(pid, event)) for event in events)
+
+    def _batch(self, pid: int, events: Sequence[Sequence[Any]]) -> bytes | None:
+        count = len(events)
+        records = self._records
+        while len(records) < count:
+            records.append(dict(_TEMPLATE, pid=pid))
+        if pid != self._pid:
+            for record in records:
+                record["pid"] = pid
+            self._pid = pid
+        batch = records if len(records) == count else records[:count]
+        stacks = False
+        for record, (seq, when, thread, name, args, stack) in zip(batch, events):
+            record["seq"] = seq
+            record["time"] = when
+            record["thread"] = thread
+            record["event"] = name
+            record["args"] = args
+            if stack is not None:
+                record["stack"] = stack
+                stacks = True
+        self._objects = 0
+        try:
+            text = orjson.dumps(batch, default=self._tagged, option=_OPTIONS)
+        except TypeError:  # a wide int, a lone surrogate, a non-string dict key
+            return None
+        finally:
+            if stacks:
+                for record in batch:
+                    record.pop("stack", None)
+        if (
+            text.count(b"{") != count + self._objects
+            or _FIXED_TINY.search(text) is not None
+            or (b"-" in text and _SHORT_EXPONENT.search(text) is not None)
+        ):
+            return None
+        return text[1:-1].replace(_SEPARATOR, _LINE_BREAK) + b"\n"
+
+    def _tagged(self, value: Any) -> Any:
+        """orjson's ``default``: ``to_json``'s tagged rendering, its objects counted."""
+        rendered = to_json(value)
+        if type(value) is protocol.Cut:  # its kept part may hold tags of its own
+            text = orjson.dumps(rendered, option=_OPTIONS)
+            self._objects += text.count(b"{")
+            return orjson.Fragment(text)
+        self._objects += 1
+        return rendered
+
+
+def _record(pid: int, event: Sequence[Any]) -> dict[str, Any]:
+    seq, when, thread, name, args, stack = event
+    record = {
+        "type": "event",
+        "pid": pid,
+        "seq": seq,
+        "time": when,
+        "thread": thread,
+        "event": name,
+        "args": args,
+    }
+    if stack is not None:
+        record["stack"] = stack
+    return record
+
+
+def _finite_events(events: Sequence[Sequence[Any]]) -> bool:
+    """No NaN or infinity in the events (the scan's false alarms end here)."""
+    if not math.isfinite(sum(map(_time_of, events))):  # (or an overflow: then one by one)
+        return False
+    isfinite = math.isfinite
+    for event in events:
+        for value in event[4]:
+            t = type(value)
+            if t is float:
+                if not isfinite(value):
+                    return False
+            elif t is not str and t is not int and value is not None and not _finite(value):
+                return False
+        if event[5] is not None and not _finite(event[5]):
+            return False
+    return True
+
+
+def _finite(value: Any) -> bool:
+    """No NaN or infinity anywhere in ``value``."""
+    t = type(value)
+    if t is list or t is tuple:
+        for item in value:
+            if not _finite(item):
+                return False
+        return True
+    if t is float:
+        return math.isfinite(value)
+    if t is dict:
+        return _finite(list(value.keys())) and _finite(list(value.values()))
+    if t is protocol.Cut:
+        return _finite(value.value)
+    return True
+
+
+def _plain(value: Any) -> bool:
+    """Nothing in ``value`` that orjson renders unlike the reference: no dict, and no
+    float that is not finite or is below 1e-4 in magnitude (zero aside)."""
+    t = type(value)
+    if t is list or t is tuple:
+        for item in value:
+            if not _plain(item):
+                return False
+        return True
+    if t is float:
+        return value == 0.0 or 1e-4 <= abs(value) < math.inf
+    if t is protocol.Cut:
+        return _plain(value.value)
+    return t is not dict
+
+
+def parse_line(line: bytes, checked: bool = False) -> Any:
+    """One line's JSON value, exactly as ``json.loads`` reads it.  ``checked``: the caller
+    has made sure the line has no run of 19 digits.  Raises ValueError on bad JSON."""
+    if checked or not has_wide_int(line):
+        try:
+            return orjson.loads(line)
+        except orjson.JSONDecodeError:
+            pass  # surrogates, or not JSON: the reference parser says which
+    return json.loads(line.decode("utf-8", "surrogatepass"))
+
+
+def parse_lines(text: bytes) -> list[Any] | None:
+    """The JSON values of newline-separated lines in one orjson call, or None where that
+    would not read them exactly as ``json.loads`` does (then read them one by one)."""
+    if has_wide_int(text):
+        return None
+    try:
+        values = orjson.loads(b"[" + text.replace(b"\n", b",") + b"]")
+    except orjson.JSONDecodeError:
+        return None
+    return values if len(values) == text.count(b"\n") + 1 else None
+
+
+def has_wide_int(data: bytes) -> bool:
+    """Whether ``data`` may hold an integer orjson would not read exactly."""
+    return _WIDE_RUN in data.translate(_DIGITS_AS_ZEROS)
+
+
+def has_tags(data: bytes) -> bool:
+    """Whether JSON text ``data`` may hold tagged values (``from_json`` has work)."""
+    return _TAG in data
+
+
+def event_args(line: bytes, args: Any) -> Any:
+    """An event record's ``args`` as values: tags turned back, where the line has any."""
+    return from_json(args) if _TAG in line else args
