@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import tempfile
 from collections.abc import Iterator
 from dataclasses import replace
+from pathlib import Path
 from typing import Any, Callable
 
 from auditmon import record
 from auditmon.model import Session
 from auditmon.monitor import answers
-from auditmon.monitor.requests import ExportRequest, Request
+from auditmon.monitor.requests import ExportRequest, InventoryRequest, Request
 from auditmon.monitor.turn import UiTurn
+from auditmon.record import Recorder, Recording
 from auditmon.views import snapshot as snapshots
 from auditmon.views.snapshot import Snapshot, Status, View
 
@@ -56,11 +59,25 @@ class StaticMonitor:
 
     def ask(self, request: Request) -> None:
         assert self._deliver is not None
+        if isinstance(request, InventoryRequest):
+            scope = answers.scope_of(self.session, request.view)
+            self._deliver(answers.inventory(request, self.recording(), scope))
+            return
         if isinstance(request, ExportRequest):
             scope = answers.scope_of(self.session, request.view)
             self._deliver(answers.export(request, self.records(), scope, None))
             return
         self._deliver(answers.answer(self.session, request, self.now))
+
+    def recording(self) -> Recording:
+        """``records()`` written to a recording of their own (as the live spool is)."""
+        folder = Path(tempfile.mkdtemp(prefix="auditmon-double-"))
+        path = folder / "session.jsonl"
+        recorder = Recorder(path)
+        for item in self.records():
+            recorder.write_record(item)
+        recorder.close()
+        return Recording(path)
 
     def records(self) -> Iterator[dict[str, Any]]:
         """The session as a recording would hold it (its kept events, which in these

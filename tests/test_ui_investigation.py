@@ -12,7 +12,14 @@ from rich.console import Console
 
 from auditmon.ui.app import AuditmonApp
 from auditmon.ui.messages import SnapshotReady
-from auditmon.ui.screens import EventScreen, ProcessScreen, TailScreen
+from auditmon.ui.screens import (
+    AlertsScreen,
+    EventScreen,
+    InventoryScreen,
+    OccurrenceScreen,
+    ProcessScreen,
+    TailScreen,
+)
 from auditmon.ui.screens.event import ValueTable
 from auditmon.ui.screens.occurrences import OccurrenceTable
 from auditmon.ui.widgets import EventsTable, ProcessTable, StatusLine
@@ -202,3 +209,94 @@ async def test_a_run_that_reported_nothing_says_why():
         await pilot.pause()
         empty = app.query_one("#empty")
         assert empty.display and "No Python process reported" in str(empty.render())
+
+
+def with_alerts():
+    """The fixed session, with rules loaded and two rules' alerts on the app's process."""
+    from auditmon.model.alerts import Alert
+
+    session = build_session()
+    book = session.alerts
+    book.active, book.rules_loaded = True, 33
+    app_pid = 4100
+    (popen,) = [o for o in session.processes[1].stats["subprocess.Popen"].recent][:1]
+    for i in range(3):
+        book.alert(
+            Alert(
+                "Shell command run",
+                "notice",
+                f"git status run #{i}",
+                ("process",),
+                {},
+                app_pid,
+                popen.seq + i,
+                T0 + 10 + i,
+                "subprocess.Popen",
+                process_id=1,
+                args=popen.args,
+                stack=popen.stack,
+            )
+        )
+    book.alert(
+        Alert(
+            "Read SSH private keys or configuration",
+            "warning",
+            "SSH file read: ~/.ssh/id_rsa",
+            ("secrets",),
+            {},
+            app_pid,
+            77,
+            T0 + 30,
+            "open",
+            process_id=1,
+            args=("/root/.ssh/id_rsa", "r", 0),
+        )
+    )
+    return session
+
+
+async def test_the_alerts_view_counts_by_rule_and_opens_the_triggering_event():
+    app = AuditmonApp(StaticMonitor(with_alerts(), NOW, mode="run"))
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        line = status(app)
+        assert "1 warning" in line and "3 notice" in line  # never hidden
+        table = app.query_one(ProcessTable)
+        assert str(table.get_row_at(1)[1]).startswith("▲ ")  # the process that alerted
+        await pilot.press("a")
+        await wait_until(lambda: isinstance(app.screen, AlertsScreen))
+        await pilot.pause()
+        groups = app.screen.query_one("#alert-groups")
+        rows = [[str(c) for c in groups.get_row_at(i)] for i in range(groups.row_count)]
+        assert [r[:3] for r in rows] == [
+            ["warning", "Read SSH private keys or configuration", "1"],
+            ["notice", "Shell command run", "3"],
+        ]
+        alerts = app.screen.query_one("#alerts")
+        assert alerts.row_count == 1  # the selected rule's
+        await pilot.press("enter")  # the rule's latest alert: its event
+        await wait_until(lambda: isinstance(app.screen, OccurrenceScreen))
+        assert app.screen.occurrence.event == "open" and app.screen.occurrence.seq == 77
+
+
+async def test_the_filter_selects_alerted_events():
+    app = AuditmonApp(StaticMonitor(with_alerts(), NOW, mode="run"))
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        await pilot.press("slash")
+        app.query_one("#filter").value = "alerted"
+        await pilot.press("enter")
+        await pilot.pause()
+        assert "subprocess.Popen" in names(app)
+
+
+async def test_the_inventory_view_lists_what_the_scope_touched(app):
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        await pilot.press("i")
+        await wait_until(lambda: isinstance(app.screen, InventoryScreen) and app.screen.inventory)
+        inventory = app.screen.inventory
+        assert [c["argv"] for c in inventory.commands] == [["git", "status"]]
+        written = {f["path"] for f in inventory.files if "written" in f["ops"]}
+        assert written == {"<cwd>/log/30.log", "<cwd>/log/35.log"}
+        assert any(s["address"] == "10.0.0.8" for s in inventory.sockets)

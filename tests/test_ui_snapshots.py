@@ -88,3 +88,12 @@ def test_confirm_quit_while_the_command_runs(snap_compare):
     app = make_app()
     app.monitor.command_running = True
     assert snap_compare(app, press=["ctrl+c"], terminal_size=(140, 40), run_before=settle)
+
+
+def test_alerts_view(snap_compare):
+    from test_ui_investigation import with_alerts
+
+    source = StaticMonitor(with_alerts(), NOW, state="running app.py (pid 4100)", mode="run")
+    assert snap_compare(
+        AuditmonApp(source), press=["a"], terminal_size=(140, 40), run_before=settle
+    )

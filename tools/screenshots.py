@@ -10,10 +10,14 @@ event's argument view and one occurrence's detail.
 from __future__ import annotations
 
 import asyncio
+import os
 import sys
+import tempfile
 from pathlib import Path
 
+from auditmon.commands.alerting import Alerting
 from auditmon.monitor.live import LiveMonitor
+from auditmon.rules import load_rules
 from auditmon.sources.launch import RunFeed
 from auditmon.ui.app import AuditmonApp
 from auditmon.ui.widgets import EventsTable, Heatmap
@@ -53,8 +57,32 @@ async def main() -> None:
         await pilot.press("escape", "escape", "q")
     source.terminate()
     source.stop()
-    for name in ("main", "heatmap", "arguments", "detail"):
+    await alerts_view()
+    for name in ("main", "heatmap", "arguments", "detail", "alerts"):
         print(OUT / f"{name}.svg")
+
+
+async def alerts_view() -> None:
+    """The alerts view, from examples/suspicious.py under the built-in rules, with a
+    throwaway home for the fake secrets it reads and the start-up file it edits."""
+    with tempfile.TemporaryDirectory() as home:
+        os.environ["HOME"] = home  # the rules' ~, and the target's
+        alerting = Alerting(load_rules(["default"]))
+        feed = RunFeed(
+            [sys.executable, str(ROOT / "examples" / "suspicious.py")],
+            alerting.agent_options({}),
+        )
+        source = LiveMonitor(feed, rules=alerting.rules, alert_sinks=alerting.sinks)
+        source.launch()
+        app = AuditmonApp(source)
+        async with app.run_test(size=SIZE) as pilot:
+            await asyncio.sleep(4)
+            await pilot.press("a")
+            await pilot.pause(0.5)
+            app.save_screenshot("alerts.svg", str(OUT))
+            await pilot.press("escape", "q")
+        source.terminate()
+        source.stop()
 
 
 if __name__ == "__main__":

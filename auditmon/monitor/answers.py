@@ -13,11 +13,14 @@ from auditmon.monitor.requests import (
     CellRequest,
     DetailRequest,
     ExportRequest,
+    InventoryRequest,
     ProcessRequest,
     Request,
     TailRequest,
 )
 from auditmon.record.export import export_view
+from auditmon.record.reader import Recording
+from auditmon.report.document import scoped_inventory
 from auditmon.views.detail import cell_detail, event_detail
 from auditmon.views.process import process_detail
 from auditmon.views.snapshot import View
@@ -77,3 +80,14 @@ def export(
     except ValueError as error:
         return Answer(request, error=f"cannot read the session back: {error}")
     return Answer(request, done if cut is None else replace(done, cut=cut))
+
+
+def inventory(
+    request: InventoryRequest, source: Recording, scope: tuple[int, float] | None
+) -> Answer:
+    """What the view's scope touched, read back from the session's recording."""
+    try:
+        found, _ = scoped_inventory(source, scope)
+    except ValueError as error:
+        return Answer(request, error=f"cannot read the session back: {error}")
+    return Answer(request, found)

@@ -28,7 +28,7 @@ from auditmon.model.process import Process
 from auditmon.model.session import Session
 from auditmon.monitor import answers
 from auditmon.monitor.pipeline import Pipeline
-from auditmon.monitor.requests import Answer, ExportRequest, Request
+from auditmon.monitor.requests import Answer, ExportRequest, InventoryRequest, Request
 from auditmon.monitor.turn import UiTurn
 from auditmon.record.reader import Recording
 from auditmon.record.writer import Spool
@@ -233,6 +233,9 @@ class LiveMonitor:
             if isinstance(request, ExportRequest):
                 self._export(request)
                 return
+            if isinstance(request, InventoryRequest):
+                self._inventory(request)
+                return
             self._send(answers.answer(self.session, request, self.feed.clock()))
         except Exception as error:
             self._send(Answer(request, error=f"{type(error).__name__}: {error}"))
@@ -243,19 +246,33 @@ class LiveMonitor:
         export does not hold ingest up."""
         scope = answers.scope_of(self.session, request.view)
         alerts = answers.alerts_by_image(self.session)
-        if self.spool is not None:
-            source = Recording(self.spool.path, limit=self.spool.flush())
-            cut = None
-            if self.spool.cut_after is not None:
-                cut = f"the view's spool filled up after {self.spool.cut_after:,} events"
-        else:
-            assert self.source_path is not None
-            source, cut = Recording(self.source_path), None
+        source, cut = self._read_back()
         threading.Thread(
             target=lambda: self._send(answers.export(request, source, scope, cut, alerts)),
             name="auditmon-export",
             daemon=True,
         ).start()
+
+    def _inventory(self, request: InventoryRequest) -> None:
+        """What the scope touched: read back like an export, on a thread of its own."""
+        scope = answers.scope_of(self.session, request.view)
+        source, _ = self._read_back()
+        threading.Thread(
+            target=lambda: self._send(answers.inventory(request, source, scope)),
+            name="auditmon-inventory",
+            daemon=True,
+        ).start()
+
+    def _read_back(self) -> tuple[Recording, str | None]:
+        """The session as recorded so far (the spool, flushed now, holds exactly what
+        the model counted; or the replayed file), and where it was cut, if it was."""
+        if self.spool is not None:
+            cut = None
+            if self.spool.cut_after is not None:
+                cut = f"the view's spool filled up after {self.spool.cut_after:,} events"
+            return Recording(self.spool.path, limit=self.spool.flush()), cut
+        assert self.source_path is not None
+        return Recording(self.source_path), None
 
     def snapshot(self, clock: float | None = None) -> Snapshot:
         """The current view of the model (on the monitor's thread, or once it is done)."""

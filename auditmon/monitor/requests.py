@@ -67,7 +67,17 @@ class TailRequest:
     id: int = field(default_factory=_next_id)
 
 
-Request = Union[DetailRequest, CellRequest, ExportRequest, ProcessRequest, TailRequest]
+@dataclass(frozen=True)
+class InventoryRequest:
+    """What the view's scope touched, whole (``auditmon.report``'s inventory)."""
+
+    view: View
+    id: int = field(default_factory=_next_id)
+
+
+Request = Union[
+    DetailRequest, CellRequest, ExportRequest, ProcessRequest, TailRequest, InventoryRequest
+]
 
 
 @dataclass(frozen=True)

@@ -15,7 +15,7 @@ import orjson
 from auditmon.model.process import Process
 from auditmon.record.json_values import from_json
 from auditmon.record.reader import EventBatch, Recording
-from auditmon.report.inventory import InventoryBuilder
+from auditmon.report.inventory import Inventory, InventoryBuilder
 from auditmon.report.paths import Roots
 
 SCHEMA = "auditmon-report"
@@ -177,3 +177,27 @@ def _saved_report(path: Path) -> dict[str, Any] | None:
             f"this auditmon reads version {VERSION}"
         )
     return value
+
+
+def scoped_inventory(
+    records: Recording, scope: tuple[int, float] | None = None
+) -> tuple[Inventory, Roots]:
+    """The inventory of a recording's processes, or of the one process image ``scope``
+    names (pid, start), and how its paths were named: the live monitor's view of what
+    a run touched, read back from its spool."""
+    builder = InventoryBuilder()
+    images: dict[int, Process] = {}
+    order: list[Process] = []
+    for item in records.chunks(lazy=True):
+        if type(item) is EventBatch:
+            process = images.get(item.pid)
+            if process is None:
+                process = _image(images, order, {"pid": item.pid})
+                builder.process_started(process)
+            builder.events(process, item.events, from_json if item.json_args else None)
+        else:
+            _record(item, images, order, builder)
+    if scope is None:
+        return builder.inventory(), builder.roots()
+    ids = [p.id for p in order if (p.pid, p.start) == scope]
+    return builder.inventory(ids), builder.roots()

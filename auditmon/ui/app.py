@@ -30,7 +30,9 @@ from auditmon.ui.messages import (
 from auditmon.ui.port import MonitorPort
 from auditmon.ui.presenters import plural
 from auditmon.ui.screens import CellScreen, EventScreen, HelpScreen
+from auditmon.ui.screens.alerts import AlertsScreen
 from auditmon.ui.screens.confirm import ConfirmQuit
+from auditmon.ui.screens.inventory import InventoryScreen
 from auditmon.ui.screens.main import MainScreen
 from auditmon.ui.screens.process import ProcessScreen
 from auditmon.ui.screens.tail import TailScreen
@@ -156,6 +158,11 @@ class AuditmonApp(App[int]):
             self.push_screen(ProcessScreen(target["process_id"], self.catalog))
         elif what == "tail":
             self.push_screen(TailScreen(self.view, self.catalog))
+        elif what == "alerts":
+            self.push_screen(AlertsScreen(self.catalog))
+        elif what == "inventory":
+            scope = self.shown.scope if self.shown is not None else "all processes"
+            self.push_screen(InventoryScreen(self.view, scope))
         elif what == "export":
             self.export_view()
 
@@ -240,5 +247,13 @@ class AuditmonApp(App[int]):
         )
         yield SystemCommand(
             "Tail", "The latest events as they come (t)", lambda: self.post_message(Open("tail"))
+        )
+        yield SystemCommand(
+            "Alerts", "What the rules said, by rule (a)", lambda: self.post_message(Open("alerts"))
+        )
+        yield SystemCommand(
+            "What it touched",
+            "Files, hosts, commands, modules of the scope (i)",
+            lambda: self.post_message(Open("inventory")),
         )
         yield SystemCommand("Keys", "List every key (?)", self.action_help)

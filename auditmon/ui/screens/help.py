@@ -29,6 +29,8 @@ HELP = [
     ("w", "the next warning (events, occurrences)"),
     ("ctrl+f, n", "search the occurrences listed, the next match"),
     ("t", "tail: the latest events as they come"),
+    ("a", "alerts: what the rules said, by rule (enter: the event that raised one)"),
+    ("i", "what the scope touched: files, hosts, commands, modules, code"),
     ("p", "pause or resume the view (ingest keeps going; nothing is lost)"),
     ("e", "export the current view to JSON Lines"),
     ("ctrl+p", "command palette"),

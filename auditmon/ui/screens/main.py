@@ -34,6 +34,8 @@ class MainScreen(MonitorScreen):
         Binding("o", "process_sort", "Order processes", show=False),
         Binding("e", "export", "Export"),
         Binding("t", "tail", "Tail"),
+        Binding("a", "alerts", "Alerts"),
+        Binding("i", "inventory", "Touched"),
         Binding("escape,home", "all_processes", "All processes", show=False),
         Binding("tab", "focus_next", "Next panel", show=False),
         Binding("shift+tab", "focus_previous", "Previous panel", show=False),
@@ -190,3 +192,9 @@ class MainScreen(MonitorScreen):
 
     def action_tail(self) -> None:
         self.post_message(Open("tail"))
+
+    def action_alerts(self) -> None:
+        self.post_message(Open("alerts"))
+
+    def action_inventory(self) -> None:
+        self.post_message(Open("inventory"))

@@ -6,6 +6,7 @@ from rich.text import Text
 from textual.widgets import Static
 
 from auditmon.ui import presenters
+from auditmon.views.palette import PRIORITY_STYLE
 from auditmon.views.snapshot import Snapshot
 
 
@@ -26,6 +27,13 @@ class StatusLine(Static):
             text.append(f"{snapshot.rate:,.0f}/s  ")
         drops = snapshot.total_dropped
         text.append(f" {drops:,} dropped ", style="bold white on red" if drops else "")
+        alerts = snapshot.alerts
+        if alerts.active:  # never hidden once rules are loaded: "no alerts" says something
+            if not alerts.total:
+                text.append("  no alerts", style="dim")
+            for priority, count in alerts.counts:
+                text.append("  ")
+                text.append(f" {count:,} {priority} ", style=PRIORITY_STYLE.get(priority, ""))
         if paused:
             text.append("  PAUSED (ingest continues)", style="bold yellow")
         flt = snapshot.view.filter

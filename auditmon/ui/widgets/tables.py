@@ -12,6 +12,7 @@ from textual.widgets import DataTable
 
 from auditmon.catalog import Catalog
 from auditmon.ui import presenters
+from auditmon.views.palette import PRIORITY_STYLE
 from auditmon.views.snapshot import Snapshot
 
 ALL = "all"
@@ -183,7 +184,7 @@ class ProcessTable(KeptCursorTable):
                     str(row.id),
                     (
                         str(row.pid) if row.pid else "?",
-                        Text(presenters.process_label(row, width)),
+                        _command(row, width),
                         presenters.number(row.events),
                         presenters.number(row.rate),
                         _drops(row.dropped),
@@ -200,6 +201,15 @@ class ProcessTable(KeptCursorTable):
                 )
             )
         self.refill(rows)
+
+
+def _command(row, width: int) -> Text:
+    """The command, marked where the rules alerted on the process (most severe)."""
+    if row.alert is None:
+        return Text(presenters.process_label(row, width))
+    text = Text("▲ ", style=PRIORITY_STYLE.get(row.alert, ""))
+    text.append(presenters.process_label(row, width - 2))
+    return text
 
 
 def _drops(count: int) -> Text:
