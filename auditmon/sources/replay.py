@@ -14,7 +14,7 @@ from typing import Any
 from auditmon.model.alerts import Alert
 from auditmon.model.priority import priority_named
 from auditmon.model.process import NOT_MONITORED, Process
-from auditmon.record.reader import Recording
+from auditmon.record.reader import EventBatch, Recording
 from auditmon.sources.feed import Intake
 
 BATCH = 1000
@@ -35,17 +35,18 @@ class ReplayFeed:
         self.state = f"replaying {self.path.name}"
         self.finished = False
         self.recording = Recording(self.path)
-        self._records: Iterator[dict[str, Any]] | None = None
+        self._items: Iterator[dict[str, Any] | EventBatch] | None = None
         self._processes: dict[int, Process] = {}
         self._started_at = 0.0
         self._first_time: float | None = None
-        self._pending: dict[str, Any] | None = None
+        self._pending: dict[str, Any] | EventBatch | None = None
         self._last_time: float | None = None
         self._recent: OrderedDict[tuple[int, int], list[Any]] = OrderedDict()
 
     def launch(self, intake: Intake) -> None:
         intake.ingest.ledger.spawns = None  # the recording says which were not reached
-        self._records = iter(self.recording)
+        # Events in batches, msgpack's arrays as tuples: as live agents' events come.
+        self._items = iter(self.recording.chunks(lazy=True))
         self._started_at = time.monotonic()
 
     def clock(self) -> float:
@@ -53,71 +54,85 @@ class ReplayFeed:
         return self._last_time + 1 if self._last_time is not None else time.time()
 
     def step(self, intake: Intake) -> None:
-        assert self._records is not None
-        ledger = intake.ingest.ledger
+        assert self._items is not None
         deadline = time.monotonic() + STEP_SECONDS
-        batch: list[list[Any]] = []
-        batch_process: Process | None = None
         while time.monotonic() < deadline:
-            record = self._pending or next(self._records, None)
+            item = self._pending or next(self._items, None)
             self._pending = None
-            if record is None:
-                self._flush(intake, batch_process, batch)
+            if item is None:
                 self._finish()
                 return
-            if self.speed and record.get("time") is not None:
-                if self._first_time is None:
-                    self._first_time = record["time"]
-                due = self._started_at + (record["time"] - self._first_time) / self.speed
-                wait = due - time.monotonic()
-                if wait > 0:
-                    self._pending = record
-                    self._flush(intake, batch_process, batch)
-                    time.sleep(min(STEP_SECONDS, wait))
+            if type(item) is EventBatch:
+                rest = self._events(intake, item)
+                if rest is not None:  # in time: the rest is not due yet
+                    self._pending = rest
                     return
-            kind = record.get("type")
-            if kind == "event":
-                process = self._processes.get(record["pid"])
-                if process is None:
-                    process = self._open(intake, record["pid"], {})
-                if process is not batch_process:
-                    self._flush(intake, batch_process, batch)
-                    batch, batch_process = [], process
-                event = [
-                    record["seq"],
-                    record["time"],
-                    record["thread"],
-                    record["event"],
-                    record["args"],
-                    record.get("stack"),
-                ]
-                batch.append(event)
-                self._remember(record["pid"], event)
-                if len(batch) >= BATCH:
-                    self._flush(intake, batch_process, batch)
-                    batch = []
                 continue
-            self._flush(intake, batch_process, batch)
-            batch, batch_process = [], None
-            if kind == "process" and record.get("monitored") is False:
-                self._unreached(intake, record)
-            elif kind == "process":
-                self._open(intake, record["pid"], record)
-            elif kind == "dropped" and record["pid"] in self._processes:
-                ledger.dropped(self._processes[record["pid"]], record["count"])
-            elif kind == "exit" and record.get("status") == NOT_MONITORED:
-                pass  # its process record said so, and ended it
-            elif kind in ("alert", "suppressed"):
-                self._alert(intake, record)
-            elif kind == "exit" and record["pid"] in self._processes:
-                ledger.ended(
-                    self._processes[record["pid"]],
-                    record.get("status") or "exited",
-                    record.get("time"),
-                    record.get("exit_code"),
-                    settle=False,  # what was lost is in the recording's dropped records
-                )
-        self._flush(intake, batch_process, batch)
+            if self._wait_for(item.get("time")):
+                self._pending = item
+                return
+            self._record(intake, item)
+
+    def _due_in(self, when: Any) -> float:
+        """Seconds until a record of time ``when`` is due (0 when not in time)."""
+        if not self.speed or not isinstance(when, (int, float)):
+            return 0.0
+        if self._first_time is None:
+            self._first_time = when
+        due = self._started_at + (when - self._first_time) / self.speed
+        return due - time.monotonic()
+
+    def _wait_for(self, when: Any) -> bool:
+        """Sleep a step towards a record not due yet; whether it was not."""
+        wait = self._due_in(when)
+        if wait > 0:
+            time.sleep(min(STEP_SECONDS, wait))
+            return True
+        return False
+
+    def _events(self, intake: Intake, batch: EventBatch) -> EventBatch | None:
+        """Hand a batch's events on, up to the first not due yet; the rest, if any."""
+        process = self._processes.get(batch.pid)
+        if process is None:
+            process = self._open(intake, batch.pid, {})
+        events = batch.events
+        if batch.json_args:
+            events = [[*e[:4], batch.arguments(e), *e[5:]] for e in events]
+        stop = len(events)
+        if self.speed:
+            for i, event in enumerate(events):
+                if self._due_in(event[1]) > 0:
+                    stop = i
+                    break
+        for start in range(0, stop, BATCH):
+            self._flush(intake, process, events[start : min(stop, start + BATCH)])
+        if stop == len(events):
+            return None
+        self._wait_for(events[stop][1])
+        return EventBatch(batch.pid, events[stop:])
+
+    def _record(self, intake: Intake, record: dict[str, Any]) -> None:
+        """A record that is not an event."""
+        ledger = intake.ingest.ledger
+        kind = record.get("type")
+        if kind == "process" and record.get("monitored") is False:
+            self._unreached(intake, record)
+        elif kind == "process":
+            self._open(intake, record["pid"], record)
+        elif kind == "dropped" and record["pid"] in self._processes:
+            ledger.dropped(self._processes[record["pid"]], record["count"])
+        elif kind == "exit" and record.get("status") == NOT_MONITORED:
+            pass  # its process record said so, and ended it
+        elif kind in ("alert", "suppressed"):
+            self._alert(intake, record)
+        elif kind == "exit" and record["pid"] in self._processes:
+            ledger.ended(
+                self._processes[record["pid"]],
+                record.get("status") or "exited",
+                record.get("time"),
+                record.get("exit_code"),
+                settle=False,  # what was lost is in the recording's dropped records
+            )
 
     def _remember(self, pid: int, event: list[Any]) -> None:
         recent = self._recent
@@ -174,6 +189,8 @@ class ReplayFeed:
             if self._last_time is None or latest > self._last_time:
                 self._last_time = latest
             intake.ingest.ledger.events(process, batch)
+            for event in batch[-RECENT_EVENTS:]:  # for the alerts that name them
+                self._remember(process.pid, event)
 
     def _finish(self) -> None:
         self.finished = True
