@@ -136,7 +136,7 @@ def test_a_socket_is_found_only_once_it_listens(tmp_path):
     finally:
         sys.path.remove(str(AGENT_DIR))
     runtime = tmp_path / "rt"
-    listener = attach.listen(str(runtime), os.getpid())
+    listener, _ = attach.listen(str(runtime), os.getpid())
     try:
         path = runtime / f"{os.getpid()}.sock"
         assert listener.getsockname() == str(path) + ".part"  # the name it was bound as

@@ -7,6 +7,7 @@ Python thread.  Real targets, real sockets.
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import math
 import os
@@ -389,14 +390,27 @@ def test_the_target_carries_on_when_the_monitor_goes_away(tmp_path, kind):
     assert err == ""
 
 
+def has_msgpack() -> bool:
+    return importlib.util.find_spec("msgpack") is not None
+
+
 def modules_added_at_start(tmp_path, kind, imports=""):
     """The modules a target that imports ``imports`` has under the ``kind`` agent and not
-    without it: what the agent loads at start-up (every process pays for it)."""
-    server, path = listener(tmp_path)
+    without it: what the agent loads at start-up (every process pays for it).  With no
+    ``kind``: what ``imports`` adds, without any agent."""
     show = f"import sys{imports}; print(' '.join(sorted(sys.modules)))"
     plain = subprocess.run(
-        [sys.executable, "-c", show], capture_output=True, text=True, check=True
+        [sys.executable, "-c", show if kind else "import sys; print(' '.join(sys.modules))"],
+        capture_output=True,
+        text=True,
+        check=True,
     ).stdout.split()
+    if kind is None:
+        added = subprocess.run(
+            [sys.executable, "-c", show], capture_output=True, text=True, check=True
+        ).stdout.split()
+        return set(added) - set(plain)
+    server, path = listener(tmp_path)
     target = start_target(kind, path, show)
     conn, _ = server.accept()
     out, _ = target.communicate(timeout=30)
@@ -431,14 +445,19 @@ def test_native_run_start_up_loads_nothing_of_the_python_agent(tmp_path):
 
 def test_python_run_start_up_loads_the_agent_and_c_modules_only(tmp_path):
     """The pure-Python agent's start-up, in a target that imports nothing itself: its
-    own package but attach mode's writer, and of the standard library only the C modules
-    it needs (``_socket``, not ``socket``; ``_struct``, not ``struct``, whose import
-    every process would pay)."""
+    own package but attach mode's writer, of the standard library only the C modules it
+    needs (``_socket``, not ``socket``; ``_struct``, not ``struct``, whose import every
+    process would pay; ``fcntl`` and ``resource``, to place its socket's descriptor),
+    and the encoder it sends with: msgpack where the target has it, with what msgpack
+    imports (loaded at start, not on the writer thread, whose opening of their files
+    would race the target's own open() for the low descriptor numbers)."""
     added = modules_added_at_start(tmp_path, "python")
     assert "_auditmon_agent.core" in added  # the Python agent did start
     assert "_auditmon_agent.attach" not in added
     package = {m for m in added if m.split(".")[0] == "_auditmon_agent"}
-    assert added - package <= {"sitecustomize", "atexit", "_socket", "_struct"}, added
+    encoder = modules_added_at_start(tmp_path, None, ", msgpack") if has_msgpack() else set()
+    own = {"sitecustomize", "atexit", "_socket", "_struct", "fcntl", "resource"}
+    assert added - package - encoder <= own, added
 
 
 def wiped_at_teardown(stderr: str) -> set[str]:

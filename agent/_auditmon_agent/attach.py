@@ -12,7 +12,7 @@ import stat
 from _collections import deque
 
 from . import wire
-from .transport import _Writer, peer_uid
+from .transport import _Writer, let_go, ours, out_of_the_way, peer_uid
 
 
 class AttachWriter(_Writer):
@@ -26,23 +26,41 @@ class AttachWriter(_Writer):
         self.ring_events = 0
         self.listener = None
         self.client = None
+        self.listener_known = self.client_known = None  # their identities
         self.path = None
 
     def sockets(self):
-        return [s for s in (self.listener, self.client) if s is not None]
+        return [
+            (sock, known)
+            for sock, known in (
+                (self.listener, self.listener_known),
+                (self.client, self.client_known),
+            )
+            if sock is not None
+        ]
 
-    def run(self):
+    def start(self):
+        """Listen before the thread starts, from the starting thread: the descriptors
+        that listing the runtime directory and making the socket take for a moment must
+        not race the target's own open() for the low numbers."""
         import select  # attach mode only: run mode never pays for it
 
-        self.listener = listen(self.config.runtime_dir, self.pid)
+        self.poll, self.readable_bits = select.poll, select.POLLIN
+        self.listener, self.listener_known = listen(self.config.runtime_dir, self.pid)
         self.path = socket_path(self.config.runtime_dir, self.pid)
         try:
+            _Writer.start(self)
+        except BaseException:
+            self.unlink()
+            raise
+
+    def run(self):
+        try:
             while not self.stopping:
-                waiting = [self.listener] + ([self.client] if self.client else [])
-                readable = select.select(waiting, [], [], self.config.interval)[0]
-                if self.listener in readable:
+                readable = self.wait_readable()
+                if self.listener.fileno() in readable:
                     self.accept()
-                if self.client is not None and self.client in readable:
+                if self.client is not None and self.client.fileno() in readable:
                     self.check_client()
                 with self.io:
                     self.move_and_send()
@@ -55,6 +73,16 @@ class AttachWriter(_Writer):
             self.unlink()
             if self.abandoned:
                 self.drop_client()
+
+    def wait_readable(self):
+        """The descriptors of the agent's sockets that have something to read (or have
+        hung up), after at most an interval.  poll(), not select(): they sit above the
+        soft RLIMIT_NOFILE, which may be above FD_SETSIZE."""
+        poller = self.poll()
+        for sock in (self.listener, self.client):
+            if sock is not None:
+                poller.register(sock, self.readable_bits)
+        return {fd for fd, _ in poller.poll(self.config.interval * 1000)}
 
     def keep(self, chunk):
         """Add a chunk to the ring; forget the oldest beyond the ring's size."""
@@ -85,6 +113,7 @@ class AttachWriter(_Writer):
         except OSError:
             return
         try:
+            conn, known = out_of_the_way(conn)
             if peer_uid(conn) != os.getuid():
                 conn.close()  # another user gets nothing at all
                 return
@@ -99,14 +128,14 @@ class AttachWriter(_Writer):
                     conn.close()
                     return
                 conn.settimeout(None)
-                self.start_stream(conn)
+                self.start_stream(conn, known)
             else:
                 conn.sendall(self.pack([wire.ERROR, "unknown request %r" % (request[:40],)]))
                 conn.close()
         except OSError:
             conn.close()
 
-    def start_stream(self, conn):
+    def start_stream(self, conn, known):
         with self.io:
             self.move_queue_to_ring()
             hello = self.hello()
@@ -114,7 +143,7 @@ class AttachWriter(_Writer):
             hello["first_seq"] = min(c[1] for c in ring) if ring else hello["events"] + 1
             hello["dropped"] = self.agent.dropped()
             self.reported_drops = hello["dropped"]
-            self.client = conn
+            self.client, self.client_known = conn, known
             if not self.send(self.pack([wire.HELLO, hello])):
                 return
             for count, _, events in ring:
@@ -151,6 +180,8 @@ class AttachWriter(_Writer):
         if client is None:
             return False
         try:
+            if not ours(client, self.client_known):
+                raise OSError(errno.EBADF, "the target took the socket's descriptor")
             client.sendall(data)
             return True
         except OSError:
@@ -161,10 +192,7 @@ class AttachWriter(_Writer):
         client, self.client = self.client, None
         self.said_goodbye = False
         if client is not None:
-            try:
-                client.close()
-            except OSError:
-                pass
+            let_go(client, self.client_known)
 
     def flush_from_caller(self, final):
         if self.abandoned or not self.io.acquire(True, self.config.flush_timeout):
@@ -190,7 +218,7 @@ class AttachWriter(_Writer):
                 pass
         listener, self.listener = self.listener, None
         if listener is not None:
-            listener.close()
+            let_go(listener, self.listener_known)
 
 
 def _read_line(conn, limit=64):
@@ -252,7 +280,8 @@ def _alive(pid):
 
 
 def listen(runtime_dir, pid):
-    """A listening socket at ``<runtime_dir>/<pid>.sock``, mode 0600, in a 0700 dir.
+    """A listening socket at ``<runtime_dir>/<pid>.sock``, mode 0600, in a 0700 dir,
+    out of the target's way, and its identity (``transport.out_of_the_way``).
 
     It is bound under a temporary name and renamed once it listens, so a monitor that
     finds the name can connect: between bind and listen a connect is refused."""
@@ -265,7 +294,7 @@ def listen(runtime_dir, pid):
             os.unlink(leftover)
         except OSError:
             pass
-    sock = _socket.socket(_socket.AF_UNIX, _socket.SOCK_STREAM)
+    sock, known = out_of_the_way(_socket.socket(_socket.AF_UNIX, _socket.SOCK_STREAM))
     try:
         sock.bind(partial)
         os.chmod(partial, 0o600)
@@ -278,4 +307,4 @@ def listen(runtime_dir, pid):
         except OSError:
             pass
         raise
-    return sock
+    return sock, known

@@ -42,6 +42,19 @@ FLUSH_EVENTS = (
     "cpython._PySys_ClearAuditHooks",
 )
 
+# -- the agent's own file descriptors -------------------------------------------------------
+# Programs and their tests take the lowest free descriptors and count on them as theirs:
+# each the agent owns (its sockets) goes at or above the soft RLIMIT_NOFILE, where
+# open() never puts one, with FD_ROOM numbers to choose from (the limit raised for the
+# moment of the move); where the soft limit is past FD_HIGHEST (the kernel's descriptor
+# table grows to the highest number) or may not be raised, at FD_FLOOR under it, halved
+# while the limit is lower, down to FD_FLOOR_MIN.  Always close-on-exec.
+# (transport.out_of_the_way and native/link.c's.)
+FD_FLOOR = 768
+FD_FLOOR_MIN = 16
+FD_ROOM = 64
+FD_HIGHEST = 65536
+
 # -- summaries ------------------------------------------------------------------------------
 # The summariser's fixed limits: nesting depth, items per container, values per argument.
 SUMMARY_DEPTH = 4

@@ -112,6 +112,10 @@ class Agent(object):
                 from .attach import AttachWriter as writer_class
             else:
                 from .transport import RunWriter as writer_class
+            if self.native is None:
+                # The encoder's imports open files: here, before the target goes on, not
+                # on the writer thread, racing the target's own open() for low numbers.
+                self.python_pack()
             self.writer = writer_class(self, self.config)
             self.writer.start()
         finally:

@@ -17,8 +17,82 @@ import sys
 import time
 
 from . import wire
+from .constants import FD_FLOOR, FD_FLOOR_MIN, FD_HIGHEST, FD_ROOM
 
 _SO_PEERCRED = getattr(_socket, "SO_PEERCRED", 17)
+
+
+def out_of_the_way(sock):
+    """``sock`` moved out of the target's way, close-on-exec, and its identity.
+
+    Programs take the lowest free descriptors and count on them as theirs (pass_fds, a
+    child listing its own, closerange up to the soft RLIMIT_NOFILE): the agent's go at
+    or above the soft limit, where open() never puts one and scans bounded by the limit
+    never look, the limit raised for the moment of the move (the hard one too where the
+    process may) and put back; where that can't be, as high as fits under it.  The same
+    rule as out_of_the_way in native/link.c (constants.py says more): change both.
+    ``sock`` stays where it is when nothing better is free."""
+    import fcntl  # small C modules; only the pure-Python writers open sockets
+    import resource
+
+    fd = sock.fileno()
+    moved = -1
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if 0 <= soft <= FD_HIGHEST:
+        floor = max(soft, FD_FLOOR)
+        raised = floor + FD_ROOM
+        try:
+            resource.setrlimit(
+                resource.RLIMIT_NOFILE, (raised, max(hard, raised) if hard >= 0 else hard)
+            )
+        except (OSError, ValueError):
+            pass
+        else:
+            try:
+                moved = fcntl.fcntl(fd, fcntl.F_DUPFD_CLOEXEC, floor)
+            except OSError:
+                pass
+            resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+    floor = FD_FLOOR
+    while moved < 0 and FD_FLOOR_MIN <= floor and fd < floor:
+        try:
+            moved = fcntl.fcntl(fd, fcntl.F_DUPFD_CLOEXEC, floor)
+        except OSError as error:
+            if error.errno not in (errno.EINVAL, errno.EMFILE):
+                break
+            floor //= 2
+    if moved >= 0:
+        high = _socket.socket(sock.family, sock.type, sock.proto, moved)
+        sock.close()
+        sock = high
+    return sock, identity(sock)
+
+
+def identity(sock):
+    """What tells the agent's socket from whatever a target put on its number since."""
+    info = os.fstat(sock.fileno())
+    return info.st_dev, info.st_ino
+
+
+def ours(sock, known):
+    """Whether ``sock``'s descriptor is still the socket known as ``known``: a target
+    may close the agent's descriptors (closerange) and reuse the number, or dup2 a file
+    of its own onto it."""
+    try:
+        return identity(sock) == known
+    except (OSError, ValueError):
+        return False
+
+
+def let_go(sock, known):
+    """Close ``sock``, or, where its number became the target's, only forget it."""
+    try:
+        if ours(sock, known):
+            sock.close()
+        else:
+            sock.detach()
+    except OSError:
+        pass
 
 
 _EVENTS_PREFIX = b"\x92" + bytes((wire.EVENTS,))
@@ -101,11 +175,8 @@ class _Writer(object):
         monitor see end-of-stream when the parent itself goes.
         """
         self.abandoned = True
-        for sock in self.sockets():
-            try:
-                sock.close()
-            except OSError:
-                pass
+        for sock, known in self.sockets():
+            let_go(sock, known)
 
     @staticmethod
     def _release(lock):
@@ -157,15 +228,17 @@ class RunWriter(_Writer):
     def __init__(self, agent, config):
         _Writer.__init__(self, agent, config)
         self.sock = None
+        self.known = None  # the socket's identity
 
     def sockets(self):
-        return [self.sock] if self.sock is not None else []
+        return [(self.sock, self.known)] if self.sock is not None else []
 
     def start(self):
         """Connect and say hello before the thread starts: a process that execs or
         exits at once must still have a connection to flush into."""
         sock = _socket.socket(_socket.AF_UNIX, _socket.SOCK_STREAM)
         try:
+            sock, self.known = out_of_the_way(sock)
             sock.connect(self.config.socket_path)
             if peer_uid(sock) != os.getuid():
                 raise OSError(errno.EPERM, "monitor runs as another user")
@@ -215,6 +288,8 @@ class RunWriter(_Writer):
         if sock is None:
             return False
         try:
+            if not ours(sock, self.known):
+                raise OSError(errno.EBADF, "the target took the socket's descriptor")
             sock.sendall(data)
             return True
         except OSError:
@@ -240,7 +315,4 @@ class RunWriter(_Writer):
     def close(self):
         sock, self.sock = self.sock, None
         if sock is not None:
-            try:
-                sock.close()
-            except OSError:
-                pass
+            let_go(sock, self.known)

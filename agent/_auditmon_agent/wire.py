@@ -321,7 +321,11 @@ def make_packer():
 def make_events_packer():
     """The Python writer's batch encoder: msgpack's if importable, else ``pack_events``."""
     pack, name = make_packer()
-    return pack if name == "msgpack" else pack_events
+    if name == "msgpack":
+        return pack
+    if _pack_struct is None:
+        _load_struct()  # now, with the encoder's other imports (see Agent.start_writer)
+    return pack_events
 
 
 def pack_events(events):

@@ -15,7 +15,10 @@
 #include <errno.h>
 #include <pthread.h>
 #include <signal.h>
+#include <fcntl.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/uio.h>
 #include <sys/un.h>
 #include <unistd.h>
@@ -83,6 +86,8 @@ typedef struct {
    demand: see link_direct). */
 typedef struct {
     int fd;                  /* -1: not connected (attach mode, or gone) */
+    dev_t dev;               /* the socket's identity: fd is still it (link_owns_fd) */
+    ino_t ino;
     pthread_mutex_t io;      /* serialises sends: the writer against the exiting thread */
     pthread_cond_t wake;     /* with the agent's lock: wakes the writer early */
     int running;             /* the writer thread exists */

@@ -22,6 +22,10 @@
 #define HOOK_ADDED "sys.addaudithook"
 #define FLUSH_EVENTS {"os.exec", "cpython.PyInterpreterState_Clear", "cpython._PySys_ClearAuditHooks"}
 #define FLUSH_EVENTS_COUNT 3
+#define FD_FLOOR 768
+#define FD_FLOOR_MIN 16
+#define FD_ROOM 64
+#define FD_HIGHEST 65536
 #define SUMMARY_DEPTH 4
 #define SUMMARY_WIDTH 32
 #define SUMMARY_BUDGET 256
@@ -92,6 +96,14 @@ shared_constant(const char *name)
         return PyUnicode_FromString(HOOK_ADDED);
     if (strcmp(name, "FLUSH_EVENTS") == 0)
         return Py_BuildValue("(sss)", "os.exec", "cpython.PyInterpreterState_Clear", "cpython._PySys_ClearAuditHooks");
+    if (strcmp(name, "FD_FLOOR") == 0)
+        return PyLong_FromLong(FD_FLOOR);
+    if (strcmp(name, "FD_FLOOR_MIN") == 0)
+        return PyLong_FromLong(FD_FLOOR_MIN);
+    if (strcmp(name, "FD_ROOM") == 0)
+        return PyLong_FromLong(FD_ROOM);
+    if (strcmp(name, "FD_HIGHEST") == 0)
+        return PyLong_FromLong(FD_HIGHEST);
     if (strcmp(name, "SUMMARY_DEPTH") == 0)
         return PyLong_FromLong(SUMMARY_DEPTH);
     if (strcmp(name, "SUMMARY_WIDTH") == 0)

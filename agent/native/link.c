@@ -56,11 +56,22 @@ send_parts(int fd, struct iovec *parts, int n)
     return 0;
 }
 
+/* Whether l->fd is still the socket link_open made: a target may close the agent's
+   descriptor (closerange) and reuse the number, or dup2 a file of its own onto it.  A
+   number that became the target's is never written to nor closed. */
+static int
+link_owns_fd(const Link *l)
+{
+    struct stat st;
+    return l->fd >= 0 && fstat(l->fd, &st) == 0 && st.st_dev == l->dev && st.st_ino == l->ino;
+}
+
 static void
 link_close(Link *l)
 {
     if (l->fd >= 0) {
-        close(l->fd);
+        if (link_owns_fd(l))
+            close(l->fd);
         l->fd = -1;
     }
 }
@@ -90,6 +101,10 @@ link_send_pending(Agent *self, const Buffer *tail)
     Link *l = &self->link;
     if (l->fd < 0)
         return -1;
+    if (!link_owns_fd(l)) {
+        l->fd = -1; /* the number is the target's now: leave it be */
+        return -1;
+    }
     pthread_mutex_lock(&self->lock);
     Buffer taken = self->buf;
     self->buf = l->out;
@@ -274,6 +289,53 @@ fork_child(void)
     l->reported_drops = 0;
 }
 
+/* The lowest free number at or above floor for fd (close-on-exec), fd closed; -1 where
+   none is free up there (errno EINVAL where floor is at or above the soft limit). */
+static int
+dup_at_or_above(int fd, int floor)
+{
+    int moved = fcntl(fd, F_DUPFD_CLOEXEC, floor);
+    if (moved >= 0)
+        close(fd);
+    return moved;
+}
+
+/* fd, moved out of the target's way.  Programs take the lowest free descriptors and
+   count on them as theirs (pass_fds, a child listing its own, closerange up to the
+   soft RLIMIT_NOFILE), so the agent's go at or above the soft limit, where open()
+   never puts one and scans bounded by the limit never look: the limit is raised for
+   the moment of the dup (the hard one too where it leaves no room and the process may,
+   as root in a container often may) and put back.  Where that can't be (a soft limit
+   past FD_HIGHEST, whose descriptor table would be too large, or no permission), as
+   high as fits under the soft limit: at FD_FLOOR, halved while the limit is lower.  The
+   same rule as transport.out_of_the_way on the Python side: change both.  fd itself
+   where nothing better is free. */
+static int
+out_of_the_way(int fd)
+{
+    struct rlimit limit;
+    if (getrlimit(RLIMIT_NOFILE, &limit) == 0 && limit.rlim_cur <= FD_HIGHEST) {
+        rlim_t floor = limit.rlim_cur > FD_FLOOR ? limit.rlim_cur : FD_FLOOR;
+        struct rlimit raised = {floor + FD_ROOM, limit.rlim_max};
+        if (raised.rlim_max < raised.rlim_cur)
+            raised.rlim_max = raised.rlim_cur;
+        if (setrlimit(RLIMIT_NOFILE, &raised) == 0) {
+            int moved = dup_at_or_above(fd, (int)floor);
+            setrlimit(RLIMIT_NOFILE, &limit);
+            if (moved >= 0)
+                return moved;
+        }
+    }
+    for (int floor = FD_FLOOR; floor >= FD_FLOOR_MIN && fd < floor; floor /= 2) {
+        int moved = dup_at_or_above(fd, floor);
+        if (moved >= 0)
+            return moved;
+        if (errno != EINVAL && errno != EMFILE)
+            break;
+    }
+    return fd;
+}
+
 static int
 connect_monitor(const char *path, const char *hello, Py_ssize_t hello_len)
 {
@@ -289,6 +351,7 @@ connect_monitor(const char *path, const char *hello, Py_ssize_t hello_len)
     int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
     if (fd < 0)
         return -1;
+    fd = out_of_the_way(fd);
     struct ucred cred;
     socklen_t len = sizeof cred;
     int r;
@@ -325,6 +388,13 @@ link_open(Agent *self, const char *path, const char *hello, Py_ssize_t hello_len
     int fd = connect_monitor(path, hello, hello_len);
     if (fd < 0)
         return -1;
+    struct stat st;
+    if (fstat(fd, &st) != 0) {
+        close(fd);
+        return -1;
+    }
+    l->dev = st.st_dev;
+    l->ino = st.st_ino;
     l->interval = interval > 0 ? interval : DEFAULT_INTERVAL;
     l->flush_timeout = flush_timeout > 0 ? flush_timeout : 0.001;
     l->stopping = 0;
@@ -442,7 +512,7 @@ Agent_abandon(Agent *self, PyObject *unused)
     Py_BEGIN_ALLOW_THREADS
     link_stop_writer(self, 1);
     Link *l = &self->link;
-    if (l->fd >= 0)
+    if (link_owns_fd(l))
         shutdown(l->fd, SHUT_RDWR); /* a send blocked on the monitor returns at once */
     pthread_mutex_lock(&l->io);
     link_close(l);

@@ -1,0 +1,153 @@
+"""The agent's file descriptors are not the target's business: they sit at or above the
+soft RLIMIT_NOFILE (where open() never puts one and a scan bounded by the limit never
+looks; where the limit may not be raised, high under it), close-on-exec, so a target
+gets the descriptor numbers it gets without auditmon and sees none of the agent's in a
+scan of its own, its children inherit none of them, and a number the target takes over
+(dup2 onto it) is never written to nor closed by the agent."""
+
+from __future__ import annotations
+
+import json
+import resource
+import subprocess
+import sys
+
+import pytest
+from helpers import AGENT_DIR, agent_env, attach_env, read_jsonl, run_recorded, wait_for
+
+sys.path.insert(0, str(AGENT_DIR))
+from _auditmon_agent.constants import FD_FLOOR, FD_HIGHEST, FD_ROOM  # noqa: E402
+
+sys.path.remove(str(AGENT_DIR))
+
+pytestmark = pytest.mark.system
+
+# What a target sees of its own descriptors, once the agent is up (attach mode's
+# listener comes from the writer thread: it waits for the socket to exist).
+LOOK = """
+import fcntl, json, os, subprocess, sys, time
+socket_file = os.path.join(os.environ.get("AUDITMON_RUNTIME_DIR", ""), "%d.sock" % os.getpid())
+while os.environ.get("AUDITMON_MODE") == "attach" and not os.path.exists(socket_file):
+    time.sleep(0.01)
+listing = os.open("/proc/self/fd", os.O_RDONLY | os.O_DIRECTORY)
+fds = sorted(int(fd) for fd in os.listdir(listing) if int(fd) != listing)
+os.close(listing)
+first = os.open(os.devnull, os.O_RDONLY)
+child = subprocess.run(["/bin/ls", "/proc/self/fd"], close_fds=False, capture_output=True,
+                       text=True).stdout.split()
+print(json.dumps({
+    "first": first,
+    "high": {fd: bool(fcntl.fcntl(fd, fcntl.F_GETFD) & fcntl.FD_CLOEXEC)
+             for fd in fds if fd >= %(floor)d},
+    "child": sorted(int(fd) for fd in child),
+}))
+""".replace("%(floor)d", str(FD_FLOOR))
+
+
+def may_raise_the_hard_limit() -> bool:
+    """CAP_SYS_RESOURCE (bit 24 of the effective capabilities): root in a container may
+    lack it."""
+    with open("/proc/self/status") as status:
+        for line in status:
+            if line.startswith("CapEff:"):
+                return bool(int(line.split()[1], 16) >> 24 & 1)
+    return False
+
+
+def lowest_for_the_agent(soft: int, hard: int) -> int:
+    """Where the agent's descriptors go under these limits: at or above the soft one
+    where it may be raised for a moment, else at FD_FLOOR under it."""
+    room = hard == resource.RLIM_INFINITY or hard >= max(soft, FD_FLOOR) + FD_ROOM
+    if 0 <= soft <= FD_HIGHEST and (room or may_raise_the_hard_limit()):
+        return max(soft, FD_FLOOR)
+    return FD_FLOOR
+
+
+def look(result: subprocess.CompletedProcess) -> dict:
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout.splitlines()[-1])
+
+
+SOFT_LIMITS = {
+    "as it is": None,
+    # the common default for a login, under the hard limit: room above it
+    "1024": 1024,
+}
+
+
+def limits(soft: int | None) -> tuple[int, int, dict]:
+    """The limits a target gets, and what lowers its soft limit to ``soft``."""
+    current, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft is None or not (hard == resource.RLIM_INFINITY or soft < hard):
+        return current, hard, {}
+    lower = lambda: resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))  # noqa: E731
+    return soft, hard, {"preexec_fn": lower}
+
+
+@pytest.fixture(scope="module")
+def without_agent() -> dict:
+    return look(
+        subprocess.run(
+            [sys.executable, "-c", LOOK],
+            capture_output=True,
+            text=True,
+            env=agent_env("native"),
+            timeout=60,
+        )
+    )
+
+
+@pytest.mark.parametrize("kind", ["native", "python"])
+@pytest.mark.parametrize("mode", ["run", "attach"])
+@pytest.mark.parametrize("soft", SOFT_LIMITS.values(), ids=SOFT_LIMITS.keys())
+def test_the_target_gets_its_own_numbers_and_its_children_none_of_the_agents(
+    tmp_path, without_agent, kind, mode, soft
+):
+    soft, hard, lowered = limits(soft)
+    if mode == "run":
+        record = tmp_path / "run.jsonl"
+        command = (sys.executable, "-c", LOOK)
+        result = run_recorded(record, *command, env=agent_env(kind), **lowered)
+        assert [r["agent"] for r in read_jsonl(record) if r["type"] == "process"] == [kind]
+    else:
+        env = attach_env(tmp_path / "runtime")
+        env["AUDITMON_AGENT"] = kind
+        result = subprocess.run(
+            [sys.executable, "-c", LOOK],
+            capture_output=True,
+            text=True,
+            env=env,
+            timeout=60,
+            **lowered,
+        )
+    seen = look(result)
+    assert seen["first"] == without_agent["first"]
+    assert without_agent["high"] == {}
+    # run mode's socket; attach mode's listener (no monitor attached: no client)
+    assert len(seen["high"]) == 1 and all(seen["high"].values()), seen
+    assert int(next(iter(seen["high"]))) >= lowest_for_the_agent(soft, hard)
+    assert not set(map(int, seen["high"])) & set(seen["child"])
+
+
+TAKE_OVER = """
+import os, sys, tempfile
+agent_fd = max(int(fd) for fd in os.listdir("/proc/self/fd"))
+assert agent_fd >= %(floor)d, agent_fd
+mine = tempfile.TemporaryFile()
+os.dup2(mine.fileno(), agent_fd)
+for i in range(2000):
+    sys.audit("takeover.after", i)
+os.write(agent_fd, b"mine")
+mine.seek(0)
+print(mine.read().decode())
+""".replace("%(floor)d", str(FD_FLOOR))
+
+
+@pytest.mark.parametrize("kind", ["native", "python"])
+def test_a_descriptor_the_target_takes_over_is_never_written_by_the_agent(tmp_path, kind):
+    record = tmp_path / "run.jsonl"
+    result = run_recorded(record, sys.executable, "-c", TAKE_OVER, env=agent_env(kind))
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == "mine\n"
+    records = wait_for(lambda: read_jsonl(record))
+    assert [r["status"] for r in records if r["type"] == "exit"] == ["disconnected"]
