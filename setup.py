@@ -11,8 +11,11 @@ import hashlib
 from pathlib import Path
 
 from setuptools import Extension, setup
+from setuptools.command.build_ext import build_ext
 
 NATIVE = "agent/native"  # relative: setuptools wants the sources so
+PRELOAD = "agent/preload/preload.c"  # includes the other parts of agent/preload/
+PRELOAD_LIBRARY = "auditmon-preload.so"  # constants.py's PRELOAD_LIBRARY
 PARTS = sorted(
     p.name for p in (Path(__file__).parent / NATIVE).iterdir() if p.suffix in (".c", ".h")
 )
@@ -28,7 +31,43 @@ def sources_digest():
     return digest.hexdigest()
 
 
+class BuildWithPreload(build_ext):
+    """Also build the preload library (agent/preload/), a plain shared library that is
+    no Python module: beside the extension, in the agent's directory.  Optional like
+    the extension: where it can't be built, ``auditmon run`` goes without it (and says
+    which children it then cannot reach)."""
+
+    def run(self) -> None:
+        super().run()
+        target = Path(self.get_ext_fullpath("auditmon._agent._auditmon_native")).parent
+        output = target / PRELOAD_LIBRARY
+        sources = [
+            Path(PRELOAD),
+            *Path(PRELOAD).parent.glob("*.[ch]"),
+            Path(NATIVE) / "constants.h",
+        ]
+        if not self.force and output.exists():
+            built = output.stat().st_mtime
+            if all(source.stat().st_mtime <= built for source in sources):
+                return
+        try:
+            objects = self.compiler.compile(
+                [PRELOAD],
+                output_dir=self.build_temp,
+                extra_postargs=[
+                    "-fPIC",
+                    "-fvisibility=hidden",
+                    "-O2",
+                    "-Werror=implicit-function-declaration",
+                ],
+            )
+            self.compiler.link_shared_object(objects, str(output), libraries=["dl"])
+        except Exception as error:  # noqa: BLE001 -- optional, as the extension
+            self.warn(f"the preload library was not built: {error}")
+
+
 setup(
+    cmdclass={"build_ext": BuildWithPreload},
     ext_modules=[
         Extension(
             "auditmon._agent._auditmon_native",

@@ -6,6 +6,12 @@ for it, and then runs the shadowed module as Python would have.  Only that last 
 happens under the hook: the rest is the agent's own doing, not the target's.
 ``PYTHONPATH`` stays in the environment, so child processes load the agent.
 
+Where auditmon's preload library is in the process too (LD_PRELOAD: agent/preload/),
+its bootstrap hook has kept the events raised before this module was imported (the
+interpreter's own start-up imports): this module asks for them and hands them to the
+agent, which numbers them first.  Where PYTHONPATH does not bring this module in, the
+bootstrap hook starts the agent itself (_auditmon_bootstrap.py); never both.
+
 Every process started under auditmon pays for this module, so it does the least it can:
 plain run mode starts in the C extension (``_auditmon_native``), and the agent's Python
 package is loaded only where that is not enough, or later, when first needed.
@@ -15,10 +21,11 @@ import os
 import sys
 
 _here = os.path.dirname(os.path.abspath(__file__))
-# The settings' names and values are constants.py's (ENV_*, MODE_*, AGENT_PYTHON), as
-# literals: importing it would load the agent's package, which plain run mode never does.
-# tests/test_constants.py checks that they agree.
+# The settings' names and values are constants.py's (ENV_*, MODE_*, AGENT_PYTHON,
+# EARLY_EVENTS), as literals: importing it would load the agent's package, which plain
+# run mode never does.  tests/test_constants.py checks that they agree.
 _MODES = ("run", "attach")
+_EARLY_EVENTS = "auditmon.early_events"
 
 
 def _debug():
@@ -51,6 +58,27 @@ def _native():
         return module
     except ImportError:
         return None
+
+
+def _started():
+    """Whether the agent runs already: the preload library's bootstrap hook starts it
+    before the program's first audit hook, which a .pth file may add before site imports
+    this module."""
+    native = sys.modules.get("_auditmon_native")
+    if native is not None and native.agent() is not None:
+        return True
+    core = sys.modules.get("_auditmon_agent.core")
+    return core is not None and core.AGENT.installed
+
+
+def _early_events():
+    """What the preload library's bootstrap hook kept of this process's events until
+    now, ``(events, dropped)``; None where it is not in this process.  The request is an
+    audit event: no audit hook of the program's exists yet (the bootstrap hook would have
+    started the agent before it), and the agent's is not installed."""
+    reply = []
+    sys.audit(_EARLY_EVENTS, reply)
+    return reply[0] if reply else None
 
 
 def _unshadow():
@@ -94,11 +122,11 @@ def _load_package():
     return package
 
 
-def _start_agent(native):
+def _start_agent(native, early):
     try:
-        if native is not None and native.start_run(_here):
+        if native is not None and native.start_run(_here, early):
             return
-        _load_package().start_from_environment()
+        _load_package().start_from_environment(early)
     except Exception:
         _debug()
 
@@ -111,11 +139,13 @@ def _run_shadowed(spec):
     spec.loader.exec_module(module)
 
 
-_active = os.environ.get("AUDITMON_MODE") in _MODES
+_active = os.environ.get("AUDITMON_MODE") in _MODES and not _started()
+_early = _early_events() if _active else None  # first: what follows is the agent's own
 _extension = _native() if _active else None  # found here, before leaving sys.path
 _unshadow()
 _spec = _shadowed_spec()
 if _active:
-    _start_agent(_extension)
+    _start_agent(_extension, _early)
+del _early  # the arguments of the kept events are not this module's to keep alive
 if _spec is not None and _spec.loader is not None:
     _run_shadowed(_spec)

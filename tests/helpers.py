@@ -67,6 +67,30 @@ def run_recorded(
     )
 
 
+def local_index_options() -> tuple[str, ...] | str:
+    """pip options that take build requirements (setuptools, wheel) from this machine's
+    own package index, pip's configured ``file://`` index URLs that hold setuptools: the
+    tests never reach out of the machine.  A str saying why where there is none."""
+    listing = subprocess.run(
+        [sys.executable, "-m", "pip", "config", "list"], capture_output=True, text=True
+    ).stdout
+    urls = [u for u in re.findall(r"file://[^\s'\"]+", listing)]
+    local = [u for u in dict.fromkeys(urls) if Path(u[len("file://") :], "setuptools").is_dir()]
+    if not local:
+        return "pip has no local (file://) package index holding setuptools here"
+    options = ("--index-url", local[0])
+    for url in local[1:]:
+        options += ("--extra-index-url", url)
+    return options
+
+
+def local_index_options_or_skip() -> tuple[str, ...]:
+    options = local_index_options()
+    if isinstance(options, str):
+        pytest.skip(options)
+    return options
+
+
 def attach_env(runtime_dir: Path | str) -> dict[str, str]:
     """The environment `auditmon env --format json` gives, in a private runtime dir."""
     result = auditmon("env", "--format", "json")

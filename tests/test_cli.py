@@ -10,6 +10,7 @@ import pytest
 from helpers import WORKLOADS, agent_env, auditmon, clean_env, events_of, read_jsonl
 
 from auditmon.agentpath import agent_dir
+from auditmon.protocol import agent_constants
 from auditmon.record import read_recording
 
 pytestmark = pytest.mark.system
@@ -51,8 +52,30 @@ def test_env_other_formats():
     systemd = auditmon("env", "--format", "systemd").stdout.splitlines()
     assert 'Environment="AUDITMON_MODE=attach"' in systemd
     assert f'Environment="PYTHONPATH={agent_dir()}"' in systemd
+    library = agent_dir() / agent_constants.PRELOAD_LIBRARY
+    assert f'Environment="LD_PRELOAD={library}"' in systemd
+    assert f"set -gx LD_PRELOAD {library} $LD_PRELOAD" in fish
     data = json.loads(auditmon("env", "--format", "json").stdout)
-    assert data == {"AUDITMON_MODE": "attach", "PYTHONPATH": str(agent_dir())}
+    assert data == {
+        "AUDITMON_MODE": "attach",
+        "PYTHONPATH": str(agent_dir()),
+        "LD_PRELOAD": str(library),
+    }
+
+
+def test_env_puts_the_preload_library_first_in_ld_preload():
+    script = auditmon("env").stdout
+    library = agent_dir() / agent_constants.PRELOAD_LIBRARY
+    for before, after in ((None, str(library)), ("/opt/x.so", f"{library}:/opt/x.so")):
+        env = clean_env(LD_PRELOAD=before or "")
+        shell = subprocess.run(
+            ["bash", "-c", f'{script}\nprintf "%s" "$LD_PRELOAD"'],
+            env=env,
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        assert shell.stdout == after
 
 
 def test_filters_and_stacks_apply_in_the_agent(tmp_path, agent_kind):
@@ -79,8 +102,12 @@ def test_filters_and_stacks_apply_in_the_agent(tmp_path, agent_kind):
     records = read_jsonl(record)
     assert {r["agent"] for r in records if r["type"] == "process"} == {agent_kind}
     events = events_of(records)
+    assert {e["event"] for e in events} == {"cli.stacked", "open"}
+    # filtered events take no number: the start-up's opens (encodings, .pth files), then
+    # the script's two
+    assert [e["seq"] for e in events] == list(range(1, len(events) + 1))
+    events = events[[e["event"] for e in events].index("cli.stacked") :]
     assert [e["event"] for e in events] == ["cli.stacked", "open"]
-    assert [e["seq"] for e in events] == [1, 2]  # filtered events take no number
     stack = events[0]["stack"]
     assert stack[0][2] == "inner" and stack[1][2] == "<module>"
     assert stack[0][0] == "<string>" and stack[0][1] == 4

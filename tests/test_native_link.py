@@ -134,7 +134,7 @@ def test_run_mode_started_in_c_says_hello_as_the_python_side_does(tmp_path, cwd_
     (c_kind, c_hello), (py_kind, py_hello) = c_messages[0], py_messages[0]
     assert c_kind == py_kind == protocol.HELLO
     assert list(c_hello) == list(py_hello)
-    assert list(c_hello)[:8] == [
+    assert list(c_hello)[:9] == [
         "pid",
         "ppid",
         "argv",
@@ -142,6 +142,7 @@ def test_run_mode_started_in_c_says_hello_as_the_python_side_does(tmp_path, cwd_
         "cwd",
         "python",
         "start",
+        "startup",
         "agent",
     ]
     for key in ("pid", "ppid", "start"):

@@ -61,11 +61,28 @@ def touched(request, tmp_path_factory, local_server):
     return recording, json.loads(printed.stdout)
 
 
+@pytest.fixture(scope="module")
+def start_up(tmp_path_factory):
+    """The inventory of ``python -c 0`` run the same way: what the interpreter's own
+    start-up touches (the preload library lets the agent see it), which every recording
+    of this interpreter holds too."""
+    work = tmp_path_factory.mktemp("start-up")
+    recording = work / "run.jsonl"
+    result = run_recorded(recording, sys.executable, "-c", "0", cwd=work)
+    assert result.returncode == 0, result.stderr
+    printed = auditmon("report", "--json", str(recording))
+    assert printed.returncode == 0, printed.stderr
+    return json.loads(printed.stdout)["inventory"]
+
+
 @pytest.mark.system
-def test_the_files_touched_are_exactly_those(touched):
+def test_the_files_touched_are_exactly_those(touched, start_up):
     _, report = touched
     files = {item["path"]: set(item["ops"]) for item in report["inventory"]["files"]}
-    assert files == {
+    at_start = {item["path"]: set(item["ops"]) for item in start_up["files"]}
+    assert at_start and all(ops <= {"read", "listed"} for ops in at_start.values())
+    assert at_start.items() <= files.items()
+    assert {p: ops for p, ops in files.items() if p not in at_start} == {
         "<cwd>/data.txt": {"read"},
         "<cwd>/out.txt": {"written", "chmod"},
         "<cwd>/made": {"created"},
@@ -113,20 +130,27 @@ def test_the_commands_with_their_environment(touched):
 
 
 @pytest.mark.system
-def test_modules_code_and_native_libraries(touched):
+def test_modules_code_and_native_libraries(touched, start_up):
     _, report = touched
     inventory = report["inventory"]
+    at_start = {m["package"] for m in start_up["modules"]}
     modules = {m["package"]: m for m in inventory["modules"]}
     assert modules["helper_mod"]["origin"] == "elsewhere"
     assert modules["helper_mod"]["location"] == "<cwd>/helper_mod.py"
     assert modules["msgpack"]["origin"] == "site-packages" and modules["msgpack"]["native"]
     assert modules["msgpack"]["location"] == "<site-packages>/msgpack"
     assert modules["json"]["origin"] == "stdlib" and modules["json"]["modules"] >= 3
-    others = {p for p, m in modules.items() if m["origin"] not in ("stdlib", "unresolved")}
+    others = {
+        p
+        for p, m in modules.items()
+        if m["origin"] not in ("stdlib", "unresolved") and p not in at_start
+    }
     assert others == {"helper_mod", "msgpack"}
     code = {(c["kind"], c["where"], c["preview"]) for c in inventory["code"]}
     generated = {c for c in code if c[2].startswith(("lambda _cls", "def __create_fn__"))}
-    assert code - generated == {
+    # .pth files' lines run at start-up, in every process of this interpreter
+    start_code = {(c["kind"], c["where"], c["preview"]) for c in start_up["code"]}
+    assert code - generated - start_code == {
         ("string", "<string>", "answer = 6 * 7"),
         ("unpickled", "collections.OrderedDict", ""),
         ("command", "-c", "pass"),
@@ -160,14 +184,14 @@ def test_the_report_validates_against_its_schema(touched):
 
 
 @pytest.mark.system
-def test_text_and_markdown_show_the_inventory(touched):
+def test_text_and_markdown_show_the_inventory(touched, start_up):
     recording, _ = touched
     text = auditmon("report", str(recording))
     assert text.returncode == 0, text.stderr
     assert "<cwd>/out.txt" in text.stdout and "GET http://127.0.0.1:" in text.stdout
     markdown = auditmon("report", "--markdown", str(recording))
     assert markdown.returncode == 0, markdown.stderr
-    assert "### Files (9)" in markdown.stdout
+    assert f"### Files ({9 + len(start_up['files'])})" in markdown.stdout
     assert "| `<cwd>/out.txt` | written 1, chmod 1 |" in markdown.stdout
 
 

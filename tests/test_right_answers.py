@@ -141,7 +141,7 @@ async def test_an_argument_filter_counts_the_whole_session(secret_recording, tmp
     longer among the kept occurrences included, and its value table lists it."""
     records = read_jsonl(secret_recording)
     written = _written(records)
-    (early,) = [p for p in written if p.endswith("early-secret.txt")]
+    (early,) = [p for p in written if str(p).endswith("early-secret.txt")]
     assert sum(written.values()) >= 41
     monitor = LiveMonitor(ReplayFeed(secret_recording))
     monitor.launch()

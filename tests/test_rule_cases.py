@@ -15,7 +15,8 @@ A case::
       output: text the first alert's output contains   # optional
       quiet_at_warning: true   # optional: no rule at all at warning or above
 
-``~`` in a text argument is ``HOME`` (the rules load with the same home); an argument
+``~`` in a text argument is ``HOME`` (the rules load with the same home), ``@preload@``
+this installation's preload library (the one ``auditmon run`` puts in LD_PRELOAD); an argument
 ``{bytes: text}`` is bytes, ``{object: text}`` an object the agent described.
 """
 
@@ -27,10 +28,11 @@ from typing import Any
 import pytest
 import yaml
 
+from auditmon.agentpath import agent_dir
 from auditmon.model.alerts import Alert
 from auditmon.model.priority import at_least
 from auditmon.model.process import Process
-from auditmon.protocol import Described
+from auditmon.protocol import Described, agent_constants
 from auditmon.rules import RuleEngine, load_rules
 
 CASES_DIR = Path(__file__).with_name("rules")
@@ -68,6 +70,7 @@ class Collected:
 
 def _value(value: Any) -> Any:
     if isinstance(value, str):
+        value = value.replace("@preload@", str(agent_dir() / agent_constants.PRELOAD_LIBRARY))
         return HOME + value[1:] if value.startswith("~") else value
     if isinstance(value, list):
         return [_value(v) for v in value]

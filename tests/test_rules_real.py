@@ -26,16 +26,20 @@ import venv
 from pathlib import Path
 
 import pytest
-from helpers import clean_env, wait_for
+from helpers import clean_env, local_index_options, wait_for
 
 from auditmon.model.priority import at_least
 
 pytestmark = pytest.mark.system
 
-#: How pip builds the sdists here.  pip's default, an isolated build, runs setup.py in
-#: processes the agent does not reach yet (issue 17); once it does, make this () and
-#: the tests run pip as a user would.
-PIP_BUILD_OPTIONS: tuple[str, ...] = ("--no-build-isolation",)
+#: How pip builds the sdists here: as a user would, in an isolated build environment whose
+#: setuptools comes from this machine's own package index (pip's configured ``file://``
+#: index); where there is none, in the test's venv without isolation and no index at all,
+#: so that nothing ever leaves the machine.
+_LOCAL_INDEX = local_index_options()
+PIP_BUILD_OPTIONS: tuple[str, ...] = (
+    _LOCAL_INDEX if isinstance(_LOCAL_INDEX, tuple) else ("--no-build-isolation", "--no-index")
+)
 EXIT_ALERTS = 3
 
 
@@ -150,7 +154,7 @@ def test_pip_installing_a_benign_sdist_and_importing_it_raise_nothing(stage, whe
         """,
     )
     alerts = stage["root"] / "sdist-alerts.jsonl"
-    command = pip(stage, "install", *PIP_BUILD_OPTIONS, "--no-index", "--no-deps", str(project))
+    command = pip(stage, "install", *PIP_BUILD_OPTIONS, "--no-deps", str(project))
     result = run_auditmon(*command, alerts=alerts, env=stage["env"])
     assert result.returncode == 0, result.stdout + result.stderr
     assert "Successfully installed goodpkg" in result.stdout
@@ -349,7 +353,7 @@ def test_a_malicious_sdist_raises_each_alert_and_fails_the_run(stage):
     threading.Thread(target=proxy.serve_forever, daemon=True).start()
     env = dict(stage["env"], http_proxy=f"http://127.0.0.1:{proxy.server_address[1]}")
     alerts_path = stage["root"] / "evil-alerts.jsonl"
-    command = pip(stage, "install", *PIP_BUILD_OPTIONS, "--no-index", "--no-deps", str(project))
+    command = pip(stage, "install", *PIP_BUILD_OPTIONS, "--no-deps", str(project))
     try:
         result = run_auditmon(*command, alerts=alerts_path, env=env)
     finally:

@@ -141,9 +141,14 @@ def test_debians_own_sitecustomize_still_runs(tmp_path, no_msgpack_python):
 
 @pytest.mark.parametrize("flag", ["-I", "-E", "-S"])
 def test_a_target_the_agent_cannot_enter_gets_the_hint(tmp_path, flag):
+    """-I, -E and -S skip PYTHONPATH or site: with LD_PRELOAD cleared too (a sandbox
+    that drops it), nothing brings the agent in, and the summary says why it may be."""
     record = tmp_path / "rec.jsonl"
     result = run_recorded(
         record,
+        "env",
+        "-u",
+        "LD_PRELOAD",
         sys.executable,
         flag,
         "-c",

@@ -8,8 +8,11 @@ import os
 import sys
 
 
-def start_from_environment():
-    """Start the agent if the environment asks for it; return whether it started."""
+def start_from_environment(early=None):
+    """Start the agent if the environment asks for it; return whether it started.
+
+    ``early``: ``(events, dropped)``, the events the preload library's bootstrap hook
+    kept before the agent started, numbered first (see ``core.Agent.start``)."""
     from .config import Config
 
     config = Config()
@@ -17,7 +20,7 @@ def start_from_environment():
         return False
     from . import core
 
-    core.start(config)
+    core.start(config, early)
     return True
 
 

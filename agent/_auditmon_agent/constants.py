@@ -89,6 +89,18 @@ DEFAULT_RING = 10000
 DEFAULT_FLUSH_TIMEOUT = 2.0
 DEFAULT_INTERVAL = 0.01
 
+# -- the preload library (agent/preload/): LD_PRELOAD's way in ------------------------------
+# Its file, beside sitecustomize.py in the agent's directory (a name no import can take).
+PRELOAD_LIBRARY = "auditmon-preload.so"
+# The Python its bootstrap hook runs to start the agent: <name>.py beside it.
+BOOTSTRAP_MODULE = "_auditmon_bootstrap"
+# The audit event sitecustomize raises, with an empty list, to be handed the events the
+# bootstrap hook kept before it ran: the hook appends (events, dropped) to the list.
+EARLY_EVENTS = "auditmon.early_events"
+# Events the bootstrap hook keeps before the agent starts; those after are counted as
+# dropped (an embedded interpreter may never start it: what is kept stays bounded).
+EARLY_MAX = 4096
+
 # -- never monitored -----------------------------------------------------------------------
 # auditmon's own processes: a command of this name, or ``-m`` this package (or one of its
 # modules).  The check itself exists twice: __init__.is_auditmon_itself and the

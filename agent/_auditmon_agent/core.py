@@ -45,15 +45,26 @@ class Agent(object):
         self.writer = None
         self.pid = 0
         self.start_time = 0.0
+        # its interpreter's start-up events are among its events: the preload library
+        # kept them (or it is a forked child, which has no start-up of its own)
+        self.startup_seen = False
         self.installed = False
         self.pack = None  # the Python writer's event encoder, made on first use
 
     # -- start ---------------------------------------------------------------------------
-    def start(self, config):
-        """Install the hook and start the writer; called once, from sitecustomize."""
+    def start(self, config, early=None):
+        """Install the hook and start the writer; called once, from sitecustomize or the
+        preload library's bootstrap (_auditmon_bootstrap.py).  ``early``: ``(events,
+        dropped)``, what the bootstrap hook kept before this start, each event ``(name,
+        args, time, thread)``: numbered before any other, so the hello counts them."""
         if self.installed:
             return
-        self.settle(config, time.time())
+        events, dropped = early or ((), 0)
+        self.startup_seen = early is not None
+        start_time = time.time()
+        if events:
+            start_time = min(start_time, events[0][2])  # its first event came before
+        self.settle(config, start_time)
         if config.native:
             try:
                 import _auditmon_native as extension
@@ -65,6 +76,8 @@ class Agent(object):
                 self.native = native.make_for(self, extension)
         if self.native is None:
             self.use_python_hook()
+        if events or dropped:
+            (self.native or self.python_hook).record_early(events, dropped)
         self.start_writer()
         atexit.register(self.at_exit)
         os.register_at_fork(after_in_child=self.after_fork_in_child)
@@ -137,6 +150,7 @@ class Agent(object):
             self.quiet.clear()
             self.pid = os.getpid()
             self.start_time = time.time()
+            self.startup_seen = True
             if self.writer is not None:
                 self.writer.forget_after_fork()
             self.start_writer()
@@ -243,6 +257,7 @@ class Agent(object):
             "cwd": cwd,
             "python": "%s %d.%d.%d" % ((sys.implementation.name,) + tuple(sys.version_info[:3])),
             "start": self.start_time,
+            "startup": self.startup_seen,
             "agent": "native" if self.native is not None else "python",
         }
 

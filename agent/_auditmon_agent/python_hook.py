@@ -135,6 +135,28 @@ class PythonHook(object):
         if how & FLUSH:
             agent.flush_now(tid, event)
 
+    def record_early(self, events, dropped):
+        """Queue the events raised before the agent started, ``(name, args, time,
+        thread)`` each, as the hook would have (their stacks are gone; the flushes for
+        exec and teardown can't apply), and count ``dropped`` more that were raised but
+        not kept: numbered, and dropped.  The C hook's record_early does the same."""
+        decisions, decide = self.agent.decisions, self.agent.decide
+        next_seq, next_drop = self.seq_counter.__next__, self.drop_counter.__next__
+        for name, args, when, tid in events:
+            how = decisions.get(name)
+            if how is None:
+                how = decide(name)
+            if not how & RECORD:
+                continue
+            seq = next_seq()
+            if len(self.queue) >= self.cap:
+                next_drop()
+                continue
+            self.queue.append((seq, when, tid, name, self.summarizer.args(args), None))
+        for _ in range(dropped):
+            next_seq()
+            next_drop()
+
     def counted(self):
         return _peek(self.seq_counter)
 

@@ -7,6 +7,7 @@
 
 static Agent *started;         /* the agent start_run() made */
 static double started_at;      /* its start time (the hello's "start") */
+static int startup_seen;       /* its start-up events are among its events (hello's "startup") */
 static PyObject *agent_dir;    /* where the agent's package is (off sys.path by then) */
 static PyObject *core_module;  /* _auditmon_agent.core, once it adopted the agent */
 static int adopt_failed;
@@ -158,15 +159,18 @@ static PyMethodDef at_exit_def;
 static PyObject *hello_message(Agent *self);
 
 /* Run mode's hello, as of now, and the link to the monitor (run_path): at start and in a
-   forked child.  -1 with an exception set. */
+   forked child.  `since` > 0: the process started then, not now (its first event kept
+   by the preload library came then).  -1 with an exception set. */
 static int
-run_link(Agent *self)
+run_link(Agent *self, double since)
 {
     if (run_path == NULL) {
         PyErr_NoMemory();
         return -1;
     }
     started_at = now();
+    if (since > 0 && since < started_at)
+        started_at = since;
     PyObject *hello = hello_message(self);
     if (hello == NULL)
         return -1;
@@ -190,7 +194,8 @@ static int
 restart_in_child(Agent *self)
 {
     Py_XDECREF(Agent_reset(self, NULL));
-    if (run_link(self) < 0)
+    startup_seen = 1; /* a forked child has no start-up of its own */
+    if (run_link(self, 0) < 0)
         return -1;
     PyObject *name = PyUnicode_FromString("threading");
     PyObject *threading = name ? PyImport_GetModule(name) : NULL;

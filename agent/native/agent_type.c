@@ -245,6 +245,8 @@ Agent_new(PyTypeObject *type, PyObject *args, PyObject *kwds)
 static PyMethodDef Agent_methods[] = {
     {"take", (PyCFunction)Agent_take, METH_NOARGS,
      "(count, first_seq, bytes) of the buffered events; empties the buffer."},
+    {"record_early", (PyCFunction)Agent_record_early, METH_VARARGS,
+     "record_early(events, dropped): the events kept before the agent started, first."},
     {"counted", (PyCFunction)Agent_counted, METH_NOARGS, "Events numbered so far."},
     {"dropped", (PyCFunction)Agent_dropped, METH_NOARGS, "Events dropped so far."},
     {"pending", (PyCFunction)Agent_pending, METH_NOARGS, "Events waiting in the buffer."},

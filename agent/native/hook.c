@@ -107,11 +107,13 @@ cached_decision(Agent *self, const char *event, Py_ssize_t *length)
     return how;
 }
 
+/* `time` < 0: the event is raised now. */
 static int
 encode_event(Agent *self, Buffer *b, uint64_t seq, const char *name, Py_ssize_t name_length,
-             PyObject *args, unsigned long tid, long how)
+             PyObject *args, unsigned long tid, long how, double time)
 {
-    if (put1(b, 0x96) < 0 || pack_uint(b, seq) < 0 || pack_double(b, event_time(self)) < 0
+    if (put1(b, 0x96) < 0 || pack_uint(b, seq) < 0
+        || pack_double(b, time < 0 ? event_time(self) : time) < 0
         || pack_uint(b, (uint64_t)tid) < 0
         || pack_str_bytes(b, name, name_length) < 0
         || summarize_args(self, b, args) < 0)
@@ -138,7 +140,7 @@ bump(uint64_t *counter)
    let another thread, or a nested audit event, append) while an event is encoded. */
 static int
 record(Agent *self, const char *name, Py_ssize_t name_length, PyObject *args,
-       unsigned long tid, long how)
+       unsigned long tid, long how, double time)
 {
     uint64_t seq = ++self->seq;
     if (__atomic_load_n(&self->buf.len, __ATOMIC_RELAXED) >= self->limit) {
@@ -149,7 +151,7 @@ record(Agent *self, const char *name, Py_ssize_t name_length, PyObject *args,
     Buffer *b = self->encoding ? &local : &self->scratch;
     self->encoding++;
     b->len = 0;
-    int r = encode_event(self, b, seq, name, name_length, args, tid, how);
+    int r = encode_event(self, b, seq, name, name_length, args, tid, how, time);
     self->encoding--;
     int kept = 0;
     if (r == 0) {
@@ -189,7 +191,7 @@ on_event(Agent *self, const char *event, PyObject *args, unsigned long tid)
         Py_XDECREF(r);
     }
     if (how > 0 && (how & RECORD) && !self->closed) {
-        if (record(self, event, name_length, args, tid, how) == 0 && (how & FLUSH)) {
+        if (record(self, event, name_length, args, tid, how, -1.0) == 0 && (how & FLUSH)) {
             /* exec or interpreter teardown: send now, the writer may not get to (the
                teardown events are FLUSH_EVENTS' cpython.* ones; Agent.flush_now in
                core.py tells them from os.exec alike) */
@@ -212,6 +214,54 @@ on_event(Agent *self, const char *event, PyObject *args, unsigned long tid)
         PyErr_Clear();
     }
     return 0;
+}
+
+/* The events raised before the agent started, kept by the preload library's bootstrap
+   hook, (name, args, time, thread) each: recorded as the hook would have (their stacks
+   are gone; the flushes for exec and teardown can't apply), numbered before any other,
+   and `dropped` more that were raised but not kept, numbered and counted as dropped.
+   The Python hook's record_early does the same: change both.  -1 with an exception
+   set where events is not such a list. */
+static int
+record_early(Agent *self, PyObject *events, unsigned long long dropped)
+{
+    if (!PyList_Check(events)) {
+        PyErr_SetString(PyExc_TypeError, "record_early: events must be a list");
+        return -1;
+    }
+    for (Py_ssize_t i = 0; i < PyList_GET_SIZE(events); i++) {
+        PyObject *event = PyList_GET_ITEM(events, i), *name, *args;
+        double time;
+        unsigned long tid;
+        if (!PyArg_ParseTuple(event, "UO!dk", &name, &PyTuple_Type, &args, &time, &tid))
+            return -1;
+        Py_ssize_t length;
+        const char *text = PyUnicode_AsUTF8AndSize(name, &length);
+        long how = text ? decision(self, name) : -1;
+        if (how < 0) { /* undecidable: numbered, and counted as dropped */
+            PyErr_Clear();
+            ++self->seq;
+            bump(&self->dropped);
+        }
+        else if (how & RECORD && record(self, text, length, args, tid, RECORD, time) < 0)
+            PyErr_Clear(); /* counted as dropped by record */
+    }
+    for (; dropped > 0; dropped--) {
+        ++self->seq;
+        bump(&self->dropped);
+    }
+    return 0;
+}
+
+/* record_early(events, dropped): see record_early above. */
+static PyObject *
+Agent_record_early(Agent *self, PyObject *args)
+{
+    PyObject *events;
+    unsigned long long dropped;
+    if (!PyArg_ParseTuple(args, "OK", &events, &dropped) || record_early(self, events, dropped) < 0)
+        return NULL;
+    Py_RETURN_NONE;
 }
 
 /* The C-level audit hook (PySys_AddAuditHook): CPython calls it without making a str of

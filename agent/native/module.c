@@ -47,8 +47,9 @@ module_getattr(PyObject *module, PyObject *name)
 }
 
 static PyMethodDef module_methods[] = {
-    {"start_run", start_run, METH_O,
-     "start_run(agent_dir): start run mode from C if it needs nothing of Python."},
+    {"start_run", start_run, METH_VARARGS,
+     "start_run(agent_dir, early=None): start run mode from C if it needs nothing of\n"
+     "Python, with the events the preload library kept before."},
     {"agent", run_started, METH_NOARGS, "The agent start_run() started, or None."},
     {"disable", run_disable, METH_NOARGS, "Record nothing more in this process."},
     {"decide", run_decide, METH_O, "Decision bits for an event when no globs are set."},

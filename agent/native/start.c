@@ -128,6 +128,7 @@ hello_message(Agent *self)
                                          PyTuple_GET_ITEM(version, 1),
                                          PyTuple_GET_ITEM(version, 2)));
     FIELD("start", PyFloat_FromDouble(started_at));
+    FIELD("startup", PyBool_FromLong(startup_seen));
     FIELD("agent", PyUnicode_FromString("native"));
     FIELD("v", PyLong_FromLong(WIRE_VERSION));
     FIELD("mode", PyUnicode_FromString(MODE_RUN));
@@ -248,17 +249,21 @@ run_install(Agent *self)
     return r == NULL ? -1 : 0;
 }
 
-/* start_run(agent_dir): start run mode here if it needs nothing of the Python side;
-   True if that was done (or if this process is auditmon itself, which is never
-   monitored), False to leave the start to the Python side.  OSError if the monitor can't
-   be reached.  agent_dir is where the agent's package is, for when it is needed. */
+/* start_run(agent_dir, early=None): start run mode here if it needs nothing of the
+   Python side; True if that was done (or if this process is auditmon itself, which is
+   never monitored), False to leave the start to the Python side.  OSError if the monitor
+   can't be reached.  agent_dir is where the agent's package is, for when it is needed;
+   early, (events, dropped), what the preload library's bootstrap hook kept before the
+   start (record_early, hook.c): numbered first, so that the hello counts them. */
 static PyObject *
-start_run(PyObject *module, PyObject *directory)
+start_run(PyObject *module, PyObject *args)
 {
-    if (!PyUnicode_Check(directory)) {
-        PyErr_SetString(PyExc_TypeError, "start_run(agent_dir): agent_dir must be a str");
+    PyObject *directory, *early = Py_None, *events = NULL;
+    unsigned long long dropped = 0;
+    if (!PyArg_ParseTuple(args, "U|O:start_run", &directory, &early))
         return NULL;
-    }
+    if (early != Py_None && !PyArg_ParseTuple(early, "OK:start_run", &events, &dropped))
+        return NULL;
     const char *mode = getenv(ENV_MODE), *path = getenv(ENV_SOCKET);
     const char *kind = getenv(ENV_AGENT);
     double queue, strlen_, interval, flush_timeout;
@@ -280,7 +285,14 @@ start_run(PyObject *module, PyObject *directory)
     run_path = strdup(path);
     run_interval = interval;
     run_flush_timeout = flush_timeout;
-    if (run_link(self) < 0)
+    double first_time = 0; /* the process was there at its first kept event */
+    startup_seen = early != Py_None; /* the preload library kept the start-up's events */
+    if (events != NULL && (record_early(self, events, dropped) < 0
+                           || (PyList_GET_SIZE(events) > 0
+                               && !PyArg_ParseTuple(PyList_GET_ITEM(events, 0), "OOd|O",
+                                                    &module, &module, &first_time, &module))))
+        goto fail;
+    if (run_link(self, first_time) < 0)
         goto fail;
     Py_INCREF(directory);
     Py_XSETREF(agent_dir, directory);
@@ -292,6 +304,8 @@ start_run(PyObject *module, PyObject *directory)
         PyErr_Restore(type, value, traceback);
         return NULL;
     }
+    if (self->count > 0)
+        link_direct(self); /* the kept events go now, as the hook would have sent them */
     Py_RETURN_TRUE;
 fail:
     Py_DECREF(self);

@@ -10,7 +10,12 @@ import shlex
 from auditmon.commands.alerting import RULES_STACK_DEPTH
 from auditmon.monitor.headless import problem
 from auditmon.rules import RuleFileError, load_rules
-from auditmon.sources.environment import agent_settings, python_path_with_agent
+from auditmon.sources.environment import (
+    agent_settings,
+    ld_preload_with_library,
+    preload_library,
+    python_path_with_agent,
+)
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -36,20 +41,36 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.set_defaults(func=run)
 
 
-def render(fmt: str, current_python_path: str | None, stack: tuple[str, ...] = ()) -> str:
+def render(
+    fmt: str,
+    current_python_path: str | None,
+    stack: tuple[str, ...] = (),
+    current_ld_preload: str | None = None,
+) -> str:
+    """The settings, PYTHONPATH with the agent first and LD_PRELOAD with its preload
+    library first (where it was built), in ``fmt``."""
     settings = agent_settings(
         "attach", stack=stack, stack_depth=RULES_STACK_DEPTH if stack else None
     )
     agent_path = python_path_with_agent(None)
+    library = preload_library()
     if fmt == "sh":
         lines = [f"export {name}={shlex.quote(value)}" for name, value in settings.items()]
         lines.append(f"export PYTHONPATH={shlex.quote(agent_path)}${{PYTHONPATH:+:$PYTHONPATH}}")
+        if library is not None:
+            lines.append(
+                f"export LD_PRELOAD={shlex.quote(str(library))}${{LD_PRELOAD:+:$LD_PRELOAD}}"
+            )
         return "\n".join(lines)
     if fmt == "fish":
         lines = [f"set -gx {name} {shlex.quote(value)}" for name, value in settings.items()]
         lines.append(f"set -gx PYTHONPATH {shlex.quote(agent_path)} $PYTHONPATH")
+        if library is not None:
+            lines.append(f"set -gx LD_PRELOAD {shlex.quote(str(library))} $LD_PRELOAD")
         return "\n".join(lines)
     full = dict(settings, PYTHONPATH=python_path_with_agent(current_python_path))
+    if library is not None:
+        full["LD_PRELOAD"] = ld_preload_with_library(current_ld_preload, library)
     if fmt == "systemd":
         return "\n".join(f'Environment="{name}={value}"' for name, value in full.items())
     return json.dumps(full, indent=2)
@@ -63,5 +84,5 @@ def run(args: argparse.Namespace) -> int:
         except RuleFileError as error:
             problem(str(error))
             return 2
-    print(render(args.format, os.environ.get("PYTHONPATH"), stack))
+    print(render(args.format, os.environ.get("PYTHONPATH"), stack, os.environ.get("LD_PRELOAD")))
     return 0

@@ -19,8 +19,9 @@ from auditmon.views.highlights import highlights
 
 NO_PYTHON_HINT = (
     "auditmon: no Python process reported any events. The command may not be a Python "
-    "program, or its interpreter may have been started with -E, -I or -S (which skip "
-    "PYTHONPATH or site, where the agent loads), or be older than CPython 3.8."
+    "program, or its interpreter may be older than CPython 3.8, statically linked, or "
+    "started with -E, -I or -S where LD_PRELOAD was cleared (the agent comes in through "
+    "PYTHONPATH and LD_PRELOAD)."
 )
 
 

@@ -40,6 +40,9 @@ class Process:
     end_time: float | None = None
     killed_by: int | None = None  # the pid that sent the signal, where it is known
     monitored: bool = True  # False: started by a monitored process, never reported
+    # Its interpreter's start-up events (before site runs) are among its events: the
+    # preload library kept them.  False for agents and recordings that predate it.
+    startup_seen: bool = False
 
     def apply_hello(self, hello: dict[str, Any]) -> None:
         self.pid = hello["pid"]
@@ -54,6 +57,7 @@ class Process:
         self.start = float(start) if isinstance(start, (int, float)) else time.time()
         self.agent = str(hello.get("agent") or "")
         self.mode = str(hello.get("mode") or "")
+        self.startup_seen = hello.get("startup") is True
         first_seq = hello.get("first_seq")
         if isinstance(first_seq, int) and first_seq > 0:
             self.seq_base = first_seq - 1

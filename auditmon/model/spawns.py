@@ -18,6 +18,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from auditmon import protocol
 from auditmon.model.process import Process
 from auditmon.protocol import agent_constants as _agent
 
@@ -120,16 +121,25 @@ def _is_auditmon(argv: list[str]) -> bool:
 
 
 def _reason(env: Any, argv: list[str]) -> str:
+    whole = type(env) is dict  # a Cut one holds its first entries only
+    if type(env) is protocol.Cut and type(env.value) is dict:
+        env = env.value
     if type(env) is dict:
         mode = env.get(_agent.ENV_MODE)
         if mode is not None and mode not in (_agent.MODE_RUN, _agent.MODE_ATTACH):
             return f"opted out ({_agent.ENV_MODE}={mode})"
-        if _agent.ENV_MODE not in env or _agent.ENV_SOCKET not in env:
+        if whole and (_agent.ENV_MODE not in env or _agent.ENV_SOCKET not in env):
             return "its environment (env=) dropped auditmon's settings"
     flags = [a for a in argv[1:3] if a in ("-I", "-E", "-S", "-IS", "-ES")]
     if flags:
-        return f"started with {flags[0]}, which skips where the agent loads"
-    return "the agent did not report (a static interpreter, or LD_PRELOAD dropped?)"
+        return (
+            f"started with {flags[0]}, which skips PYTHONPATH or site, and the preload "
+            "library did not reach it (LD_PRELOAD dropped?)"
+        )
+    return (
+        "never reported: it may have failed to start, or the agent did not reach it "
+        "(a static interpreter, LD_PRELOAD dropped?)"
+    )
 
 
 class SpawnWatch:

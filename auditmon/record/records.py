@@ -29,6 +29,7 @@ def process_record(process: Process) -> dict[str, Any]:
         "python": process.python,
         "start": process.start,
         "agent": process.agent,
+        **({"startup": True} if process.startup_seen else {}),
         **({} if process.monitored else {"monitored": False, "reason": process.error}),
     }
 

@@ -25,6 +25,22 @@ def python_path_with_agent(existing: str | None) -> str:
     return os.pathsep.join([agent, *parts])
 
 
+def preload_library() -> Path | None:
+    """The preload library (agent/preload/) beside the agent, None where it was not built
+    (no compiler at install time): the agent then reaches only the processes that
+    PYTHONPATH brings it into."""
+    library = agent_dir() / _agent.PRELOAD_LIBRARY
+    return library if library.is_file() else None
+
+
+def ld_preload_with_library(existing: str | None, library: Path) -> str:
+    """``LD_PRELOAD`` with the preload library first (once); the loader splits the list
+    on colons and spaces."""
+    ours = str(library)
+    parts = [p for p in (existing or "").replace(" ", ":").split(":") if p and p != ours]
+    return ":".join([ours, *parts])
+
+
 def agent_settings(
     mode: str,
     socket_path: str | Path | None = None,
@@ -46,17 +62,26 @@ def agent_settings(
 
 
 def target_environment(
-    settings: Mapping[str, str], base: Mapping[str, str] | None = None
+    settings: Mapping[str, str],
+    base: Mapping[str, str] | None = None,
+    preload: bool = True,
 ) -> dict[str, str]:
-    """``base`` (default: ours) with the agent on PYTHONPATH and ``settings`` applied.
+    """``base`` (default: ours) with the agent on PYTHONPATH, its preload library in
+    LD_PRELOAD (``preload``, where it was built) and ``settings`` applied.
 
-    Agent settings inherited from ``base`` (an ``auditmon env`` shell) are replaced.
+    PYTHONPATH brings the agent into a plain ``python``; the preload library into the
+    Python processes PYTHONPATH can't reach (-I, -E, -S, a PYTHONPATH replaced or
+    removed by a parent, as pip's isolated builds do).  Agent settings inherited from
+    ``base`` (an ``auditmon env`` shell) are replaced.
     """
     env = dict(os.environ if base is None else base)
     for name in (MODE, SOCKET, EVENTS, EXCLUDE, STACK, STACK_DEPTH):
         env.pop(name, None)
     env.update(settings)
     env["PYTHONPATH"] = python_path_with_agent(env.get("PYTHONPATH"))
+    library = preload_library() if preload else None
+    if library is not None:
+        env["LD_PRELOAD"] = ld_preload_with_library(env.get("LD_PRELOAD"), library)
     return env
 
 

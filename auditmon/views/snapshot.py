@@ -111,6 +111,7 @@ class Snapshot:
     live_processes: int
     unchecked: int
     scope: str = "all processes"
+    startup_unseen: int = 0  # monitored processes whose start-up events were not seen
     status: Status = Status()
     alerts: AlertsView = AlertsView()
 
@@ -147,6 +148,7 @@ def build(session: Session, view: View, now: float, live: bool = True) -> Snapsh
         running,
         unchecked,
         scope_text(session, view.process_id),
+        startup_unseen=sum(1 for t in scoped if t.process.monitored and not t.process.startup_seen),
         alerts=alerts_view(session),
     )
 

@@ -19,6 +19,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from auditmon import protocol
+from auditmon.agentpath import agent_dir
 
 _WRITE_FLAGS = 0o1 | 0o2 | 0o100 | 0o1000 | 0o2000  # O_WRONLY O_RDWR O_CREAT O_TRUNC O_APPEND
 _WRITE_MODE_CHARS = frozenset("wax+")
@@ -122,6 +123,7 @@ EVENTS: dict[str, frozenset[str]] = {
     "net.url": frozenset(_URLS),
     "spawn": frozenset(set(_SPAWN) | {"os.system"}),
     "code": frozenset({"exec"}),
+    "loader": frozenset(set(_SPAWN) | {"os.system", "os.putenv"}),
 }
 
 
@@ -291,6 +293,43 @@ def _environment(value: Any) -> list[str] | None:
     if type(value) in (list, tuple):
         return [t for v in value for t in (text(v),) if t is not None]
     return None
+
+
+# -- loader variables ----------------------------------------------------------------------
+LOADER_VARIABLES = ("LD_PRELOAD", "LD_AUDIT")
+
+
+def loader_libraries(event: str, args: Sequence[Any]) -> list[str] | None:
+    """The libraries a loader variable (LD_PRELOAD, LD_AUDIT) is set to by ``os.putenv``,
+    or given to a program started, auditmon's own preload library left out (``auditmon
+    run`` puts it there: a program that copies its environment passes it on); None where
+    the event sets none."""
+    values = []
+    if event == "os.putenv":
+        if text(_arg(args, 0)) in LOADER_VARIABLES:
+            values.append(text(_arg(args, 1)) or "")
+    else:
+        found = spawned(event, args)
+        for entry in (found[2] or ()) if found is not None else ():
+            key, _, value = entry.partition("=")
+            if key in LOADER_VARIABLES:
+                values.append(value)
+    own = _own_preload_library()
+    libraries = [lib for v in values for lib in re.split(r"[: ]", v) if lib and lib != own]
+    return libraries or None
+
+
+_OWN: list[str | None] = []
+
+
+def _own_preload_library() -> str | None:
+    """This installation's preload library (the one ``auditmon run`` injects)."""
+    if not _OWN:
+        try:
+            _OWN.append(str(agent_dir() / protocol.agent_constants.PRELOAD_LIBRARY))
+        except FileNotFoundError:
+            _OWN.append(None)
+    return _OWN[0]
 
 
 # -- code objects and stacks -------------------------------------------------------------

@@ -98,6 +98,12 @@ _from_args(("spawn.name",), _E["spawn"], _spawn(lambda f: os.path.basename(f[0])
 _from_args(("spawn.args",), _E["spawn"], _spawn(lambda f: f[1]), listed=True)
 _from_args(("spawn.cmdline",), _E["spawn"], _spawn(lambda f: " ".join(f[1])))
 _from_args(("spawn.env",), _E["spawn"], _spawn(lambda f: f[2]), listed=True)
+_from_args(
+    ("loader.libraries",),
+    _E["loader"],
+    lambda s: derived.loader_libraries(s.name, s.args),
+    listed=True,
+)
 _from_args(("code.file",), _E["code"], lambda s: derived.code_file(s.args[0]) if s.args else None)
 
 

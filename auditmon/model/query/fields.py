@@ -23,7 +23,9 @@ Names:
   ``evt.is_open_write`` (``true``/``false``); ``net.host``, ``net.port``, ``net.url``,
   ``net.scope`` (unix, loopback, private, link-local, unspecified, public, name),
   ``net.domains``; ``spawn.exe``, ``spawn.name``, ``spawn.args``, ``spawn.cmdline``,
-  ``spawn.env`` (KEY=VALUE, where given); ``code.file`` (of an ``exec``'d code object);
+  ``spawn.env`` (KEY=VALUE, where given); ``loader.libraries`` (what ``os.putenv`` or a
+  program started sets LD_PRELOAD or LD_AUDIT to, auditmon's own preload library left
+  out); ``code.file`` (of an ``exec``'d code object);
 * of the one occurrence (rules only, as they see each event): ``evt.seq``,
   ``evt.time``, ``frame`` (``file:line (function)`` of the innermost frame outside the
   standard library, where a stack was captured) and ``frame.file``, ``frame.line``,

@@ -20,8 +20,9 @@ FILTER_HINT = "filter: socket.* cat:network pid=123 path~/etc risk>=warning (ent
 WAITING = "Waiting for a Python process to report…"
 NOTHING = (
     "No Python process reported any events. The command may not be a Python program, or its "
-    "interpreter may have been started with -E, -I or -S (which skip PYTHONPATH or site, "
-    "where the agent loads), or be older than CPython 3.8."
+    "interpreter may be older than CPython 3.8, statically linked, or started with -E, -I "
+    "or -S where LD_PRELOAD was cleared (the agent comes in through PYTHONPATH and "
+    "LD_PRELOAD)."
 )
 
 

@@ -47,7 +47,12 @@ class StatusLine(Static):
         text.append(f" sort: {snapshot.view.sort}", style="dim")
         if problem:
             text.append(f"  {problem}", style="bold red")
-        text.append("  · events before site runs are not seen", style="dim")
+        if snapshot.startup_unseen:
+            text.append(
+                f"  · start-up events (before site) not seen in "
+                f"{snapshot.startup_unseen:,} process{'es' if snapshot.startup_unseen > 1 else ''}",
+                style="dim",
+            )
         if text != self._shown:
             self._shown = text
             self.update(text, layout=False)
