@@ -12,6 +12,7 @@ from doubles import StaticMonitor
 from fakedata import NOW, build_session
 
 from auditmon.ui.app import AuditmonApp
+from auditmon.ui.screens.event import EventScreen, ValueTable
 
 os.environ["TZ"] = "UTC"
 time.tzset()
@@ -39,17 +40,52 @@ def test_main_screen(snap_compare):
     assert snap_compare(make_app(), terminal_size=(140, 40), run_before=settle)
 
 
+async def settle_until(pilot, ready, pauses: int = 200) -> None:
+    """Pause until ``ready(screen)`` holds (an answer may take several message turns
+    to arrive and lay out, more on a busy machine), then settle."""
+    for _ in range(pauses):
+        if ready(pilot.app.screen):
+            break
+        await pilot.pause()
+    else:
+        raise AssertionError(f"{pilot.app.screen!r} never became ready")
+    await settle(pilot)
+
+
+def detail_shown(screen) -> bool:
+    """The event screen has its answer and every value table is filled."""
+    tables = list(screen.query(ValueTable)) if isinstance(screen, EventScreen) else []
+    return (
+        isinstance(screen, EventScreen)
+        and screen.detail is not None
+        and len(tables) == len(screen.detail.arguments)
+        and all(table.row_count for table in tables)
+    )
+
+
+async def open_event_view(pilot) -> None:
+    await settle(pilot)
+    await pilot.press("enter")
+    await settle_until(pilot, detail_shown)
+
+
 def test_drill_down(snap_compare):
-    assert snap_compare(make_app(), press=["enter"], terminal_size=(140, 40), run_before=settle)
+    assert snap_compare(make_app(), terminal_size=(140, 40), run_before=open_event_view)
+
+
+async def open_occurrence(pilot) -> None:
+    await settle(pilot)
+    await pilot.press("down", "down", "down", "enter")
+    await settle_until(pilot, detail_shown)
 
 
 def test_occurrence_detail(snap_compare):
     # subprocess.Popen (4th by count) carries a captured stack
     assert snap_compare(
         make_app(),
-        press=["down", "down", "down", "enter", "enter"],
+        press=["enter"],
         terminal_size=(140, 40),
-        run_before=settle,
+        run_before=open_occurrence,
     )
 
 
