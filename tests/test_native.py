@@ -175,7 +175,7 @@ def test_the_hook_numbers_buffers_and_drops():
     assert (count, first, agent.counted(), agent.dropped()) == (2, 1, 2, 0)
     events = list(msgpack.Unpacker(__import__("io").BytesIO(data), raw=False))
     assert [e[0] for e in events] == [1, 2]
-    assert events[0][3:] == ["a.b", [1, "x"], None]
+    assert events[0][3:] == ["a.b", [1, "x"], None, "MainThread"]  # the thread's first
     assert events[1][3:] == ["with.stack", [], [["f.py", 1, "f"]]]
     for i in range(50):  # more than 400 bytes: the rest is dropped and counted
         agent("a.b", ("y" * 30, i))

@@ -68,8 +68,8 @@ def test_the_hooks_fast_path_agrees_with_the_summariser(python_hook, args):
     pack = make_packer()[0]
     python_hook._hook(EVENT, args)
     assert len(python_hook._queue) == 1
-    seq, _, _, name, summary, stack = python_hook._queue[0]
-    assert (seq, name, stack) == (1, EVENT, None)
+    seq, _, _, name, summary, stack, *thread = python_hook._queue[0]
+    assert (seq, name, stack, thread) == (1, EVENT, None, ["MainThread"])  # its first
     assert pack(summary) == pack(Summarizer(strlen=STRLEN).args(args))
 
 

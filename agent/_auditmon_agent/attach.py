@@ -138,6 +138,7 @@ class AttachWriter(_Writer):
     def start_stream(self, conn, known):
         with self.io:
             self.move_queue_to_ring()
+            self.agent.forget_threads()
             hello = self.hello()
             ring = list(self.ring)
             hello["first_seq"] = min(c[1] for c in ring) if ring else hello["events"] + 1

@@ -229,6 +229,14 @@ class Agent(object):
             return self.native.dropped()
         return self.python_hook.dropped()
 
+    def forget_threads(self):
+        """Name each thread again, with its next event: a monitor that attaches gets the
+        ring, whose events may not include the ones that carried the names."""
+        if self.native is not None:
+            self.native.forget_threads()
+        elif self.python_hook is not None:
+            self.python_hook.forget_threads()
+
     def hush(self, tid):
         """Make a thread's events the agent's own, in the native hook too."""
         self.quiet.add(tid)

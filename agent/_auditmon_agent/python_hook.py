@@ -3,21 +3,23 @@ extension is not in use (``AUDITMON_AGENT=python``, or not built for this interp
 
 The hook runs inside the target on every audit event, so it does the least it can: one
 dict look-up for the cached filter decision, a sequence number, a bounds check, a
-summary of the arguments and one ``deque.append``.  A writer thread (``transport``)
-drains the queue with ``take``; the hook never waits for it.  When the queue is full the
-event is counted as dropped (the count travels in-band).  Nothing here may raise into
-the target.
+summary of the arguments and one ``deque.append`` (and a thread-local attribute read:
+a thread's first event has its thread's name looked up).  A writer thread
+(``transport``) drains the queue with ``take``; the hook never waits for it.
+When the queue is full the event is counted as dropped (the count travels in-band).
+Nothing here may raise into the target.
 """
 
 import _thread
 import time
+from sys import modules as _modules
 
 from .config import INT64_MIN, UINT64_MAX
 from .constants import FLUSH, PRELOAD, RECORD, STACK
 
 # Events per batch: four times what the Python hook can queue in a switch interval, so
-# that a writer that waits for the GIL more than once a turn still keeps up, and at most
-# about 8 ms of msgpack encoding with the GIL held (16 384 dropped twice as many).
+# that a writer that waits for the GIL more than once a turn still keeps up, and a bound on
+# how long msgpack's encoding holds the GIL (half as many dropped more events).
 BATCH = 32768
 
 _get_ident = _thread.get_ident
@@ -28,8 +30,8 @@ _FunctionType = type(lambda: None)
 # namespace of its own, a copy of this module's with its own state in place of these
 # placeholders, which are never set (they keep the code below readable and checkable).
 # A global costs the hook less than a closure's cell or an attribute.
-_quiet = _decisions = _queue = _append = _summarizer = _special = None
-_next_seq = _next_drop = None
+_quiet = _decisions = _queue = _append = _summarizer = _special = _first_of_thread = None
+_next_seq = _next_drop = _seen = None
 _cap = _strlen = 0
 
 
@@ -60,6 +62,11 @@ def _hook(event, args):
                     continue
                 summary = _summarizer.copy_args(args)
                 break
+            try:
+                _seen.named  # noqa: B018  (set once this thread's name was looked for)
+            except AttributeError:
+                _append(_first_of_thread((seq, _time(), tid, event, summary, None)))
+                return
             _append((seq, _time(), tid, event, summary, None))
             return
         _special(event, args, tid, how)
@@ -96,14 +103,19 @@ class PythonHook(object):
             _append=self.queue.append,
             _summarizer=self.summarizer,
             _special=self.special,
+            _first_of_thread=self.first_of_thread,
             _strlen=strlen,
         )
+        self.main_tid = _get_ident()  # the agent starts on the main thread (or a fork's)
+        self.named = {}  # thread ident -> the name sent for it
         self.hook = _FunctionType(_hook.__code__, self.names, "hook")
         self.restart()
 
     def restart(self):
         """An empty queue and numbering from 1 (a forked child is a new process)."""
         self.queue.clear()
+        self.main_tid = _get_ident()
+        self.forget_threads()
         self.seq_counter = self._count(1)
         self.drop_counter = self._count(1)
         self.names.update(
@@ -111,6 +123,40 @@ class PythonHook(object):
             _next_drop=self.drop_counter.__next__,
             _cap=self.cap,
         )
+
+    def forget_threads(self):
+        """Look for each thread's name again, with its next event (a forked child, a new
+        monitor): a new thread-local object, unset in every thread."""
+        self.names["_seen"] = self.seen = _thread._local()
+        self.named.clear()
+
+    def first_of_thread(self, event):
+        """``event`` (an event tuple), its thread's first since ``forget_threads``, as
+        the hook queues it: with the thread's ``threading`` name as a seventh field if
+        the monitor has not been sent that name for its ident (an ident is reused by a
+        new thread once an old one has ended); "" where a thread of no name reuses a
+        named one's ident.  A dict look-up and an attribute read: no code of the
+        target's runs.  The C hook's thread_name_to_send does the same: change both."""
+        self.seen.named = True
+        tid = event[2]
+        threading = _modules.get("threading")
+        active = getattr(threading, "_active", None)
+        thread = active.get(tid) if type(active) is dict else None
+        if thread is not None:
+            name = getattr(thread, "_name", None)
+        elif tid == self.main_tid and threading is None:
+            name = "MainThread"  # what threading will call it
+        else:
+            name = None
+        if type(name) is not str or name == "":
+            if self.named.pop(tid, None) is None:
+                return event
+            name = ""  # no longer the named thread's events
+        elif self.named.get(tid) == name:
+            return event
+        else:
+            self.named[tid] = name
+        return event + (name,)
 
     def limit(self, cap):
         """Queue at most ``cap`` events (0: drop every one)."""
@@ -131,7 +177,10 @@ class PythonHook(object):
             self.drop_counter.__next__()
             return
         stack = agent.stack(tid, 3) if how & STACK else None
-        self.queue.append((seq, _time(), tid, event, self.summarizer.args(args), stack))
+        queued = (seq, _time(), tid, event, self.summarizer.args(args), stack)
+        if not hasattr(self.seen, "named"):
+            queued = self.first_of_thread(queued)
+        self.queue.append(queued)
         if how & FLUSH:
             agent.flush_now(tid, event)
 
@@ -152,7 +201,10 @@ class PythonHook(object):
             if len(self.queue) >= self.cap:
                 next_drop()
                 continue
-            self.queue.append((seq, when, tid, name, self.summarizer.args(args), None))
+            queued = (seq, when, tid, name, self.summarizer.args(args), None)
+            if not hasattr(self.seen, "named"):
+                queued = self.first_of_thread(queued)
+            self.queue.append(queued)
         for _ in range(dropped):
             next_seq()
             next_drop()
@@ -166,8 +218,8 @@ class PythonHook(object):
     def take(self, first_seq, pack):
         """``Agent.take`` for this queue, encoded by ``pack``."""
         # Under a target that keeps the GIL busy the writer gets it back once per switch
-        # interval (5 ms): a batch must hold what the hook queues meanwhile (2 048
-        # dropped three events in four of a tight loop), yet bound how long encoding it
+        # interval (5 ms): a batch must hold what the hook queues meanwhile (smaller
+        # batches dropped most events of a tight loop), yet bound how long encoding it
         # holds the GIL (see BATCH).  starmap calls popleft in C.
         queue = self.queue
         events = list(self._starmap(queue.popleft, self._repeat((), min(len(queue), BATCH))))

@@ -13,7 +13,9 @@ A connection carries a stream of msgpack values.  Each message is a two-element 
   ``first_seq`` (the oldest event still held in the ring).
 * ``EVENTS``  a batch: an array of ``[seq, time, thread, name, args, stack]``; ``args``
   is an array of summarised values, ``stack`` is nil or an array of
-  ``[file, line, function]`` (innermost first).
+  ``[file, line, function]`` (innermost first).  An event may carry a seventh field,
+  its thread's ``threading`` name (``""``: no name), for its events from this one on:
+  sent with a thread's first event, and again where a new thread reuses an ident.
 * ``DROPPED`` a map ``{"count": n}``: n more events were raised but not sent.
 * ``GOODBYE`` a map ``{"time", "exit_code", "last_seq"}``: the process is exiting; the
   events it raises while shutting down may still follow until the connection closes.
@@ -304,7 +306,7 @@ def make_packer():
         return msgpack.packb(obj, use_bin_type=True, default=default, unicode_errors=UNICODE_ERRORS)
 
     # Told how to treat encoding errors, msgpack encodes every str through a codec call
-    # (35 ns an event); left alone, it takes CPython's cached UTF-8 but refuses a lone
+    # (a cost on every event); left alone, it takes CPython's cached UTF-8 but refuses a lone
     # surrogate (an undecodable byte of a file name), for which the batch is redone the
     # careful way.
     fast = msgpack.Packer(use_bin_type=True, default=default, autoreset=True)
@@ -332,14 +334,29 @@ def pack_events(events):
     """``packb(events)`` for a batch of ``(seq, time, thread, name, args, stack)`` events,
     faster: what repeats from event to event (names, threads, str arguments) is encoded
     once a batch, and the fixed parts without the general dispatch.  The Python writer's
-    encoder where msgpack is missing."""
+    encoder where msgpack is missing.  A thread's first event may carry a seventh
+    field, its name (see ``PythonHook.first_of_thread``): packed the general way."""
     if _pack_struct is None:
         _load_struct()
     out = [_array_header(len(events))]
-    write = out.append
+    threads, strs = {}, {}  # encoded once a batch: threads, event names, str arguments
+    try:
+        _pack_plain_events(events, out.append, threads, strs)
+    except ValueError:  # an event of seven fields: the runs of plain ones between them
+        del out[1:]
+        named = [i for i, event in enumerate(events) if len(event) != 6]
+        start = 0
+        for i in named:
+            _pack_plain_events(events[start:i], out.append, threads, strs)
+            _pack_into(events[i], out.append)
+            start = i + 1
+        _pack_plain_events(events[start:], out.append, threads, strs)
+    return b"".join(out)
+
+
+def _pack_plain_events(events, write, threads, strs):
+    """``pack_events``' loop, for events of six fields (ValueError on any other)."""
     float_item, head16, head32 = _float_item, _event_head16, _event_head32
-    threads = {}
-    strs = {}  # event names and str arguments, encoded once a batch
     for seq, when, thread, name, args, stack in events:
         if 0xFFFF < seq <= 0xFFFFFFFF:
             write(head32(0x96, 0xCE, seq, 0xCB, when))
@@ -359,7 +376,7 @@ def pack_events(events):
         write(data)
         t = type(args)
         if (t is tuple or t is list) and len(args) < 16:  # the usual: plain values, typed here
-            # rather than through _pack_into's dispatch (which made a batch 20 % dearer)
+            # rather than through _pack_into's dispatch (which made a batch dearer)
             write(_FIXARRAY[len(args)])
             for value in args:
                 t = type(value)
@@ -380,4 +397,3 @@ def pack_events(events):
             write(b"\xc0")
         else:
             _pack_into(stack, write)
-    return b"".join(out)

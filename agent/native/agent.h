@@ -43,6 +43,7 @@
 #define DECISION_SLOTS 256
 #define DECISION_NAME 48
 #define DESCRIPTION_SLOTS 128
+#define THREAD_SLOTS 64
 /* Run mode sends the first events from the hook itself (one send each) and starts the
    writer thread only after this many, or once this share of the socket's send buffer has
    gone that way (so such a send never waits for the monitor). */
@@ -58,6 +59,14 @@ typedef struct {
     Py_ssize_t length; /* strlen(name), which each event's encoding needs */
     char name[DECISION_NAME];
 } DecisionSlot;
+
+/* A thread named to the monitor (a thread's first event carries its name): the name
+   sent, a reference, in the slot its ident picks.  A collision or a reused ident with
+   another name sends the name again, which costs the monitor nothing. */
+typedef struct {
+    unsigned long tid;
+    PyObject *name;
+} ThreadSlot;
 
 /* The encoded description of a class, of a class's instances or of a function.  The
    object is held by a weak reference only (the cache must not keep the target's objects
@@ -140,6 +149,9 @@ typedef struct {
     int closed;            /* the interpreter is being torn down */
     DecisionSlot decided[DECISION_SLOTS];
     DescriptionSlot described[DESCRIPTION_SLOTS];
+    uint64_t last_thread;   /* the thread state of the last event recorded (0: none) */
+    unsigned long main_tid; /* the thread that started the agent (a fork's: its own) */
+    ThreadSlot threads[THREAD_SLOTS];
 } Agent;
 
 /* Declared ahead of their definitions, which come after a first use. */

@@ -54,6 +54,8 @@ Agent_reset(Agent *self, PyObject *unused)
     self->nquiet = 0;
     self->disabled = 0;
     pthread_mutex_unlock(&self->lock);
+    forget_thread_names(self);
+    self->main_tid = PyThread_get_thread_ident();
     Py_RETURN_NONE;
 }
 
@@ -214,6 +216,7 @@ Agent_dealloc(Agent *self)
     Py_XDECREF(self->type_qualname);
     for (int i = 0; i < DESCRIPTION_SLOTS; i++)
         slot_clear(&self->described[i]);
+    forget_thread_names(self);
     PyMem_RawFree(self->buf.data);
     PyMem_RawFree(self->scratch.data);
     PyMem_RawFree(self->link.out.data);
@@ -238,6 +241,7 @@ Agent_new(PyTypeObject *type, PyObject *args, PyObject *kwds)
         pthread_condattr_destroy(&attr);
         self->link.fd = -1;
         self->reuse_clock = -1; /* asked in event_time, once a process has many events */
+        self->main_tid = PyThread_get_thread_ident();
     }
     return (PyObject *)self;
 }
@@ -259,6 +263,8 @@ static PyMethodDef Agent_methods[] = {
     {"install", (PyCFunction)Agent_install, METH_NOARGS,
      "Add the C-level audit hook; False where this interpreter has none."},
     {"forget", (PyCFunction)Agent_forget, METH_NOARGS, "Drop the cached decisions."},
+    {"forget_threads", (PyCFunction)Agent_forget_threads, METH_NOARGS,
+     "Name every thread again, with its next event."},
     {"connect", (PyCFunction)Agent_connect, METH_VARARGS,
      "connect(path, hello, interval, flush_timeout): run mode's link and writer thread."},
     {"finish", (PyCFunction)Agent_finish, METH_O,

@@ -8,7 +8,7 @@ static int
 pack_cut_payload(Agent *self, Buffer *b, PyObject *value, PyObject *length)
 {
     /* The payload is packed in place after room for the largest ext header, which is
-       then written to fit and the payload moved up to it: no buffer of its own (a 64 KiB
+       then written to fit and the payload moved up to it: no buffer of its own (a large
        one, allocated and freed for every cut value, cost system calls and page faults). */
     enum { LARGEST_EXT_HEADER = 6 };
     Py_ssize_t start = b->len;

@@ -14,8 +14,8 @@ now(void)
 }
 
 /* Whether the time-stamp counter ticks at a constant rate, through sleep states too
-   (CPUID's invariant TSC bit).  Two CPUID instructions, which a virtual machine traps:
-   4 µs each here, so a process is asked only once it has raised TSC_ASK_AFTER events
+   (CPUID's invariant TSC bit).  Two CPUID instructions, which a virtual machine traps
+   (microseconds each), so a process is asked only once it has raised TSC_ASK_AFTER events
    (most short ones never do). */
 static int
 invariant_tsc(void)
@@ -33,7 +33,7 @@ invariant_tsc(void)
 
 /* An event's time: the clock, or, where the time-stamp counter runs at a constant rate
    and has advanced fewer than CLOCK_REUSE_TICKS since the last read, that read again.
-   Reading the counter costs a third of reading the clock (10 ns against 23 here), and a
+   Reading the counter is cheaper than reading the clock (docs/benchmarks.md), and a
    dense stream of events pays for the clock once a microsecond or so; a time is at most
    that much early (a double holds an epoch time to a quarter of a microsecond anyway).
    Called under the GIL.  A counter behind the last read (another core's, or a forked
@@ -107,26 +107,112 @@ cached_decision(Agent *self, const char *event, Py_ssize_t *length)
     return how;
 }
 
-/* `time` < 0: the event is raised now. */
+/* Thread names: an event of a thread other than the last event's looks up that thread's
+   name, and carries it as a seventh field if the monitor has not been sent it: a dict
+   look-up in threading._active and an attribute read, as the Python hook's
+   first_of_thread does (change both).  "Another thread" is told by its thread state's
+   unique id, not by its ident, which a new thread reuses once an old one has ended.
+   Before threading is imported the agent's own thread is "MainThread", as threading
+   will call it.  Never raises. */
+static inline uint64_t
+current_thread_id(void)
+{
+#if PY_VERSION_HEX >= 0x03090000
+    return PyThreadState_GetID(PyThreadState_Get());
+#else
+    return PyThreadState_Get()->id;
+#endif
+}
+
+static inline ThreadSlot *
+thread_slot(Agent *self, unsigned long tid)
+{
+    return &self->threads[((tid >> 12) ^ tid) & (THREAD_SLOTS - 1)];
+}
+
+/* The name to send with this event of thread `tid` (a new reference), or NULL. */
+static PyObject *
+thread_name_to_send(Agent *self, unsigned long tid, uint64_t thread)
+{
+    self->last_thread = thread;
+    PyObject *name = NULL;
+    PyObject *modules = PySys_GetObject("modules"); /* borrowed; NULL at teardown */
+    PyObject *threading = modules != NULL && PyDict_Check(modules)
+                              ? PyDict_GetItemString(modules, "threading")
+                              : NULL;
+    if (threading != NULL && PyModule_Check(threading)) {
+        PyObject *active = PyDict_GetItemString(PyModule_GetDict(threading), "_active");
+        PyObject *key = active != NULL && PyDict_Check(active) ? PyLong_FromUnsignedLong(tid)
+                                                                : NULL;
+        PyObject *thread = key != NULL ? PyDict_GetItemWithError(active, key) : NULL;
+        Py_XDECREF(key);
+        if (thread != NULL)
+            name = PyObject_GetAttrString(thread, "_name");
+    }
+    else if (threading == NULL && tid == self->main_tid)
+        name = PyUnicode_FromString("MainThread");
+    ThreadSlot *slot = thread_slot(self, tid);
+    if (name == NULL || !PyUnicode_CheckExact(name) || PyUnicode_GET_LENGTH(name) == 0) {
+        PyErr_Clear();
+        Py_XDECREF(name);
+        /* a thread of no name reuses a named one's ident: "" ends that name */
+        if (slot->tid == tid && slot->name != NULL && PyUnicode_GET_LENGTH(slot->name) > 0)
+            return PyUnicode_New(0, 0);
+        return NULL;
+    }
+    if (slot->tid == tid && slot->name != NULL
+        && (slot->name == name || PyUnicode_Compare(slot->name, name) == 0)) {
+        Py_DECREF(name);
+        return NULL;
+    }
+    PyErr_Clear();
+    return name;
+}
+
+/* The monitor has been sent `name` (a reference, taken) for thread `tid`. */
+static void
+thread_named(Agent *self, unsigned long tid, PyObject *name)
+{
+    ThreadSlot *slot = thread_slot(self, tid);
+    slot->tid = tid;
+    Py_XSETREF(slot->name, name);
+}
+
+/* Name every thread again, with its next event (a fork's child, a new monitor). */
+static void
+forget_thread_names(Agent *self)
+{
+    for (int i = 0; i < THREAD_SLOTS; i++) {
+        self->threads[i].tid = 0;
+        Py_CLEAR(self->threads[i].name);
+    }
+    self->last_thread = 0;
+}
+
+/* `time` < 0: the event is raised now.  `thread_name`: NULL, or the thread's name. */
 static int
 encode_event(Agent *self, Buffer *b, uint64_t seq, const char *name, Py_ssize_t name_length,
-             PyObject *args, unsigned long tid, long how, double time)
+             PyObject *args, unsigned long tid, long how, double time, PyObject *thread_name)
 {
-    if (put1(b, 0x96) < 0 || pack_uint(b, seq) < 0
+    if (put1(b, thread_name != NULL ? 0x97 : 0x96) < 0 || pack_uint(b, seq) < 0
         || pack_double(b, time < 0 ? event_time(self) : time) < 0
         || pack_uint(b, (uint64_t)tid) < 0
         || pack_str_bytes(b, name, name_length) < 0
         || summarize_args(self, b, args) < 0)
         return -1;
+    int r;
     if (how & STACK) {
         PyObject *frames = PyObject_CallFunction(self->stack, "k", tid);
         if (frames == NULL)
             return -1;
-        int r = pack_summary(self, b, frames);
+        r = pack_summary(self, b, frames);
         Py_DECREF(frames);
-        return r;
     }
-    return put1(b, 0xc0);
+    else
+        r = put1(b, 0xc0);
+    if (r == 0 && thread_name != NULL)
+        r = pack_pystr(b, thread_name);
+    return r;
 }
 
 /* Counters the writer thread reads without the GIL: stored whole, never torn. */
@@ -147,11 +233,14 @@ record(Agent *self, const char *name, Py_ssize_t name_length, PyObject *args,
         bump(&self->dropped);
         return 0;
     }
+    uint64_t thread = current_thread_id();
+    PyObject *thread_name = thread == self->last_thread ? NULL
+                                                        : thread_name_to_send(self, tid, thread);
     Buffer local = {NULL, 0, 0};
     Buffer *b = self->encoding ? &local : &self->scratch;
     self->encoding++;
     b->len = 0;
-    int r = encode_event(self, b, seq, name, name_length, args, tid, how, time);
+    int r = encode_event(self, b, seq, name, name_length, args, tid, how, time, thread_name);
     self->encoding--;
     int kept = 0;
     if (r == 0) {
@@ -166,6 +255,14 @@ record(Agent *self, const char *name, Py_ssize_t name_length, PyObject *args,
     }
     if (!kept)
         bump(&self->dropped);
+    if (thread_name != NULL) {
+        if (kept)
+            thread_named(self, tid, thread_name);
+        else {
+            Py_DECREF(thread_name);
+            self->last_thread = 0; /* its name goes with its next event */
+        }
+    }
     if (local.data != NULL) /* a nested event's only: the usual path makes no call */
         PyMem_RawFree(local.data);
     return r;
@@ -326,6 +423,14 @@ Agent_install(Agent *self, PyObject *unused)
 #else
     Py_RETURN_FALSE;
 #endif
+}
+
+/* forget_threads(): name every thread again, with its next event (a new monitor). */
+static PyObject *
+Agent_forget_threads(Agent *self, PyObject *unused)
+{
+    forget_thread_names(self);
+    Py_RETURN_NONE;
 }
 
 /* forget(): drop the cached decisions (the decider changed). */

@@ -97,7 +97,7 @@ class Connection:
                 start, self.complete = self.complete, self.unpacker.tell()
                 message = protocol.check_message(value, first=not self.started)
                 batch = None
-                if raw is not None and message.kind == protocol.EVENTS:
+                if raw is not None and message.kind == protocol.EVENTS and not message.threads:
                     batch = _events_bytes(raw, start - base, self.complete - base)
                 self.handle(message, batch)
                 if self.closed:
@@ -123,6 +123,8 @@ class Connection:
         process, ledger = self.process, self.ledger
         kind, body = message.kind, message.body
         if kind == protocol.EVENTS:
+            if message.threads:
+                ledger.threads(process, message.threads)
             ledger.events(process, body, raw)
         elif kind == protocol.HELLO:
             if self.started:

@@ -11,7 +11,7 @@ import time
 from operator import itemgetter
 from typing import Any
 
-from auditmon.ingest.sinks import Sink
+from auditmon.ingest.sinks import Sink, threads_named
 from auditmon.model.process import NOT_MONITORED, Process
 from auditmon.model.spawns import SPAWN_EVENTS, SpawnWatch, unreached_process
 
@@ -52,6 +52,13 @@ class Ledger:
         self.sink.events(process, batch, raw)
         if self.spawns is not None and not SPAWN_EVENTS.isdisjoint(map(_name, batch)):
             self.spawns.saw_events(process, batch, time.monotonic())
+
+    def threads(self, process: Process, names: list[tuple[int, int, str]]) -> None:
+        """Names of threads of ``process``, ``(thread, from seq, name)`` each, before
+        the events they name."""
+        for thread, seq, name in names:
+            process.name_thread(thread, seq, name)
+        threads_named(self.sink, process, names)
 
     def dropped(self, process: Process, count: int) -> None:
         process.dropped += count

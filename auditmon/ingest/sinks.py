@@ -28,6 +28,15 @@ class Sink(Protocol):
     def process_ended(self, process: Process) -> None: ...
 
 
+def threads_named(sink: Any, process: Process, names: list[tuple[int, int, str]]) -> None:
+    """Tell ``sink`` the names of threads of ``process``, ``(thread, from seq, name)``
+    each, before the events they name, if it keeps them (an optional ``threads_named``
+    method: every sink can read them from ``process`` anyway)."""
+    method = getattr(sink, "threads_named", None)
+    if method is not None:
+        method(process, names)
+
+
 def wants_raw(sink: Any) -> bool:
     """Whether ``sink`` takes raw event batches (see ``Sink``)."""
     return bool(getattr(sink, "wants_raw", False))
@@ -49,6 +58,10 @@ class Fanout:
     ) -> None:
         for sink in self.sinks:
             sink.events(process, events, raw)
+
+    def threads_named(self, process: Process, names: list[tuple[int, int, str]]) -> None:
+        for sink in self.sinks:
+            threads_named(sink, process, names)
 
     def dropped(self, process: Process, count: int) -> None:
         for sink in self.sinks:

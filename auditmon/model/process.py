@@ -39,6 +39,9 @@ class Process:
     exit_code: int | None = None
     end_time: float | None = None
     killed_by: int | None = None  # the pid that sent the signal, where it is known
+    # Thread ident -> [(seq, name)]: the name its events carry from that seq on (an
+    # ident is reused by a later thread once the earlier one has ended).
+    threads: dict[int, list[tuple[int, str]]] = field(default_factory=dict)
     monitored: bool = True  # False: started by a monitored process, never reported
     # Its interpreter's start-up events (before site runs) are among its events: the
     # preload library kept them.  False for agents and recordings that predate it.
@@ -71,6 +74,26 @@ class Process:
     @property
     def command(self) -> str:
         return " ".join(self.argv) if self.argv else self.executable
+
+    def name_thread(self, thread: int, seq: int, name: str) -> None:
+        """The agent named ``thread``: its events from ``seq`` on are ``name``'s."""
+        named = self.threads.setdefault(thread, [])
+        named.append((seq, name))
+        if len(named) > 1 and named[-2][0] > seq:
+            named.sort()
+
+    def thread_name(self, thread: int, seq: int | None = None) -> str | None:
+        """The name of the thread that raised event ``seq`` on ``thread`` (without a
+        seq: the ident's latest name); None where the agent sent none."""
+        named = self.threads.get(thread)
+        if not named:
+            return None
+        if seq is None:
+            return named[-1][1] or None
+        for first, name in reversed(named):
+            if seq >= first:
+                return name or None  # "": a thread of no name took the ident over
+        return None
 
     def account_end(self) -> None:
         """Events the process numbered but we never received or heard dropped: lost."""

@@ -40,6 +40,7 @@ class Occurrence:
     event: str
     args: tuple[Any, ...]
     stack: tuple[tuple[Any, ...], ...] | None
+    thread_name: str | None = None  # where the agent sent it
 
 
 @dataclass
@@ -62,6 +63,7 @@ class EventStats:
     @property
     def recent(self) -> list[Occurrence]:
         process = self.process
+        name_of = process.thread_name
         return [
             Occurrence(
                 process.id,
@@ -72,6 +74,7 @@ class EventStats:
                 name,
                 tuple(args),
                 tuple(tuple(f) for f in stack) if stack else None,
+                name_of(thread, seq),
             )
             for seq, when, thread, name, args, stack in self.raw
         ]

@@ -1,6 +1,6 @@
 """Exporting what a view shows: every event the view counts, read back from the session's
 recording (the live monitor's spool, or the replayed file), with the ``process``,
-``dropped`` and ``exit`` records of the processes they come from, so that the export
+``thread``, ``dropped`` and ``exit`` records of the processes they come from, so that the export
 replays as the same processes."""
 
 from __future__ import annotations
@@ -69,10 +69,15 @@ def export_view(
                 record["time"],
                 record["thread"],
                 lineage,
+                seq=record["seq"],
                 alerts=alerts,
             )
             if query.empty or query.holds(subject):
                 writer.event(image, record)
+        elif kind == "thread":
+            thread, seq, name = record.get("thread"), record.get("seq"), record.get("name")
+            if type(thread) is int and type(seq) is int and type(name) is str:
+                image.name_thread(thread, seq, name)
         elif kind in ("dropped", "exit"):
             writer.later(image, record)
     return writer.finish()
@@ -90,6 +95,7 @@ class _ExportWriter:
         self.written: list[Process] = []
         self.written_ids: set[int] = set()
         self.after: dict[int, list[dict[str, Any]]] = {}
+        self.named: dict[tuple[int, int], str] = {}  # (image, thread) -> the name written
 
     def saw_start(self, image: Process, record: dict[str, Any] | None) -> None:
         self.starts[image.id] = record
@@ -105,6 +111,11 @@ class _ExportWriter:
                 self.recorder.write_record(start)
             else:
                 self.recorder.process_started(image)
+        thread, seq = record["thread"], record["seq"]
+        name = image.thread_name(thread, seq)
+        if name is not None and self.named.get((image.id, thread)) != name:
+            self.named[(image.id, thread)] = name
+            self.recorder.threads_named(image, [(thread, seq, name)])
         self.recorder.write_record(record)
         self.count += 1
 

@@ -1,6 +1,6 @@
-"""The records of a recording: ``process``, ``event``, ``dropped`` and ``exit``, and,
-when rules are loaded, ``alert`` and ``suppressed`` (see the README for their fields),
-and the two encodings' names."""
+"""The records of a recording: ``process``, ``thread``, ``event``, ``dropped`` and
+``exit``, and, when rules are loaded, ``alert`` and ``suppressed`` (see the README for
+their fields), and the two encodings' names."""
 
 from __future__ import annotations
 
@@ -48,6 +48,11 @@ def event_record(pid: int, event: list[Any]) -> dict[str, Any]:
     if stack is not None:
         record["stack"] = stack
     return record
+
+
+def thread_record(pid: int, thread: int, seq: int, name: str) -> dict[str, Any]:
+    """A thread's name, for its events from ``seq`` on; before the first of them."""
+    return {"type": "thread", "pid": pid, "thread": thread, "seq": seq, "name": name}
 
 
 def dropped_record(pid: int, count: int) -> dict[str, Any]:

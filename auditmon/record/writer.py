@@ -14,7 +14,8 @@ Two encodings of the same records:
   ``auditmon.ingest``) rather than re-encoding the decoded batch, which would cost about
   as much as decoding it; it packs only when those bytes are not available.
 
-Records: ``process`` (before that pid's events), ``event``, ``dropped`` and ``exit``;
+Records: ``process`` (before that pid's events), ``thread`` (a thread's name, before
+the events that need it), ``event``, ``dropped`` and ``exit``;
 see the README for their fields.  JSON cannot hold every value an event carries, so
 ``to_json`` renders the others as small tagged objects (``{"$bytes": ...}`` and so on);
 ``from_json`` reverses it.  JSON Lines are written a batch at a time by orjson, to the
@@ -42,6 +43,7 @@ from auditmon.record.records import (
     is_jsonl,
     process_record,
     suppressed_record,
+    thread_record,
 )
 
 
@@ -101,6 +103,10 @@ class Recorder:
             write(raw)
         else:  # one record per batch: a single C-level pack
             self._write({"type": "events", "pid": pid, "events": events})
+
+    def threads_named(self, process: Process, names: list[tuple[int, int, str]]) -> None:
+        for thread, seq, name in names:
+            self._write(thread_record(process.pid, thread, seq, name))
 
     def dropped(self, process: Process, count: int) -> None:
         self._write(dropped_record(process.pid, count))
@@ -183,6 +189,10 @@ class Spool(Recorder):
         if not self._full():
             super().events(process, events, raw)
             self.written += len(events)
+
+    def threads_named(self, process: Process, names: list[tuple[int, int, str]]) -> None:
+        if not self._full():
+            super().threads_named(process, names)
 
     def dropped(self, process: Process, count: int) -> None:
         if not self._full():

@@ -119,6 +119,10 @@ class ReplayFeed:
             self._unreached(intake, record)
         elif kind == "process":
             self._open(intake, record["pid"], record)
+        elif kind == "thread" and record.get("pid") in self._processes:
+            thread, seq, name = record.get("thread"), record.get("seq"), record.get("name")
+            if type(thread) is int and type(seq) is int and type(name) is str:
+                ledger.threads(self._processes[record["pid"]], [(thread, seq, name)])
         elif kind == "dropped" and record["pid"] in self._processes:
             ledger.dropped(self._processes[record["pid"]], record["count"])
         elif kind == "exit" and record.get("status") == NOT_MONITORED:

@@ -83,6 +83,7 @@ def _subject(session: Session, entry: EventStats, occurrence: Occurrence) -> Sub
         occurrence.time,
         occurrence.thread,
         session.lineage,
+        seq=occurrence.seq,
         alerts=session.alerts.lookup,
     )
 

@@ -314,11 +314,18 @@ def _latest(session: Session, found: list[EntryMatch], query: Filter) -> tuple[t
                 best = (entry.last_args, entry.last_time)
             continue
         process = entry.process
-        for _seq, when, thread, name, args, _stack in reversed(entry.raw):
+        for seq, when, thread, name, args, _stack in reversed(entry.raw):
             if when < best[1]:
                 break
             subject = Subject(
-                name, args, process, when, thread, session.lineage, alerts=session.alerts.lookup
+                name,
+                args,
+                process,
+                when,
+                thread,
+                session.lineage,
+                seq=seq,
+                alerts=session.alerts.lookup,
             )
             if query.holds(subject):
                 best = (tuple(args), when)

@@ -7,7 +7,8 @@ A field reads a ``Subject``.  Where the subject does not carry what the field ne
 Names:
 
 * the event: ``event`` (also ``name``, ``evt.name``), ``category`` (``cat``), ``risk``
-  (of this occurrence: an ``open`` for writing is a warning), ``thread``;
+  (of this occurrence: an ``open`` for writing is a warning), ``thread`` (its ident)
+  and ``thread.name`` (its ``threading`` name, where the agent could tell it);
 * its arguments: by position ``arg0``, ``arg1``… (``evt.arg[0]``), by the catalog's
   names (``path``, ``mode``…; ``arg.NAME`` where a name is also a process field), and
   ``args``, all of them as one text;
@@ -274,6 +275,13 @@ def _age(subject: Subject) -> Any:
     return subject.time - subject.process.start
 
 
+def _thread_name(subject: Subject) -> Any:
+    """The name the agent sent for the event's thread (none where it could not tell)."""
+    if subject.thread is None:
+        return UNKNOWN
+    return subject.process.thread_name(subject.thread, subject.seq)
+
+
 def _program(process: Process) -> str:
     first = process.argv[0] if process.argv else process.executable
     return os.path.basename(first)
@@ -291,6 +299,7 @@ def _register(names: Sequence[str], read: Callable[[Subject], Any], **kwargs: An
 _register(("event", "name", "evt.name"), lambda s: s.name)
 _register(("risk", "evt.risk"), _read_risk, ordered=RISK_LEVELS)
 _register(("thread", "evt.thread"), lambda s: s.thread if s.thread is not None else UNKNOWN)
+_register(("thread.name", "evt.thread.name"), _thread_name)
 _register(("args", "evt.args"), _all_args, needs="args")
 _register(("pid", "proc.pid"), lambda s: s.process.pid)
 _register(("ppid", "proc.ppid"), lambda s: s.process.ppid)

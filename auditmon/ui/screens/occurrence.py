@@ -40,7 +40,8 @@ class OccurrenceScreen(MonitorScreen):
         names = self.catalog.arg_names(o.event, len(o.args))
         body = Text()
         body.append(o.event, style="bold")
-        body.append(f"   pid {o.pid}  seq {o.seq}  thread {o.thread}  {clock_text(o.time)}\n\n")
+        thread = f"{o.thread_name} ({o.thread})" if o.thread_name else str(o.thread)
+        body.append(f"   pid {o.pid}  seq {o.seq}  thread {thread}  {clock_text(o.time)}\n\n")
         body.append("Arguments\n", style="bold underline")
         for name, value in zip(names, o.args):
             body.append(f"{name} = ", style="bold")

@@ -56,7 +56,7 @@ class OccurrenceTable(KeptCursorTable):
                     (
                         clock_text(o.time),
                         str(o.pid),
-                        str(o.thread),
+                        o.thread_name or str(o.thread),
                         o.event,
                         Text(arguments_text(o, catalog), no_wrap=True, overflow="ellipsis"),
                     ),
