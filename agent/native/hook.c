@@ -33,7 +33,7 @@ invariant_tsc(void)
 
 /* An event's time: the clock, or, where the time-stamp counter runs at a constant rate
    and has advanced fewer than CLOCK_REUSE_TICKS since the last read, that read again.
-   Reading the counter is cheaper than reading the clock (docs/benchmarks.md), and a
+   Reading the counter is cheaper than reading the clock, and a
    dense stream of events pays for the clock once a microsecond or so; a time is at most
    that much early (a double holds an epoch time to a quarter of a microsecond anyway).
    Called under the GIL.  A counter behind the last read (another core's, or a forked
