@@ -24,8 +24,10 @@
 #include "encode.c"       /* already summarised values: plain data, Cut, Described, BigInt */
 #include "describe.c"     /* descriptions of classes, instances, functions, code, frames */
 #include "summarize.c"    /* summaries of the common exact types, the fallback to Python */
+#include "threads.c"      /* thread names, sent with a thread's first event */
 #include "hook.c"         /* the audit hook: time, decision, encoding, flush events */
-#include "link.c"         /* run mode: the socket, the writer thread, exit and fork */
+#include "connect.c"      /* run mode's socket: out of the target's way, whole sends */
+#include "link.c"         /* run mode: the link, the writer thread, exit and fork */
 #include "agent_type.c"   /* the Agent type and its methods */
 #include "adopt.c"        /* run mode started from C until the Python side adopts it */
 #include "start.c"        /* run mode started from C: start_run() and what it reads */

@@ -1,0 +1,138 @@
+/* Run mode's socket: connecting to the monitor from a descriptor moved out of the
+ * target's way (programs count on the lowest free numbers as theirs), and sending whole
+ * messages, in as few system calls as the socket takes.  Part of module.c's
+ * translation unit, before link.c, which uses these.
+ */
+static int
+send_all(int fd, const char *p, Py_ssize_t n)
+{
+    while (n > 0) {
+        ssize_t sent = send(fd, p, (size_t)n, MSG_NOSIGNAL);
+        if (sent < 0) {
+            if (errno == EINTR)
+                continue;
+            return -1;
+        }
+        p += sent;
+        n -= sent;
+    }
+    return 0;
+}
+
+/* The parts in order, in as few system calls as the socket takes them: each send wakes
+   the monitor, which shares the machine with the target. */
+static int
+send_parts(int fd, struct iovec *parts, int n)
+{
+    while (n > 0 && parts->iov_len == 0) {
+        parts++;
+        n--;
+    }
+    while (n > 0) {
+        struct msghdr msg;
+        memset(&msg, 0, sizeof msg);
+        msg.msg_iov = parts;
+        msg.msg_iovlen = (size_t)n;
+        ssize_t sent = sendmsg(fd, &msg, MSG_NOSIGNAL);
+        if (sent < 0) {
+            if (errno == EINTR)
+                continue;
+            return -1;
+        }
+        while (n > 0 && (size_t)sent >= parts->iov_len) {
+            sent -= (ssize_t)parts->iov_len;
+            parts++;
+            n--;
+        }
+        if (n > 0) {
+            parts->iov_base = (char *)parts->iov_base + sent;
+            parts->iov_len -= (size_t)sent;
+        }
+    }
+    return 0;
+}
+
+/* The lowest free number at or above floor for fd (close-on-exec), fd closed; -1 where
+   none is free up there (errno EINVAL where floor is at or above the soft limit). */
+static int
+dup_at_or_above(int fd, int floor)
+{
+    int moved = fcntl(fd, F_DUPFD_CLOEXEC, floor);
+    if (moved >= 0)
+        close(fd);
+    return moved;
+}
+
+/* fd, moved out of the target's way.  Programs take the lowest free descriptors and
+   count on them as theirs (pass_fds, a child listing its own, closerange up to the
+   soft RLIMIT_NOFILE), so the agent's go at or above the soft limit, where open()
+   never puts one and scans bounded by the limit never look: the limit is raised for
+   the moment of the dup (the hard one too where it leaves no room and the process may,
+   as root in a container often may) and put back.  Where that can't be (a soft limit
+   past FD_HIGHEST, whose descriptor table would be too large, or no permission), as
+   high as fits under the soft limit: at FD_FLOOR, halved while the limit is lower.  The
+   same rule as transport.out_of_the_way on the Python side: change both.  fd itself
+   where nothing better is free. */
+static int
+out_of_the_way(int fd)
+{
+    struct rlimit limit;
+    if (getrlimit(RLIMIT_NOFILE, &limit) == 0 && limit.rlim_cur <= FD_HIGHEST) {
+        rlim_t floor = limit.rlim_cur > FD_FLOOR ? limit.rlim_cur : FD_FLOOR;
+        struct rlimit raised = {floor + FD_ROOM, limit.rlim_max};
+        if (raised.rlim_max < raised.rlim_cur)
+            raised.rlim_max = raised.rlim_cur;
+        if (setrlimit(RLIMIT_NOFILE, &raised) == 0) {
+            int moved = dup_at_or_above(fd, (int)floor);
+            setrlimit(RLIMIT_NOFILE, &limit);
+            if (moved >= 0)
+                return moved;
+        }
+    }
+    for (int floor = FD_FLOOR; floor >= FD_FLOOR_MIN && fd < floor; floor /= 2) {
+        int moved = dup_at_or_above(fd, floor);
+        if (moved >= 0)
+            return moved;
+        if (errno != EINVAL && errno != EMFILE)
+            break;
+    }
+    return fd;
+}
+
+static int
+connect_monitor(const char *path, const char *hello, Py_ssize_t hello_len)
+{
+    struct sockaddr_un addr;
+    memset(&addr, 0, sizeof addr);
+    addr.sun_family = AF_UNIX;
+    size_t n = strlen(path);
+    if (n >= sizeof addr.sun_path) {
+        errno = ENAMETOOLONG;
+        return -1;
+    }
+    memcpy(addr.sun_path, path, n + 1);
+    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        return -1;
+    fd = out_of_the_way(fd);
+    struct ucred cred;
+    socklen_t len = sizeof cred;
+    int r;
+    do
+        r = connect(fd, (struct sockaddr *)&addr, sizeof addr);
+    while (r < 0 && errno == EINTR);
+    if (r == 0 && getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) == 0
+        && cred.uid != getuid()) {
+        errno = EPERM; /* the monitor runs as another user: it gets nothing */
+        r = -1;
+    }
+    if (r == 0)
+        r = send_all(fd, hello, hello_len);
+    if (r < 0) {
+        int saved = errno;
+        close(fd);
+        errno = saved;
+        return -1;
+    }
+    return fd;
+}
