@@ -16,6 +16,8 @@ from setuptools.command.build_ext import build_ext
 NATIVE = "agent/native"  # relative: setuptools wants the sources so
 PRELOAD = "agent/preload/preload.c"  # includes the other parts of agent/preload/
 PRELOAD_LIBRARY = "auditmon-preload.so"  # constants.py's PRELOAD_LIBRARY
+INJECT = "agent/inject/inject.c"
+INJECT_LIBRARY = "auditmon-inject.so"  # constants.py's INJECT_LIBRARY
 PARTS = sorted(
     p.name for p in (Path(__file__).parent / NATIVE).iterdir() if p.suffix in (".c", ".h")
 )
@@ -32,18 +34,24 @@ def sources_digest():
 
 
 class BuildWithPreload(build_ext):
-    """Also build the preload library (agent/preload/), a plain shared library that is
-    no Python module: beside the extension, in the agent's directory.  Optional like
-    the extension: where it can't be built, ``auditmon run`` goes without it (and says
-    which children it then cannot reach)."""
+    """Also build the preload library (agent/preload/) and the injection library
+    (agent/inject/), plain shared libraries that are no Python modules: beside the
+    extension, in the agent's directory.  Optional like the extension: where the first
+    can't be built, ``auditmon run`` goes without it (and says which children it then
+    cannot reach); without the second, ``auditmon attach`` reaches only processes
+    started with the agent."""
 
     def run(self) -> None:
         super().run()
         target = Path(self.get_ext_fullpath("auditmon._agent._auditmon_native")).parent
-        output = target / PRELOAD_LIBRARY
+        self.library(PRELOAD, target / PRELOAD_LIBRARY)
+        self.library(INJECT, target / INJECT_LIBRARY, extra=("pthread",))
+
+    def library(self, main: str, output: Path, extra: tuple[str, ...] = ()) -> None:
         sources = [
-            Path(PRELOAD),
-            *Path(PRELOAD).parent.glob("*.[ch]"),
+            Path(main),
+            *Path(main).parent.glob("*.[ch]"),
+            *Path(PRELOAD).parent.glob("*.h"),
             Path(NATIVE) / "constants.h",
         ]
         if not self.force and output.exists():
@@ -52,7 +60,7 @@ class BuildWithPreload(build_ext):
                 return
         try:
             objects = self.compiler.compile(
-                [PRELOAD],
+                [main],
                 output_dir=self.build_temp,
                 extra_postargs=[
                     "-fPIC",
@@ -61,9 +69,9 @@ class BuildWithPreload(build_ext):
                     "-Werror=implicit-function-declaration",
                 ],
             )
-            self.compiler.link_shared_object(objects, str(output), libraries=["dl"])
+            self.compiler.link_shared_object(objects, str(output), libraries=["dl", *extra])
         except Exception as error:  # noqa: BLE001 -- optional, as the extension
-            self.warn(f"the preload library was not built: {error}")
+            self.warn(f"{output.name} was not built: {error}")
 
 
 setup(

@@ -25,6 +25,35 @@ def start(agent_dir, early):
     _load_package(agent_dir).start_from_environment(early)
 
 
+def inject(agent_dir, settings, outcome):
+    """Start the agent in attach mode in a process that is already running (the
+    injection library's thread calls this with the GIL: ``auditmon attach`` on a process
+    started without auditmon).  ``settings``: ``KEY=VALUE`` lines, the attach settings
+    ``auditmon env`` would have given it; ``outcome``: the file that tells the monitor
+    how it went."""
+    environ = dict(line.split("=", 1) for line in settings.splitlines() if "=" in line)
+    try:
+        if environ.get("AUDITMON_AGENT") != "python":
+            _load_extension(agent_dir)
+        package = _load_package(agent_dir)
+        package.start_injected(agent_dir, environ, lambda said: _write(outcome, said + "\n"))
+    except Exception as error:  # everything: nothing may escape into the target
+        _write(outcome, "error: %s: %s\n" % (type(error).__name__, error))
+
+
+def _write(path, text):
+    """``text`` to ``path`` whole, for a reader that waits for the file (0600)."""
+    import posix
+
+    temporary = path + ".tmp"
+    fd = posix.open(temporary, posix.O_WRONLY | posix.O_CREAT | posix.O_TRUNC, 0o600)
+    try:
+        posix.write(fd, text.encode("utf-8", "surrogateescape"))
+    finally:
+        posix.close(fd)
+    posix.rename(temporary, path)
+
+
 def _load_extension(agent_dir):
     """The agent's C extension, where it was built for this interpreter, else None."""
     import _frozen_importlib

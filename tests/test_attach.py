@@ -174,7 +174,7 @@ def test_bad_pids_get_one_line_and_status_2(runtime_dir):
         ("999999999", "no process with PID 999999999"),
         (str(os.getpid()), "has no auditmon agent"),
     ):
-        result = cli(runtime_dir, "attach", pid)
+        result = cli(runtime_dir, "attach", "--no-inject", pid)  # (test_inject.py: without)
         assert result.returncode == 2
         assert result.stderr.count("\n") == 1 and expected in result.stderr, result.stderr
         assert "Traceback" not in result.stderr

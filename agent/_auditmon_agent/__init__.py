@@ -6,6 +6,7 @@ the monitored program, whose interpreter may have none of auditmon's dependencie
 
 import os
 import sys
+from _thread import get_ident as _get_ident
 
 
 def start_from_environment(early=None):
@@ -22,6 +23,40 @@ def start_from_environment(early=None):
 
     core.start(config, early)
     return True
+
+
+def start_injected(agent_dir, settings, report):
+    """Start the agent in attach mode in a process already running (``settings``: the
+    ``AUDITMON_*`` values ``auditmon env`` gives), and ``report`` how it went in one
+    line, as the agent's own doing (unrecorded).
+
+    The process's environment gets the same settings, and the agent's directory at the
+    front of ``PYTHONPATH``, so that the Python processes it starts from now on carry the
+    agent too, as under ``auditmon env``.  An agent already running is left as it is."""
+    from . import core
+    from .config import Config
+    from .constants import ENV_MODE, MODE_ATTACH
+
+    tid = _get_ident()
+    if core.AGENT.installed:
+        core.AGENT.hush(tid)
+        try:
+            report("ok: the agent was already running")
+        finally:
+            core.AGENT.unhush(tid)
+        return
+    config = Config(dict(settings, **{ENV_MODE: MODE_ATTACH}))
+    core.start(config, None)  # its hook is added last: it sees none of the start
+    core.AGENT.hush(tid)  # what this thread does next is the agent's own
+    try:
+        for key, value in settings.items():
+            os.environ[key] = value
+        paths = [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p]
+        if agent_dir not in paths:
+            os.environ["PYTHONPATH"] = os.pathsep.join([agent_dir] + paths)
+        report("ok: %s agent" % ("native" if core.AGENT.native is not None else "python"))
+    finally:
+        core.AGENT.unhush(tid)
 
 
 def is_auditmon_itself():

@@ -101,6 +101,10 @@ EARLY_EVENTS = "auditmon.early_events"
 # dropped (an embedded interpreter may never start it: what is kept stays bounded).
 EARLY_MAX = 4096
 
+# -- the injection library (agent/inject/): ``auditmon attach`` on a process without agent --
+# Its file, beside the preload library; gdb loads it into the target (inject.c).
+INJECT_LIBRARY = "auditmon-inject.so"
+
 # -- never monitored -----------------------------------------------------------------------
 # auditmon's own processes: a command of this name, or ``-m`` this package (or one of its
 # modules).  The check itself exists twice: __init__.is_auditmon_itself and the

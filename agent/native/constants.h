@@ -58,6 +58,7 @@
 #define BOOTSTRAP_MODULE "_auditmon_bootstrap"
 #define EARLY_EVENTS "auditmon.early_events"
 #define EARLY_MAX 4096
+#define INJECT_LIBRARY "auditmon-inject.so"
 #define AUDITMON_COMMAND "auditmon"
 
 /* The constant called name, as a new object (the module's __getattr__ gives them as
@@ -173,6 +174,8 @@ shared_constant(const char *name)
         return PyUnicode_FromString(EARLY_EVENTS);
     if (strcmp(name, "EARLY_MAX") == 0)
         return PyLong_FromLong(EARLY_MAX);
+    if (strcmp(name, "INJECT_LIBRARY") == 0)
+        return PyUnicode_FromString(INJECT_LIBRARY);
     if (strcmp(name, "AUDITMON_COMMAND") == 0)
         return PyUnicode_FromString(AUDITMON_COMMAND);
     return NULL;

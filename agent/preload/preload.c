@@ -49,6 +49,7 @@
 
 #include "../native/constants.h" /* the values shared with the agent (no Python.h here) */
 #include "python_api.h"
+#include "bootstrap.h"
 #include "early.c"
 
 /* Exported, yet bound to this copy's own definition from within it (protected). */
@@ -112,33 +113,14 @@ after_failure(void)
     return 0;
 }
 
-/* _auditmon_bootstrap.py's start(agent_dir, early), its code run in a namespace of its
-   own (nothing of it stays in sys.modules), its bytecode cached as imports cache it. */
+/* _auditmon_bootstrap.py's start(agent_dir, early) (bootstrap.h). */
 static void
 run_bootstrap(const char *directory, PyObject *early)
 {
-    char path[PATH_MAX];
-    if (snprintf(path, sizeof path, "%s/%s.py", directory, BOOTSTRAP_MODULE)
-        >= (int)sizeof path)
-        return;
-    PyObject *external = py.ImportModule("_frozen_importlib_external"); /* loaded */
-    PyObject *builtins = external ? py.ImportModule("builtins") : NULL;
-    PyObject *loader = builtins ? py.CallMethod(external, "SourceFileLoader", "ss",
-                                                BOOTSTRAP_MODULE, path)
-                                : NULL;
-    PyObject *code = loader ? py.CallMethod(loader, "get_code", "s", BOOTSTRAP_MODULE) : NULL;
-    PyObject *names = code ? py.DictNew() : NULL;
-    PyObject *name = names ? py.BuildValue("s", BOOTSTRAP_MODULE) : NULL;
-    PyObject *file = name ? py.BuildValue("s", path) : NULL;
-    PyObject *done = NULL, *started = NULL;
-    if (file != NULL && py.DictSetItemString(names, "__builtins__", builtins) == 0
-        && py.DictSetItemString(names, "__name__", name) == 0
-        && py.DictSetItemString(names, "__file__", file) == 0)
-        done = py.EvalCode(code, names, names);
-    PyObject *start = done ? py.DictGetItemString(names, "start") : NULL;
-    if (start != NULL)
-        started = py.CallFunction(start, "sO", directory, early);
-    PyObject *held[] = {started, done, file, name, names, code, loader, builtins, external};
+    PyObject *names;
+    PyObject *start = bootstrap_function(directory, "start", &names);
+    PyObject *started = start ? py.CallFunction(start, "sO", directory, early) : NULL;
+    PyObject *held[] = {started, start, names};
     for (size_t i = 0; i < sizeof held / sizeof *held; i++)
         if (held[i] != NULL)
             py.DecRef(held[i]);

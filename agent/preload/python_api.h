@@ -114,7 +114,7 @@ python_api_found(void)
 
 /* Whether the event comes from the main interpreter (with a thread state, so the GIL
    held): sub-interpreters are left alone, as by the agent. */
-static int
+static inline int
 in_main_interpreter(void)
 {
     void *tstate = py.ThreadStateUnchecked();

@@ -1,8 +1,10 @@
-"""``auditmon attach PID``: follow a process started with the agent's attach settings."""
+"""``auditmon attach PID``: follow a Python process; one started without auditmon gets
+the agent first (``sources.inject``)."""
 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import time
 
@@ -11,14 +13,19 @@ from auditmon.commands.alerting import Alerting, add_rule_options, prepare
 from auditmon.commands.run import add_ui_options
 from auditmon.console.summary import print_summary
 from auditmon.monitor.headless import Monitor, catching_interrupts, problem
-from auditmon.sources.attach import AttachError, AttachFeed, connect
+from auditmon.protocol import agent_constants
+from auditmon.sources.attach import AttachError, AttachFeed, NoAgent, connect
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
         "attach",
-        help="attach to a process started with `auditmon env`",
-        description="Connect to PID's agent and record until Ctrl-C, --duration or its exit.",
+        help="attach to a running Python process",
+        description=(
+            "Connect to PID's agent and record until Ctrl-C, --duration or its exit. A "
+            "process started without auditmon gets the agent first, through gdb "
+            "(its events are recorded from then on)."
+        ),
     )
     parser.add_argument("--headless", action="store_true", help="no UI: summary on stderr")
     parser.add_argument(
@@ -27,6 +34,18 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="write every record to FILE (.jsonl: JSON Lines; otherwise msgpack)",
     )
     parser.add_argument("--duration", type=float, metavar="SECONDS", help="detach after SECONDS")
+    parser.add_argument(
+        "--no-inject",
+        action="store_true",
+        help="only attach to a process that runs the agent already (never use gdb)",
+    )
+    parser.add_argument(
+        "--patience",
+        type=float,
+        default=10.0,
+        metavar="SECONDS",
+        help="how long to wait for a safe point to bring the agent in (default 10)",
+    )
     add_ui_options(parser)
     add_rule_options(parser)
     parser.add_argument("pid", type=int, metavar="PID")
@@ -48,7 +67,7 @@ def _attach(args: argparse.Namespace, alerting: Alerting, live: bool) -> int:
     # The agent's stack settings were fixed when the process started (``auditmon env``):
     # alerts point at a line only where it captures stacks of the watched events.
     try:
-        sock = connect(args.pid, protocol.REQUEST_STREAM)
+        sock = _connect_or_inject(args)
     except AttachError as error:
         problem(f"auditmon attach: {error}")
         return 2
@@ -81,6 +100,26 @@ def _attach(args: argparse.Namespace, alerting: Alerting, live: bool) -> int:
             problem(f"auditmon: process {args.pid} disconnected")
     print_summary(monitor.session)
     return alerting.status(monitor.session.alerts, 0, problem)
+
+
+def _connect_or_inject(args: argparse.Namespace):
+    """A connection to PID's agent; where it has none, the agent injected first."""
+    try:
+        return connect(args.pid, protocol.REQUEST_STREAM)
+    except NoAgent:
+        if args.no_inject:
+            raise
+    from auditmon.sources.inject import inject
+
+    passed = {agent_constants.ENV_MODE, agent_constants.ENV_SOCKET}
+    settings = {
+        key: value
+        for key, value in os.environ.items()
+        if key.startswith("AUDITMON_") and key not in passed
+    }
+    said = inject(args.pid, settings, patience=args.patience)
+    problem(f"auditmon attach: the agent is in process {args.pid} ({said.removeprefix('ok: ')})")
+    return connect(args.pid, protocol.REQUEST_STREAM, timeout=args.patience)
 
 
 def attach_live(args: argparse.Namespace, sock, alerting: Alerting) -> int:

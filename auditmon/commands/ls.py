@@ -10,14 +10,36 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from auditmon.sources.attach import attachable
+from auditmon.sources.attach import Attachable, attachable
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
         "ls", help="list attachable processes", description="List this user's attachable processes."
     )
+    parser.add_argument(
+        "--all",
+        action="store_true",
+        help="also list this user's other Python processes (attach brings the agent in)",
+    )
     parser.set_defaults(func=run)
+
+
+def _without_agent(listed: set[int]) -> list[Attachable]:
+    """This user's Python processes that run no agent yet."""
+    import psutil
+
+    from auditmon.sources.inject import python_processes
+
+    rows = []
+    for process in python_processes(listed):
+        try:
+            command = " ".join(process.cmdline()) or process.name()
+            started = process.create_time()
+        except psutil.Error:
+            continue
+        rows.append(Attachable(process.pid, command, started, None, None, agent=False))
+    return sorted(rows, key=lambda row: row.pid)
 
 
 def uptime_text(seconds: float) -> str:
@@ -29,11 +51,14 @@ def uptime_text(seconds: float) -> str:
 
 def run(args: argparse.Namespace) -> int:
     rows = attachable()
+    if args.all:
+        rows += _without_agent({row.pid for row in rows})
     # Piped output keeps one process per line, whatever the width, for grep and awk.
     console = Console() if sys.stdout.isatty() else Console(width=10_000)
     if not rows:
         console.print(
-            'No attachable processes. Start one in a shell prepared with: eval "$(auditmon env)"',
+            "No attachable processes. Start one in a shell prepared with: "
+            'eval "$(auditmon env)"' + ("" if args.all else ", or see `auditmon ls --all`"),
             highlight=False,
         )
         return 0
@@ -48,8 +73,10 @@ def run(args: argparse.Namespace) -> int:
         table.add_column(column, justify=justify, overflow="fold")
     now = time.time()
     for row in rows:
-        events = f"{row.events:,}" if row.events is not None else "?"
+        events = f"{row.events:,}" if row.events is not None else "?" if row.agent else "-"
         attached = row.error or ("yes" if row.attached else "no")
+        if row.agent is False:
+            attached = "no agent yet"
         table.add_row(
             str(row.pid), Text(row.command), uptime_text(now - row.started), events, attached
         )

@@ -24,6 +24,10 @@ class AttachError(Exception):
     """A one-line reason why a process can't be attached to."""
 
 
+class NoAgent(AttachError):
+    """The process runs no agent (it was started without auditmon)."""
+
+
 def socket_path(pid: int) -> Path:
     return runtime_dir() / f"{pid}.sock"
 
@@ -48,7 +52,7 @@ def connect(pid: int, request: bytes, timeout: float = 2.0) -> socket.socket:
     path = socket_path(pid)
     hint = 'start it in a shell prepared with: eval "$(auditmon env)"'
     if not path.exists():
-        raise AttachError(f"process {pid} ({shorten(name, 60)}) has no auditmon agent; {hint}")
+        raise NoAgent(f"process {pid} ({shorten(name, 60)}) has no auditmon agent; {hint}")
     sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     sock.settimeout(timeout)
     try:
@@ -77,6 +81,7 @@ class Attachable:
     events: int | None
     attached: bool | None
     error: str | None = None
+    agent: bool = True  # False: a Python process started without auditmon (ls --all)
 
 
 def status(pid: int, timeout: float = 2.0) -> dict[str, Any]:

@@ -1,0 +1,207 @@
+"""Bringing the agent into a Python process that was started without it, so that
+``auditmon attach PID`` works on any CPython 3.8+ process of this user.
+
+As memray's attach does: a debugger (gdb) stops the target at a safe point, loads a
+small library (agent/inject/inject.c) and calls it; the library starts a thread that
+takes the GIL and starts the agent in attach mode (``_auditmon_bootstrap.inject``), and
+the debugger leaves at once (gdb_inject.py says how it picks the point).  The agent then
+listens where ``auditmon env``'s agents listen, and attaching goes on as for them.
+
+Every reason it can't be done is found first, and said in one line with the remedy:
+another user's process, another pid or mount namespace, ptrace forbidden, no gdb, not a
+CPython 3.8+.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+
+import psutil
+
+from auditmon.agentpath import agent_dir
+from auditmon.protocol import agent_constants as _agent
+from auditmon.sources.attach import AttachError
+from auditmon.sources.environment import MODE, runtime_dir
+
+SCRIPT = Path(__file__).with_name("gdb_inject.py")
+_LIBPYTHON = re.compile(r"libpython3\.(\d+)")
+_PTRACE_SCOPE = Path("/proc/sys/kernel/yama/ptrace_scope")
+
+
+def injection_library() -> Path | None:
+    """The injection library beside the agent; None where it was not built."""
+    library = agent_dir() / _agent.INJECT_LIBRARY
+    return library if library.is_file() else None
+
+
+def check_injectable(pid: int) -> None:
+    """Raise AttachError, with the remedy, where the agent can't be brought into ``pid``."""
+    try:
+        process = psutil.Process(pid)
+        owner = process.uids().real
+    except psutil.NoSuchProcess:
+        raise AttachError(f"no process with PID {pid}") from None
+    except psutil.AccessDenied:
+        raise AttachError(f"process {pid} belongs to another user") from None
+    if owner != os.getuid():
+        raise AttachError(
+            f"process {pid} belongs to another user (uid {owner}); "
+            "auditmon attaches only to your own processes"
+        )
+    for kind in ("pid", "mnt"):
+        try:
+            theirs = os.readlink(f"/proc/{pid}/ns/{kind}")
+            ours = os.readlink(f"/proc/self/ns/{kind}")
+        except OSError:
+            continue
+        if theirs != ours:
+            raise AttachError(
+                f"process {pid} runs in another {'pid' if kind == 'pid' else 'mount'} "
+                "namespace (a container?); run auditmon inside it"
+            )
+    why = not_cpython(pid)
+    if why is not None:
+        raise AttachError(f"process {pid} {why}")
+    scope = _ptrace_scope()
+    if scope >= 3:
+        raise AttachError(
+            "ptrace is disabled on this machine (kernel.yama.ptrace_scope = 3, "
+            "until the next boot): no debugger can attach"
+        )
+    if scope >= 1 and os.geteuid() != 0 and not _has_cap_sys_ptrace():
+        raise AttachError(
+            f"ptrace is restricted (kernel.yama.ptrace_scope = {scope}): run auditmon "
+            "as root, give it CAP_SYS_PTRACE, or allow it with "
+            "`sudo sysctl kernel.yama.ptrace_scope=0`"
+        )
+    if shutil.which("gdb") is None:
+        raise AttachError(
+            "attaching to a process started without auditmon needs gdb "
+            "(Debian and Ubuntu: apt install gdb; Fedora: dnf install gdb)"
+        )
+    if injection_library() is None:
+        raise AttachError(
+            "the injection library was not built (no C compiler at install time); "
+            "reinstall auditmon where one is present"
+        )
+
+
+def not_cpython(pid: int) -> str | None:
+    """Why ``pid`` is not a CPython 3.8+ process, or None where it is one: its
+    executable is ``python3.X``, or it has ``libpython3.X`` mapped."""
+    try:
+        maps = Path(f"/proc/{pid}/maps").read_text(errors="replace")
+        executable = os.path.basename(os.readlink(f"/proc/{pid}/exe"))
+    except OSError:
+        return "cannot be inspected (is it still running?)"
+    versions = {int(m) for m in _LIBPYTHON.findall(maps)}
+    named = re.fullmatch(r"python3?(?:\.(\d+))?", executable)
+    if named and named.group(1):
+        versions.add(int(named.group(1)))
+    if not versions and not named:
+        return f"is not a Python process ({executable})"
+    if versions and max(versions) < 8:
+        return "runs a Python older than 3.8, which has no audit hooks"
+    return None
+
+
+def python_processes(exclude: set[int]) -> list[psutil.Process]:
+    """This user's other CPython 3.8+ processes, for ``auditmon ls --all``: those an
+    attach would bring the agent into (``exclude``: the PIDs listed already)."""
+    found = []
+    for process in psutil.process_iter(["pid", "uids"]):
+        try:
+            if process.pid in exclude or process.pid == os.getpid():
+                continue
+            if process.info["uids"] is None or process.info["uids"].real != os.getuid():
+                continue
+        except psutil.Error:
+            continue
+        if not_cpython(process.pid) is None:
+            found.append(process)
+    return found
+
+
+def _ptrace_scope() -> int:
+    try:
+        return int(_PTRACE_SCOPE.read_text().strip())
+    except (OSError, ValueError):
+        return 0
+
+
+def _has_cap_sys_ptrace() -> bool:
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("CapEff:"):
+                return bool(int(line.split()[1], 16) & (1 << 19))
+    except (OSError, ValueError):
+        pass
+    return False
+
+
+def inject(pid: int, settings: dict[str, str], patience: float = 10.0) -> str:
+    """Start the agent in ``pid`` with ``settings`` (attach mode); its one-line outcome
+    (``ok: …``).  Raise AttachError where it could not be done; the process is then
+    left as it was."""
+    check_injectable(pid)
+    library = injection_library()
+    assert library is not None  # check_injectable said so
+    settings = {**settings, MODE: _agent.MODE_ATTACH}
+    settings.setdefault(_agent.ENV_RUNTIME_DIR, str(runtime_dir()))
+    with tempfile.TemporaryDirectory(prefix="auditmon-inject-") as scratch:
+        outcome = Path(scratch) / "outcome"
+        os.chmod(scratch, 0o700)
+        env = {
+            **os.environ,
+            "AUDITMON_INJECT_LIBRARY": str(library),
+            "AUDITMON_INJECT_AGENT_DIR": str(agent_dir()),
+            "AUDITMON_INJECT_SETTINGS": "".join(f"{k}={v}\n" for k, v in settings.items()),
+            "AUDITMON_INJECT_OUTCOME": str(outcome),
+            "AUDITMON_INJECT_PATIENCE": str(patience),
+        }
+        said = _run_gdb(pid, env, patience)
+        if said != "injected":
+            raise AttachError(f"could not bring the agent into process {pid}: {said}")
+        deadline = time.monotonic() + patience
+        while not outcome.exists():
+            if time.monotonic() > deadline:
+                raise AttachError(
+                    f"process {pid} did not let the agent start within {patience:g} s "
+                    "(its main thread holds the GIL in a long call?); it was left as it was"
+                )
+            if not psutil.pid_exists(pid):
+                raise AttachError(f"process {pid} ended while the agent was starting")
+            time.sleep(0.02)
+        text = outcome.read_text(errors="replace").strip()
+    if not text.startswith("ok"):
+        raise AttachError(f"the agent did not start in process {pid}: {text}")
+    return text
+
+
+def _run_gdb(pid: int, env: dict[str, str], patience: float) -> str:
+    """gdb's verdict: ``injected``, or why not."""
+    command = ["gdb", "-p", str(pid), "-batch", "-nx", "-x", str(SCRIPT)]
+    try:
+        result = subprocess.run(
+            command,
+            env=env,
+            stdin=subprocess.DEVNULL,
+            capture_output=True,
+            text=True,
+            timeout=patience + 60,
+            start_new_session=True,  # a Ctrl-C at the monitor is not gdb's to act on
+        )
+    except subprocess.TimeoutExpired:  # run() has killed it; the kernel detaches it
+        return "gdb did not finish"
+    for line in result.stdout.splitlines():
+        if line.startswith("AUDITMON-INJECT: "):
+            state, _, why = line[len("AUDITMON-INJECT: ") :].partition(" ")
+            return state if state == "injected" else f"{state}: {why.strip()}".rstrip(": ")
+    last = (result.stderr.strip().splitlines() or ["no output"])[-1]
+    return f"gdb could not attach ({last})"
