@@ -61,21 +61,37 @@ def test_ls_attach_detach_reattach(ticker, runtime_dir, tmp_path):
     assert "still running (detached)" in result.stderr
     assert ticker.poll() is None, "detaching must not stop the process"
 
-    # While one monitor is attached, ls says so and a second attach is refused.
+    # While one monitor is attached, ls says so and a second monitor joins it.
+    held = tmp_path / "held.jsonl"
     holder = subprocess.Popen(
-        [sys.executable, "-m", "auditmon", "attach", "--duration", "5", str(ticker.pid)],
+        [sys.executable, "-m", "auditmon", "attach", "--headless", "--duration", "4"]
+        + ["--record", str(held), str(ticker.pid)],
         env=clean_env(AUDITMON_RUNTIME_DIR=str(runtime_dir)),
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
     try:
         wait_for_attached(runtime_dir, ticker.pid)
-        second = cli(runtime_dir, "attach", "--duration", "0.5", str(ticker.pid))
-        assert second.returncode == 2
-        assert "already attached" in second.stderr
+        second_record = tmp_path / "second.jsonl"
+        second = cli(
+            runtime_dir,
+            "attach",
+            "--duration",
+            "0.5",
+            "--record",
+            str(second_record),
+            str(ticker.pid),
+        )
+        assert second.returncode == 0, second.stderr
+        second_ticks = ticks(read_jsonl(second_record))
+        assert second_ticks == list(range(second_ticks[0], second_ticks[-1] + 1))
+        assert holder.wait(timeout=30) == 0  # its own --duration: all it was sent is written
     finally:
-        holder.terminate()
-        holder.wait(timeout=10)
+        holder.kill()
+        holder.wait()
+    held_ticks = ticks(read_jsonl(held))  # the first monitor saw all of them too
+    assert set(second_ticks) <= set(held_ticks)
+    assert held_ticks == list(range(held_ticks[0], held_ticks[-1] + 1))
 
     again = tmp_path / "again.jsonl"
     result = cli(

@@ -1,6 +1,10 @@
 """Attach mode's writer: listens on ``<runtime dir>/<pid>.sock``, keeps the most recent
-events in a ring, and streams to at most one attached monitor at a time.
+events in a ring, and streams to every attached monitor: each gets the hello and the
+ring, then the live stream.
 
+Sends never wait: each monitor has a backlog of what it was not yet able to take, and a
+monitor whose backlog is past BACKLOG is not sent the next events, which it is told of as
+dropped (its accounting stays exact); the others, and the target, never wait for it.
 Apart from ``transport`` so that run mode, which every process under ``auditmon run``
 starts in, never loads it.
 """
@@ -9,10 +13,25 @@ import _socket
 import errno
 import os
 import stat
+import time
 from _collections import deque
 
 from . import wire
 from .transport import _Writer, let_go, ours, out_of_the_way, peer_uid
+
+# Bytes a monitor may be behind before events are dropped for it alone.
+BACKLOG = 8 << 20
+
+
+class Monitor(object):
+    """One attached monitor: its socket, what it has yet to take, its drops."""
+
+    def __init__(self, sock, known, reported_drops):
+        self.sock, self.known = sock, known
+        self.backlog = bytearray()
+        self.reported_drops = reported_drops  # the agent's drops it has been told of
+        self.skipped = 0  # events it was not sent, being too far behind
+        self.said_goodbye = False
 
 
 class AttachWriter(_Writer):
@@ -25,19 +44,15 @@ class AttachWriter(_Writer):
         self.ring = deque()  # (count, first_seq, encoded events), oldest first
         self.ring_events = 0
         self.listener = None
-        self.client = None
-        self.listener_known = self.client_known = None  # their identities
+        self.listener_known = None  # its identity
+        self.monitors = []
         self.path = None
 
     def sockets(self):
-        return [
-            (sock, known)
-            for sock, known in (
-                (self.listener, self.listener_known),
-                (self.client, self.client_known),
-            )
-            if sock is not None
-        ]
+        found = [(m.sock, m.known) for m in self.monitors]
+        if self.listener is not None:
+            found.append((self.listener, self.listener_known))
+        return found
 
     def start(self):
         """Listen before the thread starts, from the starting thread: the descriptors
@@ -46,6 +61,7 @@ class AttachWriter(_Writer):
         import select  # attach mode only: run mode never pays for it
 
         self.poll, self.readable_bits = select.poll, select.POLLIN
+        self.writable_bits = select.POLLOUT
         self.listener, self.listener_known = listen(self.config.runtime_dir, self.pid)
         self.path = socket_path(self.config.runtime_dir, self.pid)
         try:
@@ -60,29 +76,30 @@ class AttachWriter(_Writer):
                 readable = self.wait_readable()
                 if self.listener.fileno() in readable:
                     self.accept()
-                if self.client is not None and self.client.fileno() in readable:
-                    self.check_client()
+                for monitor in list(self.monitors):
+                    if monitor.sock.fileno() in readable:
+                        self.check_monitor(monitor)
                 with self.io:
                     self.move_and_send()
             if not self.abandoned:
-                with self.io:
-                    self.move_and_send()
-                    if self.client is not None and not self.said_goodbye:
-                        self.send(self.goodbye_message())
+                self.flush_from_caller(final=False)
         finally:
             self.unlink()
             if self.abandoned:
-                self.drop_client()
+                for monitor in list(self.monitors):
+                    self.drop(monitor)
 
     def wait_readable(self):
-        """The descriptors of the agent's sockets that have something to read (or have
-        hung up), after at most an interval.  poll(), not select(): they sit above the
-        soft RLIMIT_NOFILE, which may be above FD_SETSIZE."""
+        """The descriptors of the agent's sockets that have something to read, have hung
+        up or (with a backlog) can take more, after at most an interval.  poll(), not
+        select(): they sit above the soft RLIMIT_NOFILE, which may be above FD_SETSIZE."""
         poller = self.poll()
-        for sock in (self.listener, self.client):
-            if sock is not None:
-                poller.register(sock, self.readable_bits)
-        return {fd for fd, _ in poller.poll(self.config.interval * 1000)}
+        poller.register(self.listener, self.readable_bits)
+        for monitor in self.monitors:
+            bits = self.readable_bits | (self.writable_bits if monitor.backlog else 0)
+            poller.register(monitor.sock, bits)
+        ready = poller.poll(self.config.interval * 1000)
+        return {fd for fd, bits in ready if bits & ~self.writable_bits}
 
     def keep(self, chunk):
         """Add a chunk to the ring; forget the oldest beyond the ring's size."""
@@ -97,14 +114,25 @@ class AttachWriter(_Writer):
             if not chunk[0]:
                 break
             self.keep(chunk)
-            if self.client is not None:
-                self.send(self.drops_message() + self.events_message(chunk[0], chunk[2]))
+            message = self.events_message(chunk[0], chunk[2])
+            for monitor in list(self.monitors):
+                if len(monitor.backlog) > BACKLOG:
+                    monitor.skipped += chunk[0]
+                else:
+                    self.deliver(monitor, self.drops_for(monitor) + message)
             if self.agent.pending() == 0:
                 break
-        if self.client is not None:
-            drops = self.drops_message()
-            if drops:
-                self.send(drops)
+        for monitor in list(self.monitors):
+            drops = self.drops_for(monitor) if len(monitor.backlog) <= BACKLOG else b""
+            self.deliver(monitor, drops)
+
+    def drops_for(self, monitor):
+        """A drop report for what ``monitor`` has not been told of yet, if anything."""
+        total = self.agent.dropped() + monitor.skipped
+        if total > monitor.reported_drops:
+            count, monitor.reported_drops = total - monitor.reported_drops, total
+            return self.pack([wire.DROPPED, {"count": count}])
+        return b""
 
     def accept(self):
         try:
@@ -123,11 +151,7 @@ class AttachWriter(_Writer):
                 conn.sendall(self.pack([wire.STATUS, self.status()]))
                 conn.close()
             elif request == wire.REQUEST_STREAM:
-                if self.client is not None:
-                    conn.sendall(self.pack([wire.ERROR, "already attached by another monitor"]))
-                    conn.close()
-                    return
-                conn.settimeout(None)
+                conn.settimeout(0.0)  # never waits: see deliver
                 self.start_stream(conn, known)
             else:
                 conn.sendall(self.pack([wire.ERROR, "unknown request %r" % (request[:40],)]))
@@ -136,79 +160,97 @@ class AttachWriter(_Writer):
             conn.close()
 
     def start_stream(self, conn, known):
+        """The hello and the ring, then the live stream, as for every monitor."""
         with self.io:
-            self.move_queue_to_ring()
+            self.move_and_send()  # what is queued goes to the others first, and the ring
             self.agent.forget_threads()
             hello = self.hello()
             ring = list(self.ring)
             hello["first_seq"] = min(c[1] for c in ring) if ring else hello["events"] + 1
             hello["dropped"] = self.agent.dropped()
-            self.reported_drops = hello["dropped"]
-            self.client, self.client_known = conn, known
-            if not self.send(self.pack([wire.HELLO, hello])):
-                return
-            for count, _, events in ring:
-                if not self.send(self.events_message(count, events)):
-                    return
-
-    def move_queue_to_ring(self):
-        while True:
-            chunk = self.drain()
-            if chunk[0]:
-                self.keep(chunk)
-            if self.agent.pending() == 0:
-                return
+            monitor = Monitor(conn, known, hello["dropped"])
+            self.monitors.append(monitor)
+            parts = [self.pack([wire.HELLO, hello])]
+            parts += [self.events_message(count, events) for count, _, events in ring]
+            self.deliver(monitor, b"".join(parts))
 
     def status(self):
         fields = self.agent.identity()
         fields["v"] = wire.VERSION
         fields["events"] = self.agent.counted()
         fields["dropped"] = self.agent.dropped()
-        fields["attached"] = self.client is not None
+        fields["attached"] = bool(self.monitors)
+        fields["monitors"] = len(self.monitors)
         fields["ring"] = self.ring_events
         return fields
 
-    def check_client(self):
+    def check_monitor(self, monitor):
+        """A monitor never sends after its request: readable means it went away."""
         try:
-            data = self.client.recv(4096)
+            data = monitor.sock.recv(4096)
+        except BlockingIOError:
+            return
         except OSError:
             data = b""
         if not data:
-            self.drop_client()
+            self.drop(monitor)
 
-    def send(self, data):
-        client = self.client
-        if client is None:
-            return False
+    def deliver(self, monitor, data):
+        """Add ``data`` to what ``monitor`` is sent, and send what its socket takes now."""
+        if monitor not in self.monitors:
+            return
+        monitor.backlog += data
         try:
-            if not ours(client, self.client_known):
+            if not ours(monitor.sock, monitor.known):
                 raise OSError(errno.EBADF, "the target took the socket's descriptor")
-            client.sendall(data)
-            return True
+            while monitor.backlog:
+                sent = monitor.sock.send(monitor.backlog)
+                del monitor.backlog[:sent]
+        except BlockingIOError:
+            pass
         except OSError:
-            self.drop_client()
-            return False
+            self.drop(monitor)
 
-    def drop_client(self):
-        client, self.client = self.client, None
-        self.said_goodbye = False
-        if client is not None:
-            let_go(client, self.client_known)
+    def drop(self, monitor):
+        if monitor in self.monitors:
+            self.monitors.remove(monitor)
+            let_go(monitor.sock, monitor.known)
 
     def flush_from_caller(self, final):
+        """At exit (or exec): everything to every monitor and a goodbye, within the
+        flush timeout in all."""
         if self.abandoned or not self.io.acquire(True, self.config.flush_timeout):
             return
         try:
-            if self.client is not None:
-                self.client.settimeout(self.config.flush_timeout)
+            deadline = time.monotonic() + self.config.flush_timeout
             self.move_and_send()
-            if self.client is not None and not self.said_goodbye:
-                self.send(self.goodbye_message())
+            for monitor in list(self.monitors):
+                if not monitor.said_goodbye:
+                    monitor.said_goodbye = True
+                    self.deliver(monitor, self.goodbye_message())
+                self.finish(monitor, deadline)
+                if final:
+                    self.drop(monitor)
             if final:
-                self.drop_client()
                 self.unlink()
         finally:
             self.io.release()
+
+    def finish(self, monitor, deadline):
+        """Send ``monitor`` its backlog, waiting until ``deadline`` at most."""
+        try:
+            while monitor.backlog and monitor in self.monitors:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    return
+                monitor.sock.settimeout(left)
+                sent = monitor.sock.send(monitor.backlog)
+                del monitor.backlog[:sent]
+        except OSError:
+            self.drop(monitor)
+        finally:
+            if monitor in self.monitors:
+                monitor.sock.settimeout(0.0)
 
     def unlink(self):
         path, self.path = self.path, None

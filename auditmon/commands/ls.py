@@ -75,6 +75,8 @@ def run(args: argparse.Namespace) -> int:
     for row in rows:
         events = f"{row.events:,}" if row.events is not None else "?" if row.agent else "-"
         attached = row.error or ("yes" if row.attached else "no")
+        if row.attached and row.monitors is not None and row.monitors > 1:
+            attached = f"yes ({row.monitors} monitors)"
         if row.agent is False:
             attached = "no agent yet"
         table.add_row(

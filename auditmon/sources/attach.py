@@ -82,6 +82,7 @@ class Attachable:
     attached: bool | None
     error: str | None = None
     agent: bool = True  # False: a Python process started without auditmon (ls --all)
+    monitors: int | None = None  # how many are attached (agents before several: None)
 
 
 def status(pid: int, timeout: float = 2.0) -> dict[str, Any]:
@@ -129,8 +130,16 @@ def attachable() -> list[Attachable]:
             continue
         try:
             answer = status(pid)
+            monitors = answer.get("monitors")
             rows.append(
-                Attachable(pid, command, started, answer.get("events"), answer.get("attached"))
+                Attachable(
+                    pid,
+                    command,
+                    started,
+                    answer.get("events"),
+                    answer.get("attached"),
+                    monitors=monitors if isinstance(monitors, int) else None,
+                )
             )
         except AttachError as error:
             rows.append(Attachable(pid, command, started, None, None, str(error)))
