@@ -50,6 +50,20 @@ async def settle_until(pilot, ready, pauses: int = 200) -> None:
     else:
         raise AssertionError(f"{pilot.app.screen!r} never became ready")
     await settle(pilot)
+    await settle_picture(pilot)
+
+
+async def settle_picture(pilot, tries: int = 50) -> None:
+    """Pause until two pictures of the screen in a row are the same: a table's column
+    widths follow its rows by a turn or more (the header row after the cells)."""
+    picture = pilot.app.export_screenshot()
+    for _ in range(tries):
+        await pilot.pause(0.02)
+        again = pilot.app.export_screenshot()
+        if again == picture:
+            return
+        picture = again
+    raise AssertionError("the screen never stopped changing")
 
 
 def detail_shown(screen) -> bool:
