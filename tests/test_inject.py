@@ -9,6 +9,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -311,3 +312,32 @@ def _first_message(sock) -> int:
         unpacker.feed(data)
         for message in unpacker:
             return message[0]
+
+
+@pytest.mark.system
+def test_a_process_holding_the_gil_too_long_is_left_as_it_was(target, runtime_dir, tmp_path):
+    """The library's thread gets the GIL only after the monitor gave up: it does nothing
+    then, and the process goes on without an agent."""
+    busy = target("gil")
+    result = auditmon(
+        "attach",
+        "--headless",
+        "--patience",
+        "0.5",
+        str(busy.pid),
+        env=clean_env(AUDITMON_RUNTIME_DIR=str(runtime_dir)),
+    )
+    assert result.returncode == 2
+    assert "did not let the agent start within 0.5 s" in result.stderr
+    assert result.stderr.count("\n") == 1
+    assert busy.process.stdout.readline() == "computed\n"
+    time.sleep(0.5)  # the thread had its turn with the GIL, and went
+    assert not (runtime_dir / f"{busy.pid}.sock").exists()
+    again = auditmon(
+        "attach",
+        "--no-inject",
+        str(busy.pid),
+        env=clean_env(AUDITMON_RUNTIME_DIR=str(runtime_dir)),
+    )
+    assert again.returncode == 2 and "has no auditmon agent" in again.stderr
+    assert busy.finish() == (0, "done\n", "")

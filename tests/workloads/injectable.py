@@ -6,6 +6,8 @@ Usage: python injectable.py MODE STOP_FILE, MODE one of
   select   blocked in select() on stdin; a line raises demo.line; "bye" ends it
   sleep    one long sleep (ended by a signal)
   lock     its only thread blocked acquiring a held lock (ended by a signal)
+  gil      a long computation holding the GIL ("computed" once it is over), then
+           sleeps until STOP_FILE exists
 It prints "ready" first, and "done" when it ends by itself.
 """
 
@@ -45,6 +47,11 @@ elif mode == "select":
         sys.audit("demo.line", line)
 elif mode == "sleep":
     time.sleep(3600)
+elif mode == "gil":
+    power = 3**12_000_000  # one long C call that keeps the GIL
+    print("computed", flush=True)
+    while not os.path.exists(stop):
+        time.sleep(0.01)
 elif mode == "lock":
     held = threading.Lock()
     held.acquire()
