@@ -63,7 +63,64 @@ def run(args: argparse.Namespace) -> int:
         alerting.close()
 
 
+def _watch(args: argparse.Namespace, alerting: Alerting, live: bool, session: dict) -> int:
+    """Watch the ``auditmon run`` session PID is the monitor of: its recording from the
+    start, followed until the session ends (or Ctrl-C, --duration)."""
+    from pathlib import Path
+
+    from auditmon.record.reader import RecordingError
+    from auditmon.sources import sessions
+    from auditmon.sources.replay import ReplayFeed
+
+    feed = ReplayFeed(
+        Path(session["recording"]), watching=lambda: sessions.find(args.pid) is not None
+    )
+    if live:
+        from auditmon.monitor.live import LiveMonitor
+        from auditmon.ui.app import AuditmonApp
+
+        watcher = LiveMonitor(
+            feed,
+            args.record,
+            recent=args.recent,
+            interval=args.refresh,
+            rules=alerting.rules,
+            alert_sinks=alerting.sinks,
+        )
+        watcher.launch()
+        AuditmonApp(watcher, duration=args.duration).run()
+        watcher.stop()
+        return alerting.status(watcher.session.alerts, 0, problem)
+    try:
+        monitor = Monitor(args.record, alerting.rules, alerting.sinks)
+    except OSError as error:
+        problem(f"auditmon attach: cannot write {args.record}: {error.strerror or error}")
+        return 2
+    deadline = None if args.duration is None else time.monotonic() + args.duration
+    try:
+        feed.launch(monitor.pipeline)
+        with catching_interrupts() as interrupts:
+            while not feed.finished and interrupts.count == 0:
+                if deadline is not None and time.monotonic() >= deadline:
+                    break
+                feed.step(monitor.pipeline)
+    except (OSError, RecordingError) as error:
+        problem(f"auditmon attach: the session's recording: {error}")
+        return 2
+    finally:
+        monitor.close()
+    if feed.finished:
+        problem(f"auditmon: the session of monitor {args.pid} ended")
+    print_summary(monitor.session)
+    return alerting.status(monitor.session.alerts, 0, problem)
+
+
 def _attach(args: argparse.Namespace, alerting: Alerting, live: bool) -> int:
+    from auditmon.sources import sessions
+
+    session = sessions.find(args.pid)
+    if session is not None:  # PID is an auditmon run monitor: watch its session
+        return _watch(args, alerting, live, session)
     # The agent's stack settings were fixed when the process started (``auditmon env``):
     # alerts point at a line only where it captures stacks of the watched events.
     try:

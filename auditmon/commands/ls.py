@@ -25,6 +25,24 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.set_defaults(func=run)
 
 
+def _sessions() -> list[Attachable]:
+    """The ``auditmon run`` sessions of this user that can be watched."""
+    from auditmon.sources.sessions import sessions
+
+    return [
+        Attachable(
+            body["pid"],
+            "auditmon run -- " + " ".join(map(str, body.get("command") or [])).replace("\n", " "),
+            float(body.get("start") or 0.0),
+            None,
+            None,
+            session=True,
+        )
+        for body in sessions()
+        if isinstance(body.get("pid"), int)
+    ]
+
+
 def _without_agent(listed: set[int]) -> list[Attachable]:
     """This user's Python processes that run no agent yet."""
     import psutil
@@ -50,7 +68,7 @@ def uptime_text(seconds: float) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
-    rows = attachable()
+    rows = attachable() + _sessions()
     if args.all:
         rows += _without_agent({row.pid for row in rows})
     # Piped output keeps one process per line, whatever the width, for grep and awk.
@@ -73,12 +91,15 @@ def run(args: argparse.Namespace) -> int:
         table.add_column(column, justify=justify, overflow="fold")
     now = time.time()
     for row in rows:
-        events = f"{row.events:,}" if row.events is not None else "?" if row.agent else "-"
+        known = row.agent and not row.session
+        events = f"{row.events:,}" if row.events is not None else "?" if known else "-"
         attached = row.error or ("yes" if row.attached else "no")
         if row.attached and row.monitors is not None and row.monitors > 1:
             attached = f"yes ({row.monitors} monitors)"
         if row.agent is False:
             attached = "no agent yet"
+        if row.session:
+            attached = "a session: watch it"
         table.add_row(
             str(row.pid), Text(row.command), uptime_text(now - row.started), events, attached
         )

@@ -7,11 +7,13 @@ import os
 import signal
 import subprocess
 import sys
+from pathlib import Path
 
 from auditmon.commands.alerting import Alerting, add_rule_options, prepare
 from auditmon.console.summary import NO_PYTHON_HINT, print_summary
 from auditmon.monitor.headless import Monitor, catching_interrupts, problem, wait_with_notice
 from auditmon.sources.launch import RunFeed
+from auditmon.sources.sessions import advertise
 
 
 def add_agent_options(parser: argparse.ArgumentParser) -> None:
@@ -157,9 +159,13 @@ def run_live(args: argparse.Namespace, command: list[str], alerting: Alerting) -
     except OSError as error:
         monitor.stop()
         return launch_failed(error, command)
+    # The session's spool makes it watchable from another terminal.
+    advert = advertise(monitor.spool.path if monitor.spool is not None else None, command)
     AuditmonApp(monitor).run()
     returncode = monitor.terminate()
     monitor.stop()
+    if advert is not None:
+        advert.close()
     if not monitor.session.processes:
         problem(NO_PYTHON_HINT)
     status = exit_status(returncode if returncode is not None else 0)
@@ -190,6 +196,8 @@ def run_headless(args: argparse.Namespace, command: list[str], alerting: Alertin
         return launch_failed(error, command)
     assert feed.child is not None
     forwarded = _forward_signals(feed.child)
+    # A msgpack recording makes the session watchable from another terminal.
+    advert = advertise(Path(args.record) if args.record else None, command)
     try:
         with catching_interrupts() as interrupts:
             monitor.run_until(lambda: feed.command_ended)
@@ -198,6 +206,8 @@ def run_headless(args: argparse.Namespace, command: list[str], alerting: Alertin
         _restore(forwarded)
     returncode = feed.wait()
     monitor.close({feed.child.pid: returncode})
+    if advert is not None:  # after the recording is whole: its watchers read to the end
+        advert.close()
     feed.close()
     print_summary(monitor.session)
     return alerting.status(monitor.session.alerts, exit_status(returncode), problem)

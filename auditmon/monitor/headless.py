@@ -24,6 +24,10 @@ def problem(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
 
 
+#: Seconds between flushes of a session's recording (what its watchers see).
+FLUSH_EVERY = 0.25
+
+
 class Monitor:
     """A counts-only session model, an optional recorder and optional rules (their
     alerts to the session's book and ``alert_sinks``), fed by ingest."""
@@ -50,9 +54,14 @@ class Monitor:
         return self.pipeline.recorder
 
     def run_until(self, done: Callable[[], bool], interval: float = 0.05) -> None:
-        """Poll ingest until ``done()`` says stop."""
+        """Poll ingest until ``done()`` says stop; the recording is flushed a few times a
+        second, for the session's watchers (``sources.sessions``)."""
+        flushed = time.monotonic()
         while not done():
             self.ingest.poll(interval)
+            if time.monotonic() - flushed >= FLUSH_EVERY:
+                self.pipeline.flush()
+                flushed = time.monotonic()
 
     def close(self, exit_codes: Mapping[int, int] | None = None) -> None:
         """See ``Pipeline.close``."""

@@ -190,6 +190,7 @@ class LiveMonitor:
                         sent = latest
                         view_changed = False
                         self._send(self.snapshot(clock))
+                    self.pipeline.flush()  # for the session's watchers
             # Finished (or failed): the data stays, to be looked at; nothing moves any
             # more, so a snapshot follows only what the UI asks.
             self._send(self.snapshot())

@@ -41,6 +41,12 @@ class Pipeline:
     def ledger(self) -> Ledger:
         return self.ingest.ledger
 
+    def flush(self) -> None:
+        """Put what the recordings hold on disk, for a session's watchers to read."""
+        for recorder in (self.recorder, self.spool):
+            if recorder is not None and not recorder.file.closed:
+                recorder.file.flush()
+
     def recorded_alert(self, alert: Alert, suppressed: int = 0) -> None:
         """An alert read from a recording (``suppressed``: a count of those not shown):
         passed on as it was, unless rules are loaded, which judge the events afresh."""

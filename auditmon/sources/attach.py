@@ -83,6 +83,7 @@ class Attachable:
     error: str | None = None
     agent: bool = True  # False: a Python process started without auditmon (ls --all)
     monitors: int | None = None  # how many are attached (agents before several: None)
+    session: bool = False  # an ``auditmon run`` monitor whose session can be watched
 
 
 def status(pid: int, timeout: float = 2.0) -> dict[str, Any]:

@@ -68,6 +68,8 @@ def check_injectable(pid: int) -> None:
     why = not_cpython(pid)
     if why is not None:
         raise AttachError(f"process {pid} {why}")
+    if _is_auditmon(process):
+        raise AttachError(f"process {pid} is auditmon itself, which is never monitored")
     scope = _ptrace_scope()
     if scope >= 3:
         raise AttachError(
@@ -123,9 +125,22 @@ def python_processes(exclude: set[int]) -> list[psutil.Process]:
                 continue
         except psutil.Error:
             continue
-        if not_cpython(process.pid) is None:
+        if not_cpython(process.pid) is None and not _is_auditmon(process):
             found.append(process)
     return found
+
+
+def _is_auditmon(process: psutil.Process) -> bool:
+    """auditmon's own processes (the agent's is_auditmon_itself rule)."""
+    try:
+        argv = process.cmdline()
+    except psutil.Error:
+        return False
+    if argv and os.path.basename(argv[0]) == _agent.AUDITMON_COMMAND:
+        return True
+    return any(
+        a == "-m" and b.split(".")[0] == _agent.AUDITMON_COMMAND for a, b in zip(argv, argv[1:])
+    )
 
 
 def _ptrace_scope() -> int:

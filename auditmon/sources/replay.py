@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import time
 from collections import OrderedDict
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +16,7 @@ from auditmon.model.priority import priority_named
 from auditmon.model.process import NOT_MONITORED, Process
 from auditmon.record.reader import EventBatch, Recording
 from auditmon.sources.feed import Intake
+from auditmon.sources.sessions import WAITING, follow_records
 
 BATCH = 1000
 STEP_SECONDS = 0.05
@@ -29,9 +30,17 @@ class ReplayFeed:
 
     mode = "replay"
 
-    def __init__(self, path: str | Path, speed: float | None = None) -> None:
+    def __init__(
+        self,
+        path: str | Path,
+        speed: float | None = None,
+        watching: Callable[[], bool] | None = None,
+    ) -> None:
+        """``watching``: the recording is a running session's (``sources.sessions``),
+        followed as it grows while ``watching()`` says the session goes on."""
         self.path = Path(path)
         self.speed = speed
+        self.watching = watching
         self.state = f"replaying {self.path.name}"
         self.finished = False
         self.recording = Recording(self.path)
@@ -46,7 +55,11 @@ class ReplayFeed:
     def launch(self, intake: Intake) -> None:
         intake.ingest.ledger.spawns = None  # the recording says which were not reached
         # Events in batches, msgpack's arrays as tuples: as live agents' events come.
-        self._items = iter(self.recording.chunks(lazy=True))
+        if self.watching is not None:
+            self._items = follow_records(self.path, self.watching)
+            self.state = "watching the session"
+        else:
+            self._items = iter(self.recording.chunks(lazy=True))
         self._started_at = time.monotonic()
 
     def clock(self) -> float:
@@ -61,6 +74,9 @@ class ReplayFeed:
             self._pending = None
             if item is None:
                 self._finish()
+                return
+            if item is WAITING:  # a session's recording, nothing new yet
+                time.sleep(min(STEP_SECONDS, max(0.0, deadline - time.monotonic())))
                 return
             if type(item) is EventBatch:
                 rest = self._events(intake, item)
@@ -198,7 +214,7 @@ class ReplayFeed:
 
     def _finish(self) -> None:
         self.finished = True
-        self.state = f"replayed {self.path.name}"
+        self.state = "the session ended" if self.watching else f"replayed {self.path.name}"
         if self.recording.cut:
             self.state += f"; {self.recording.cut}"
 
