@@ -341,3 +341,37 @@ def test_a_process_holding_the_gil_too_long_is_left_as_it_was(target, runtime_di
     )
     assert again.returncode == 2 and "has no auditmon agent" in again.stderr
     assert busy.finish() == (0, "done\n", "")
+
+
+def test_a_process_in_another_namespace_is_refused_with_the_remedy(runtime_dir, tmp_path):
+    """A container's process (here: unshare's new pid and mount namespaces): auditmon
+    says to run it inside, rather than inject from outside."""
+    import psutil
+
+    if shutil.which("unshare") is None:
+        pytest.skip("no unshare to make a namespace with")
+    outer = subprocess.Popen(
+        ["unshare", "--pid", "--fork", "--mount-proc"]
+        + [sys.executable, "-c", "import time; time.sleep(30)"],
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        wait_for(
+            lambda: psutil.Process(outer.pid).children() or outer.poll() is not None,
+            message="unshare's child",
+        )
+        if outer.poll() is not None:
+            pytest.skip(f"unshare could not make a namespace here: {outer.stderr.read()}")
+        (inner,) = psutil.Process(outer.pid).children()
+        result = attach(inner.pid, runtime_dir, tmp_path / "x.jsonl")
+        assert result.returncode == 2
+        assert "runs in another pid namespace (a container?); run auditmon inside it" in (
+            result.stderr
+        )
+        assert inner.is_running()
+    finally:
+        for child in psutil.Process(outer.pid).children() if outer.poll() is None else []:
+            child.kill()
+        outer.kill()
+        outer.wait()
