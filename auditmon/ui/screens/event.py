@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
+from rich.cells import cell_len
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -52,23 +53,36 @@ class ValueTable(DataTable):
         self.cursor_type = "row"
 
     def on_mount(self) -> None:
-        self.add_column("events", key="events")
-        self.add_column(self.argument, key="value")
+        self._columns(len("events"), len(self.argument))
+
+    def _columns(self, events: int, value: int) -> None:
+        """The columns, as wide as their contents.  Set here, not measured by the table
+        after the rows come: it measures them on idle, and a header row drawn before that
+        kept the old widths."""
+        self.add_column("events", width=events, key="events")
+        self.add_column(self.argument, width=value, key="value")
 
     def fill(self, summary: ArgumentSummary) -> None:
         rows = [(f"{count:,}", shown) for shown, count in summary.top]
         current = (self.cursor_row, self.scroll_y)
-        self.clear()
+        notes = [f"+{summary.more:,} more"] if summary.more else []
+        if summary.unchecked:
+            notes.append(f"{summary.unchecked:,} past the bound, not counted here")
+        self.clear(columns=True)
+        texts = [self.argument, *(text for _, text in rows), *notes]
+        self._columns(
+            max([len("events")] + [len(count) for count, _ in rows]),
+            max(cell_len(text) for text in texts),
+        )
         self.values = {}
         for i, (count, shown) in enumerate(rows):
             key = str(i)
             self.values[key] = shown
             self.add_row(count, Text(shown, no_wrap=True, overflow="ellipsis"), key=key)
         if summary.more:
-            self.add_row("", Text(f"+{summary.more:,} more", style="dim"), key=MORE)
+            self.add_row("", Text(notes[0], style="dim"), key=MORE)
         if summary.unchecked:
-            note = f"{summary.unchecked:,} past the bound, not counted here"
-            self.add_row("", Text(note, style="yellow"), key="unchecked")
+            self.add_row("", Text(notes[-1], style="yellow"), key="unchecked")
         if self.row_count:
             self.move_cursor(row=min(current[0], self.row_count - 1), animate=False)
             self.scroll_y = current[1]
