@@ -18,6 +18,7 @@ import stat
 import subprocess
 import sys
 import time
+import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -443,3 +444,34 @@ def python_runnable_by_or_skip(uid: int) -> str:
     if search.found is None:
         pytest.skip(search.why_not(f"python3 that uid {uid} can run"))
     return search.found.executable
+
+
+class Tmux:
+    """A tmux server of the test's own; its one session is called "e2e"."""
+
+    def __init__(self) -> None:
+        self.socket = f"auditmon-test-{uuid.uuid4().hex[:8]}"
+
+    def __call__(self, *args: str) -> str:
+        result = subprocess.run(
+            ["tmux", "-L", self.socket, *args], capture_output=True, text=True, timeout=10
+        )
+        return result.stdout
+
+    def screen(self) -> str:
+        return self("capture-pane", "-p", "-t", "e2e")
+
+    def wait_for(self, text: str, timeout: float = 30.0) -> str:
+        """Until ``text`` is on the screen; that screen."""
+
+        def screen_with_text() -> str:
+            screen = self.screen()
+            return screen if text in screen else ""
+
+        return wait_for(
+            screen_with_text,
+            timeout,
+            f"{text!r} on the screen",
+            interval=0.2,
+            state=self.screen,
+        )

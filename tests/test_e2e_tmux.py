@@ -5,10 +5,9 @@ from __future__ import annotations
 import shutil
 import subprocess
 import sys
-import uuid
 
 import pytest
-from helpers import ROOT, clean_env, wait_for
+from helpers import ROOT, Tmux, clean_env, wait_for
 
 WORKLOAD = """
 import sys, time
@@ -25,35 +24,6 @@ pytestmark = [
     pytest.mark.system,
     pytest.mark.skipif(shutil.which("tmux") is None, reason="tmux is not on PATH"),
 ]
-
-
-class Tmux:
-    def __init__(self) -> None:
-        self.socket = f"auditmon-test-{uuid.uuid4().hex[:8]}"
-
-    def __call__(self, *args: str) -> str:
-        result = subprocess.run(
-            ["tmux", "-L", self.socket, *args], capture_output=True, text=True, timeout=10
-        )
-        return result.stdout
-
-    def screen(self) -> str:
-        return self("capture-pane", "-p", "-t", "e2e")
-
-    def wait_for(self, text: str, timeout: float = 30.0) -> str:
-        """Until ``text`` is on the screen; that screen."""
-
-        def screen_with_text() -> str:
-            screen = self.screen()
-            return screen if text in screen else ""
-
-        return wait_for(
-            screen_with_text,
-            timeout,
-            f"{text!r} on the screen",
-            interval=0.2,
-            state=self.screen,
-        )
 
 
 def test_run_drill_down_and_quit_in_tmux(tmp_path):

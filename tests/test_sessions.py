@@ -4,12 +4,13 @@ its end, any number of watchers at once."""
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 import sys
 import time
 
 import pytest
-from helpers import auditmon, clean_env, read_jsonl, wait_for
+from helpers import ROOT, Tmux, auditmon, clean_env, read_jsonl, wait_for
 
 from auditmon.record import read_recording
 
@@ -92,3 +93,43 @@ def test_a_json_lines_session_is_not_offered_and_auditmon_is_never_injected(runt
         assert session.wait(timeout=60) == 0
     finally:
         session.kill()
+
+
+@pytest.mark.system
+@pytest.mark.skipif(shutil.which("tmux") is None, reason="tmux is not on PATH")
+def test_a_live_session_in_a_terminal_can_be_watched_to_its_end(runtime_dir, tmp_path):
+    """The live monitor (tmux) offers its spool: a watcher joining while the command runs
+    gets every event from the start, and ends when the monitor quits."""
+    script = tmp_path / "ticks.py"
+    script.write_text(TICKS)
+    tmux = Tmux()
+    env = clean_env(TERM="xterm-256color", AUDITMON_RUNTIME_DIR=str(runtime_dir))
+    command = f"cd {ROOT} && {sys.executable} -m auditmon run -- {sys.executable} {script}"
+    subprocess.run(
+        ["tmux", "-L", tmux.socket, "new-session", "-d", "-s", "e2e", "-x", "140", "-y", "40"]
+        + [command],
+        env=env,
+        check=True,
+        timeout=10,
+    )
+    try:
+        adverts = wait_for(
+            lambda: list(runtime_dir.glob("session-*.json")), message="the session's advert"
+        )
+        monitor_pid = int(adverts[0].stem.removeprefix("session-"))
+        watcher = subprocess.Popen(
+            [sys.executable, "-m", "auditmon", "attach", "--headless"]
+            + ["--record", str(tmp_path / "watch.jsonl"), str(monitor_pid)],
+            env=clean_env(AUDITMON_RUNTIME_DIR=str(runtime_dir)),
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        tmux.wait_for("exited with status 0")
+        tmux("send-keys", "-t", "e2e", "q")
+        _, err = watcher.communicate(timeout=60)
+        assert watcher.returncode == 0, err
+        assert f"the session of monitor {monitor_pid} ended" in err
+    finally:
+        tmux("kill-server")
+    assert ticks(read_jsonl(tmp_path / "watch.jsonl")) == list(range(300))
