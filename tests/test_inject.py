@@ -106,6 +106,9 @@ def test_a_busy_process_gets_the_agent_and_carries_on(agent, target, runtime_dir
     records = read_jsonl(tmp_path / "first.jsonl")
     assert records[0]["type"] == "process" and records[0]["pid"] == busy.pid
     assert records[0]["agent"] == agent
+    import psutil  # the process's own start, not the agent's arrival
+
+    assert abs(records[0]["start"] - psutil.Process(busy.pid).create_time()) < 0.05
     ticks = [e["args"][0] for e in events(tmp_path / "first.jsonl", "demo.tick")]
     assert len(ticks) > 100 and ticks == list(range(ticks[0], ticks[0] + len(ticks)))
     # Nothing of the agent's own start shows among the target's events.

@@ -49,6 +49,7 @@ def start_injected(agent_dir, settings, report):
     core.start(config, None)  # its hook is added last: it sees none of the start
     core.AGENT.hush(tid)  # what this thread does next is the agent's own
     try:
+        core.AGENT.start_time = _process_start() or core.AGENT.start_time
         for key, value in settings.items():
             os.environ[key] = value
         paths = [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p]
@@ -57,6 +58,18 @@ def start_injected(agent_dir, settings, report):
         report("ok: %s agent" % ("native" if core.AGENT.native is not None else "python"))
     finally:
         core.AGENT.unhush(tid)
+
+
+def _process_start():
+    """When this process started (epoch seconds, from /proc), or None."""
+    try:
+        with open("/proc/self/stat") as stat:
+            ticks = int(stat.read().rsplit(")", 1)[1].split()[19])
+        with open("/proc/stat") as machine:
+            boot = next(int(line.split()[1]) for line in machine if line.startswith("btime"))
+        return boot + ticks / os.sysconf("SC_CLK_TCK")
+    except (OSError, ValueError, IndexError, StopIteration):
+        return None
 
 
 def is_auditmon_itself():
