@@ -378,3 +378,23 @@ def test_a_process_in_another_namespace_is_refused_with_the_remedy(runtime_dir, 
             child.kill()
         outer.kill()
         outer.wait()
+
+
+@pytest.mark.system
+def test_a_stopped_process_is_refused_and_stays_stopped(target, runtime_dir, tmp_path):
+    import psutil
+
+    idle = target("sleep")
+    idle.process.send_signal(signal.SIGSTOP)
+    wait_for(
+        lambda: psutil.Process(idle.pid).status() == psutil.STATUS_STOPPED,
+        message="the process stopped",
+    )
+    result = attach(idle.pid, runtime_dir, tmp_path / "x.jsonl")
+    assert result.returncode == 2 and result.stderr.count("\n") == 1
+    assert f"is stopped (or under a debugger): resume it first (kill -CONT {idle.pid})" in (
+        result.stderr
+    )
+    assert psutil.Process(idle.pid).status() == psutil.STATUS_STOPPED
+    idle.process.send_signal(signal.SIGCONT)
+    assert idle.finish("signal") == (-signal.SIGTERM, "", "")

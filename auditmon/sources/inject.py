@@ -17,6 +17,7 @@ from __future__ import annotations
 import os
 import re
 import shutil
+import signal
 import subprocess
 import tempfile
 import time
@@ -45,6 +46,7 @@ def check_injectable(pid: int) -> None:
     try:
         process = psutil.Process(pid)
         owner = process.uids().real
+        status = process.status()
     except psutil.NoSuchProcess:
         raise AttachError(f"no process with PID {pid}") from None
     except psutil.AccessDenied:
@@ -70,6 +72,11 @@ def check_injectable(pid: int) -> None:
         raise AttachError(f"process {pid} {why}")
     if _is_auditmon(process):
         raise AttachError(f"process {pid} is auditmon itself, which is never monitored")
+    if status in (psutil.STATUS_STOPPED, psutil.STATUS_TRACING_STOP):
+        raise AttachError(
+            f"process {pid} is stopped (or under a debugger): resume it first "
+            f"(kill -CONT {pid}), then attach"
+        )
     scope = _ptrace_scope()
     if scope >= 3:
         raise AttachError(
@@ -212,7 +219,13 @@ def _run_gdb(pid: int, env: dict[str, str], patience: float) -> str:
             timeout=patience + 60,
             start_new_session=True,  # a Ctrl-C at the monitor is not gdb's to act on
         )
-    except subprocess.TimeoutExpired:  # run() has killed it; the kernel detaches it
+    except subprocess.TimeoutExpired:
+        # run() has killed gdb and the kernel detaches it; a stop it may have left goes
+        # (the process was running: a stopped one is refused before).
+        try:
+            os.kill(pid, signal.SIGCONT)
+        except OSError:
+            pass
         return "gdb did not finish"
     for line in result.stdout.splitlines():
         if line.startswith("AUDITMON-INJECT: "):
