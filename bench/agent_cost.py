@@ -27,11 +27,8 @@ from harness import (
     program_times,
 )
 
-TIGHT = """
-import sys, time
-def body(n):
-    for i in range(n):
-        {stmt}
+# Run in a target: the events its agent (either) dropped, as it counts them itself.
+AGENT_DROPS = """
 def agent_drops():
     native = sys.modules.get("_auditmon_native")
     agent = native.agent() if native is not None else None
@@ -40,6 +37,17 @@ def agent_drops():
     core = sys.modules.get("_auditmon_agent.core")
     agent = core.AGENT if core is not None else None
     return agent.dropped() if agent is not None and agent.native is None else 0
+"""
+
+TIGHT = (
+    """
+import sys, time
+def body(n):
+    for i in range(n):
+        {stmt}
+"""
+    + AGENT_DROPS
+    + """
 n = {n}
 body(1000)
 best = None
@@ -50,6 +58,7 @@ for _ in range(5):
     best = dt if best is None or dt < best else best
 print(best, agent_drops())
 """
+)
 
 # The same loop in chunks with a pause after each, so that every event is recorded (none
 # dropped): CPU time of all the target's threads, the agent's writer included, per event.

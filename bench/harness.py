@@ -7,17 +7,22 @@ import os
 import platform
 import random
 import shutil
+import socket
 import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from auditmon.agentpath import agent_dir  # noqa: E402
+from auditmon.ingest import Fanout, Ingest  # noqa: E402
+from auditmon.record import Recorder  # noqa: E402
 from tools.cext import compile_extension  # noqa: E402
 
 CONFIGS = ("none", "count", "empty", "python", "native")
@@ -219,3 +224,25 @@ def machine() -> str:
         f"{platform.system()} {platform.machine()}, {os.cpu_count()} cores, {cpu}; "
         f"CPython {platform.python_version()}"
     )
+
+
+def ingest_rate(payload: bytes, total: int, sink: Any, directory: Path) -> float:
+    """Events per second through auditmon's ingest from a real socket into ``sink``."""
+    ingest = Ingest(Fanout(sink), lambda message: None)
+    path = directory / f"{time.monotonic_ns()}.sock"
+    ingest.listen(path)
+
+    def send() -> None:
+        with socket.socket(socket.AF_UNIX) as client:
+            client.connect(str(path))
+            client.sendall(payload)
+
+    started = time.perf_counter()
+    threading.Thread(target=send, daemon=True).start()
+    while not ingest.processes or ingest.open_connections:
+        ingest.poll(0.05)
+    ingest.close()  # (a stream without a goodbye ends here, written to the sink)
+    if isinstance(sink, Recorder):
+        sink.close()  # a recording is written once it is closed
+    elapsed = time.perf_counter() - started
+    return total / elapsed

@@ -3,18 +3,14 @@ model and the live TUI, and the session model's memory after many events."""
 
 from __future__ import annotations
 
-import socket
 import subprocess
 import sys
 import tempfile
-import threading
-import time
 from pathlib import Path
 
-import harness  # noqa: F401  (puts the checkout on sys.path)
+from harness import ingest_rate  # (and the checkout on sys.path)
 
 from auditmon import protocol
-from auditmon.ingest import Fanout, Ingest
 from auditmon.model import Process, Session
 from auditmon.record import Recorder
 
@@ -40,25 +36,8 @@ def bench_monitor(quick: bool) -> list[str]:
             ("msgpack recording", lambda: Recorder(Path(tmp) / "r.amrec")),
             ("JSON Lines recording", lambda: Recorder(Path(tmp) / "r.jsonl")),
         ):
-            sink = make()
-            ingest = Ingest(Fanout(sink), lambda message: None)
-            path = Path(tmp) / f"{len(lines)}.sock"
-            ingest.listen(path)
-
-            def send(path=path):
-                with socket.socket(socket.AF_UNIX) as client:
-                    client.connect(str(path))
-                    client.sendall(payload)
-
-            started = time.perf_counter()
-            threading.Thread(target=send, daemon=True).start()
-            while not ingest.processes or ingest.open_connections:
-                ingest.poll(0.05)
-            elapsed = time.perf_counter() - started
-            ingest.close()
-            if isinstance(sink, Recorder):
-                sink.close()
-            lines.append(f"| {label} | {total / elapsed:,.0f} |")
+            rate = ingest_rate(payload, total, make(), Path(tmp))
+            lines.append(f"| {label} | {rate:,.0f} |")
     lines.append(f"| {TUI_ROW} | {tui_events_per_second(2.0 if quick else 4.0):,.0f} |")
     lines.append("")
     count = 1_000_000 if quick else 10_000_000

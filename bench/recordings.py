@@ -20,11 +20,9 @@ It prints markdown tables and asserts nothing; docs/benchmarks.md quotes a run.
 from __future__ import annotations
 
 import argparse
-import socket
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -34,10 +32,9 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
-from run import machine  # noqa: E402
+from harness import ingest_rate, machine  # noqa: E402
 
 from auditmon import protocol  # noqa: E402
-from auditmon.ingest import Fanout, Ingest  # noqa: E402
 from auditmon.record import Recorder, Recording  # noqa: E402
 
 BATCH = 2048
@@ -105,28 +102,6 @@ def wire_stream(make: Callable[[int], list[list[Any]]], batches: int) -> bytes:
         parts.append(protocol.packb([protocol.EVENTS, make(1 + b * BATCH)]))
     parts.append(protocol.packb([protocol.GOODBYE, {"last_seq": batches * BATCH}]))
     return b"".join(parts)
-
-
-def ingest_rate(payload: bytes, total: int, sink: Any, directory: Path) -> float:
-    """Events per second through auditmon's ingest from a real socket into ``sink``."""
-    ingest = Ingest(Fanout(sink), lambda message: None)
-    path = directory / f"{time.monotonic_ns()}.sock"
-    ingest.listen(path)
-
-    def send() -> None:
-        with socket.socket(socket.AF_UNIX) as client:
-            client.connect(str(path))
-            client.sendall(payload)
-
-    started = time.perf_counter()
-    threading.Thread(target=send, daemon=True).start()
-    while not ingest.processes or ingest.open_connections:
-        ingest.poll(0.05)
-    if isinstance(sink, Recorder):
-        sink.close()
-    elapsed = time.perf_counter() - started
-    ingest.close()
-    return total / elapsed
 
 
 def read_rate(path: Path, batches: bool) -> float:

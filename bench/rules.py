@@ -29,7 +29,6 @@ from __future__ import annotations
 import argparse
 import os
 import platform
-import random
 import socket
 import statistics
 import subprocess
@@ -41,6 +40,9 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+
+from agent_cost import AGENT_DROPS, PROGRAMS  # noqa: E402
+from harness import Drain, paired_overhead, printed, program_runs_by_config  # noqa: E402
 
 from auditmon import protocol  # noqa: E402
 from auditmon.agentpath import agent_dir  # noqa: E402
@@ -73,17 +75,17 @@ os.system("true")
 """
 
 # A tight loop at a given stack depth: the agent walks up to RULES_STACK_DEPTH frames.
-DEEP = """
+DEEP = (
+    """
 import sys, time
 def body(n):
     for i in range(n):
         {stmt}
 def nest(k, n):
     return body(n) if k == 0 else nest(k - 1, n)
-def agent_drops():
-    native = sys.modules.get("_auditmon_native")
-    agent = native.agent() if native is not None else None
-    return agent.dropped() if agent is not None else 0
+"""
+    + AGENT_DROPS
+    + """
 n = {n}
 nest({depth}, 1000)
 best = None
@@ -94,84 +96,9 @@ for _ in range(5):
     best = dt if best is None or dt < best else best
 print(best, agent_drops())
 """
+)
 WATCHED = 'sys.audit("open", "/srv/data/file.txt", "r", 524288)'
 UNWATCHED = 'sys.audit("bench.x", i)'
-
-
-# -- helpers (bench/run.py has their like; this script runs on its own) --------------------
-PROGRAMS = {
-    "python -c pass": ["-c", "pass"],
-    "import-heavy start-up": [
-        "-c",
-        "import json, email.parser, http.client, asyncio, decimal, argparse, logging, "
-        "unittest, xml.etree.ElementTree, csv, sqlite3, urllib.request",
-    ],
-}
-
-
-class Drain:
-    """bench/drain_process.py: a listener that reads and discards what agents send."""
-
-    def __init__(self, directory: Path) -> None:
-        self.path = directory / "drain.sock"
-        self.process = subprocess.Popen(
-            [sys.executable, str(Path(__file__).with_name("drain_process.py")), str(self.path)],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            text=True,
-        )
-        if self.process.stdout.readline().strip() != "ready":
-            raise RuntimeError("bench/drain_process.py did not start")
-
-    def close(self) -> None:
-        self.process.stdin.close()
-        self.process.wait(timeout=60)
-
-
-def printed(python: str, code: str, env: dict[str, str]) -> list[str]:
-    """The words a ``python -c`` program printed (its figures)."""
-    out = subprocess.run([python, "-c", code], env=env, capture_output=True, text=True)
-    if out.returncode:
-        raise RuntimeError(out.stderr)
-    return out.stdout.split()
-
-
-def run_once(python: str, args: list[str], env: dict[str, str]) -> float:
-    """Wall time of one run, spawned directly."""
-    devnull = os.open(os.devnull, os.O_WRONLY)
-    try:
-        started = time.perf_counter()
-        pid = os.posix_spawn(
-            python, [python, *args], env, file_actions=[(os.POSIX_SPAWN_DUP2, devnull, 1)]
-        )
-        _, status = os.waitpid(pid, 0)
-        elapsed = time.perf_counter() - started
-    finally:
-        os.close(devnull)
-    if os.waitstatus_to_exitcode(status) != 0:
-        raise RuntimeError(f"{python} {args} failed: {status}")
-    return elapsed
-
-
-def paired_runs(
-    python: str, args: list[str], envs: dict[str, dict[str, str]], rounds: int
-) -> dict[str, list[float]]:
-    """Wall times per setting, the settings taking turns in a random order each round."""
-    times: dict[str, list[float]] = {name: [] for name in envs}
-    order = list(envs)
-    for _ in range(rounds):
-        random.shuffle(order)
-        for name in order:
-            times[name].append(run_once(python, args, envs[name]))
-    return times
-
-
-def paired_overhead(times: dict[str, list[float]], name: str, base: str) -> tuple[float, float]:
-    """Mean extra time of ``name`` over ``base`` in the same round, as a percentage of
-    the median ``base`` run, and its standard error."""
-    median = statistics.median(times[base])
-    extra = [(a - b) / median * 100 for a, b in zip(times[name], times[base])]
-    return statistics.mean(extra), statistics.stdev(extra) / len(extra) ** 0.5
 
 
 def machine() -> str:
@@ -326,10 +253,10 @@ def bench_target(quick: bool, python: str) -> list[str]:
             ]
             runs = 15 if quick else 61
             for label in ("python -c pass", "import-heavy start-up"):
-                times = paired_runs(
+                times = program_runs_by_config(
                     python, PROGRAMS[label], {"none": plain, "stacks": stacked}, runs
                 )
-                mean, error = paired_overhead(times, "stacks", "none")
+                mean, error = paired_overhead(times, "stacks")
                 lines.append(
                     f"| {label} | {statistics.median(times['none']) * 1e3:.1f} "
                     f"| {statistics.median(times['stacks']) * 1e3:.1f} "
