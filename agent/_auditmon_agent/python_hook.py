@@ -106,15 +106,14 @@ class PythonHook(object):
             _first_of_thread=self.first_of_thread,
             _strlen=strlen,
         )
-        self.main_tid = _get_ident()  # the agent starts on the main thread (or a fork's)
-        self.named = {}  # thread ident -> the name sent for it
+        self.named = {}  # thread ident -> the name sent for it (restart sets main_tid)
         self.hook = _FunctionType(_hook.__code__, self.names, "hook")
         self.restart()
 
     def restart(self):
         """An empty queue and numbering from 1 (a forked child is a new process)."""
         self.queue.clear()
-        self.main_tid = _get_ident()
+        self.main_tid = _get_ident()  # the agent starts on the main thread (or a fork's)
         self.forget_threads()
         self.seq_counter = self._count(1)
         self.drop_counter = self._count(1)

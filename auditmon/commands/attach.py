@@ -10,7 +10,7 @@ import time
 
 from auditmon import protocol
 from auditmon.commands.alerting import Alerting, add_rule_options, prepare
-from auditmon.commands.run import add_ui_options
+from auditmon.commands.run import add_ui_options, live_monitor
 from auditmon.console.summary import print_summary
 from auditmon.monitor.headless import Monitor, catching_interrupts, problem
 from auditmon.protocol import agent_constants
@@ -76,21 +76,7 @@ def _watch(args: argparse.Namespace, alerting: Alerting, live: bool, session: di
         Path(session["recording"]), watching=lambda: sessions.find(args.pid) is not None
     )
     if live:
-        from auditmon.monitor.live import LiveMonitor
-        from auditmon.ui.app import AuditmonApp
-
-        watcher = LiveMonitor(
-            feed,
-            args.record,
-            recent=args.recent,
-            interval=args.refresh,
-            rules=alerting.rules,
-            alert_sinks=alerting.sinks,
-        )
-        watcher.launch()
-        AuditmonApp(watcher, duration=args.duration).run()
-        watcher.stop()
-        return alerting.status(watcher.session.alerts, 0, problem)
+        return follow_live(args, feed, alerting)
     try:
         monitor = Monitor(args.record, alerting.rules, alerting.sinks)
     except OSError as error:
@@ -180,27 +166,25 @@ def _connect_or_inject(args: argparse.Namespace):
 
 
 def attach_live(args: argparse.Namespace, sock, alerting: Alerting) -> int:
-    from auditmon.monitor.live import LiveMonitor
+    return follow_live(args, AttachFeed(args.pid, sock), alerting, release=sock.close)
+
+
+def follow_live(args: argparse.Namespace, feed, alerting: Alerting, release=None) -> int:
+    """The live monitor on ``feed`` (an agent's stream, or a session being watched)."""
     from auditmon.ui.app import AuditmonApp
 
-    feed = AttachFeed(args.pid, sock)
     try:
-        monitor = LiveMonitor(
-            feed,
-            args.record,
-            recent=args.recent,
-            interval=args.refresh,
-            rules=alerting.rules,
-            alert_sinks=alerting.sinks,
-        )
+        monitor = live_monitor(feed, args, alerting)
     except OSError as error:
-        sock.close()
+        if release is not None:
+            release()
         problem(f"auditmon attach: cannot write {args.record}: {error.strerror or error}")
         return 2
     monitor.launch()
     AuditmonApp(monitor, duration=args.duration).run()
     monitor.stop()
-    if feed.refusal is not None:
-        problem(f"auditmon attach: {feed.refusal}")
+    refusal = getattr(feed, "refusal", None)  # an agent's: a session's feed has none
+    if refusal is not None:
+        problem(f"auditmon attach: {refusal}")
         return 2
     return alerting.status(monitor.session.alerts, 0, problem)

@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 
 from auditmon.commands.alerting import Alerting, add_rule_options, prepare
-from auditmon.commands.run import add_ui_options
+from auditmon.commands.run import add_ui_options, live_monitor
 from auditmon.monitor.headless import problem
 
 
@@ -61,18 +61,11 @@ def run(args: argparse.Namespace) -> int:
 
 
 def replay_live(args: argparse.Namespace, alerting: Alerting) -> int:
-    from auditmon.monitor.live import LiveMonitor
     from auditmon.sources.replay import ReplayFeed
     from auditmon.ui.app import AuditmonApp
 
     feed = ReplayFeed(args.file, args.speed)
-    monitor = LiveMonitor(
-        feed,
-        recent=args.recent,
-        interval=args.refresh,
-        rules=alerting.rules,
-        alert_sinks=alerting.sinks,
-    )
+    monitor = live_monitor(feed, args, alerting)
     monitor.launch()
     AuditmonApp(monitor).run()
     monitor.stop()

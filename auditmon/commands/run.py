@@ -64,6 +64,22 @@ def add_ui_options(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def live_monitor(feed, args: argparse.Namespace, alerting: Alerting):
+    """The live monitor on ``feed`` with the UI options (``add_ui_options``), the
+    recording (``--record``, where the command has it) and the rules of ``args``;
+    OSError where the recording cannot be written."""
+    from auditmon.monitor.live import LiveMonitor
+
+    return LiveMonitor(
+        feed,
+        getattr(args, "record", None),
+        recent=args.recent,
+        interval=args.refresh,
+        rules=alerting.rules,
+        alert_sinks=alerting.sinks,
+    )
+
+
 def positive_seconds(text: str) -> float:
     """An argparse type: a number of seconds above zero."""
     try:
@@ -138,19 +154,11 @@ def agent_options(args: argparse.Namespace) -> dict[str, object]:
 
 
 def run_live(args: argparse.Namespace, command: list[str], alerting: Alerting) -> int:
-    from auditmon.monitor.live import LiveMonitor
     from auditmon.ui.app import AuditmonApp
 
     feed = RunFeed(command, alerting.agent_options(agent_options(args)))
     try:
-        monitor = LiveMonitor(
-            feed,
-            args.record,
-            recent=args.recent,
-            interval=args.refresh,
-            rules=alerting.rules,
-            alert_sinks=alerting.sinks,
-        )
+        monitor = live_monitor(feed, args, alerting)
     except OSError as error:
         problem(f"auditmon run: cannot write {args.record}: {error.strerror or error}")
         return 2

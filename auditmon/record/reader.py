@@ -167,11 +167,7 @@ class Recording:
             except Exception as error:
                 reason = f"{self.path} is not an auditmon recording ({error})"
                 raise RecordingError(reason) from None
-            if not isinstance(header, dict) or header.get("format") != FORMAT:
-                raise RecordingError(f"{self.path} is not an auditmon recording")
-            if header.get("version") != FORMAT_VERSION:
-                version = header.get("version")
-                raise RecordingError(f"{self.path}: unsupported recording version {version!r}")
+            check_header(header, self.path)
             whole = unpacker.tell()  # just past the last whole record
             while True:
                 try:
@@ -238,6 +234,15 @@ def _line_blocks(file: IO[bytes]) -> Iterator[tuple[bytes, bool]]:
         yield data[:end], True
     if rest:
         yield rest, False
+
+
+def check_header(header: Any, path: str | Path) -> None:
+    """RecordingError unless ``header`` opens an auditmon msgpack recording we read."""
+    if not isinstance(header, dict) or header.get("format") != FORMAT:
+        raise RecordingError(f"{path} is not an auditmon recording")
+    if header.get("version") != FORMAT_VERSION:
+        version = header.get("version")
+        raise RecordingError(f"{path}: unsupported recording version {version!r}")
 
 
 def read_recording(path: str | Path) -> Iterator[dict[str, Any]]:

@@ -32,14 +32,13 @@ def socket_path(pid: int) -> Path:
     return runtime_dir() / f"{pid}.sock"
 
 
-def connect(pid: int, request: bytes, timeout: float = 2.0) -> socket.socket:
-    """An open, verified connection to ``pid``'s agent with ``request`` sent."""
+def own_process(pid: int) -> psutil.Process:
+    """``pid``'s process, if it exists and is this user's; AttachError otherwise."""
     if pid <= 0 or not psutil.pid_exists(pid):
         raise AttachError(f"no process with PID {pid}")
     try:
         process = psutil.Process(pid)
         owner = process.uids().real
-        name = " ".join(process.cmdline()) or process.name()
     except psutil.NoSuchProcess:
         raise AttachError(f"no process with PID {pid}") from None
     except psutil.AccessDenied:
@@ -49,6 +48,18 @@ def connect(pid: int, request: bytes, timeout: float = 2.0) -> socket.socket:
             f"process {pid} belongs to another user (uid {owner}); "
             "auditmon attaches only to your own processes"
         )
+    return process
+
+
+def connect(pid: int, request: bytes, timeout: float = 2.0) -> socket.socket:
+    """An open, verified connection to ``pid``'s agent with ``request`` sent."""
+    process = own_process(pid)
+    try:
+        name = " ".join(process.cmdline()) or process.name()
+    except psutil.NoSuchProcess:
+        raise AttachError(f"no process with PID {pid}") from None
+    except psutil.AccessDenied:
+        raise AttachError(f"process {pid} belongs to another user") from None
     path = socket_path(pid)
     hint = 'start it in a shell prepared with: eval "$(auditmon env)"'
     if not path.exists():

@@ -27,7 +27,7 @@ import psutil
 
 from auditmon.agentpath import agent_dir
 from auditmon.protocol import agent_constants as _agent
-from auditmon.sources.attach import AttachError
+from auditmon.sources.attach import AttachError, own_process
 from auditmon.sources.environment import MODE, runtime_dir
 
 SCRIPT = Path(__file__).with_name("gdb_inject.py")
@@ -43,19 +43,11 @@ def injection_library() -> Path | None:
 
 def check_injectable(pid: int) -> None:
     """Raise AttachError, with the remedy, where the agent can't be brought into ``pid``."""
+    process = own_process(pid)
     try:
-        process = psutil.Process(pid)
-        owner = process.uids().real
         status = process.status()
     except psutil.NoSuchProcess:
         raise AttachError(f"no process with PID {pid}") from None
-    except psutil.AccessDenied:
-        raise AttachError(f"process {pid} belongs to another user") from None
-    if owner != os.getuid():
-        raise AttachError(
-            f"process {pid} belongs to another user (uid {owner}); "
-            "auditmon attaches only to your own processes"
-        )
     for kind in ("pid", "mnt"):
         try:
             theirs = os.readlink(f"/proc/{pid}/ns/{kind}")

@@ -18,9 +18,9 @@ from pathlib import Path
 from typing import Any
 
 import msgpack
+import psutil
 
-from auditmon.record.reader import EventBatch, RecordingError, _reader_options
-from auditmon.record.records import FORMAT, FORMAT_VERSION
+from auditmon.record.reader import EventBatch, RecordingError, _reader_options, check_header
 from auditmon.sources.environment import runtime_dir
 
 #: What ``follow_records`` yields while the file has nothing new yet.
@@ -75,7 +75,7 @@ def find(pid: int) -> dict[str, Any] | None:
         body = json.loads(path.read_text())
     except (OSError, ValueError):
         return None
-    if not isinstance(body, dict) or not _alive(pid):
+    if not isinstance(body, dict) or not psutil.pid_exists(pid):
         return None
     return body
 
@@ -97,16 +97,6 @@ def sessions() -> list[dict[str, Any]]:
     return found
 
 
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
 def follow_records(
     path: Path, running: Callable[[], bool]
 ) -> Iterator[dict[str, Any] | EventBatch | object]:
@@ -125,10 +115,7 @@ def follow_records(
             for record in unpacker:
                 got = True
                 if not header_seen:
-                    if not isinstance(record, dict) or record.get("format") != FORMAT:
-                        raise RecordingError(f"{path} is not an auditmon recording")
-                    if record.get("version") != FORMAT_VERSION:
-                        raise RecordingError(f"{path}: unsupported recording version")
+                    check_header(record, path)
                     header_seen = True
                     continue
                 if not isinstance(record, dict):
