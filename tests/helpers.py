@@ -59,6 +59,11 @@ def auditmon(*args: str, timeout: float = 120, **kwargs: Any) -> subprocess.Comp
     return subprocess.run([sys.executable, "-m", "auditmon", *args], timeout=timeout, **kwargs)
 
 
+def auditmon_in(runtime_dir: Path | str, *args: str, **kwargs: Any) -> subprocess.CompletedProcess:
+    """``auditmon(*args)`` with the attach runtime directory ``runtime_dir``."""
+    return auditmon(*args, env=clean_env(AUDITMON_RUNTIME_DIR=str(runtime_dir)), **kwargs)
+
+
 def run_recorded(
     record: Path, *command: str, options: tuple[str, ...] = (), **kwargs: Any
 ) -> subprocess.CompletedProcess:

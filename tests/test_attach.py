@@ -14,7 +14,7 @@ from helpers import (
     NOBODY,
     WORKLOADS,
     attach_env,
-    auditmon,
+    auditmon_in,
     clean_env,
     copy_readable_by_all,
     events_of,
@@ -24,10 +24,6 @@ from helpers import (
 )
 
 from auditmon import protocol
-
-
-def cli(runtime_dir, *args, **kwargs):
-    return auditmon(*args, env=clean_env(AUDITMON_RUNTIME_DIR=str(runtime_dir)), **kwargs)
 
 
 def ticks(records):
@@ -42,13 +38,13 @@ def test_socket_is_private(ticker, runtime_dir):
 
 @pytest.mark.system
 def test_ls_attach_detach_reattach(ticker, runtime_dir, tmp_path):
-    listing = cli(runtime_dir, "ls")
+    listing = auditmon_in(runtime_dir, "ls")
     assert listing.returncode == 0, listing.stderr
     (row,) = [line for line in listing.stdout.splitlines() if line.split()[0] == str(ticker.pid)]
     assert "ticker.py" in row and row.rstrip().endswith("no")
 
     first = tmp_path / "first.jsonl"
-    result = cli(
+    result = auditmon_in(
         runtime_dir, "attach", "--duration", "0.5", "--record", str(first), str(ticker.pid)
     )
     assert result.returncode == 0, result.stderr
@@ -73,7 +69,7 @@ def test_ls_attach_detach_reattach(ticker, runtime_dir, tmp_path):
     try:
         wait_for_attached(runtime_dir, ticker.pid)
         second_record = tmp_path / "second.jsonl"
-        second = cli(
+        second = auditmon_in(
             runtime_dir,
             "attach",
             "--duration",
@@ -94,7 +90,7 @@ def test_ls_attach_detach_reattach(ticker, runtime_dir, tmp_path):
     assert held_ticks == list(range(held_ticks[0], held_ticks[-1] + 1))
 
     again = tmp_path / "again.jsonl"
-    result = cli(
+    result = auditmon_in(
         runtime_dir, "attach", "--duration", "0.5", "--record", str(again), str(ticker.pid)
     )
     assert result.returncode == 0, result.stderr
@@ -114,7 +110,7 @@ def wait_for_attached(runtime_dir, pid) -> None:
 
     def attached() -> bool:
         nonlocal listing
-        listing = cli(runtime_dir, "ls").stdout
+        listing = auditmon_in(runtime_dir, "ls").stdout
         return _row(listing, pid).endswith("yes")
 
     wait_for(attached, message=f"`auditmon ls` to show {pid} attached", state=lambda: listing)
@@ -190,7 +186,7 @@ def test_bad_pids_get_one_line_and_status_2(runtime_dir):
         ("999999999", "no process with PID 999999999"),
         (str(os.getpid()), "has no auditmon agent"),
     ):
-        result = cli(runtime_dir, "attach", "--no-inject", pid)  # (test_inject.py: without)
+        result = auditmon_in(runtime_dir, "attach", "--no-inject", pid)  # (test_inject.py: without)
         assert result.returncode == 2
         assert result.stderr.count("\n") == 1 and expected in result.stderr, result.stderr
         assert "Traceback" not in result.stderr
@@ -202,7 +198,7 @@ def test_another_users_process_is_refused(runtime_dir):
         pytest.skip("needs root to start a process as another user")
     other = subprocess.Popen(["sleep", "30"], user=NOBODY)
     try:
-        result = cli(runtime_dir, "attach", str(other.pid))
+        result = auditmon_in(runtime_dir, "attach", str(other.pid))
         assert result.returncode == 2
         assert "belongs to another user" in result.stderr
         assert result.stderr.count("\n") == 1
@@ -261,6 +257,6 @@ def test_garbage_requests_do_not_disturb_the_agent(ticker, runtime_dir):
         reply = sock.recv(1000)
     message = protocol.check_message(msgpack.unpackb(reply), first=True)
     assert message.kind == protocol.ERROR and "unknown request" in message.body
-    result = cli(runtime_dir, "attach", "--duration", "0.3", str(ticker.pid))
+    result = auditmon_in(runtime_dir, "attach", "--duration", "0.3", str(ticker.pid))
     assert result.returncode == 0, result.stderr
     assert ticker.poll() is None

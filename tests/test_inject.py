@@ -17,6 +17,7 @@ from helpers import (
     NOBODY,
     WORKLOADS,
     auditmon,
+    auditmon_in,
     clean_env,
     other_cpython_or_skip,
     read_jsonl,
@@ -241,12 +242,7 @@ def test_without_gdb_the_remedy_is_to_install_it(monkeypatch):
 def test_no_inject_keeps_the_old_answer(runtime_dir, tmp_path):
     python = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
     try:
-        result = auditmon(
-            "attach",
-            "--no-inject",
-            str(python.pid),
-            env=clean_env(AUDITMON_RUNTIME_DIR=str(runtime_dir)),
-        )
+        result = auditmon_in(runtime_dir, "attach", "--no-inject", str(python.pid))
         assert result.returncode == 2
         assert "has no auditmon agent" in result.stderr
     finally:
@@ -322,26 +318,14 @@ def test_a_process_holding_the_gil_too_long_is_left_as_it_was(target, runtime_di
     """The library's thread gets the GIL only after the monitor gave up: it does nothing
     then, and the process goes on without an agent."""
     busy = target("gil")
-    result = auditmon(
-        "attach",
-        "--headless",
-        "--patience",
-        "0.5",
-        str(busy.pid),
-        env=clean_env(AUDITMON_RUNTIME_DIR=str(runtime_dir)),
-    )
+    result = auditmon_in(runtime_dir, "attach", "--headless", "--patience", "0.5", str(busy.pid))
     assert result.returncode == 2
     assert "did not let the agent start within 0.5 s" in result.stderr
     assert result.stderr.count("\n") == 1
     assert busy.process.stdout.readline() == "computed\n"
     time.sleep(0.5)  # the thread had its turn with the GIL, and went
     assert not (runtime_dir / f"{busy.pid}.sock").exists()
-    again = auditmon(
-        "attach",
-        "--no-inject",
-        str(busy.pid),
-        env=clean_env(AUDITMON_RUNTIME_DIR=str(runtime_dir)),
-    )
+    again = auditmon_in(runtime_dir, "attach", "--no-inject", str(busy.pid))
     assert again.returncode == 2 and "has no auditmon agent" in again.stderr
     assert busy.finish() == (0, "done\n", "")
 
