@@ -23,6 +23,34 @@ EXT_CUT = 1  # payload [kept_prefix, original_length]
 EXT_OBJECT = 2  # payload: UTF-8 description of a value the agent does not look into
 EXT_BIGINT = 3  # payload: ASCII decimal of an int outside 64 bits
 
+# A message of one byte, msgpack's nil: run mode's wake-up (the ring is filling up, read
+# it now).  Sent without waiting; a monitor ignores it but for reading the ring.
+WIRE_WAKE = 0xC0
+
+# -- run mode's shared-memory ring: events outlive the process that raised them -----------
+# Run mode's agents encode each event, as it is raised, into a ring of shared memory (a
+# memfd whose descriptor goes to the monitor with the hello, SCM_RIGHTS; the hello's
+# "ring" field is its data size); the socket carries the hello, the goodbye and wake-ups.
+# A process that dies (SIGKILL, a crash, os._exit) leaves its events in the ring, which
+# the monitor still holds.  Layout, in this machine's byte order: RING_HEADER bytes of
+# header, then the data.  Each header field is a u64, stored and loaded whole:
+RING_MAGIC = 0x31474E49524D41  # b"AMRING1\0" read little-endian: the layout's version
+RING_MAGIC_AT = 0
+RING_SIZE_AT = 8  # the data's size in bytes (a multiple of 8)
+RING_HEAD_AT = 16  # bytes of whole events written since the start (the agent's)
+RING_NUMBERED_AT = 24  # events numbered: the last seq handed out (stored before writing)
+RING_DROPPED_AT = 32  # events numbered but dropped (the ring was full), in total
+RING_TAIL_AT = 64  # bytes the monitor has read since the start (the monitor's)
+RING_HEADER = 4096
+# Events are written one after another as msgpack arrays (the same bytes as in an
+# EVENTS batch), at data offset position % size; one may wrap past the end to the start.
+# The agent stores NUMBERED before it writes an event and HEAD after it (release): the
+# monitor reads [TAIL, HEAD), whole events only, and then stores TAIL.  An event that
+# doesn't fit in size - (HEAD - TAIL) is dropped and counted in DROPPED: the target never
+# waits.  When the process is gone, NUMBERED - (events read) - DROPPED were numbered and
+# never written whole (cut by its death): the monitor counts them as dropped.  Past half
+# full, the agent sends one WIRE_WAKE so that the monitor reads at once.
+
 # -- the hook's decision for an event: bits -----------------------------------------------
 RECORD = 1  # send the event
 STACK = 2  # capture its Python stack

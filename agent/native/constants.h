@@ -15,6 +15,15 @@
 #define EXT_CUT 1
 #define EXT_OBJECT 2
 #define EXT_BIGINT 3
+#define WIRE_WAKE 192
+#define RING_MAGIC 13870675421973825
+#define RING_MAGIC_AT 0
+#define RING_SIZE_AT 8
+#define RING_HEAD_AT 16
+#define RING_NUMBERED_AT 24
+#define RING_DROPPED_AT 32
+#define RING_TAIL_AT 64
+#define RING_HEADER 4096
 #define RECORD 1
 #define STACK 2
 #define FLUSH 4
@@ -90,6 +99,24 @@ shared_constant(const char *name)
         return PyLong_FromLong(EXT_OBJECT);
     if (strcmp(name, "EXT_BIGINT") == 0)
         return PyLong_FromLong(EXT_BIGINT);
+    if (strcmp(name, "WIRE_WAKE") == 0)
+        return PyLong_FromLong(WIRE_WAKE);
+    if (strcmp(name, "RING_MAGIC") == 0)
+        return PyLong_FromLong(RING_MAGIC);
+    if (strcmp(name, "RING_MAGIC_AT") == 0)
+        return PyLong_FromLong(RING_MAGIC_AT);
+    if (strcmp(name, "RING_SIZE_AT") == 0)
+        return PyLong_FromLong(RING_SIZE_AT);
+    if (strcmp(name, "RING_HEAD_AT") == 0)
+        return PyLong_FromLong(RING_HEAD_AT);
+    if (strcmp(name, "RING_NUMBERED_AT") == 0)
+        return PyLong_FromLong(RING_NUMBERED_AT);
+    if (strcmp(name, "RING_DROPPED_AT") == 0)
+        return PyLong_FromLong(RING_DROPPED_AT);
+    if (strcmp(name, "RING_TAIL_AT") == 0)
+        return PyLong_FromLong(RING_TAIL_AT);
+    if (strcmp(name, "RING_HEADER") == 0)
+        return PyLong_FromLong(RING_HEADER);
     if (strcmp(name, "RECORD") == 0)
         return PyLong_FromLong(RECORD);
     if (strcmp(name, "STACK") == 0)

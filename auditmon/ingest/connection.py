@@ -11,6 +11,7 @@ consumed yet, to slice them from.
 
 from __future__ import annotations
 
+import os
 import socket
 import time
 from typing import Callable
@@ -19,10 +20,24 @@ import msgpack
 
 from auditmon import protocol
 from auditmon.ingest.ledger import Ledger
+from auditmon.ingest.ring import Ring, RingError
 from auditmon.ingest.sinks import wants_raw
 from auditmon.model.process import Process
 
 _RECV = 1 << 20
+_MAX_FDS = 4  # received with a hello at most; one is a ring, the rest are closed
+
+#: What a process whose agent kept its events in a ring ended without a goodbye shows.
+RING_KEPT = "no goodbye (killed, crashed or os._exit); the events it raised were kept"
+
+
+def _array_header(n: int) -> bytes:
+    if n < 16:
+        return bytes((0x90 | n,))
+    if n < 0x10000:
+        return b"\xdc" + n.to_bytes(2, "big")
+    return b"\xdd" + n.to_bytes(4, "big")
+
 
 Problem = Callable[[str], None]
 
@@ -59,6 +74,13 @@ class Connection:
         self.raw: bytearray | None = bytearray() if wants_raw(ledger.sink) else None
         self.started = False
         self.closed = False
+        # Run mode's shared-memory ring (its descriptor came with the hello), the
+        # descriptors received but not yet taken, and the ring's drops reported so far.
+        self.ring: Ring | None = None
+        self.fds: list[int] = []
+        self.ring_dropped = 0
+        self.ring_unpacker: msgpack.Unpacker | None = None
+        self.ring_bytes = 0  # fed to ring_unpacker, in all
         self.refusal: str | None = None
         self.on_close: Callable[[Connection], None] | None = None
         # Where a stream ends without a goodbye, ingest may settle it a moment later
@@ -72,7 +94,11 @@ class Connection:
     def read(self) -> bool:
         """Read what is available; False once the connection is finished."""
         try:
-            data = self.sock.recv(_RECV)
+            if self.started:
+                data = self.sock.recv(_RECV)
+            else:  # the hello may bring the ring's descriptor
+                data, fds, _, _ = socket.recv_fds(self.sock, _RECV, _MAX_FDS)
+                self.fds += fds
         except (BlockingIOError, InterruptedError):
             return True
         except OSError as error:
@@ -95,6 +121,11 @@ class Connection:
                 raw += data
             for value in self.unpacker:
                 start, self.complete = self.complete, self.unpacker.tell()
+                if value is None and self.ring is not None:  # a wake-up: read the ring
+                    self.drain_ring()
+                    if self.closed:
+                        return False
+                    continue
                 message = protocol.check_message(value, first=not self.started)
                 batch = None
                 if raw is not None and message.kind == protocol.EVENTS and not message.threads:
@@ -130,10 +161,14 @@ class Connection:
             if self.started:
                 raise protocol.ProtocolError("a second hello on one connection")
             self.started = True
+            self.take_ring(body.get("ring"))
             ledger.hello(process, body)
         elif kind == protocol.DROPPED:
             ledger.dropped(process, body["count"])
         elif kind == protocol.GOODBYE:
+            self.drain_ring()  # its events come first
+            if self.closed:
+                return
             ledger.goodbye(process, body)
         elif kind == protocol.ERROR:
             self.refusal = body
@@ -141,10 +176,96 @@ class Connection:
         elif kind == protocol.STATUS:
             raise protocol.ProtocolError("unexpected status message")
 
+    # -- run mode's ring ---------------------------------------------------------------
+    def take_ring(self, size: object) -> None:
+        """Map the ring the hello announced (``size``: its "ring" field) from the
+        descriptor that came with it; any other descriptor received is closed."""
+        fds, self.fds = self.fds, []
+        if size is None:
+            for fd in fds:
+                os.close(fd)
+            return
+        if not fds:
+            raise protocol.ProtocolError("a hello with a ring but no descriptor for it")
+        for fd in fds[1:]:
+            os.close(fd)
+        try:
+            self.ring = Ring(fds[0], size)
+        except RingError as error:
+            raise protocol.ProtocolError(str(error)) from None
+        self.ring_unpacker = protocol.make_unpacker(self.max_message)
+
+    def drain_ring(self) -> None:
+        """Hand on what the agent has written into its ring since the last look, and
+        the drops it has counted meanwhile."""
+        ring = self.ring
+        if ring is None or self.closed:
+            return
+        try:
+            dropped = ring.dropped
+            if dropped > self.ring_dropped:
+                self.ledger.dropped(self.process, dropped - self.ring_dropped)
+                self.ring_dropped = dropped
+            data = ring.take()
+            if not data:
+                return
+            unpacker = self.ring_unpacker
+            assert unpacker is not None
+            unpacker.feed(data)
+            events = tuple(unpacker)
+            self.ring_bytes += len(data)
+            if unpacker.tell() != self.ring_bytes:
+                raise protocol.ProtocolError("the ring holds a cut event")
+            message = protocol.check_message((protocol.EVENTS, events), first=False)
+        except (RingError, protocol.ProtocolError) as error:
+            self._ring_failed(f"corrupt ring: {error}")
+            return
+        except Exception as error:  # undecodable bytes: every decoder error lands here
+            self._ring_failed(f"corrupt ring: undecodable data ({type(error).__name__}: {error})")
+            return
+        raw = None
+        if self.raw is not None and not message.threads:
+            raw = _array_header(len(events)) + data
+        self.handle(message, raw)
+
+    def _ring_failed(self, error: str) -> None:
+        ring, self.ring = self.ring, None
+        if ring is not None:
+            ring.close()
+        self.close(error)
+
+    def _ring_end(self, detached: bool) -> None:
+        """The connection ended: read what is left, and, where the process said no
+        goodbye (and the monitor did not leave first), count as dropped the events it
+        numbered but never wrote whole (its death cut them short)."""
+        self.drain_ring()
+        ring, self.ring = self.ring, None
+        if ring is None:
+            return
+        process = self.process
+        if process.goodbye is None and not detached:
+            numbered = max(ring.numbered, process.max_seq)
+            cut = numbered - process.seq_base - process.received - process.dropped
+            if cut > 0:
+                self.ledger.dropped(process, cut)
+            process.max_seq = numbered
+            process.error = RING_KEPT
+        ring.close()
+
     def close(self, error: str | None, detached: bool = False) -> None:
         """Finish this connection; ``detached`` when the monitor, not the agent, ends it."""
         if self.closed:
             return
+        if self.ring is not None and error is None:
+            self._ring_end(detached)
+            if self.closed:  # the ring was corrupt: closed with that error
+                return
+        ring, self.ring = self.ring, None
+        if ring is not None:
+            ring.close()
+        for fd in self.fds:
+            os.close(fd)
+        self.fds = []
         self.closed = True
         if self.raw is not None:
             del self.raw[:]  # nothing more will be read from it

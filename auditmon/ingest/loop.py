@@ -28,6 +28,9 @@ def peer_uid(sock: socket.socket) -> int:
 
 _WAKER = object()  # the selector's mark for the wake-up socket
 
+#: Seconds between two looks into the agents' rings at most: the agents' own interval.
+RING_INTERVAL = protocol.agent_constants.DEFAULT_INTERVAL
+
 #: Seconds a stream that ended without a goodbye waits before its process is settled as
 #: ended: time for the other agents' batches, which may say how it ended, to arrive.
 SETTLE_AFTER = 0.3
@@ -84,9 +87,14 @@ class Ingest:
 
     # -- the loop -----------------------------------------------------------------
     def poll(self, timeout: float) -> None:
-        """Handle whatever is ready within ``timeout`` seconds."""
+        """Handle whatever is ready within ``timeout`` seconds, and read every agent's
+        shared-memory ring (run mode's events come that way, with no socket activity:
+        while any ring is open, the wait is at most RING_INTERVAL)."""
         if self._unsettled:
             timeout = min(timeout, max(0.0, self._unsettled[0][0] - time.monotonic()))
+        rings = [c for c in self.connections if c.ring is not None]
+        if rings:
+            timeout = min(timeout, RING_INTERVAL)
         for key, _ in self.selector.select(timeout):
             if key.data is None:
                 self._accept()
@@ -94,7 +102,8 @@ class Ingest:
                 self._drain_wakes()
             else:
                 key.data.read()
-
+        for connection in rings:
+            connection.drain_ring()
         self._settle(time.monotonic())
 
     def _defer(self, connection: Connection, ended_at: float) -> None:

@@ -1,0 +1,286 @@
+"""The monitor's reading of run mode's shared-memory rings: events come in order, drops
+and events cut short by a death are counted, and a bad ring closes its connection with a
+message (never a traceback), without leaking a descriptor or a mapping.
+
+The agent's side is played here on real parts (a memfd, a Unix socket pair, the hello's
+descriptor passed with SCM_RIGHTS), so that torn and corrupt rings can be made on
+purpose; tests/test_process_death.py runs the real agents.
+"""
+
+from __future__ import annotations
+
+import mmap
+import os
+import socket
+import struct
+
+import pytest
+from helpers import wait_for
+
+from auditmon import protocol
+from auditmon.ingest import Ingest
+from auditmon.ingest.connection import RING_KEPT
+
+C = protocol.agent_constants
+SIZE = 65536
+
+
+class Collect:
+    """A sink that keeps what it is handed."""
+
+    def __init__(self) -> None:
+        self.got: list = []
+        self.drops = 0
+        self.ended: list = []
+
+    def process_started(self, process) -> None:
+        pass
+
+    def events(self, process, batch, raw=None) -> None:
+        self.got.extend(batch)
+
+    def dropped(self, process, count) -> None:
+        self.drops += count
+
+    def process_ended(self, process) -> None:
+        self.ended.append(process)
+
+
+class Agent:
+    """An agent's side: a ring in a memfd, and the socket the monitor reads."""
+
+    def __init__(self, ingest: Ingest, size: int = SIZE) -> None:
+        self.fd = os.memfd_create("test-ring")
+        os.ftruncate(self.fd, C.RING_HEADER + size)
+        self.map = mmap.mmap(self.fd, C.RING_HEADER + size)
+        self.size = size
+        self.set(C.RING_MAGIC_AT, C.RING_MAGIC)
+        self.set(C.RING_SIZE_AT, size)
+        self.head = 0
+        self.seq = 0
+        self.sock, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.connection = ingest.add(theirs)
+
+    def set(self, at: int, value: int) -> None:
+        struct.pack_into("=Q", self.map, at, value)
+
+    def word(self, at: int) -> int:
+        return struct.unpack_from("=Q", self.map, at)[0]
+
+    def hello(self, ring: object = SIZE, fd: int | None = -1) -> None:
+        body = {"v": protocol.VERSION, "pid": 4242, "argv": ["fake"], "events": self.seq}
+        if ring is not None:
+            body["ring"] = ring
+        data = protocol.packb([protocol.HELLO, body])
+        fds = [self.fd if fd == -1 else fd] if fd is not None else []
+        socket.send_fds(self.sock, [data], fds)
+
+    def write(self, data: bytes, publish: bool = True) -> None:
+        """``data`` at the ring's head, wrapping past the end."""
+        for i, byte in enumerate(data):
+            self.map[C.RING_HEADER + (self.head + i) % self.size] = byte
+        if publish:
+            self.head += len(data)
+            self.set(C.RING_HEAD_AT, self.head)
+
+    def event(self, name: str = "ring.tick", *args: object) -> bytes:
+        """Number and write one event, as the C hook does."""
+        self.seq += 1
+        self.set(C.RING_NUMBERED_AT, self.seq)
+        data = protocol.packb([self.seq, 1.5, 7, name, list(args), None])
+        self.write(data)
+        return data
+
+    def goodbye(self) -> None:
+        body = {"time": 2.0, "exit_code": None, "last_seq": self.seq}
+        self.sock.sendall(protocol.packb([protocol.GOODBYE, body]))
+
+    def close(self) -> None:
+        self.sock.close()
+        self.map.close()
+        os.close(self.fd)
+
+
+@pytest.fixture
+def monitor():
+    problems: list[str] = []
+    sink = Collect()
+    ingest = Ingest(sink, problems.append)
+    yield ingest, sink, problems
+    ingest.close()
+
+
+def pump(ingest, until, problems) -> None:
+    wait_for(until, 10, between=lambda: ingest.poll(0.02), state=lambda: problems)
+
+
+def ticks(sink) -> list:
+    return [e[4][0] for e in sink.got if e[3] == "ring.tick"]
+
+
+def test_events_written_before_and_after_the_hello_come_in_order(monitor):
+    ingest, sink, problems = monitor
+    agent = Agent(ingest)
+    agent.event("ring.tick", 0)  # before the hello: the preload library's early events
+    agent.hello()
+    for i in range(1, 100):
+        agent.event("ring.tick", i)
+    pump(ingest, lambda: len(ticks(sink)) == 100, problems)
+    assert ticks(sink) == list(range(100))
+    assert agent.word(C.RING_TAIL_AT) == agent.head  # marked read: the agent may reuse it
+    agent.goodbye()
+    agent.sock.close()
+    pump(ingest, lambda: sink.ended, problems)
+    (process,) = sink.ended
+    assert process.status == "exited" and process.lost == 0 and process.dropped == 0
+    assert problems == []
+
+
+def test_an_event_that_wraps_past_the_end_is_read_whole(monitor):
+    ingest, sink, problems = monitor
+    agent = Agent(ingest)
+    agent.hello()
+    big = "x" * 1000
+    n = SIZE // 1000 + 20  # more than the ring holds at once: read as it goes
+    for i in range(n):
+        agent.event("ring.tick", i, big)
+        if agent.head - agent.word(C.RING_TAIL_AT) > SIZE - 2000:
+            pump(ingest, lambda: agent.word(C.RING_TAIL_AT) == agent.head, problems)
+    pump(ingest, lambda: len(ticks(sink)) == n, problems)
+    assert ticks(sink) == list(range(n))
+    assert agent.head > SIZE and agent.head % SIZE != 0
+
+
+def test_drops_counted_in_the_ring_are_reported_exactly(monitor):
+    ingest, sink, problems = monitor
+    agent = Agent(ingest)
+    agent.hello()
+    agent.event("ring.tick", 0)
+    agent.seq += 5  # five numbered but dropped: the ring was full
+    agent.set(C.RING_NUMBERED_AT, agent.seq)
+    agent.set(C.RING_DROPPED_AT, 5)
+    agent.event("ring.tick", 1)
+    pump(ingest, lambda: len(ticks(sink)) == 2 and sink.drops == 5, problems)
+    agent.goodbye()
+    agent.sock.close()
+    pump(ingest, lambda: sink.ended, problems)
+    assert sink.drops == 5 and sink.ended[0].lost == 0
+
+
+def test_a_goodbye_comes_after_the_events_still_in_the_ring(monitor):
+    ingest, sink, problems = monitor
+    agent = Agent(ingest)
+    agent.hello()
+    pump(ingest, lambda: ingest.ledger.processes[0].pid == 4242, problems)
+    for i in range(50):
+        agent.event("ring.tick", i)
+    agent.goodbye()  # arrives before the monitor's next look into the ring
+    agent.sock.close()
+    pump(ingest, lambda: sink.ended, problems)
+    assert ticks(sink) == list(range(50))
+    assert sink.ended[0].status == "exited" and sink.ended[0].lost == 0
+
+
+def test_a_death_mid_write_is_counted_as_one_dropped_event(monitor):
+    """The process died writing its 11th event: numbered, a part of its bytes past the
+    head.  The ten whole ones are read, the torn one is counted, nothing is misread."""
+    ingest, sink, problems = monitor
+    agent = Agent(ingest)
+    agent.hello()
+    for i in range(10):
+        agent.event("ring.tick", i)
+    agent.seq += 1
+    agent.set(C.RING_NUMBERED_AT, agent.seq)
+    torn = protocol.packb([agent.seq, 1.5, 7, "ring.tick", [10], None])
+    agent.write(torn[: len(torn) // 2], publish=False)
+    agent.sock.close()  # no goodbye
+    pump(ingest, lambda: ingest.open_connections == 0 and not ingest.settling, problems)
+    (process,) = sink.ended
+    assert ticks(sink) == list(range(10))
+    assert sink.drops == 1 and process.dropped == 1 and process.lost == 0
+    assert process.status == "disconnected" and process.error == RING_KEPT
+    assert problems == []
+
+
+def test_a_wake_up_reads_the_ring_at_once(monitor):
+    ingest, sink, problems = monitor
+    agent = Agent(ingest)
+    agent.hello()
+    pump(ingest, lambda: ingest.open_connections == 1 and agent.connection.started, problems)
+    for i in range(5):
+        agent.event("ring.tick", i)
+    agent.sock.send(bytes((C.WIRE_WAKE,)))
+    agent.connection.read()  # what the selector does when the byte arrives
+    assert ticks(sink) == list(range(5))
+
+
+@pytest.mark.parametrize(
+    "spoil, message",
+    [
+        (lambda a: a.set(C.RING_HEAD_AT, SIZE + 8), "positions make no sense"),
+        (lambda a: a.write(b"\xc1\xc1\xc1\xc1"), "undecodable"),
+        (lambda a: a.write(protocol.packb(["not", "an", "event"])), "malformed event batch"),
+        (lambda a: a.write(protocol.packb([1, 1.5, 7, "ring.tick", [0], None])[:5]), "cut event"),
+    ],
+)
+def test_a_corrupt_ring_closes_its_connection_with_a_message(monitor, spoil, message):
+    ingest, sink, problems = monitor
+    agent = Agent(ingest)
+    agent.hello()
+    spoil(agent)
+    pump(ingest, lambda: ingest.open_connections == 0, problems)
+    (problem,) = problems
+    assert "corrupt ring" in problem and message in problem, problem
+
+
+@pytest.mark.parametrize(
+    "prepare, ring, message",
+    [
+        (lambda a: a.set(C.RING_MAGIC_AT, 1), SIZE, "bad magic"),
+        (lambda a: None, SIZE * 2, "is 69,632 bytes, not 135,168"),
+        (lambda a: None, "big", "bad ring size"),
+    ],
+)
+def test_a_ring_unlike_its_hello_is_refused(monitor, prepare, ring, message):
+    ingest, sink, problems = monitor
+    agent = Agent(ingest)
+    prepare(agent)
+    agent.hello(ring=ring)
+    pump(ingest, lambda: ingest.open_connections == 0, problems)
+    assert any(message in p for p in problems), problems
+
+
+def test_a_hello_with_a_ring_but_no_descriptor_is_refused(monitor):
+    ingest, sink, problems = monitor
+    agent = Agent(ingest)
+    agent.hello(fd=None)
+    pump(ingest, lambda: ingest.open_connections == 0, problems)
+    assert any("no descriptor" in p for p in problems), problems
+
+
+def own_fds() -> set[int]:
+    return {int(fd) for fd in os.listdir("/proc/self/fd")}
+
+
+def memfd_maps() -> int:
+    with open("/proc/self/maps") as maps:
+        return sum("test-ring" in line for line in maps)
+
+
+def test_no_descriptor_or_mapping_outlives_its_connection(monitor):
+    """Rings read and closed, a descriptor sent without a ring in the hello, a refused
+    ring: the monitor keeps none of them."""
+    ingest, sink, problems = monitor
+    before, maps = own_fds(), memfd_maps()
+    agents = [Agent(ingest) for _ in range(3)]
+    agents[0].hello()
+    agents[0].event("ring.tick", 0)
+    agents[1].hello(ring=None)  # a descriptor, but no ring in the hello: closed
+    agents[2].set(C.RING_MAGIC_AT, 0)
+    agents[2].hello()  # refused
+    pump(ingest, lambda: ticks(sink) == [0] and ingest.open_connections == 2, problems)
+    for agent in agents:
+        agent.close()
+    pump(ingest, lambda: ingest.open_connections == 0 and not ingest.settling, problems)
+    assert own_fds() == before
+    assert memfd_maps() == maps
