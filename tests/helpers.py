@@ -51,12 +51,17 @@ def agent_env(kind: str, **extra: str) -> dict[str, str]:
     return clean_env(AUDITMON_AGENT=kind, **extra)
 
 
+def auditmon_command(*args: str) -> list[str]:
+    """The command line that runs the auditmon CLI with ``args``."""
+    return [sys.executable, "-m", "auditmon", *args]
+
+
 def auditmon(*args: str, timeout: float = 120, **kwargs: Any) -> subprocess.CompletedProcess:
     """Run the auditmon CLI as a real process and capture its output."""
     kwargs.setdefault("env", clean_env())
     kwargs.setdefault("capture_output", True)
     kwargs.setdefault("text", True)
-    return subprocess.run([sys.executable, "-m", "auditmon", *args], timeout=timeout, **kwargs)
+    return subprocess.run(auditmon_command(*args), timeout=timeout, **kwargs)
 
 
 def auditmon_in(runtime_dir: Path | str, *args: str, **kwargs: Any) -> subprocess.CompletedProcess:
@@ -115,17 +120,108 @@ def events_of(records: list[dict], pid: int | None = None) -> list[dict]:
     return [r for r in records if r["type"] == "event" and (pid is None or r["pid"] == pid)]
 
 
-def all_messages(conn) -> list:
-    """Every protocol message an agent sends on ``conn``, until it closes."""
-    from auditmon import protocol
+class AgentStream:
+    """What one agent sends on ``conn``, as protocol messages: the socket's, and, where
+    its hello brought a shared-memory ring (run mode), the events read from the ring as
+    EVENTS batches (after a DROPPED report where the ring's drop count grew), read
+    before each socket message is taken, so they come where they were raised.
+    Wake-ups are left out.  A stand-in for the monitor's ingest, for agent tests."""
 
-    conn.settimeout(30)
-    unpacker = protocol.make_unpacker()
+    def __init__(self, conn) -> None:
+        from auditmon import protocol
+
+        self.conn = conn
+        self.unpacker = protocol.make_unpacker()
+        self.ring = None
+        self.tail = 0
+        self.dropped = 0
+        self.closed = False
+        self.started = False
+
+    def read(self, timeout: float) -> list:
+        """The messages that arrive within ``timeout`` seconds (a socket read's wait);
+        sets ``closed`` once the agent has hung up."""
+        import socket
+
+        self.conn.settimeout(timeout)
+        try:
+            data, fds, _, _ = socket.recv_fds(self.conn, 1 << 16, 4)
+        except TimeoutError:
+            return self.from_ring()
+        if fds and self.ring is None:
+            import mmap
+
+            self.ring = mmap.mmap(fds[0], 0)
+        for fd in fds:
+            os.close(fd)
+        if not data:
+            self.closed = True
+            return self.from_ring()
+        self.unpacker.feed(data)
+        messages = []
+        for message in self.unpacker:
+            if message is None:
+                continue
+            if self.started:  # the ring's events come after the hello
+                messages += self.from_ring()
+            messages.append(message)
+            self.started = True
+        return messages + self.from_ring()
+
+    def from_ring(self) -> list:
+        import struct
+
+        from auditmon import protocol
+
+        if self.ring is None or not self.started:
+            return []
+        c = protocol.agent_constants
+
+        def word(at: int) -> int:
+            return struct.unpack_from("=Q", self.ring, at)[0]
+
+        size, head, dropped = word(c.RING_SIZE_AT), word(c.RING_HEAD_AT), word(c.RING_DROPPED_AT)
+        messages = []
+        if dropped > self.dropped:
+            messages.append((protocol.DROPPED, {"count": dropped - self.dropped}))
+            self.dropped = dropped
+        if head > self.tail:
+            data = (
+                bytes(self.ring[c.RING_HEADER + (p % size)] for p in range(self.tail, head))
+                if (self.tail % size) + head - self.tail > size
+                else self.ring[
+                    c.RING_HEADER + self.tail % size : c.RING_HEADER
+                    + self.tail % size
+                    + head
+                    - self.tail
+                ]
+            )
+            unpacker = protocol.make_unpacker()
+            unpacker.feed(data)
+            messages.append((protocol.EVENTS, tuple(unpacker)))
+            self.tail = head
+            struct.pack_into("=Q", self.ring, c.RING_TAIL_AT, head)
+        return messages
+
+    def close(self) -> None:
+        self.conn.close()
+        if self.ring is not None:
+            self.ring.close()
+
+
+def all_messages(conn) -> list:
+    """Every protocol message an agent sends on ``conn``, until it closes (see
+    ``AgentStream``)."""
+    stream = AgentStream(conn)
+    messages: list = []
     # Not a poll: it reads until the agent hangs up (recv gives b"") or 30 s of silence.
-    while data := conn.recv(1 << 16):
-        unpacker.feed(data)
-    conn.close()
-    return list(unpacker)
+    while not stream.closed:
+        got = stream.read(30)
+        if not got and not stream.closed:
+            break
+        messages += got
+    stream.close()
+    return messages
 
 
 def copy_readable_by_all(source: Path, into: Path) -> Path:

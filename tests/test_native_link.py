@@ -1,8 +1,9 @@
 """Run mode's link to the monitor: what the target may never notice about it.
 
-The native agent connects and sends its first few events from the hook, then from a
-thread of the extension's own that never takes the GIL; the pure-Python agent from a
-Python thread.  Real targets, real sockets.
+Both agents write each event into a shared-memory ring as it is raised (the monitor
+reads it; the socket carries the hello, the goodbye and wake-ups), with no thread of
+their own.  Real targets, real sockets, real rings (tests/helpers.AgentStream reads
+them as the monitor does).
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ import venv
 from pathlib import Path
 
 import pytest
-from helpers import AGENT_DIR, agent_env, all_messages, wait_for
+from helpers import AGENT_DIR, AgentStream, agent_env, all_messages, wait_for
 
 from auditmon import protocol
 
@@ -62,21 +63,17 @@ def start_target(kind, path, script, capture=True, popen=None, **extra):
 
 def messages_until(conn, wanted, timeout=30.0):
     """Decode what the agent sends until an event named ``wanted`` arrives."""
-    unpacker = protocol.make_unpacker()
-    conn.settimeout(0.2)
+    stream = AgentStream(conn)
     seen = []
 
     def arrived() -> bool:
-        try:
-            data = conn.recv(1 << 16)
-        except TimeoutError:
-            return False
-        assert data, f"the agent hung up before {wanted!r}; got kinds {[k for k, _ in seen]}"
-        unpacker.feed(data)
-        for kind, body in unpacker:
-            seen.append((kind, body))
-            if kind == protocol.EVENTS and any(e[3] == wanted for e in body):
-                return True
+        got = stream.read(0.2)
+        seen.extend(got)
+        if any(kind == protocol.EVENTS and any(e[3] == wanted for e in body) for kind, body in got):
+            return True
+        assert not stream.closed, (
+            f"the agent hung up before {wanted!r}; got kinds {[k for k, _ in seen]}"
+        )
         return False
 
     # recv() itself waits (0.2 s at a time): no sleep between reads
@@ -191,10 +188,9 @@ def test_run_mode_settings_are_honoured_whichever_side_starts_it(tmp_path, setti
         assert {"exec", "link.burst"} <= {e[3] for e in events}
 
 
-def test_the_native_writer_sends_while_the_target_never_lets_go_of_the_gil(tmp_path):
+def test_events_arrive_while_the_target_never_lets_go_of_the_gil(tmp_path):
     """With a switch interval of 1000 s the busy target never gives the GIL up: a writer
-    that needed it would send nothing until the loop ends.  (The first events are sent
-    by the hook itself: enough come first for the writer to have started.)"""
+    that needed it would send nothing until the loop ends; the ring needs no writer."""
     server, path = listener(tmp_path)
     script = (
         "import sys, time\n"
@@ -220,9 +216,9 @@ TASKS = "import os; print(len(os.listdir('/proc/self/task')))\n"
 
 
 @needs_proc
-def test_a_process_that_raises_few_events_never_starts_a_writer_thread(tmp_path):
-    """Most processes are short: the hook sends their few events itself, so they pay for
-    no thread, and every event still arrives, then the goodbye."""
+def test_a_process_that_raises_few_events_starts_no_thread(tmp_path):
+    """Most processes are short: they pay for no thread, and every event still arrives,
+    then the goodbye."""
     messages, out = run_to_the_end(tmp_path, "import sys\nsys.audit('link.few', 1)\n" + TASKS)
     assert out == "1\n"  # the main thread only
     names = [e[3] for e in sent_events(messages)]
@@ -232,17 +228,18 @@ def test_a_process_that_raises_few_events_never_starts_a_writer_thread(tmp_path)
 
 
 @needs_proc
-def test_after_a_few_events_the_writer_thread_takes_over(tmp_path):
+def test_a_process_that_raises_many_events_starts_no_thread_either(tmp_path):
+    """The old writer thread made every busy target multi-threaded (a DeprecationWarning
+    at fork on 3.12+): the ring needs none."""
     script = "import sys\nfor i in range(500): sys.audit('link.many', i)\n" + TASKS
     messages, out = run_to_the_end(tmp_path, script)
-    assert out == "2\n"  # the main thread and the writer
+    assert out == "1\n"  # the main thread only
     many = [e[4][0] for e in sent_events(messages) if e[3] == "link.many"]
     assert many == list(range(500))
 
 
-def test_events_of_several_threads_are_numbered_once_as_the_writer_takes_over(tmp_path):
-    """Threads raise events while the hook still sends them itself and on after the
-    writer starts (the import and the threads raise more than the first 16)."""
+def test_events_of_several_threads_are_numbered_once(tmp_path):
+    """Threads raise events, each numbered once and written whole into the ring."""
     script = (
         "import sys, threading\n"
         "def raise_some(n):\n"
@@ -262,10 +259,9 @@ def test_events_of_several_threads_are_numbered_once_as_the_writer_takes_over(tm
 
 
 @needs_proc
-def test_a_process_that_cannot_have_a_writer_thread_carries_on_unmonitored(tmp_path):
-    """Its address space capped below a thread's stack, the target can't have the writer
-    when its 17th event wants one: the agent stops there (the monitor sees no goodbye,
-    so it says events may be missing) and the target goes on as if nothing happened."""
+def test_a_process_that_cannot_have_a_thread_is_monitored_all_the_same(tmp_path):
+    """Its address space capped below a thread's stack, the target could not have had
+    the old writer thread (which left it unmonitored): the ring needs none."""
     script = (
         "import os, resource, sys\n"
         "for i in range(5): sys.audit('link.early', i)\n"
@@ -277,8 +273,9 @@ def test_a_process_that_cannot_have_a_writer_thread_carries_on_unmonitored(tmp_p
     messages, out = run_to_the_end(tmp_path, script)
     assert out == "done 1\n"
     names = [e[3] for e in sent_events(messages)]
-    assert names.count("link.early") == 5 and len(names) == 16  # sent by the hook itself
-    assert protocol.GOODBYE not in [kind for kind, _ in messages]
+    assert names.count("link.early") == 5 and names.count("link.late") == 30
+    assert messages[-1][0] == protocol.GOODBYE
+    assert messages[-1][1]["last_seq"] == len(names)
 
 
 TEARDOWN = (
@@ -448,7 +445,8 @@ def test_python_run_start_up_loads_the_agent_and_c_modules_only(tmp_path):
     """The pure-Python agent's start-up, in a target that imports nothing itself: its
     own package but attach mode's writer, of the standard library only the C modules it
     needs (``_socket``, not ``socket``; ``_struct``, not ``struct``, whose import every
-    process would pay; ``fcntl`` and ``resource``, to place its socket's descriptor),
+    process would pay; ``fcntl`` and ``resource``, to place its socket's descriptor;
+    ``mmap``, to map its ring),
     and the encoder it sends with: msgpack where the target has it, with what msgpack
     imports (loaded at start, not on the writer thread, whose opening of their files
     would race the target's own open() for the low descriptor numbers)."""
@@ -457,7 +455,7 @@ def test_python_run_start_up_loads_the_agent_and_c_modules_only(tmp_path):
     assert "_auditmon_agent.attach" not in added
     package = {m for m in added if m.split(".")[0] == "_auditmon_agent"}
     encoder = modules_added_at_start(tmp_path, None, ", msgpack") if has_msgpack() else set()
-    own = {"sitecustomize", "atexit", "_socket", "_struct", "fcntl", "resource"}
+    own = {"sitecustomize", "atexit", "_socket", "_struct", "fcntl", "resource", "mmap"}
     assert added - package - encoder <= own, added
 
 

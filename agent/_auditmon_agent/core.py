@@ -80,6 +80,9 @@ class Agent(object):
             (self.native or self.python_hook).record_early(events, dropped)
         self.start_writer()
         atexit.register(self.at_exit)
+        if self.python_hook is not None:  # the child must not write into the parent's ring
+            hook = self.python_hook
+            os.register_at_fork(before=hook.before_fork, after_in_parent=hook.after_fork_in_parent)
         os.register_at_fork(after_in_child=self.after_fork_in_child)
         if self.native is None or not self.native.install():
             sys.addaudithook(self.native if self.native is not None else self.python_hook.hook)
@@ -332,6 +335,10 @@ class Agent(object):
         if self.pack is None:
             self.pack = self.own_import(__package__ + ".wire").make_events_packer()
         return self.pack
+
+    def python_event_packers(self):
+        """Run mode's encoders of one event, for the Python hook's ring."""
+        return self.own_import(__package__ + ".wire").make_event_packers()
 
     def preload(self, tid):
         """Import everything the agent would otherwise import later, on first need: an

@@ -95,9 +95,9 @@ class DeferredSummarizer(object):
 
 
 class NativeLink(object):
-    """Run mode with the C hook: the extension connects, sends (the first events from the
-    hook, then from a thread of its own that never takes the GIL) and flushes at exit;
-    this supplies the hello."""
+    """Run mode with the C hook: the extension makes the shared-memory ring the hook
+    writes every event into (ring.c), connects, and says goodbye at exit; this supplies
+    the hello."""
 
     def __init__(self, agent, config):
         self.agent = agent
@@ -109,7 +109,10 @@ class NativeLink(object):
         fields = self.agent.identity()
         fields["v"] = WIRE_VERSION
         fields["mode"] = self.config.mode
+        ring = native.open_ring()  # before the hello, which gives its size
         fields["events"] = native.counted()
+        if ring:
+            fields["ring"] = ring
         hello = native.pack([WIRE_HELLO, fields])
         config = self.config
         native.connect(config.socket_path, hello, config.interval, config.flush_timeout)

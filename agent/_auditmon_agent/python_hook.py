@@ -4,9 +4,10 @@ extension is not in use (``AUDITMON_AGENT=python``, or not built for this interp
 The hook runs inside the target on every audit event, so it does the least it can: one
 dict look-up for the cached filter decision, a sequence number, a bounds check, a
 summary of the arguments and one ``deque.append`` (and a thread-local attribute read:
-a thread's first event has its thread's name looked up).  A writer thread
-(``transport``) drains the queue with ``take``; the hook never waits for it.
-When the queue is full the event is counted as dropped (the count travels in-band).
+a thread's first event has its thread's name looked up).  In attach mode a writer
+thread (``attach``) drains the queue with ``take``; the hook never waits for it.  In
+run mode the append is the shared-memory ring's (``ring``), which encodes the event
+there at once.  When the queue (or ring) is full the event is counted as dropped.
 Nothing here may raise into the target.
 """
 
@@ -15,7 +16,7 @@ import time
 from sys import modules as _modules
 
 from .config import INT64_MIN, UINT64_MAX
-from .constants import FLUSH, PRELOAD, RECORD, STACK
+from .constants import FLUSH, PRELOAD, RECORD, RING_HEAD_AT, RING_HEADER, STACK
 
 # Events per batch: four times what the Python hook can queue in a switch interval, so
 # that a writer that waits for the GIL more than once a turn still keeps up, and a bound on
@@ -33,6 +34,11 @@ _FunctionType = type(lambda: None)
 _quiet = _decisions = _queue = _append = _summarizer = _special = _first_of_thread = None
 _next_seq = _next_drop = _seen = None
 _cap = _strlen = 0
+# Run mode's ring (ring.Ring.attach sets them): its data and its header's words, the
+# event encoder, the bounds of an inline write, and the write for the other cases.
+_ring = _words = _pack = _ring_write = None
+_mask = _data_end = _fast_until = 0
+_HEAD_WORD = RING_HEAD_AT // 8
 
 
 def _hook(event, args):
@@ -67,7 +73,24 @@ def _hook(event, args):
             except AttributeError:
                 _append(_first_of_thread((seq, _time(), tid, event, summary, None)))
                 return
-            _append((seq, _time(), tid, event, summary, None))
+            if _ring is None:
+                _append((seq, _time(), tid, event, summary, None))
+                return
+            # run mode's ring, inline: an event that fits before the data's end and the
+            # bound is copied here, the others go through the ring's write (ring.py)
+            try:
+                data = _pack((seq, _time(), tid, event, summary, None))
+            except Exception:
+                _append((seq, _time(), tid, event, summary, None))  # the careful way
+                return
+            head = _words[_HEAD_WORD]
+            end = head + len(data)
+            at = RING_HEADER + (head & _mask)
+            if end <= _fast_until and at + len(data) <= _data_end:
+                _ring[at : at + len(data)] = data
+                _words[_HEAD_WORD] = end
+                return
+            _ring_write(seq, data)
             return
         _special(event, args, tid, how)
     except Exception:
@@ -75,6 +98,10 @@ def _hook(event, args):
             _next_drop()
         except Exception:
             pass
+
+
+# The hook's globals that point it at a ring (ring.Ring.attach sets them).
+RING_NAMES = ("_ring", "_append", "_next_drop")
 
 
 class PythonHook(object):
@@ -100,19 +127,21 @@ class PythonHook(object):
             _quiet=agent.quiet,
             _decisions=agent.decisions,
             _queue=self.queue,
-            _append=self.queue.append,
             _summarizer=self.summarizer,
             _special=self.special,
             _first_of_thread=self.first_of_thread,
             _strlen=strlen,
         )
         self.named = {}  # thread ident -> the name sent for it (restart sets main_tid)
+        self.ring = None  # run mode's shared-memory ring, where events go (else the queue)
         self.hook = _FunctionType(_hook.__code__, self.names, "hook")
         self.restart()
 
     def restart(self):
-        """An empty queue and numbering from 1 (a forked child is a new process)."""
+        """An empty queue and numbering from 1 (a forked child is a new process, whose
+        events go to the queue until it has a ring of its own: the parent's is not its)."""
         self.queue.clear()
+        self.ring = None
         self.main_tid = _get_ident()  # the agent starts on the main thread (or a fork's)
         self.forget_threads()
         self.seq_counter = self._count(1)
@@ -120,8 +149,42 @@ class PythonHook(object):
         self.names.update(
             _next_seq=self.seq_counter.__next__,
             _next_drop=self.drop_counter.__next__,
+            _append=self.queue.append,
+            _ring=None,
             _cap=self.cap,
         )
+
+    def use_ring(self, ring, packers, wake_socket):
+        """Run mode: from now on each event is encoded into ``ring`` as it is raised
+        (``packers``: the fast encoder and the careful one); what was queued so far
+        (the events the preload library kept) goes now.  ``wake_socket()``: the socket
+        to wake the monitor on."""
+        ring.counters(self.counted(), self.dropped())
+        ring.attach(self.names, self.drop_counter.__next__, packers[0], packers[1], wake_socket)
+        self.ring = ring
+        self.ring_names = {name: self.names[name] for name in RING_NAMES}
+        self.into_ring()
+
+    def into_ring(self):
+        """Queued events into the ring, in order."""
+        queued = list(self.queue)
+        self.queue.clear()
+        for event in queued:
+            self.ring.append(event)
+
+    def before_fork(self):
+        """Just before a fork: events go to the queue until ``after_fork_in_parent``, so
+        that the child, whose copy of the ring's mapping is its parent's ring, never
+        writes into it before it has one of its own."""
+        if self.ring is not None:
+            self.names.update(
+                _ring=None, _append=self.queue.append, _next_drop=self.drop_counter.__next__
+            )
+
+    def after_fork_in_parent(self):
+        if self.ring is not None:
+            self.names.update(self.ring_names)
+            self.into_ring()
 
     def forget_threads(self):
         """Look for each thread's name again, with its next event (a forked child, a new
@@ -171,15 +234,16 @@ class PythonHook(object):
             agent.preload(tid)
         if not how & RECORD:
             return
-        seq = self.seq_counter.__next__()
+        names = self.names
+        seq = names["_next_seq"]()
         if len(self.queue) >= self.cap:
-            self.drop_counter.__next__()
+            names["_next_drop"]()
             return
         stack = agent.stack(tid, 3) if how & STACK else None
         queued = (seq, _time(), tid, event, self.summarizer.args(args), stack)
         if not hasattr(self.seen, "named"):
             queued = self.first_of_thread(queued)
-        self.queue.append(queued)
+        names["_append"](queued)
         if how & FLUSH:
             agent.flush_now(tid, event)
 
@@ -189,7 +253,8 @@ class PythonHook(object):
         exec and teardown can't apply), and count ``dropped`` more that were raised but
         not kept: numbered, and dropped.  The C hook's record_early does the same."""
         decisions, decide = self.agent.decisions, self.agent.decide
-        next_seq, next_drop = self.seq_counter.__next__, self.drop_counter.__next__
+        next_seq, next_drop = self.names["_next_seq"], self.names["_next_drop"]
+        append = self.names["_append"]
         for name, args, when, tid in events:
             how = decisions.get(name)
             if how is None:
@@ -203,7 +268,7 @@ class PythonHook(object):
             queued = (seq, when, tid, name, self.summarizer.args(args), None)
             if not hasattr(self.seen, "named"):
                 queued = self.first_of_thread(queued)
-            self.queue.append(queued)
+            append(queued)
         for _ in range(dropped):
             next_seq()
             next_drop()

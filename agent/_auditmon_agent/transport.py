@@ -17,7 +17,7 @@ import sys
 import time
 
 from . import wire
-from .constants import FD_FLOOR, FD_FLOOR_MIN, FD_HIGHEST, FD_ROOM
+from .constants import BYTES_PER_EVENT, FD_FLOOR, FD_FLOOR_MIN, FD_HIGHEST, FD_ROOM
 
 _SO_PEERCRED = getattr(_socket, "SO_PEERCRED", 17)
 
@@ -104,6 +104,16 @@ def _array_header(n):
     if n < 0x10000:
         return b"\xdc" + n.to_bytes(2, "big")
     return b"\xdd" + n.to_bytes(4, "big")
+
+
+def send_hello(sock, hello, ring):
+    """The hello, with the ring's descriptor (SCM_RIGHTS) on its first bytes."""
+    if ring is None:
+        sock.sendall(hello)
+        return
+    rights = [(_socket.SOL_SOCKET, _socket.SCM_RIGHTS, ring.fd.to_bytes(4, sys.byteorder))]
+    sent = sock.sendmsg([hello], rights)
+    sock.sendall(hello[sent:])
 
 
 def peer_uid(sock):
@@ -223,31 +233,70 @@ class _Writer(object):
 
 
 class RunWriter(_Writer):
-    """Streams every event to the ``auditmon run`` monitor."""
+    """Gives every event to the ``auditmon run`` monitor: through the shared-memory
+    ring (``ring``), which the hook writes into as events are raised, with no thread of
+    its own; where no ring can be had, as batches a writer thread sends."""
 
     def __init__(self, agent, config):
         _Writer.__init__(self, agent, config)
         self.sock = None
         self.known = None  # the socket's identity
+        self.ring = None
 
     def sockets(self):
         return [(self.sock, self.known)] if self.sock is not None else []
 
     def start(self):
-        """Connect and say hello before the thread starts: a process that execs or
-        exits at once must still have a connection to flush into."""
+        """Connect and say hello before events flow: a process that execs or exits at
+        once must still have a connection to flush into."""
+        ring = self.open_ring()
         sock = _socket.socket(_socket.AF_UNIX, _socket.SOCK_STREAM)
         try:
             sock, self.known = out_of_the_way(sock)
             sock.connect(self.config.socket_path)
             if peer_uid(sock) != os.getuid():
                 raise OSError(errno.EPERM, "monitor runs as another user")
-            sock.sendall(self.pack([wire.HELLO, self.hello()]))
+            hello = self.hello()
+            if ring is not None:
+                hello["ring"] = ring.size
+            send_hello(sock, self.pack([wire.HELLO, hello]), ring)
         except OSError:
             sock.close()
+            if ring is not None:
+                ring.close()
             raise
         self.sock = sock
-        _Writer.start(self)
+        if ring is None:
+            _Writer.start(self)
+            return
+        ring.sent()
+        self.ring = ring
+        self.agent.python_hook.use_ring(ring, self.agent.python_event_packers(), self.wake_socket)
+
+    def open_ring(self):
+        """The ring, or None where shared memory can't be had."""
+        try:
+            from .ring import Ring
+
+            return Ring(self.config.queue_size * BYTES_PER_EVENT)
+        except (OSError, AttributeError, ValueError):
+            return None
+
+    def drops_message(self):
+        if self.ring is not None:
+            return b""  # the monitor reads the drops in the ring
+        return _Writer.drops_message(self)
+
+    def wake_socket(self):
+        """The socket to wake the monitor on, while it is still the agent's."""
+        sock = self.sock
+        return sock if sock is not None and ours(sock, self.known) else None
+
+    def forget_after_fork(self):
+        if self.ring is not None:
+            self.ring.close()  # the parent's: the child makes its own
+            self.ring = None
+        _Writer.forget_after_fork(self)
 
     def stop(self):
         """Flush and say goodbye from the exiting thread itself: waking the writer and

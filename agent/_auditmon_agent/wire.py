@@ -317,6 +317,7 @@ def make_packer():
         except UnicodeEncodeError:
             return pack_fresh(obj)
 
+    pack.fast = fast.pack
     return pack, "msgpack"
 
 
@@ -328,6 +329,39 @@ def make_events_packer():
     if _pack_struct is None:
         _load_struct()  # now, with the encoder's other imports (see Agent.start_writer)
     return pack_events
+
+
+def make_event_packers():
+    """The encoders of one event, for run mode's ring (the pure-Python hook encodes each
+    as it is raised): ``(fast, careful)``, msgpack's Packer.pack, which refuses a lone
+    surrogate, and its careful twin, if msgpack is importable, else ``pack_event``."""
+    pack, name = make_packer()
+    if name == "msgpack":
+        return pack.fast, pack
+    if _pack_struct is None:
+        _load_struct()
+    return pack_event, pack_event
+
+
+# What pack_event encodes once and reuses: threads, event names and str arguments,
+# bounded (a program may make up names without end).
+_event_threads, _event_strs = {}, {}
+_EVENT_CACHE = 4096
+
+
+def pack_event(event):
+    """``packb(event)`` for one ``(seq, time, thread, name, args, stack)`` event, the
+    way ``pack_events`` encodes a batch's."""
+    if len(_event_strs) > _EVENT_CACHE or len(_event_threads) > _EVENT_CACHE:
+        _event_strs.clear()
+        _event_threads.clear()
+    out = []
+    try:
+        _pack_plain_events((event,), out.append, _event_threads, _event_strs)
+    except ValueError:  # seven fields: its thread's name
+        del out[:]
+        _pack_into(event, out.append)
+    return b"".join(out)
 
 
 def pack_events(events):

@@ -171,6 +171,7 @@ run_link(Agent *self, double since)
     started_at = now();
     if (since > 0 && since < started_at)
         started_at = since;
+    link_ring(self); /* where there is none, events go over the socket */
     PyObject *hello = hello_message(self);
     if (hello == NULL)
         return -1;

@@ -91,6 +91,17 @@ typedef struct {
     Py_ssize_t cap;
 } Buffer;
 
+/* Run mode's shared-memory ring (ring.c): the mapping, and the agent's own copies of
+   what it stores there. */
+typedef struct {
+    char *map;           /* header and data, shared with the monitor; NULL: no ring */
+    uint64_t size;       /* the data's size, a power of two */
+    uint64_t head;       /* bytes written since the start (stored at RING_HEAD_AT) */
+    uint64_t room_until; /* head may reach this before the monitor's tail is read again */
+    uint64_t wake_at;    /* head past which the monitor is woken */
+    int fd;              /* the memfd until the monitor has it, else -1 */
+} Ring;
+
 /* Run mode's connection to the monitor and the writer thread that feeds it (started on
    demand: see link_direct). */
 typedef struct {
@@ -102,6 +113,7 @@ typedef struct {
     int running;             /* the writer thread exists */
     int stopping;            /* the writer should end (exit, or disable) */
     int said_goodbye;
+    uint64_t goodbye_seq;    /* the last_seq the last goodbye gave */
     uint64_t reported_drops;
     double interval;         /* seconds between the writer's sends */
     double flush_timeout;    /* the most the exiting thread waits for the monitor */
@@ -115,6 +127,7 @@ typedef struct {
     vectorcallfunc vectorcall;
     pthread_mutex_t lock;  /* guards buf, count and first_seq: the hook vs the writer */
     Link link;
+    Ring ring;             /* run mode: where events go as they are raised (else buf) */
     int disabled;          /* record nothing more (the monitor went away) */
     Buffer buf;
     Buffer scratch;        /* where the hook encodes one event before appending it */

@@ -202,6 +202,7 @@ Agent_init(Agent *self, PyObject *args, PyObject *kwds)
 static void
 Agent_dealloc(Agent *self)
 {
+    ring_close(&self->ring);
     Py_XDECREF(self->decisions);
     Py_XDECREF(self->decide);
     Py_XDECREF(self->fallback);
@@ -240,6 +241,7 @@ Agent_new(PyTypeObject *type, PyObject *args, PyObject *kwds)
         pthread_cond_init(&self->link.wake, &attr);
         pthread_condattr_destroy(&attr);
         self->link.fd = -1;
+        self->ring.fd = -1;
         self->reuse_clock = -1; /* asked in event_time, once a process has many events */
         self->main_tid = PyThread_get_thread_ident();
     }
@@ -265,6 +267,8 @@ static PyMethodDef Agent_methods[] = {
     {"forget", (PyCFunction)Agent_forget, METH_NOARGS, "Drop the cached decisions."},
     {"forget_threads", (PyCFunction)Agent_forget_threads, METH_NOARGS,
      "Name every thread again, with its next event."},
+    {"open_ring", (PyCFunction)Agent_open_ring, METH_NOARGS,
+     "Run mode's shared-memory ring, before the hello: its data size (0: none)."},
     {"connect", (PyCFunction)Agent_connect, METH_VARARGS,
      "connect(path, hello, interval, flush_timeout): run mode's link and writer thread."},
     {"finish", (PyCFunction)Agent_finish, METH_O,

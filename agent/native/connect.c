@@ -99,8 +99,41 @@ out_of_the_way(int fd)
     return fd;
 }
 
+/* The hello's bytes, with `pass_fd` (the ring's memfd, if >= 0) as SCM_RIGHTS on the
+   first of them. */
 static int
-connect_monitor(const char *path, const char *hello, Py_ssize_t hello_len)
+send_hello(int fd, const char *hello, Py_ssize_t n, int pass_fd)
+{
+    if (pass_fd < 0 || n == 0)
+        return send_all(fd, hello, n);
+    union {
+        char bytes[CMSG_SPACE(sizeof(int))];
+        struct cmsghdr align;
+    } control;
+    memset(&control, 0, sizeof control);
+    struct iovec part = {(void *)hello, (size_t)n};
+    struct msghdr msg;
+    memset(&msg, 0, sizeof msg);
+    msg.msg_iov = &part;
+    msg.msg_iovlen = 1;
+    msg.msg_control = control.bytes;
+    msg.msg_controllen = sizeof control.bytes;
+    struct cmsghdr *c = CMSG_FIRSTHDR(&msg);
+    c->cmsg_level = SOL_SOCKET;
+    c->cmsg_type = SCM_RIGHTS;
+    c->cmsg_len = CMSG_LEN(sizeof(int));
+    memcpy(CMSG_DATA(c), &pass_fd, sizeof(int));
+    ssize_t sent;
+    do
+        sent = sendmsg(fd, &msg, MSG_NOSIGNAL);
+    while (sent < 0 && errno == EINTR);
+    if (sent < 0)
+        return -1;
+    return send_all(fd, hello + sent, n - sent);
+}
+
+static int
+connect_monitor(const char *path, const char *hello, Py_ssize_t hello_len, int pass_fd)
 {
     struct sockaddr_un addr;
     memset(&addr, 0, sizeof addr);
@@ -127,7 +160,7 @@ connect_monitor(const char *path, const char *hello, Py_ssize_t hello_len)
         r = -1;
     }
     if (r == 0)
-        r = send_all(fd, hello, hello_len);
+        r = send_hello(fd, hello, hello_len, pass_fd);
     if (r < 0) {
         int saved = errno;
         close(fd);

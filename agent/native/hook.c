@@ -140,15 +140,54 @@ bump(uint64_t *counter)
     __atomic_store_n(counter, *counter + 1, __ATOMIC_RELAXED);
 }
 
+/* The next seq, stored in the ring before the event is written there: an event cut by
+   the process's death is counted, not lost silently. */
+static inline uint64_t
+number(Agent *self)
+{
+    uint64_t seq = ++self->seq;
+    if (self->ring.map != NULL)
+        ring_store(&self->ring, RING_NUMBERED_AT, seq);
+    return seq;
+}
+
+/* One event numbered but dropped. */
+static inline void
+count_drop(Agent *self)
+{
+    bump(&self->dropped);
+    if (self->ring.map != NULL)
+        ring_store(&self->ring, RING_DROPPED_AT, self->dropped);
+}
+
+/* Keep an encoded event: in the ring (run mode), else in the buffer (attach mode's
+   writer, or run mode's socket where no ring could be had).  0, or -1 where full. */
+static inline int
+keep(Agent *self, const Buffer *b, uint64_t seq)
+{
+    if (self->ring.map != NULL)
+        return ring_write(&self->ring, b->data, b->len, self->link.fd);
+    int kept = -1;
+    pthread_mutex_lock(&self->lock);
+    if (self->buf.len < self->limit && put(&self->buf, b->data, b->len) == 0) {
+        if (self->count == 0)
+            self->first_seq = seq;
+        self->count++;
+        kept = 0;
+    }
+    pthread_mutex_unlock(&self->lock);
+    return kept;
+}
+
 /* Encode the event on its own, then append it whole: the Python summariser may run (and
    let another thread, or a nested audit event, append) while an event is encoded. */
 static int
 record(Agent *self, const char *name, Py_ssize_t name_length, PyObject *args,
        unsigned long tid, long how, double time)
 {
-    uint64_t seq = ++self->seq;
-    if (__atomic_load_n(&self->buf.len, __ATOMIC_RELAXED) >= self->limit) {
-        bump(&self->dropped);
+    uint64_t seq = number(self);
+    if (self->ring.map == NULL && __atomic_load_n(&self->buf.len, __ATOMIC_RELAXED) >= self->limit) {
+        count_drop(self);
         return 0;
     }
     uint64_t thread = current_thread_id();
@@ -160,19 +199,9 @@ record(Agent *self, const char *name, Py_ssize_t name_length, PyObject *args,
     b->len = 0;
     int r = encode_event(self, b, seq, name, name_length, args, tid, how, time, thread_name);
     self->encoding--;
-    int kept = 0;
-    if (r == 0) {
-        pthread_mutex_lock(&self->lock);
-        if (self->buf.len < self->limit && put(&self->buf, b->data, b->len) == 0) {
-            if (self->count == 0)
-                self->first_seq = seq;
-            self->count++;
-            kept = 1;
-        }
-        pthread_mutex_unlock(&self->lock);
-    }
+    int kept = r == 0 && keep(self, b, seq) == 0;
     if (!kept)
-        bump(&self->dropped);
+        count_drop(self);
     if (thread_name != NULL) {
         if (kept)
             thread_named(self, tid, thread_name);
@@ -198,8 +227,8 @@ on_event(Agent *self, const char *event, PyObject *args, unsigned long tid)
     if (how < 0 && !self->closed) {
         /* undecidable (the Python side's decider, its module torn down already): the
            event is numbered and counted as dropped, not lost silently */
-        ++self->seq;
-        bump(&self->dropped);
+        number(self);
+        count_drop(self);
     }
     if (how > 0 && (how & PRELOAD)) {
         PyObject *r = PyObject_CallFunction(self->preload, "k", tid);
@@ -220,7 +249,7 @@ on_event(Agent *self, const char *event, PyObject *args, unsigned long tid)
             if (teardown)
                 self->closed = 1; /* the interpreter is being torn down: nothing after */
         }
-        else if (!self->link.running && self->link.fd >= 0)
+        else if (!self->link.running && self->link.fd >= 0 && self->ring.map == NULL)
             link_direct(self);
     }
     if (PyErr_Occurred()) {
@@ -255,15 +284,15 @@ record_early(Agent *self, PyObject *events, unsigned long long dropped)
         long how = text ? decision(self, name) : -1;
         if (how < 0) { /* undecidable: numbered, and counted as dropped */
             PyErr_Clear();
-            ++self->seq;
-            bump(&self->dropped);
+            number(self);
+            count_drop(self);
         }
         else if (how & RECORD && record(self, text, length, args, tid, RECORD, time) < 0)
             PyErr_Clear(); /* counted as dropped by record */
     }
     for (; dropped > 0; dropped--) {
-        ++self->seq;
-        bump(&self->dropped);
+        number(self);
+        count_drop(self);
     }
     return 0;
 }

@@ -67,6 +67,8 @@ link_send_pending(Agent *self, const Buffer *tail)
     l->out = taken;
     unsigned char head_bytes[32];
     Buffer head = {(char *)head_bytes, 0, sizeof head_bytes}; /* never grows: 20 bytes */
+    if (self->ring.map != NULL)
+        l->reported_drops = dropped; /* the monitor reads them in the ring */
     if (dropped > l->reported_drops) {
         put1(&head, 0x92);
         put1(&head, WIRE_DROPPED);
@@ -176,10 +178,12 @@ link_flush_seq(Agent *self, int final, uint64_t last_seq)
         setsockopt(l->fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
         unsigned char bytes[64];
         Buffer goodbye = {(char *)bytes, 0, sizeof bytes}; /* never grows: under 50 bytes */
-        int pending = self->count > 0 || self->dropped > l->reported_drops;
+        int pending = self->count > 0 || self->dropped > l->reported_drops
+                      || (self->ring.map != NULL && last_seq > l->goodbye_seq);
         if (!l->said_goodbye || (final && pending)) {
             pack_goodbye(&goodbye, last_seq);
             l->said_goodbye = 1;
+            l->goodbye_seq = last_seq;
         }
         if (link_send_pending(self, &goodbye) < 0)
             link_gone(self);
@@ -231,6 +235,7 @@ fork_child(void)
     if (self == NULL)
         return;
     pthread_mutex_unlock(&self->lock);
+    ring_close(&self->ring); /* the parent's: the child gets its own with its link */
     Link *l = &self->link;
     pthread_mutex_init(&l->io, NULL);
     link_close(l);
@@ -240,8 +245,27 @@ fork_child(void)
     l->reported_drops = 0;
 }
 
-/* Run mode: connect to the monitor, send the hello, start the writer thread.  -1 with
-   errno set if the monitor can't be reached (or the thread can't be had). */
+/* Run mode's ring, made before the hello (which gives its size): what the hook buffered
+   until now (the preload library's early events, a forked child's first ones) moves
+   into it.  Where no shared memory can be had, events go over the socket as before. */
+static void
+link_ring(Agent *self)
+{
+    Ring *r = &self->ring;
+    if (r->map != NULL || ring_open(r, self->limit) != 0)
+        return;
+    pthread_mutex_lock(&self->lock);
+    if (self->count > 0 && ring_write(r, self->buf.data, self->buf.len, -1) != 0)
+        self->dropped += (uint64_t)self->count;
+    self->buf.len = 0;
+    self->count = 0;
+    ring_counters(r, self->seq, self->dropped);
+    pthread_mutex_unlock(&self->lock);
+}
+
+/* Run mode: connect to the monitor, send the hello (with the ring's descriptor), and,
+   where there is no ring, get ready to send events.  -1 with errno set if the monitor
+   can't be reached. */
 static int
 link_open(Agent *self, const char *path, const char *hello, Py_ssize_t hello_len,
           double interval, double flush_timeout)
@@ -251,9 +275,14 @@ link_open(Agent *self, const char *path, const char *hello, Py_ssize_t hello_len
         errno = EISCONN;
         return -1;
     }
-    int fd = connect_monitor(path, hello, hello_len);
-    if (fd < 0)
+    int fd = connect_monitor(path, hello, hello_len, self->ring.fd);
+    if (fd < 0) {
+        int saved = errno;
+        ring_close(&self->ring);
+        errno = saved;
         return -1;
+    }
+    ring_sent(&self->ring);
     struct stat st;
     if (fstat(fd, &st) != 0) {
         close(fd);
@@ -333,6 +362,14 @@ link_direct(Agent *self)
     if (l->fd >= 0 && link_send_pending(self, NULL) < 0)
         link_gone(self);
     pthread_mutex_unlock(&l->io);
+}
+
+/* open_ring(): run mode's ring, before the hello (link_ring); its data size, 0 if none. */
+static PyObject *
+Agent_open_ring(Agent *self, PyObject *unused)
+{
+    link_ring(self);
+    return PyLong_FromUnsignedLongLong(self->ring.map != NULL ? self->ring.size : 0);
 }
 
 /* connect(path, hello, interval, flush_timeout): run mode's link (link_open).  OSError

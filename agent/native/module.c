@@ -25,6 +25,7 @@
 #include "describe.c"     /* descriptions of classes, instances, functions, code, frames */
 #include "summarize.c"    /* summaries of the common exact types, the fallback to Python */
 #include "threads.c"      /* thread names, sent with a thread's first event */
+#include "ring.c"         /* run mode's shared-memory ring: events outlive the process */
 #include "hook.c"         /* the audit hook: time, decision, encoding, flush events */
 #include "connect.c"      /* run mode's socket: out of the target's way, whole sends */
 #include "link.c"         /* run mode: the link, the writer thread, exit and fork */

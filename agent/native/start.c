@@ -133,6 +133,8 @@ hello_message(Agent *self)
     FIELD("v", PyLong_FromLong(WIRE_VERSION));
     FIELD("mode", PyUnicode_FromString(MODE_RUN));
     FIELD("events", PyLong_FromUnsignedLongLong(self->seq));
+    if (self->ring.map != NULL)
+        FIELD("ring", PyLong_FromUnsignedLongLong(self->ring.size));
 #undef FIELD
     value = Py_BuildValue("[iO]", WIRE_HELLO, fields);
     if (value != NULL)

@@ -1,7 +1,7 @@
 """A workload that builds a process tree whose every member reports its own truth.
 
 Usage:
-    tree.py OUTDIR [full|small]    the root (``full`` by default)
+    tree.py OUTDIR [full|managed|small]    the root (``full`` by default)
     tree.py chain DEPTH OUTDIR     one link of the subprocess chain (internal)
 
 The root raises its own ``tree.work`` events, then creates, one after the other:
@@ -10,6 +10,8 @@ The root raises its own ``tree.work`` events, then creates, one after the other:
   forks a grandchild of its own), a fork-context ``Pool(2)`` (each worker raises its
   events in the pool initializer, so which worker runs which task does not matter) and
   a 3-deep subprocess chain (depth 2 runs depth 1, which runs depth 0);
+* ``managed``: as ``full``, the pool used as a context manager, whose ``__exit__``
+  terminates the workers (SIGTERM: they end without the agent's goodbye);
 * ``small``: the fork child (and grandchild), the spawn child and the chain.
 
 Every process it creates (and the root) raises ``sys.audit("tree.work", label, i)`` for
@@ -68,15 +70,19 @@ def run_child(method, out, label=None):
         raise SystemExit("%s child exited %r" % (method, process.exitcode))
 
 
-def run_pool(out):
+def run_pool(out, managed=False):
     context = multiprocessing.get_context("fork")
     before_fork("pool")
-    pool = context.Pool(2, initializer=work, initargs=(out, "pool"))
-    try:
-        results = pool.map(task, range(TASKS), chunksize=1)
-    finally:
-        pool.close()  # workers finish normally (terminate() would SIGTERM them)
-        pool.join()
+    if managed:  # Pool.__exit__ terminates the workers: SIGTERM, no goodbye
+        with context.Pool(2, initializer=work, initargs=(out, "pool")) as pool:
+            results = pool.map(task, range(TASKS), chunksize=1)
+    else:
+        pool = context.Pool(2, initializer=work, initargs=(out, "pool"))
+        try:
+            results = pool.map(task, range(TASKS), chunksize=1)
+        finally:
+            pool.close()  # workers finish normally (terminate() would SIGTERM them)
+            pool.join()
     if results != [i * i for i in range(TASKS)]:
         raise SystemExit("pool returned %r" % (results,))
 
@@ -97,11 +103,11 @@ def main(argv):
     out = argv[0]
     size = argv[1] if len(argv) > 1 else "full"
     work(out, "main")
-    methods = ["fork", "spawn", "forkserver"] if size == "full" else ["fork", "spawn"]
+    methods = ["fork", "spawn"] if size == "small" else ["fork", "spawn", "forkserver"]
     for method in methods:
         run_child(method, out)
-    if size == "full":
-        run_pool(out)
+    if size != "small":
+        run_pool(out, managed=size == "managed")
     run_chain(2, out)
     return EXIT_STATUS
 

@@ -1,0 +1,173 @@
+"""Run mode's shared-memory ring, for the pure-Python hook: each event is encoded and
+written, as it is raised, into memory the monitor maps too, so the events of a process
+that dies (SIGKILL, a crash, ``os._exit``) are not lost with it.
+
+The layout and the protocol are ``constants.py``'s ("run mode's shared-memory ring");
+the C hook's ``native/ring.c`` writes the same.  The hook calls ``append`` with each
+event, under the GIL: the ring's only writer.  Nothing here may raise into the target.
+"""
+
+import _struct
+import mmap
+import os
+
+from .constants import (
+    RING_DROPPED_AT,
+    RING_HEAD_AT,
+    RING_HEADER,
+    RING_MAGIC,
+    RING_MAGIC_AT,
+    RING_NUMBERED_AT,
+    RING_SIZE_AT,
+    RING_TAIL_AT,
+    WIRE_WAKE,
+)
+
+_u64 = _struct.Struct("=Q")
+_WAKE = bytes((WIRE_WAKE,))
+_MSG_DONTWAIT = 0x40
+
+
+def size_for(limit):
+    """The data size for a buffer limit in bytes: a power of two, at least 64 KiB (the
+    C hook's ring_size_for)."""
+    size = 65536
+    while size < limit and size < 1 << 40:
+        size <<= 1
+    return size
+
+
+class Ring(object):
+    """One process's ring: ``fd`` until the monitor has it, the mapping, and the
+    closures the hook calls (``append``, ``drop``), made by ``attach``."""
+
+    def __init__(self, limit):
+        """Raise OSError (or AttributeError where ``os.memfd_create`` is missing) where
+        shared memory can't be had: run mode then sends events over the socket."""
+        self.size = size_for(limit)
+        fd = os.memfd_create("auditmon-ring", os.MFD_CLOEXEC)
+        try:
+            os.ftruncate(fd, RING_HEADER + self.size)
+            self.map = mmap.mmap(fd, RING_HEADER + self.size)
+        except BaseException:
+            os.close(fd)
+            raise
+        self.fd = fd
+        _u64.pack_into(self.map, RING_SIZE_AT, self.size)
+        _u64.pack_into(self.map, RING_MAGIC_AT, RING_MAGIC)
+        self.append = self.drop = None
+        self.words = self.data_view = None  # the views attach makes
+
+    def sent(self):
+        """The monitor has the descriptor (or never will): the mapping is all we keep."""
+        if self.fd is not None:
+            os.close(self.fd)
+            self.fd = None
+
+    def close(self):
+        """Unmap (a forked child's copy of its parent's ring)."""
+        self.sent()
+        for view in (self.words, self.data_view):
+            if view is not None:
+                view.release()
+        try:
+            self.map.close()
+        except (BufferError, ValueError):
+            pass
+
+    def attach(self, names, next_drop, pack, careful, wake_socket):
+        """Point the hook (whose globals are ``names``) at this ring: it writes an event
+        that fits inline (a call costs it as much as the copy) and hands the others to
+        ``write``.  ``next_drop`` is its drop counter's ``__next__``, ``pack`` encodes
+        one event (``careful`` where ``pack`` refuses it: a lone surrogate),
+        ``wake_socket()`` gives the socket to wake the monitor on (or None).
+
+        Unlike the C hook, which stores NUMBERED before it writes an event, this stores
+        HEAD only, after (a store costs the Python hook as much as the copy): an event
+        whose hook the process's death cut short is then not counted, as if it had not
+        been raised (nor was what it audits: the hook runs before the action), and the
+        monitor takes the largest seq it read where that is past NUMBERED."""
+        view, size = self.map, self.size
+        words = self.words = memoryview(view).cast("Q")  # 8-byte stores, whole
+        data_view = self.data_view = memoryview(view)
+        mask = size - 1
+        base = RING_HEADER
+        head_word, numbered_word = RING_HEAD_AT // 8, RING_NUMBERED_AT // 8
+        dropped_word, tail_word = RING_DROPPED_AT // 8, RING_TAIL_AT // 8
+        room_until = size
+        wake_at = size // 2
+
+        def limits():
+            # how far the hook may write inline: before the bound and the next wake-up
+            names["_fast_until"] = min(room_until, wake_at)
+
+        def drop(seq=0):
+            if seq > words[numbered_word]:
+                words[numbered_word] = seq
+            words[dropped_word] = next_drop()
+
+        def wake(end):
+            nonlocal wake_at
+            tail = words[tail_word]
+            if end - tail >= size // 2:
+                sock = wake_socket()
+                if sock is not None:
+                    try:
+                        sock.send(_WAKE, _MSG_DONTWAIT)
+                    except OSError:
+                        pass
+                wake_at = end + size // 4
+            else:
+                wake_at = tail + size // 2
+            limits()
+
+        def write(seq, data):
+            nonlocal room_until
+            head = words[head_word]
+            n = len(data)
+            end = head + n
+            if end > room_until:
+                room_until = min(words[tail_word], head) + size
+                limits()
+                if end > room_until:
+                    drop(seq)
+                    return
+            at = base + (head & mask)
+            if at + n <= base + size:
+                data_view[at : at + n] = data
+            else:  # wraps past the end to the start
+                first = base + size - at
+                data_view[at : base + size] = data[:first]
+                data_view[base : base + n - first] = data[first:]
+            words[head_word] = end
+            if end >= wake_at:
+                wake(end)
+
+        def append(event):
+            try:
+                data = pack(event)
+            except Exception:
+                try:
+                    data = careful(event)
+                except Exception:
+                    drop(event[0])
+                    return
+            write(event[0], data)
+
+        self.append, self.drop = append, drop
+        names.update(
+            _ring=data_view,
+            _words=words,
+            _mask=mask,
+            _data_end=base + size,
+            _pack=pack,
+            _ring_write=write,
+            _append=append,
+            _next_drop=drop,
+        )
+        limits()
+
+    def counters(self, numbered, dropped):
+        """Store the counters as they are now (the events numbered before the ring)."""
+        _u64.pack_into(self.map, RING_NUMBERED_AT, numbered)
+        _u64.pack_into(self.map, RING_DROPPED_AT, dropped)

@@ -1,0 +1,197 @@
+"""Nothing lost when a process dies: the events a process raised before SIGKILL, SIGTERM,
+a crash or ``os._exit`` are recorded (run mode's shared-memory ring), with how it ended.
+
+Real processes under ``auditmon run --headless --record``, both agents, this venv's
+interpreter and Debian's python3 (no msgpack).
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections import defaultdict
+
+import psutil
+import pytest
+from helpers import agent_env, auditmon_command, read_jsonl, run_recorded, wait_for
+
+from auditmon.record.reader import read_recording
+
+pytestmark = pytest.mark.system
+
+# Raises N death.tick events, then dies as told, at once.  In "fork" form a forked child
+# does it while the parent waits for it (the child's end is no one's returncode).
+DIES = """
+import ctypes, os, signal, sys
+n, how, where = int(sys.argv[1]), sys.argv[2], sys.argv[3]
+
+def die():
+    for i in range(n):
+        sys.audit("death.tick", i)
+    if how == "SIGKILL":
+        os.kill(os.getpid(), signal.SIGKILL)
+    elif how == "SIGTERM":
+        os.kill(os.getpid(), signal.SIGTERM)
+    elif how == "SIGSEGV":
+        ctypes.memset(0, 0, 1)  # a null write
+    else:
+        os._exit(7)
+
+if where == "fork":
+    pid = os.fork()
+    if pid == 0:
+        die()
+    os.waitpid(pid, 0)
+else:
+    die()
+"""
+
+ENDINGS = {"SIGKILL": -9, "SIGTERM": -15, "SIGSEGV": -11, "_exit": 7}
+
+
+def recorded(tmp_path, python, kind, *args, suffix=".jsonl", **env):
+    script = tmp_path / "dies.py"
+    script.write_text(DIES)
+    recording = tmp_path / f"rec{suffix}"
+    result = run_recorded(
+        recording, python, str(script), *args, env=agent_env(kind, **env), timeout=300
+    )
+    records = list(read_recording(recording)) if suffix != ".jsonl" else read_jsonl(recording)
+    return result, records
+
+
+def per_pid(records):
+    grouped = defaultdict(lambda: defaultdict(list))
+    for record in records:
+        if "pid" in record:
+            grouped[record["pid"]][record["type"]].append(record)
+    return grouped
+
+
+def the_dying(records):
+    """The records of the process that raised death.tick."""
+    (pid,) = {r["pid"] for r in records if r["type"] == "event" and r["event"] == "death.tick"}
+    return per_pid(records)[pid]
+
+
+def ticks(mine):
+    return [
+        e["args"][0]
+        for e in sorted(mine["event"], key=lambda e: e["seq"])
+        if e["event"] == "death.tick"
+    ]
+
+
+@pytest.mark.parametrize("how", list(ENDINGS))
+@pytest.mark.parametrize("n", [100, 10_000])
+def test_every_event_before_a_death_is_recorded(tmp_path, agent_kind, how, n):
+    result, records = recorded(tmp_path, sys.executable, agent_kind, str(n), how, "self")
+    mine = the_dying(records)
+    assert ticks(mine) == list(range(n)), result.stderr
+    assert not mine["dropped"], mine["dropped"]
+    (end,) = mine["exit"]
+    assert end["exit_code"] == ENDINGS[how], end
+    assert "may be missing" not in result.stderr
+
+
+@pytest.mark.parametrize("how", list(ENDINGS))
+def test_a_forked_child_that_dies_keeps_its_events(tmp_path, agent_kind, how):
+    result, records = recorded(tmp_path, sys.executable, agent_kind, "10000", how, "fork")
+    assert result.returncode == 0, result.stderr
+    mine = the_dying(records)
+    assert ticks(mine) == list(range(10_000))
+    assert not mine["dropped"], mine["dropped"]
+    (end,) = mine["exit"]
+    if how in ("SIGKILL", "SIGTERM"):  # the os.kill event says who sent what
+        assert end["exit_code"] == ENDINGS[how], end
+
+
+@pytest.mark.parametrize("how", ["SIGKILL", "_exit"])
+def test_a_million_events_before_a_death(tmp_path, agent_kind, how):
+    """The ring made large enough to hold them all (AUDITMON_QUEUE): none dropped."""
+    result, records = recorded(
+        tmp_path,
+        sys.executable,
+        agent_kind,
+        "1000000",
+        how,
+        "self",
+        suffix=".amrec",
+        AUDITMON_QUEUE="1500000",
+    )
+    mine = the_dying(records)
+    assert ticks(mine) == list(range(1_000_000)), result.stderr[-2000:]
+    assert not mine["dropped"]
+
+
+@pytest.mark.parametrize("how", ["SIGKILL", "SIGSEGV", "_exit"])
+def test_deaths_under_an_interpreter_without_msgpack(tmp_path, no_msgpack_python, agent_kind, how):
+    result, records = recorded(tmp_path, no_msgpack_python, agent_kind, "10000", how, "self")
+    mine = the_dying(records)
+    assert ticks(mine) == list(range(10_000)), result.stderr
+    assert not mine["dropped"]
+    assert mine["exit"][0]["exit_code"] == ENDINGS[how]
+
+
+# Raises death.tick in bursts, flat out (a short sleep between bursts keeps the monitor
+# abreast, so that no event is dropped for want of room), until killed from outside.
+BUSY = """
+import os, sys, time
+open(sys.argv[1] + ".tmp", "w").close()
+os.rename(sys.argv[1] + ".tmp", sys.argv[1])
+i = 0
+while True:
+    for _ in range(200):
+        sys.audit("death.tick", i)
+        i += 1
+    time.sleep(0.0002)
+"""
+
+
+@pytest.mark.parametrize("signum", [signal.SIGKILL, signal.SIGTERM])
+def test_killed_from_outside_mid_stream(tmp_path, agent_kind, signum):
+    """Killed at an arbitrary point: every event numbered is recorded, but for at most
+    the one the death cut short, which is counted as dropped (never lost silently)."""
+    script = tmp_path / "busy.py"
+    script.write_text(BUSY)
+    ready = tmp_path / "ready"
+    recording = tmp_path / "rec.jsonl"
+    monitor = subprocess.Popen(
+        auditmon_command(
+            "run",
+            "--headless",
+            "--record",
+            str(recording),
+            "--",
+            sys.executable,
+            str(script),
+            str(ready),
+        ),
+        env=agent_env(agent_kind),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        wait_for(ready.exists, timeout=30)
+        time.sleep(0.3)
+        (target,) = psutil.Process(monitor.pid).children()  # the command auditmon runs
+        os.kill(target.pid, signum)
+        _, err = monitor.communicate(timeout=60)
+    finally:
+        if monitor.poll() is None:  # a failure above: leave no target running
+            for child in psutil.Process(monitor.pid).children(recursive=True):
+                child.kill()
+            monitor.kill()
+    records = read_jsonl(recording)
+    mine = the_dying(records)
+    got = ticks(mine)
+    assert len(got) > 1000
+    assert got == list(range(len(got)))
+    dropped = sum(r["count"] for r in mine["dropped"])
+    assert dropped <= 1, mine["dropped"]
+    assert mine["exit"][0]["exit_code"] == -signum
+    assert "lost" not in err.lower() or " 0 lost" in err
