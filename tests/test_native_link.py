@@ -388,6 +388,39 @@ def test_the_target_carries_on_when_the_monitor_goes_away(tmp_path, kind):
     assert err == ""
 
 
+@pytest.mark.parametrize("kind", ["native", "python"])
+def test_an_agent_whose_monitor_is_gone_stops_recording(tmp_path, kind):
+    """The ring fills once no one reads it, and the wake-up sent then finds the socket
+    closed: the agent stops numbering events (each would only be dropped, at a cost).
+    Here the monitor's mapping of the ring outlives its socket, to look."""
+    server, path = listener(tmp_path)
+    script = (
+        "import sys\n"
+        "sys.audit('link.first', 1)\n"
+        "sys.stdin.readline()\n"
+        "for n in range(300_000): sys.audit('link.more', n, 'x' * 100)\n"
+        "print('done')\n"
+    )
+    target = start_target(kind, path, script, popen={"stdin": subprocess.PIPE})
+    stream = AgentStream(server.accept()[0])
+    wait_for(lambda: any(k == protocol.EVENTS for k, _ in stream.read(0.2)))
+    stream.conn.close()  # the monitor is gone; its mapping stays, to look at
+    server.close()
+    out, err = target.communicate("go\n", timeout=60)
+    assert target.returncode == 0 and out == "done\n", err
+    dropped, head = (
+        int.from_bytes(stream.ring[at : at + 8], sys.byteorder)
+        for at in (RING.RING_DROPPED_AT, RING.RING_HEAD_AT)
+    )
+    # 300 000 events of 130 bytes or so are five 8 MiB rings: recording on would have
+    # dropped most; it stopped at the wake-up, when the ring was half full
+    assert head > 0 and dropped < 1000, (head, dropped)
+    stream.ring.close()
+
+
+RING = protocol.agent_constants
+
+
 def has_msgpack() -> bool:
     return importlib.util.find_spec("msgpack") is not None
 

@@ -19,7 +19,7 @@ from helpers import wait_for
 
 from auditmon import protocol
 from auditmon.ingest import Ingest
-from auditmon.ingest.connection import RING_KEPT
+from auditmon.model.ending import RING_KEPT
 
 C = protocol.agent_constants
 SIZE = 65536

@@ -154,13 +154,15 @@ class PythonHook(object):
             _cap=self.cap,
         )
 
-    def use_ring(self, ring, packers, wake_socket):
+    def use_ring(self, ring, packers, wake_socket, gone):
         """Run mode: from now on each event is encoded into ``ring`` as it is raised
         (``packers``: the fast encoder and the careful one); what was queued so far
         (the events the preload library kept) goes now.  ``wake_socket()``: the socket
-        to wake the monitor on."""
+        to wake the monitor on; ``gone()``: the monitor is gone."""
         ring.counters(self.counted(), self.dropped())
-        ring.attach(self.names, self.drop_counter.__next__, packers[0], packers[1], wake_socket)
+        ring.attach(
+            self.names, self.drop_counter.__next__, packers[0], packers[1], wake_socket, gone
+        )
         self.ring = ring
         self.ring_names = {name: self.names[name] for name in RING_NAMES}
         self.into_ring()

@@ -8,6 +8,7 @@ event, under the GIL: the ring's only writer.  Nothing here may raise into the t
 """
 
 import _struct
+import errno
 import mmap
 import os
 
@@ -26,6 +27,7 @@ from .constants import (
 _u64 = _struct.Struct("=Q")
 _WAKE = bytes((WIRE_WAKE,))
 _MSG_DONTWAIT = 0x40
+_GONE = (errno.EPIPE, errno.ECONNRESET, errno.ENOTCONN)
 
 
 def size_for(limit):
@@ -75,12 +77,13 @@ class Ring(object):
         except (BufferError, ValueError):
             pass
 
-    def attach(self, names, next_drop, pack, careful, wake_socket):
+    def attach(self, names, next_drop, pack, careful, wake_socket, gone):
         """Point the hook (whose globals are ``names``) at this ring: it writes an event
         that fits inline (a call costs it as much as the copy) and hands the others to
         ``write``.  ``next_drop`` is its drop counter's ``__next__``, ``pack`` encodes
         one event (``careful`` where ``pack`` refuses it: a lone surrogate),
-        ``wake_socket()`` gives the socket to wake the monitor on (or None).
+        ``wake_socket()`` gives the socket to wake the monitor on (or None), ``gone()``
+        is called where a wake-up finds the monitor gone.
 
         Unlike the C hook, which stores NUMBERED before it writes an event, this stores
         HEAD only, after (a store costs the Python hook as much as the copy): an event
@@ -114,8 +117,9 @@ class Ring(object):
                 if sock is not None:
                     try:
                         sock.send(_WAKE, _MSG_DONTWAIT)
-                    except OSError:
-                        pass
+                    except OSError as error:
+                        if error.errno in _GONE:  # no one reads the ring any more
+                            gone()
                 wake_at = end + size // 4
             else:
                 wake_at = tail + size // 2

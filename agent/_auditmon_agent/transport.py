@@ -271,7 +271,8 @@ class RunWriter(_Writer):
             return
         ring.sent()
         self.ring = ring
-        self.agent.python_hook.use_ring(ring, self.agent.python_event_packers(), self.wake_socket)
+        packers = self.agent.python_event_packers()
+        self.agent.python_hook.use_ring(ring, packers, self.wake_socket, self.agent.disable)
 
     def open_ring(self):
         """The ring, or None where shared memory can't be had."""

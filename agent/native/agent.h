@@ -100,6 +100,7 @@ typedef struct {
     uint64_t room_until; /* head may reach this before the monitor's tail is read again */
     uint64_t wake_at;    /* head past which the monitor is woken */
     int fd;              /* the memfd until the monitor has it, else -1 */
+    int peer_gone;       /* a wake-up found the monitor gone */
 } Ring;
 
 /* Run mode's connection to the monitor and the writer thread that feeds it (started on
@@ -173,5 +174,6 @@ static int summarize_into(Agent *self, Buffer *b, PyObject *v, int level,
                           long *budget);                             /* summarize.c */
 static int link_flush(Agent *self, int final);                       /* link.c */
 static void link_direct(Agent *self);                                /* link.c */
+static void link_gone(Agent *self);                                  /* link.c */
 
 #endif

@@ -186,7 +186,8 @@ record(Agent *self, const char *name, Py_ssize_t name_length, PyObject *args,
        unsigned long tid, long how, double time)
 {
     uint64_t seq = number(self);
-    if (self->ring.map == NULL && __atomic_load_n(&self->buf.len, __ATOMIC_RELAXED) >= self->limit) {
+    if (self->ring.map != NULL ? ring_full(&self->ring)
+                               : __atomic_load_n(&self->buf.len, __ATOMIC_RELAXED) >= self->limit) {
         count_drop(self);
         return 0;
     }
@@ -202,6 +203,8 @@ record(Agent *self, const char *name, Py_ssize_t name_length, PyObject *args,
     int kept = r == 0 && keep(self, b, seq) == 0;
     if (!kept)
         count_drop(self);
+    if (self->ring.peer_gone) /* the monitor is gone: record nothing more */
+        link_gone(self);
     if (thread_name != NULL) {
         if (kept)
             thread_named(self, tid, thread_name);

@@ -10,6 +10,8 @@
 #include <sys/syscall.h>
 
 #define RING_FIELD(r, at) ((uint64_t *)((r)->map + (at)))
+/* No event is encoded in fewer bytes: [seq, time, thread, name, [], nil] at least. */
+#define RING_SMALLEST_EVENT 16
 
 static inline void
 ring_store(Ring *r, int at, uint64_t value)
@@ -118,12 +120,26 @@ ring_wake(Ring *r, int fd)
     if (r->head - tail >= r->size / 2) {
         if (fd >= 0) {
             unsigned char wake = WIRE_WAKE;
-            send(fd, &wake, 1, MSG_DONTWAIT | MSG_NOSIGNAL);
+            if (send(fd, &wake, 1, MSG_DONTWAIT | MSG_NOSIGNAL) < 0
+                && (errno == EPIPE || errno == ECONNRESET || errno == ENOTCONN))
+                r->peer_gone = 1; /* no one reads the ring any more */
         }
         r->wake_at = r->head + r->size / 4;
     }
     else
         r->wake_at = tail + r->size / 2;
+}
+
+/* Whether not even the smallest event fits: drop before encoding (a monitor gone, or
+   far behind, costs the target the least). */
+static inline int
+ring_full(Ring *r)
+{
+    if (r->head + RING_SMALLEST_EVENT <= r->room_until)
+        return 0;
+    uint64_t tail = ring_load(r, RING_TAIL_AT);
+    r->room_until = (tail > r->head ? r->head : tail) + r->size;
+    return r->head + RING_SMALLEST_EVENT > r->room_until;
 }
 
 /* Write one encoded event: 0, or -1 where it doesn't fit (the caller counts the drop).

@@ -22,13 +22,11 @@ from auditmon import protocol
 from auditmon.ingest.ledger import Ledger
 from auditmon.ingest.ring import Ring, RingError
 from auditmon.ingest.sinks import wants_raw
+from auditmon.model.ending import RING_KEPT
 from auditmon.model.process import Process
 
 _RECV = 1 << 20
 _MAX_FDS = 4  # received with a hello at most; one is a ring, the rest are closed
-
-#: What a process whose agent kept its events in a ring ended without a goodbye shows.
-RING_KEPT = "no goodbye (killed, crashed or os._exit); the events it raised were kept"
 
 
 def _array_header(n: int) -> bytes:

@@ -4,6 +4,9 @@ headless summary share."""
 from __future__ import annotations
 
 NO_GOODBYE = "no goodbye: its last events may be missing"
+#: The same for a process whose agent kept its events in a shared-memory ring (run mode):
+#: whatever ended it, what it raised was read from the ring.
+RING_KEPT = "no goodbye: killed, crashed or os._exit; every event it raised was kept"
 
 
 def ending_text(
