@@ -195,3 +195,31 @@ def test_killed_from_outside_mid_stream(tmp_path, agent_kind, signum):
     assert dropped <= 1, mine["dropped"]
     assert mine["exit"][0]["exit_code"] == -signum
     assert "lost" not in err.lower() or " 0 lost" in err
+
+
+LAPS = """
+import sys, time
+for burst in range(200):
+    for i in range(500):
+        sys.audit("death.tick", burst * 500 + i, "x" * (i % 40))
+    time.sleep(0.002)
+"""
+
+
+def test_a_small_ring_goes_round_many_times_and_stays_exact(tmp_path, agent_kind):
+    """100 000 events through a ring of 128 KiB (about 30 laps), read as the agent
+    writes: every event read is whole and in its place, and with the drops (where the
+    monitor fell behind) they add up to all of them."""
+    script = tmp_path / "laps.py"
+    script.write_text(LAPS)
+    recording = tmp_path / "rec.jsonl"
+    env = agent_env(agent_kind, AUDITMON_QUEUE="1000")  # 128 000 bytes: a 128 KiB ring
+    result = run_recorded(recording, sys.executable, str(script), env=env, timeout=120)
+    assert result.returncode == 0, result.stderr
+    mine = the_dying(read_jsonl(recording))
+    got = sorted((e["seq"], e["args"]) for e in mine["event"] if e["event"] == "death.tick")
+    first_seq, (first, _) = got[0]
+    assert all(seq - first_seq == n - first for seq, (n, _) in got)  # each in its place
+    assert all(text == "x" * (n % 500 % 40) for _, (n, text) in got)  # and whole
+    dropped = sum(r["count"] for r in mine["dropped"])
+    assert len(got) + dropped == 100_000 and len(got) > 50_000, (len(got), dropped)

@@ -16,7 +16,7 @@ import time
 from sys import modules as _modules
 
 from .config import INT64_MIN, UINT64_MAX
-from .constants import FLUSH, PRELOAD, RECORD, RING_HEAD_AT, RING_HEADER, STACK
+from .constants import FLUSH, PRELOAD, RECORD, RING_HEAD_AT, STACK
 
 # Events per batch: four times what the Python hook can queue in a switch interval, so
 # that a writer that waits for the GIL more than once a turn still keeps up, and a bound on
@@ -35,13 +35,15 @@ _quiet = _decisions = _queue = _append = _summarizer = _special = _first_of_thre
 _next_seq = _next_drop = _seen = None
 _cap = _strlen = 0
 # Run mode's ring (ring.Ring.attach sets them): its data and its header's words, the
-# event encoder, the bounds of an inline write, and the write for the other cases.
+# event encoder, the bytes written, how far an inline write may go and where the head is
+# in the data (ring.py's limits), and the write for the other cases.
 _ring = _words = _pack = _ring_write = None
-_mask = _data_end = _fast_until = 0
+_head = _offset = _fast_until = 0
 _HEAD_WORD = RING_HEAD_AT // 8
 
 
 def _hook(event, args):
+    global _head  # run mode's ring: what the hook has written (ring.py's write too)
     try:  # all of it: nothing may escape into the target, at teardown either
         tid = _get_ident()
         if tid in _quiet:
@@ -83,12 +85,11 @@ def _hook(event, args):
             except Exception:
                 _append((seq, _time(), tid, event, summary, None))  # the careful way
                 return
-            head = _words[_HEAD_WORD]
+            head = _head
             end = head + len(data)
-            at = RING_HEADER + (head & _mask)
-            if end <= _fast_until and at + len(data) <= _data_end:
-                _ring[at : at + len(data)] = data
-                _words[_HEAD_WORD] = end
+            if end <= _fast_until:
+                _ring[head + _offset : end + _offset] = data
+                _words[_HEAD_WORD] = _head = end
                 return
             _ring_write(seq, data)
             return

@@ -101,8 +101,11 @@ class Ring(object):
         wake_at = size // 2
 
         def limits():
-            # how far the hook may write inline: before the bound and the next wake-up
-            names["_fast_until"] = min(room_until, wake_at)
+            # How far the hook may write inline: before the bound, the next wake-up and
+            # the data's end (so that one compare does), and where head is in the map.
+            lap_end = (names["_head"] // size + 1) * size
+            names["_fast_until"] = min(room_until, wake_at, lap_end)
+            names["_offset"] = base + size - lap_end
 
         def drop(seq=0):
             if seq > words[numbered_word]:
@@ -123,17 +126,16 @@ class Ring(object):
                 wake_at = end + size // 4
             else:
                 wake_at = tail + size // 2
-            limits()
 
         def write(seq, data):
             nonlocal room_until
-            head = words[head_word]
+            head = names["_head"]
             n = len(data)
             end = head + n
             if end > room_until:
                 room_until = min(words[tail_word], head) + size
-                limits()
                 if end > room_until:
+                    limits()
                     drop(seq)
                     return
             at = base + (head & mask)
@@ -143,9 +145,10 @@ class Ring(object):
                 first = base + size - at
                 data_view[at : base + size] = data[:first]
                 data_view[base : base + n - first] = data[first:]
-            words[head_word] = end
+            names["_head"] = words[head_word] = end
             if end >= wake_at:
                 wake(end)
+            limits()
 
         def append(event):
             try:
@@ -162,8 +165,7 @@ class Ring(object):
         names.update(
             _ring=data_view,
             _words=words,
-            _mask=mask,
-            _data_end=base + size,
+            _head=0,
             _pack=pack,
             _ring_write=write,
             _append=append,
