@@ -15,8 +15,8 @@ Both agents (native and pure-Python) run the tight and paced ``sys.audit`` loops
 ``agent_cost.py`` streaming to a listener that only reads, round after round in a fresh
 random order; the table gives each one's median ns per event, the ratio this checkout /
 baseline, and the tight loop's drops (a dropped event costs less than a recorded one:
-where there are drops, the paced figure is the one to read). Prints figures; asserts
-nothing.
+where there are drops, the paced figure is the one to read).  A second table compares
+start-up (``python -c pass``).  Prints figures; asserts nothing.
 """
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ import tempfile
 from pathlib import Path
 
 from agent_cost import paced_loop, tight_loop
-from harness import Drain, agent_dir, machine
+from harness import Drain, agent_dir, machine, program_instructions, program_runs_by_config
 
 
 def environment(directory: Path, kind: str, drain: Drain) -> dict[str, str]:
@@ -50,6 +50,7 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=9)
     parser.add_argument("--events", type=int, default=200_000)
     parser.add_argument("--python", default=sys.executable, help="the targets' interpreter")
+    parser.add_argument("--startup-runs", type=int, default=101)
     args = parser.parse_args()
     agents = {"this checkout": agent_dir(), "baseline": args.baseline.resolve()}
     stmt = "sys.audit('bench.x', i, 'abc')"
@@ -90,9 +91,47 @@ def main() -> None:
                         f"| {kind} | {loop} | {base:.0f} | {this:.0f} | {this / base:.3f} "
                         f"| {dropped} |"
                     )
+            lines += startup_rows(args, agents, drain)
         finally:
             drain.close()
     print("\n".join(lines))
+
+
+def startup_rows(args: argparse.Namespace, agents: dict[str, Path], drain: Drain) -> list[str]:
+    """``python -c pass`` under each agent of both checkouts: wall time, the
+    configurations taking turns run by run, and instructions (callgrind, repeatable)
+    where valgrind is installed."""
+    none = environment(agents["baseline"], "none", drain)
+    envs = {
+        "none": {k: v for k, v in none.items() if not k.startswith(("AUDITMON_", "PYTHONPATH"))}
+    }
+    for kind in ("native", "python"):
+        for name, directory in agents.items():
+            envs[f"{kind}, {name}"] = environment(directory, kind, drain)
+    times = program_runs_by_config(args.python, ["-c", "pass"], envs, args.startup_runs)
+    lines = [
+        "",
+        f"`python -c pass`, {args.startup_runs} runs each, taking turns: median wall ms, "
+        "and instructions (millions, callgrind)",
+        "",
+        "| agent | wall baseline | wall this | ratio | instr. baseline | instr. this | ratio |",
+        "|---|---:|---:|---:|---:|---:|---:|",
+        f"| none | {statistics.median(times['none']) * 1e3:.2f} | | | | | |",
+    ]
+    for kind in ("native", "python"):
+        wall = [statistics.median(times[f"{kind}, {name}"]) * 1e3 for name in agents]
+        counts = [
+            program_instructions(args.python, ["-c", "pass"], envs[f"{kind}, {name}"])
+            for name in ("baseline", "this checkout")
+        ]
+        wall_base, wall_this = wall[1], wall[0]
+        row = f"| {kind} | {wall_base:.2f} | {wall_this:.2f} | {wall_this / wall_base:.3f} |"
+        if counts[0] and counts[1]:
+            row += f" {counts[0] / 1e6:.1f} | {counts[1] / 1e6:.1f} | {counts[1] / counts[0]:.3f} |"
+        else:
+            row += " - | - | - |"
+        lines.append(row)
+    return lines
 
 
 if __name__ == "__main__":
