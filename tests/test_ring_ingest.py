@@ -19,6 +19,7 @@ from helpers import wait_for
 
 from auditmon import protocol
 from auditmon.ingest import Ingest
+from auditmon.ingest.connection import RING_BATCH
 from auditmon.model.ending import RING_KEPT
 
 C = protocol.agent_constants
@@ -67,8 +68,10 @@ class Agent:
     def word(self, at: int) -> int:
         return struct.unpack_from("=Q", self.map, at)[0]
 
-    def hello(self, ring: object = SIZE, fd: int | None = -1) -> None:
+    def hello(self, ring: object = "own", fd: int | None = -1) -> None:
         body = {"v": protocol.VERSION, "pid": 4242, "argv": ["fake"], "events": self.seq}
+        if ring == "own":
+            ring = self.size
         if ring is not None:
             body["ring"] = ring
         data = protocol.packb([protocol.HELLO, body])
@@ -284,3 +287,28 @@ def test_no_descriptor_or_mapping_outlives_its_connection(monitor):
     pump(ingest, lambda: ingest.open_connections == 0 and not ingest.settling, problems)
     assert own_fds() == before
     assert memfd_maps() == maps
+
+
+def test_a_look_into_the_ring_is_bounded_in_time_and_in_batch_size(monitor):
+    """The monitor reads in batches of at most RING_BATCH bytes (the UI gets its turn
+    between them), and no further than the agent had written when it looked: an agent
+    that writes on as fast as it is read must not keep the monitor in one look."""
+    ingest, sink, problems = monitor
+    agent = Agent(ingest, size=1 << 21)
+    agent.hello()
+    pump(ingest, lambda: agent.connection.started, problems)
+    while agent.head < 3 * RING_BATCH:
+        agent.event("ring.tick", len(ticks(sink)) + agent.seq, "x" * 100)
+    written = agent.seq
+    batches = []
+
+    def events(process, batch, raw=None):
+        batches.append(len(batch))
+        sink.got.extend(batch)
+        if len(batches) < 1000:  # an agent writing on while it is read
+            agent.event("ring.tick", -1)
+
+    sink.events = events
+    agent.connection.drain_ring()
+    assert sum(batches) == written and len(batches) >= 3, batches
+    assert max(batches) * 100 <= RING_BATCH

@@ -27,6 +27,8 @@ from auditmon.model.process import Process
 
 _RECV = 1 << 20
 _MAX_FDS = 4  # received with a hello at most; one is a ring, the rest are closed
+#: The most a batch from a ring holds, in bytes (a socket read's size, as it were).
+RING_BATCH = 256 * 1024
 
 
 def _array_header(n: int) -> bytes:
@@ -78,7 +80,8 @@ class Connection:
         self.fds: list[int] = []
         self.ring_dropped = 0
         self.ring_unpacker: msgpack.Unpacker | None = None
-        self.ring_bytes = 0  # fed to ring_unpacker, in all
+        self.ring_decoded = 0  # bytes ring_unpacker has decoded, in all
+        self.ring_raw = bytearray()  # the bytes taken but not decoded yet
         self.refusal: str | None = None
         self.on_close: Callable[[Connection], None] | None = None
         # Where a stream ends without a goodbye, ingest may settle it a moment later
@@ -194,8 +197,9 @@ class Connection:
         self.ring_unpacker = protocol.make_unpacker(self.max_message)
 
     def drain_ring(self) -> None:
-        """Hand on what the agent has written into its ring since the last look, and
-        the drops it has counted meanwhile."""
+        """Hand on what the agent has written into its ring since the last look, in
+        batches of at most RING_BATCH bytes (as socket reads are: the sink gives way to
+        the UI between batches), and the drops it has counted meanwhile."""
         ring = self.ring
         if ring is None or self.closed:
             return
@@ -204,27 +208,57 @@ class Connection:
             if dropped > self.ring_dropped:
                 self.ledger.dropped(self.process, dropped - self.ring_dropped)
                 self.ring_dropped = dropped
-            data = ring.take()
-            if not data:
-                return
-            unpacker = self.ring_unpacker
-            assert unpacker is not None
-            unpacker.feed(data)
-            events = tuple(unpacker)
-            self.ring_bytes += len(data)
-            if unpacker.tell() != self.ring_bytes:
+            until = ring.written  # no further: an agent that writes on would keep us here
+            while not self.closed and ring.tail < until:
+                data = ring.take(min(RING_BATCH, until - ring.tail))
+                if not data:
+                    break
+                self._ring_batch(data)
+            if ring.tail == ring.written and self._ring_cut():
                 raise protocol.ProtocolError("the ring holds a cut event")
-            message = protocol.check_message((protocol.EVENTS, events), first=False)
         except (RingError, protocol.ProtocolError) as error:
             self._ring_failed(f"corrupt ring: {error}")
-            return
         except Exception as error:  # undecodable bytes: every decoder error lands here
             self._ring_failed(f"corrupt ring: undecodable data ({type(error).__name__}: {error})")
-            return
+
+    def _ring_batch(self, data: bytes) -> None:
+        """The whole events among ``data`` and the bytes before it not yet decoded."""
+        unpacker = self.ring_unpacker
+        assert unpacker is not None
+        unpacker.feed(data)
         raw = None
-        if self.raw is not None and not message.threads:
-            raw = _array_header(len(events)) + data
+        if self.raw is None:
+            events = tuple(unpacker)
+        else:  # the recorder writes the events' bytes through: where they end is needed
+            self.ring_raw += data
+            listed, end = [], self.ring_decoded
+            for event in unpacker:  # tell() is exact only between objects
+                listed.append(event)
+                end = unpacker.tell()
+            events = tuple(listed)
+            used = end - self.ring_decoded
+            self.ring_decoded = end
+            raw = self.ring_raw[:used]
+            del self.ring_raw[:used]
+        if not events:
+            return
+        message = protocol.check_message((protocol.EVENTS, events), first=False)
+        if raw is not None and not message.threads:
+            raw = _array_header(len(events)) + raw
+        else:
+            raw = None
         self.handle(message, raw)
+
+    def _ring_cut(self) -> bool:
+        """Whether bytes taken from the ring are left that make no whole event (only
+        asked once the ring is read to its head: then there must be none)."""
+        unpacker = self.ring_unpacker
+        if unpacker is None:
+            return False
+        try:
+            return bool(unpacker.read_bytes(1))
+        except ValueError:  # msgpack: "an object is incomplete"
+            return True
 
     def _ring_failed(self, error: str) -> None:
         ring, self.ring = self.ring, None

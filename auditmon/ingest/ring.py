@@ -58,17 +58,24 @@ class Ring:
         return self._word(_c.RING_NUMBERED_AT)
 
     @property
+    def written(self) -> int:
+        """Bytes of whole events the agent has written since the start."""
+        return self._word(_c.RING_HEAD_AT)
+
+    @property
     def dropped(self) -> int:
         """Events the agent dropped, in all (its ring was full)."""
         return self._word(_c.RING_DROPPED_AT)
 
-    def take(self) -> bytes:
-        """The bytes of whole events written since the last take, marked read."""
+    def take(self, limit: int) -> bytes:
+        """At most ``limit`` of the bytes written since the last take (whole events,
+        the last of them perhaps cut where the limit falls), marked read."""
         head, tail, size = self._word(_c.RING_HEAD_AT), self.tail, self.size
         if head == tail:
             return b""
         if head < tail or head - tail > size:
             raise RingError(f"the ring's positions make no sense (read {tail:,}, written {head:,})")
+        head = min(head, tail + limit)
         start = _c.RING_HEADER + tail % size
         n = head - tail
         end = _c.RING_HEADER + size
