@@ -128,7 +128,8 @@ def test_drops_are_counted_so_recorded_plus_dropped_equals_raised(
     raised = [s for s in truth["seen"] if s[1].startswith("exact.")]
     recorded = [e for e in events_of(records, pid) if e["event"].startswith("exact.")]
     dropped = sum(r["count"] for r in records if r["type"] == "dropped" and r["pid"] == pid)
-    assert dropped > 0, "a 16-event queue under a 20 000-event burst must drop"
+    # The monitor, woken as the ring fills, may keep up even with a ring this small:
+    # test_process_death's stopped monitor makes the drops certain.
     assert len(recorded) + dropped == len(raised)
     assert f"{dropped:,} dropped" in result.stderr
     # Every recorded event is one that was raised, in order within each thread.

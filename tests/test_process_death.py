@@ -223,3 +223,61 @@ def test_a_small_ring_goes_round_many_times_and_stays_exact(tmp_path, agent_kind
     assert all(text == "x" * (n % 500 % 40) for _, (n, text) in got)  # and whole
     dropped = sum(r["count"] for r in mine["dropped"])
     assert len(got) + dropped == 100_000 and len(got) > 50_000, (len(got), dropped)
+
+
+STOPPED = """
+import os, sys, time
+here = sys.argv[1]
+open(here + "/ready", "w").close()
+while not os.path.exists(here + "/go"):
+    time.sleep(0.01)
+for i in range(50_000):
+    sys.audit("death.tick", i)
+open(here + "/done", "w").close()
+"""
+
+
+def test_a_ring_full_while_the_monitor_is_stopped_drops_and_counts_exactly(tmp_path, agent_kind):
+    """The monitor stopped (SIGSTOP) while the target raises 50 000 events into a 16 KiB
+    ring and exits: what the ring held is recorded, the rest counted, and together they
+    are every event; the target never waited."""
+    script = tmp_path / "stopped.py"
+    script.write_text(STOPPED)
+    recording = tmp_path / "rec.jsonl"
+    monitor = subprocess.Popen(
+        auditmon_command(
+            "run",
+            "--headless",
+            "--record",
+            str(recording),
+            "--events",  # only these are numbered: the others would fill the count too
+            "death.*",
+            "--",
+            sys.executable,
+            str(script),
+            str(tmp_path),
+        ),
+        env=agent_env(agent_kind, AUDITMON_QUEUE="100"),  # 12 800 bytes: a 16 KiB ring
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        wait_for((tmp_path / "ready").exists, timeout=30)
+        monitor.send_signal(signal.SIGSTOP)
+        (tmp_path / "go").touch()
+        wait_for((tmp_path / "done").exists, timeout=60)  # it never waited for the monitor
+        monitor.send_signal(signal.SIGCONT)
+        _, err = monitor.communicate(timeout=60)
+    finally:
+        if monitor.poll() is None:
+            monitor.send_signal(signal.SIGCONT)
+            for child in psutil.Process(monitor.pid).children(recursive=True):
+                child.kill()
+            monitor.kill()
+    mine = the_dying(read_jsonl(recording))
+    got = ticks(mine)
+    dropped = sum(r["count"] for r in mine["dropped"])
+    assert got == list(range(len(got)))  # the first ones, whole, in order
+    assert 0 < len(got) < 1000 and len(got) + dropped == 50_000, (len(got), dropped)
+    assert f"{dropped:,} dropped" in " ".join(err.split())

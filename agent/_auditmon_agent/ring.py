@@ -31,9 +31,9 @@ _GONE = (errno.EPIPE, errno.ECONNRESET, errno.ENOTCONN)
 
 
 def size_for(limit):
-    """The data size for a buffer limit in bytes: a power of two, at least 64 KiB (the
+    """The data size for a buffer limit in bytes: a power of two, at least 4 KiB (the
     C hook's ring_size_for)."""
-    size = 65536
+    size = 4096
     while size < limit and size < 1 << 40:
         size <<= 1
     return size

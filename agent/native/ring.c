@@ -26,11 +26,11 @@ ring_load(Ring *r, int at)
 }
 
 /* The data size for a buffer limit: a power of two (positions wrap with a mask), at
-   least 64 KiB. */
+   least 4 KiB. */
 static uint64_t
 ring_size_for(Py_ssize_t limit)
 {
-    uint64_t size = 65536;
+    uint64_t size = 4096;
     while (size < (uint64_t)limit && size < ((uint64_t)1 << 40))
         size <<= 1;
     return size;

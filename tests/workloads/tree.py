@@ -28,6 +28,7 @@ import multiprocessing
 import os
 import subprocess
 import sys
+import time
 
 K = 50
 BURST = 2000
@@ -41,6 +42,19 @@ def work(out, label):
     truth = {"pid": os.getpid(), "ppid": os.getppid(), "label": label, "k": K}
     with open(os.path.join(out, "%d.json" % os.getpid()), "w") as file:
         json.dump(truth, file)
+
+
+def labelled(out, label):
+    """The truths written so far under ``label``."""
+    found = []
+    for name in os.listdir(out):
+        with open(os.path.join(out, name)) as file:
+            try:
+                if json.load(file)["label"] == label:
+                    found.append(name)
+            except ValueError:  # still being written
+                pass
+    return found
 
 
 def before_fork(what):
@@ -76,6 +90,8 @@ def run_pool(out, managed=False):
     if managed:  # Pool.__exit__ terminates the workers: SIGTERM, no goodbye
         with context.Pool(2, initializer=work, initargs=(out, "pool")) as pool:
             results = pool.map(task, range(TASKS), chunksize=1)
+            while len(labelled(out, "pool")) < 2:  # one worker may not have started yet
+                time.sleep(0.01)
     else:
         pool = context.Pool(2, initializer=work, initargs=(out, "pool"))
         try:
