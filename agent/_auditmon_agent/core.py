@@ -3,10 +3,12 @@ fork and exit.
 
 The hook is the C extension's (``_auditmon_native``, whose Python side is ``native``)
 where it was built for this interpreter, else the pure-Python one (``python_hook``):
-the same decisions, numbering and summaries, and the same bytes on the wire.  With the
-C hook, run mode's connection and sending are the extension's too; otherwise a writer
-thread (``transport``, ``attach``) drains the hook's queue.  ``AUDITMON_AGENT=python``
-forces the Python hook.  Nothing here may raise into the target.
+the same decisions, numbering and summaries, and the same bytes on the wire.  In run
+mode either hook writes each event into a shared-memory ring the monitor reads (the C
+hook's ``ring.c``, the Python hook's ``ring``), and the link (the extension's, or
+``transport``) only says hello and goodbye; in attach mode a writer thread (``attach``)
+drains the hook's queue.  ``AUDITMON_AGENT=python`` forces the Python hook.  Nothing
+here may raise into the target.
 
 Start-up is paid by every process, so what only one path needs is imported by that
 path.  Plain run mode with the C hook starts in the extension without this module,

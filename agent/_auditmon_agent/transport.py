@@ -1,10 +1,10 @@
-"""The agent's writer thread: drains the hook's queue and sends it over a Unix socket.
+"""The agent's link to the monitor, for the pure-Python hook and attach mode.
 
-Everything that touches the network or the file system runs here, on a thread whose
-own audit events the hook ignores.  Sends may block this thread; the target never
-waits for them: if the monitor falls behind, the queue fills and the hook counts drops.
-
-* ``RunWriter`` connects to ``auditmon run``'s socket and streams.
+* ``RunWriter`` connects to ``auditmon run``'s socket, hands over the shared-memory ring
+  the hook writes events into (``ring``), and says goodbye at exit; where no ring can be
+  had, a writer thread drains the hook's queue and sends it.  A writer thread's own
+  audit events are the agent's, ignored; its sends may block it, never the target: if
+  the monitor falls behind, the queue (or the ring) fills and the hook counts drops.
 * ``attach.AttachWriter`` (a module of its own, which run mode never loads) listens for
   ``auditmon attach``.
 """

@@ -270,7 +270,7 @@ static PyMethodDef Agent_methods[] = {
     {"open_ring", (PyCFunction)Agent_open_ring, METH_NOARGS,
      "Run mode's shared-memory ring, before the hello: its data size (0: none)."},
     {"connect", (PyCFunction)Agent_connect, METH_VARARGS,
-     "connect(path, hello, interval, flush_timeout): run mode's link and writer thread."},
+     "connect(path, hello, interval, flush_timeout): run mode's link (and its ring)."},
     {"finish", (PyCFunction)Agent_finish, METH_O,
      "finish(final): stop the writer; flush and say goodbye from this thread."},
     {"abandon", (PyCFunction)Agent_abandon, METH_NOARGS,

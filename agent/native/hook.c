@@ -133,7 +133,7 @@ encode_event(Agent *self, Buffer *b, uint64_t seq, const char *name, Py_ssize_t 
     return r;
 }
 
-/* Counters the writer thread reads without the GIL: stored whole, never torn. */
+/* Counters a writer thread reads without the GIL: stored whole, never torn. */
 static inline void
 bump(uint64_t *counter)
 {

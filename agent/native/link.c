@@ -1,8 +1,9 @@
-/* Run mode's link to the monitor: the Unix socket, the writer thread that sends the
- * buffer without ever taking the GIL, the hook's own first sends (link_direct), the
- * bounded flush and goodbye at exit, and the fork and Py_AtExit handlers.  Attach mode
- * never uses it: its Python writer takes the buffer.  Part of module.c's translation
- * unit.
+/* Run mode's link to the monitor: the Unix socket, the shared-memory ring made before
+ * the hello (link_ring), the bounded goodbye at exit, and the fork and Py_AtExit
+ * handlers.  Where no ring could be had, events go over the socket as they used to: the
+ * hook's own first sends (link_direct), then a writer thread that sends the buffer
+ * without ever taking the GIL.  Attach mode never uses it: its Python writer takes the
+ * buffer.  Part of module.c's translation unit.
  */
 
 static Agent *linked_agent;  /* the agent whose link the fork and exit handlers look after */

@@ -1,12 +1,12 @@
 /* auditmon agent fast path (_auditmon_native): the audit hook, argument summaries,
  * msgpack encoding and, in run mode, the connection to the monitor, in C.
  *
- * The hook runs with the GIL held (audit hooks always do) and appends each encoded event
- * to a byte buffer under a short lock.  In run mode a writer thread of this module's own
- * (a plain thread that never takes the GIL, so the target never waits for it) swaps the
- * buffer out and sends it; until a process has raised a few events the hook sends each
- * one itself, so a short-lived process never pays for a thread.  In attach mode the
- * Python writer takes the buffer with take().  The bytes are exactly what the
+ * The hook runs with the GIL held (audit hooks always do) and encodes each event.  In
+ * run mode it copies it into the shared-memory ring the monitor reads (ring.c), so that
+ * events outlive the process, and no thread is started.  In attach mode (and in run
+ * mode where no shared memory can be had) it appends the event to a byte buffer under a
+ * short lock, which the Python writer takes with take() (or, in run mode, a writer
+ * thread of this module's own that never takes the GIL sends).  The bytes are exactly what the
  * pure-Python agent sends (wire.py): tests compare the two on shared inputs.
  *
  * Common argument types are summarised here; anything else (dicts, subclasses, user
@@ -28,7 +28,7 @@
 #include "ring.c"         /* run mode's shared-memory ring: events outlive the process */
 #include "hook.c"         /* the audit hook: time, decision, encoding, flush events */
 #include "connect.c"      /* run mode's socket: out of the target's way, whole sends */
-#include "link.c"         /* run mode: the link, the writer thread, exit and fork */
+#include "link.c"         /* run mode: the link, hello and goodbye, exit and fork */
 #include "agent_type.c"   /* the Agent type and its methods */
 #include "adopt.c"        /* run mode started from C until the Python side adopts it */
 #include "start.c"        /* run mode started from C: start_run() and what it reads */
