@@ -102,3 +102,16 @@ def test_without_first_seq_the_writer_takes_the_same_bytes(python_hook):
     assert (count, first_seq) == (10, 0)
     python_hook._queue.extend(events)
     assert python_hook.take() == (10, 1, data)
+
+
+def test_the_hooks_literal_for_the_rings_head_is_the_layouts():
+    """The Python hook stores the ring's head as ``_words[2]`` (a literal: a global
+    look-up per event costs it): the layout must keep HEAD there."""
+    import inspect
+
+    from _auditmon_agent import python_hook
+
+    from auditmon.protocol import agent_constants
+
+    assert agent_constants.RING_HEAD_AT == 2 * 8
+    assert "_words[2] = _head = end" in inspect.getsource(python_hook._hook)

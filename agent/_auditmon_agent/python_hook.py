@@ -16,7 +16,7 @@ import time
 from sys import modules as _modules
 
 from .config import INT64_MIN, UINT64_MAX
-from .constants import FLUSH, PRELOAD, RECORD, RING_HEAD_AT, STACK
+from .constants import FLUSH, PRELOAD, RECORD, STACK
 
 # Events per batch: four times what the Python hook can queue in a switch interval, so
 # that a writer that waits for the GIL more than once a turn still keeps up, and a bound on
@@ -39,7 +39,6 @@ _cap = _strlen = 0
 # in the data (ring.py's limits), and the write for the other cases.
 _ring = _words = _pack = _ring_write = None
 _head = _offset = _fast_until = 0
-_HEAD_WORD = RING_HEAD_AT // 8
 
 
 def _hook(event, args):
@@ -54,7 +53,7 @@ def _hook(event, args):
             how = None
         if how == RECORD:  # the usual case, kept to the fewest steps
             seq = _next_seq()
-            if len(_queue) >= _cap:
+            if _ring is None and len(_queue) >= _cap:  # a ring bounds itself
                 _next_drop()
                 return
             summary = args  # plain values only are kept as they are: Summarizer.args'
@@ -89,7 +88,7 @@ def _hook(event, args):
             end = head + len(data)
             if end <= _fast_until:
                 _ring[head + _offset : end + _offset] = data
-                _words[_HEAD_WORD] = _head = end
+                _words[2] = _head = end  # the word at RING_HEAD_AT (a test checks)
                 return
             _ring_write(seq, data)
             return
