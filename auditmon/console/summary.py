@@ -11,7 +11,7 @@ from rich.text import Text
 
 from auditmon.catalog import load_catalog
 from auditmon.model.alerts import AlertGroup
-from auditmon.model.ending import ending_text
+from auditmon.model.ending import process_ending
 from auditmon.model.priority import at_least, falco_name
 from auditmon.model.process import Process
 from auditmon.model.session import Session
@@ -26,8 +26,8 @@ NO_PYTHON_HINT = (
 
 
 def exit_text(process: Process) -> str:
-    """How a process ended, in the summary's words (see ``ending_text``)."""
-    return ending_text(process.status, process.exit_code, process.error, detail=True)
+    """How a process ended, in the summary's words (see ``process_ending``)."""
+    return process_ending(process)
 
 
 def render(session: Session, console: Console) -> None:

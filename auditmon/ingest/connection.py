@@ -7,6 +7,12 @@ When the ledger's sink ``wants_raw`` (the msgpack recorder), each event batch's 
 go along as the agent encoded them, so the recorder can write them through instead of
 re-encoding what was just decoded; the connection then keeps the input it has not
 consumed yet, to slice them from.
+
+A run-mode agent hands over its shared-memory ring (``ingest.ring``) with the hello
+(SCM_RIGHTS, the hello's "ring" field its size) and then sends only wake-ups (msgpack
+nil) and its goodbye: the ring is read on a wake-up, on ingest's every poll, before the
+goodbye and when the stream ends, so its events come before the process's end.  Any
+other descriptor received is closed at once.
 """
 
 from __future__ import annotations
@@ -22,11 +28,13 @@ from auditmon import protocol
 from auditmon.ingest.ledger import Ledger
 from auditmon.ingest.ring import Ring, RingError
 from auditmon.ingest.sinks import wants_raw
-from auditmon.model.ending import RING_KEPT
 from auditmon.model.process import Process
 
 _RECV = 1 << 20
 _MAX_FDS = 4  # received with a hello at most; one is a ring, the rest are closed
+# Descriptors received are close-on-exec at once: a child the monitor starts meanwhile
+# must not inherit an agent's ring.
+_RECV_FLAGS = getattr(socket, "MSG_CMSG_CLOEXEC", 0)
 #: The most a batch from a ring holds, in bytes (a socket read's size, as it were).
 RING_BATCH = 256 * 1024
 
@@ -97,8 +105,9 @@ class Connection:
         try:
             if self.started:
                 data = self.sock.recv(_RECV)
-            else:  # the hello may bring the ring's descriptor
-                data, fds, _, _ = socket.recv_fds(self.sock, _RECV, _MAX_FDS)
+            else:  # the hello may bring the ring's descriptor (later ones are dropped
+                # by the kernel: a plain recv takes no ancillary data)
+                data, fds, _, _ = socket.recv_fds(self.sock, _RECV, _MAX_FDS, _RECV_FLAGS)
                 self.fds += fds
         except (BlockingIOError, InterruptedError):
             return True
@@ -106,6 +115,9 @@ class Connection:
             self.close(f"read failed: {error.strerror or error}")
             return False
         if not data:
+            self._ring_end()  # the agent's end: what its ring holds comes first
+            if self.closed:  # the ring was corrupt: closed with that error
+                return False
             if self.fed > self.complete:
                 self.close("connection closed in the middle of a message (truncated frame)")
             else:
@@ -122,7 +134,7 @@ class Connection:
                 raw += data
             for value in self.unpacker:
                 start, self.complete = self.complete, self.unpacker.tell()
-                if value is None and self.ring is not None:  # a wake-up: read the ring
+                if value is None:  # a wake-up (WIRE_WAKE): the ring is filling up
                     self.drain_ring()
                     if self.closed:
                         return False
@@ -195,6 +207,7 @@ class Connection:
         except RingError as error:
             raise protocol.ProtocolError(str(error)) from None
         self.ring_unpacker = protocol.make_unpacker(self.max_message)
+        self.process.ring = True
 
     def drain_ring(self) -> None:
         """Hand on what the agent has written into its ring since the last look, in
@@ -208,7 +221,7 @@ class Connection:
             if dropped > self.ring_dropped:
                 self.ledger.dropped(self.process, dropped - self.ring_dropped)
                 self.ring_dropped = dropped
-            until = ring.written  # no further: an agent that writes on would keep us here
+            until = ring.tail + ring.unread()  # no further: an agent writing on would keep us
             while not self.closed and ring.tail < until:
                 data = ring.take(min(RING_BATCH, until - ring.tail))
                 if not data:
@@ -266,30 +279,30 @@ class Connection:
             ring.close()
         self.close(error)
 
-    def _ring_end(self, detached: bool) -> None:
-        """The connection ended: read what is left, and, where the process said no
-        goodbye (and the monitor did not leave first), count as dropped the events it
-        numbered but never wrote whole (its death cut them short)."""
+    def _ring_end(self) -> None:
+        """The agent's stream ended: read what its ring holds still, and, where the
+        process said no goodbye, count as dropped the events it numbered but never
+        wrote whole (its death cut them short: at most one per thread in the hook)."""
         self.drain_ring()
         ring, self.ring = self.ring, None
-        if ring is None:
+        if ring is None:  # none, or corrupt (then closed with that error)
             return
         process = self.process
-        if process.goodbye is None and not detached:
+        if process.goodbye is None:
             numbered = max(ring.numbered, process.max_seq)
             cut = numbered - process.seq_base - process.received - process.dropped
             if cut > 0:
+                process.ring_cut += cut
                 self.ledger.dropped(process, cut)
             process.max_seq = numbered
-            process.error = RING_KEPT
         ring.close()
 
     def close(self, error: str | None, detached: bool = False) -> None:
         """Finish this connection; ``detached`` when the monitor, not the agent, ends it."""
         if self.closed:
             return
-        if self.ring is not None and error is None:
-            self._ring_end(detached)
+        if self.ring is not None:  # what was written whole is good, whoever ends it
+            self.drain_ring()
             if self.closed:  # the ring was corrupt: closed with that error
                 return
         ring, self.ring = self.ring, None

@@ -92,8 +92,7 @@ class Ingest:
         while any ring is open, the wait is at most RING_INTERVAL)."""
         if self._unsettled:
             timeout = min(timeout, max(0.0, self._unsettled[0][0] - time.monotonic()))
-        rings = [c for c in self.connections if c.ring is not None]
-        if rings:
+        if any(c.ring is not None for c in self.connections):
             timeout = min(timeout, RING_INTERVAL)
         for key, _ in self.selector.select(timeout):
             if key.data is None:
@@ -102,8 +101,8 @@ class Ingest:
                 self._drain_wakes()
             else:
                 key.data.read()
-        for connection in rings:
-            connection.drain_ring()
+        for connection in [c for c in self.connections if c.ring is not None]:
+            connection.drain_ring()  # rings taken by hellos just read too
         self._settle(time.monotonic())
 
     def _defer(self, connection: Connection, ended_at: float) -> None:

@@ -67,15 +67,21 @@ class Ring:
         """Events the agent dropped, in all (its ring was full)."""
         return self._word(_c.RING_DROPPED_AT)
 
+    def unread(self) -> int:
+        """Bytes written since the last take; RingError where the agent's head is
+        behind what was read, or further ahead than the ring holds."""
+        head, tail = self._word(_c.RING_HEAD_AT), self.tail
+        if head < tail or head - tail > self.size:
+            raise RingError(f"the ring's positions make no sense (read {tail:,}, written {head:,})")
+        return head - tail
+
     def take(self, limit: int) -> bytes:
         """At most ``limit`` of the bytes written since the last take (whole events,
         the last of them perhaps cut where the limit falls), marked read."""
-        head, tail, size = self._word(_c.RING_HEAD_AT), self.tail, self.size
+        tail, size = self.tail, self.size
+        head = tail + min(self.unread(), limit)
         if head == tail:
             return b""
-        if head < tail or head - tail > size:
-            raise RingError(f"the ring's positions make no sense (read {tail:,}, written {head:,})")
-        head = min(head, tail + limit)
         start = _c.RING_HEADER + tail % size
         n = head - tail
         end = _c.RING_HEADER + size

@@ -15,7 +15,9 @@ class Process:
 
     ``received``, ``dropped`` and ``lost`` add up to every event the agent numbered:
     ``lost`` is what it numbered but neither sent nor reported dropped (its connection
-    ended without a goodbye).
+    ended without a goodbye).  A process whose agent kept its events in a shared-memory
+    ring (``ring``, run mode) loses none that way: at its end, what it numbered but
+    never wrote whole (``ring_cut``, cut short by its death) is counted as dropped.
     """
 
     id: int
@@ -46,6 +48,10 @@ class Process:
     # Its interpreter's start-up events (before site runs) are among its events: the
     # preload library kept them.  False for agents and recordings that predate it.
     startup_seen: bool = False
+    # Its events came through a shared-memory ring, which outlives the process; and
+    # how many of them its end cut short (numbered, never written whole: in ``dropped``).
+    ring: bool = False
+    ring_cut: int = 0
 
     def apply_hello(self, hello: dict[str, Any]) -> None:
         self.pid = hello["pid"]

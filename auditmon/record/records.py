@@ -60,13 +60,20 @@ def dropped_record(pid: int, count: int) -> dict[str, Any]:
 
 
 def exit_record(process: Process) -> dict[str, Any]:
-    return {
+    """A process's end; ``ring`` and ``cut`` only where its events came through a ring
+    (readers of earlier recordings know neither: a process without them had none)."""
+    record = {
         "type": "exit",
         "pid": process.pid,
         "time": process.end_time,
         "exit_code": process.exit_code,
         "status": process.status,
     }
+    if process.ring:
+        record["ring"] = True
+        if process.ring_cut:
+            record["cut"] = process.ring_cut  # among its dropped records' counts
+    return record
 
 
 def alert_record(alert: Alert) -> dict[str, Any]:

@@ -146,8 +146,12 @@ class ReplayFeed:
         elif kind in ("alert", "suppressed"):
             self._alert(intake, record)
         elif kind == "exit" and record["pid"] in self._processes:
+            process = self._processes[record["pid"]]
+            process.ring = record.get("ring") is True
+            cut = record.get("cut")
+            process.ring_cut = cut if type(cut) is int and cut > 0 else 0
             ledger.ended(
-                self._processes[record["pid"]],
+                process,
                 record.get("status") or "exited",
                 record.get("time"),
                 record.get("exit_code"),

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from auditmon.model.ending import ending_text
+from auditmon.model.ending import process_ending
 from auditmon.model.process import Process
 from auditmon.model.session import Session
 
@@ -41,4 +41,4 @@ def process_detail(session: Session, process_id: int, top: int = 15) -> ProcessD
 
 
 def _state(process: Process) -> str:
-    return ending_text(process.status, process.exit_code, process.error, detail=True)
+    return process_ending(process)
