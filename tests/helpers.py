@@ -122,10 +122,11 @@ def events_of(records: list[dict], pid: int | None = None) -> list[dict]:
 
 class AgentStream:
     """What one agent sends on ``conn``, as protocol messages: the socket's, and, where
-    its hello brought a shared-memory ring (run mode), the events read from the ring as
-    EVENTS batches (after a DROPPED report where the ring's drop count grew), read
-    before each socket message is taken, so they come where they were raised.
-    Wake-ups are left out.  A stand-in for the monitor's ingest, for agent tests."""
+    its hello brought a shared-memory ring (run mode), the events read from the ring
+    (the monitor's own ``auditmon.ingest.ring.Ring``) as EVENTS batches, after a
+    DROPPED report where the ring's drop count grew, read before each socket message is
+    taken, so they come where they were raised.  Wake-ups are left out.  A stand-in
+    for the monitor's ingest, for agent tests."""
 
     def __init__(self, conn) -> None:
         from auditmon import protocol
@@ -133,27 +134,24 @@ class AgentStream:
         self.conn = conn
         self.unpacker = protocol.make_unpacker()
         self.ring = None
-        self.tail = 0
+        self.fds: list[int] = []
         self.dropped = 0
         self.closed = False
-        self.started = False
 
     def read(self, timeout: float) -> list:
         """The messages that arrive within ``timeout`` seconds (a socket read's wait);
         sets ``closed`` once the agent has hung up."""
         import socket
 
+        from auditmon import protocol
+        from auditmon.ingest.ring import Ring
+
         self.conn.settimeout(timeout)
         try:
             data, fds, _, _ = socket.recv_fds(self.conn, 1 << 16, 4)
         except TimeoutError:
             return self.from_ring()
-        if fds and self.ring is None:
-            import mmap
-
-            self.ring = mmap.mmap(fds[0], 0)
-        for fd in fds:
-            os.close(fd)
+        self.fds += fds
         if not data:
             self.closed = True
             return self.from_ring()
@@ -162,45 +160,33 @@ class AgentStream:
         for message in self.unpacker:
             if message is None:
                 continue
-            if self.started:  # the ring's events come after the hello
-                messages += self.from_ring()
+            messages += self.from_ring()  # the ring's events come before what follows
             messages.append(message)
-            self.started = True
+            kind, body = message
+            if kind == protocol.HELLO:  # the ring's descriptor came with it, if any
+                if body.get("ring") and self.fds:
+                    self.ring = Ring(self.fds.pop(0), body["ring"])
+                for fd in self.fds:
+                    os.close(fd)
+                self.fds = []
         return messages + self.from_ring()
 
     def from_ring(self) -> list:
-        import struct
-
         from auditmon import protocol
 
-        if self.ring is None or not self.started:
+        ring = self.ring
+        if ring is None:
             return []
-        c = protocol.agent_constants
-
-        def word(at: int) -> int:
-            return struct.unpack_from("=Q", self.ring, at)[0]
-
-        size, head, dropped = word(c.RING_SIZE_AT), word(c.RING_HEAD_AT), word(c.RING_DROPPED_AT)
         messages = []
+        dropped = ring.dropped  # once: the agent may be counting on
         if dropped > self.dropped:
             messages.append((protocol.DROPPED, {"count": dropped - self.dropped}))
             self.dropped = dropped
-        if head > self.tail:
-            data = (
-                bytes(self.ring[c.RING_HEADER + (p % size)] for p in range(self.tail, head))
-                if (self.tail % size) + head - self.tail > size
-                else self.ring[
-                    c.RING_HEADER + self.tail % size : c.RING_HEADER
-                    + self.tail % size
-                    + head
-                    - self.tail
-                ]
-            )
+        data = ring.take(ring.size)
+        if data:
             unpacker = protocol.make_unpacker()
             unpacker.feed(data)
             messages.append((protocol.EVENTS, tuple(unpacker)))
-            self.tail = head
-            struct.pack_into("=Q", self.ring, c.RING_TAIL_AT, head)
         return messages
 
     def close(self) -> None:

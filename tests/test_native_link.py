@@ -409,7 +409,7 @@ def test_an_agent_whose_monitor_is_gone_stops_recording(tmp_path, kind):
     out, err = target.communicate("go\n", timeout=60)
     assert target.returncode == 0 and out == "done\n", err
     dropped, head = (
-        int.from_bytes(stream.ring[at : at + 8], sys.byteorder)
+        int.from_bytes(stream.ring.map[at : at + 8], sys.byteorder)
         for at in (RING.RING_DROPPED_AT, RING.RING_HEAD_AT)
     )
     # 300 000 events of 130 bytes or so are five 8 MiB rings: recording on would have

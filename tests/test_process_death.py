@@ -7,6 +7,7 @@ interpreter and Debian's python3 (no msgpack).
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -136,6 +137,28 @@ def test_deaths_under_an_interpreter_without_msgpack(tmp_path, no_msgpack_python
     assert mine["exit"][0]["exit_code"] == ENDINGS[how]
 
 
+@contextlib.contextmanager
+def recording_in_background(recording, options, command, env):
+    """``auditmon run --headless --record RECORDING OPTIONS -- COMMAND`` started, for a
+    test to act on while it runs; whatever happens, no monitor nor target is left
+    running (a stopped monitor is continued first)."""
+    monitor = subprocess.Popen(
+        auditmon_command("run", "--headless", "--record", str(recording), *options, "--", *command),
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        yield monitor
+    finally:
+        if monitor.poll() is None:  # a failure: leave nothing running
+            monitor.send_signal(signal.SIGCONT)
+            for child in psutil.Process(monitor.pid).children(recursive=True):
+                child.kill()
+            monitor.kill()
+
+
 # Raises death.tick in bursts, flat out (a short sleep between bursts keeps the monitor
 # abreast, so that no event is dropped for want of room), until killed from outside.
 BUSY = """
@@ -159,33 +182,13 @@ def test_killed_from_outside_mid_stream(tmp_path, agent_kind, signum):
     script.write_text(BUSY)
     ready = tmp_path / "ready"
     recording = tmp_path / "rec.jsonl"
-    monitor = subprocess.Popen(
-        auditmon_command(
-            "run",
-            "--headless",
-            "--record",
-            str(recording),
-            "--",
-            sys.executable,
-            str(script),
-            str(ready),
-        ),
-        env=agent_env(agent_kind),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    try:
+    command = (sys.executable, str(script), str(ready))
+    with recording_in_background(recording, (), command, agent_env(agent_kind)) as monitor:
         wait_for(ready.exists, timeout=30)
         time.sleep(0.3)
         (target,) = psutil.Process(monitor.pid).children()  # the command auditmon runs
         os.kill(target.pid, signum)
         _, err = monitor.communicate(timeout=60)
-    finally:
-        if monitor.poll() is None:  # a failure above: leave no target running
-            for child in psutil.Process(monitor.pid).children(recursive=True):
-                child.kill()
-            monitor.kill()
     records = read_jsonl(recording)
     mine = the_dying(records)
     got = ticks(mine)
@@ -244,37 +247,16 @@ def test_a_ring_full_while_the_monitor_is_stopped_drops_and_counts_exactly(tmp_p
     script = tmp_path / "stopped.py"
     script.write_text(STOPPED)
     recording = tmp_path / "rec.jsonl"
-    monitor = subprocess.Popen(
-        auditmon_command(
-            "run",
-            "--headless",
-            "--record",
-            str(recording),
-            "--events",  # only these are numbered: the others would fill the count too
-            "death.*",
-            "--",
-            sys.executable,
-            str(script),
-            str(tmp_path),
-        ),
-        env=agent_env(agent_kind, AUDITMON_QUEUE="100"),  # 12 800 bytes: a 16 KiB ring
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    try:
+    options = ("--events", "death.*")  # only these are numbered: others would count too
+    command = (sys.executable, str(script), str(tmp_path))
+    env = agent_env(agent_kind, AUDITMON_QUEUE="100")  # 12 800 bytes: a 16 KiB ring
+    with recording_in_background(recording, options, command, env) as monitor:
         wait_for((tmp_path / "ready").exists, timeout=30)
         monitor.send_signal(signal.SIGSTOP)
         (tmp_path / "go").touch()
         wait_for((tmp_path / "done").exists, timeout=60)  # it never waited for the monitor
         monitor.send_signal(signal.SIGCONT)
         _, err = monitor.communicate(timeout=60)
-    finally:
-        if monitor.poll() is None:
-            monitor.send_signal(signal.SIGCONT)
-            for child in psutil.Process(monitor.pid).children(recursive=True):
-                child.kill()
-            monitor.kill()
     mine = the_dying(read_jsonl(recording))
     got = ticks(mine)
     dropped = sum(r["count"] for r in mine["dropped"])
