@@ -1,7 +1,7 @@
 """One agent against another, side by side: what a change to the agent costs per event.
 
 Usage:  .venv/bin/python bench/agent_ab.py BASELINE_AGENT_DIR [--rounds N] [--events N]
-                                            [--python PYTHON]
+            [--python PYTHON] [--agents native,python] [--startup-runs N (0: none)]
 
 BASELINE_AGENT_DIR is another checkout's ``agent/`` directory with its extension built
 in it, for example::
@@ -15,7 +15,9 @@ Both agents (native and pure-Python) run the tight and paced ``sys.audit`` loops
 ``agent_cost.py`` streaming to a listener that only reads, round after round in a fresh
 random order; the table gives each one's median ns per event, the ratio this checkout /
 baseline, and the tight loop's drops (a dropped event costs less than a recorded one:
-where there are drops, the paced figure is the one to read).  A second table compares
+where there are drops, the paced figure is the one to read), and instructions per
+event of 20 000 events under callgrind (every thread's, repeatable where times are
+not).  A second table compares
 start-up (``python -c pass``).  Prints figures; asserts nothing.
 """
 
@@ -30,7 +32,14 @@ import tempfile
 from pathlib import Path
 
 from agent_cost import paced_loop, tight_loop
-from harness import Drain, agent_dir, machine, program_instructions, program_runs_by_config
+from harness import (
+    Drain,
+    agent_dir,
+    instructions,
+    machine,
+    program_instructions,
+    program_runs_by_config,
+)
 
 
 def environment(directory: Path, kind: str, drain: Drain) -> dict[str, str]:
@@ -50,7 +59,8 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=9)
     parser.add_argument("--events", type=int, default=200_000)
     parser.add_argument("--python", default=sys.executable, help="the targets' interpreter")
-    parser.add_argument("--startup-runs", type=int, default=101)
+    parser.add_argument("--startup-runs", type=int, default=101, help="0: no start-up table")
+    parser.add_argument("--agents", default="native,python", help="which agents, comma-separated")
     args = parser.parse_args()
     agents = {"this checkout": agent_dir(), "baseline": args.baseline.resolve()}
     stmt = "sys.audit('bench.x', i, 'abc')"
@@ -67,7 +77,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         drain = Drain(Path(tmp))
         try:
-            for kind in ("native", "python"):
+            for kind in args.agents.split(","):
                 ns = {(loop, n): [] for loop in ("tight", "paced") for n in agents}
                 drops: dict[str, int] = dict.fromkeys(agents, 0)
                 order = list(agents)
@@ -91,7 +101,17 @@ def main() -> None:
                         f"| {kind} | {loop} | {base:.0f} | {this:.0f} | {this / base:.3f} "
                         f"| {dropped} |"
                     )
-            lines += startup_rows(args, agents, drain)
+                counts = [
+                    instructions(args.python, stmt, environment(agents[name], kind, drain))
+                    for name in ("baseline", "this checkout")
+                ]
+                if counts[0] and counts[1]:
+                    lines.append(
+                        f"| {kind} | instructions | {counts[0]:,} | {counts[1]:,} "
+                        f"| {counts[1] / counts[0]:.3f} | - |"
+                    )
+            if args.startup_runs:
+                lines += startup_rows(args, agents, drain)
         finally:
             drain.close()
     print("\n".join(lines))
