@@ -73,14 +73,46 @@ def test_the_batch_encoder_is_byte_equal_to_msgpack(batch):
     assert wire.pack_events(batch) == library_pack(batch)
 
 
+named_events = events.map(lambda event: event + ("worker",))
+
+
+@settings(max_examples=400, deadline=None)
+@given(events | named_events)
+def test_the_single_event_encoder_is_byte_equal_to_msgpack(event):
+    """The pure-Python hook's encoder in run mode (no msgpack), one event at a time:
+    every argument shape, with and without stacks, and a thread's name."""
+    assert wire.pack_event(event) == library_pack(event)
+
+
+@pytest.mark.parametrize(
+    "value", [0, 127, 128, 255, 256, 65535, 65536, -1, -33, 2**64 - 1, -(2**63)], ids=str
+)
+def test_the_single_event_encoder_packs_every_size_of_int_argument(value):
+    event = (300, 1.7e9, 140000, "bench.x", (value, "abc", value), None)
+    assert wire.pack_event(event) == library_pack(event)
+
+
+def test_the_single_event_encoder_s_caches_are_bounded_and_stay_right():
+    """Past its bound a cache starts again: every event still encodes right."""
+    batch = [
+        (i + 300, 1.7e9, i % 7, f"event{i}", (f"arg{i}", "r"), None)
+        for i in range(wire._EVENT_CACHE * 2 + 10)
+    ]
+    for event in batch:
+        assert wire.pack_event(event) == library_pack(event)
+    assert len(wire._event_heads) <= wire._EVENT_CACHE
+    assert len(wire._event_strs) <= wire._EVENT_CACHE
+
+
 @pytest.mark.parametrize(
     "seq", [1, 127, 128, 255, 256, 65535, 65536, 2**32 - 1, 2**32, 2**64 - 1], ids=str
 )
-def test_the_batch_encoder_packs_every_size_of_seq_as_msgpack_does(seq):
-    """pack_events packs an event's first fields in one go for the seqs of 16 and 32
-    bits, and the general way for the others: each at its boundaries."""
+def test_the_encoders_pack_every_size_of_seq_as_msgpack_does(seq):
+    """pack_events and pack_event pack an event's first fields in one go for the seqs
+    of 16 and 32 bits, and the general way for the others: each at its boundaries."""
     batch = [(seq, 1.7e9, 140000, "bench.x", (seq, "abc"), None)]
     assert wire.pack_events(batch) == library_pack(batch)
+    assert wire.pack_event(batch[0]) == library_pack(batch[0])
 
 
 def test_the_python_writer_encodes_batches_with_msgpack_or_else_pack_events(monkeypatch):

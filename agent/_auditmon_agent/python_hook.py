@@ -6,9 +6,10 @@ dict look-up for the cached filter decision, a sequence number, a bounds check, 
 summary of the arguments and one ``deque.append`` (and a thread-local attribute read:
 a thread's first event has its thread's name looked up).  In attach mode a writer
 thread (``attach``) drains the queue with ``take``; the hook never waits for it.  In
-run mode the append is the shared-memory ring's (``ring``), which encodes the event
-there at once.  When the queue (or ring) is full the event is counted as dropped.
-Nothing here may raise into the target.
+run mode the event is encoded at once into the shared-memory ring (``ring``): by
+msgpack, or where it is missing by the hook itself (``_ring_hook``).  When the queue
+(or ring) is full the event is counted as dropped.  Nothing here may raise into the
+target.
 """
 
 import _thread
@@ -100,8 +101,97 @@ def _hook(event, args):
             pass
 
 
+# What _ring_hook reads besides: the general hook and the way for what it does not
+# encode itself (PythonHook.use_ring sets them), wire.pack_event's parts and caches
+# (wire.make_event_packers' ``inline``).
+_general = _ring_event = _event_head16 = _event_head32 = _event_heads = None
+_event_strs = _event_str = _u8_item = _u16_item = _u32_item = _FIXARRAY = _FIXINT = None
+
+
+def _ring_hook(event, args):
+    """The hook in run mode where msgpack is missing, in place of ``_hook``: the usual
+    event (recorded, a thread's name already sent, a 16- or 32-bit seq, plain arguments
+    of the kinds below, a cached name) is encoded here as ``wire.pack_event`` would,
+    with no call but struct's, and checked for plain values as it goes; any other goes
+    to ``_general`` (``_hook``) or, once numbered, to ``_ring_event``."""
+    global _head
+    try:  # all of it: nothing may escape into the target, at teardown either
+        tid = _get_ident()
+        if tid in _quiet:
+            return
+        try:
+            how = _decisions[event]
+        except KeyError:
+            how = None
+        if how != RECORD or _ring is None:  # _ring: None just before a fork
+            return _general(event, args)
+        try:
+            _seen.named  # noqa: B018  (set once this thread's name was looked for)
+        except AttributeError:
+            return _general(event, args)
+        seq = _next_seq()
+        if 0xFFFF < seq <= 0xFFFFFFFF:
+            data = _event_head32(0x96, 0xCE, seq, 0xCB, _time())
+        elif 0xFF < seq <= 0xFFFF:
+            data = _event_head16(0x96, 0xCD, seq, 0xCB, _time())
+        else:
+            return _ring_event(seq, tid, event, args)
+        try:
+            data += _event_heads[tid][event]
+        except KeyError:
+            return _ring_event(seq, tid, event, args)
+        if len(args) > 15:
+            return _ring_event(seq, tid, event, args)
+        data += _FIXARRAY[len(args)]
+        for value in args:  # Summarizer.args' check for plain values, and their bytes
+            t = type(value)
+            if t is str:
+                if len(value) <= _strlen:
+                    try:
+                        data += _event_strs[value]
+                    except KeyError:
+                        data += _event_str(value)
+                    continue
+            elif t is int:
+                if 0 <= value <= 0xFFFFFFFF:
+                    if value < 0x80:
+                        data += _FIXINT[value]
+                    elif value <= 0xFF:
+                        data += _u8_item(0xCC, value)
+                    elif value <= 0xFFFF:
+                        data += _u16_item(0xCD, value)
+                    else:
+                        data += _u32_item(0xCE, value)
+                    continue
+            elif value is None:
+                data += b"\xc0"
+                continue
+            elif t is bool:
+                data += b"\xc3" if value else b"\xc2"
+                continue
+            return _ring_event(seq, tid, event, args)
+        data += b"\xc0"  # no stack
+        head = _head
+        end = head + len(data)
+        if end <= _fast_until:
+            _ring[head + _offset : end + _offset] = data
+            _words[2] = _head = end  # the word at RING_HEAD_AT (a test checks)
+            return
+        _ring_write(seq, data)
+    except Exception:
+        try:
+            _next_drop()
+        except Exception:
+            pass
+
+
 # The hook's globals that point it at a ring (ring.Ring.attach sets them).
 RING_NAMES = ("_ring", "_append", "_next_drop")
+
+# The hooks' code, read once at import, before any hook is added: reading a function's
+# code (and setting it) raises an audit event.
+_HOOK_CODE = _hook.__code__
+_RING_HOOK_CODE = _ring_hook.__code__
 
 
 class PythonHook(object):
@@ -134,7 +224,13 @@ class PythonHook(object):
         )
         self.named = {}  # thread ident -> the name sent for it (restart sets main_tid)
         self.ring = None  # run mode's shared-memory ring, where events go (else the queue)
-        self.hook = _FunctionType(_hook.__code__, self.names, "hook")
+        # The hook added once and for all; use_ring and restart swap its code.
+        self.hook = _FunctionType(_HOOK_CODE, self.names, "hook")
+        self.code = _HOOK_CODE
+        self.names.update(
+            _general=_FunctionType(_HOOK_CODE, self.names, "hook"),
+            _ring_event=self.ring_event,
+        )
         self.restart()
 
     def restart(self):
@@ -142,6 +238,7 @@ class PythonHook(object):
         events go to the queue until it has a ring of its own: the parent's is not its)."""
         self.queue.clear()
         self.ring = None
+        self.use_code(_HOOK_CODE)
         self.main_tid = _get_ident()  # the agent starts on the main thread (or a fork's)
         self.forget_threads()
         self.seq_counter = self._count(1)
@@ -156,16 +253,39 @@ class PythonHook(object):
 
     def use_ring(self, ring, packers, wake_socket, gone):
         """Run mode: from now on each event is encoded into ``ring`` as it is raised
-        (``packers``: the fast encoder and the careful one); what was queued so far
-        (the events the preload library kept) goes now.  ``wake_socket()``: the socket
-        to wake the monitor on; ``gone()``: the monitor is gone."""
+        (``packers``: wire.make_event_packers'); what was queued so far (the events
+        the preload library kept) goes now.  ``wake_socket()``: the socket to wake the
+        monitor on; ``gone()``: the monitor is gone."""
+        fast, careful, inline = packers
         ring.counters(self.counted(), self.dropped())
-        ring.attach(
-            self.names, self.drop_counter.__next__, packers[0], packers[1], wake_socket, gone
-        )
+        ring.attach(self.names, self.drop_counter.__next__, fast, careful, wake_socket, gone)
         self.ring = ring
         self.ring_names = {name: self.names[name] for name in RING_NAMES}
         self.into_ring()
+        if inline is not None:  # the pure encoder: the hook encodes the usual event itself
+            self.names.update(inline)
+            self.use_code(_RING_HOOK_CODE)
+
+    def use_code(self, code):
+        """Run the hook's events through ``code`` from now on.  Setting a function's
+        code raises an audit event, the agent's own: hushed."""
+        if self.code is code:
+            return
+        tid = _get_ident()
+        quiet = self.agent.quiet
+        hushed = tid in quiet
+        quiet.add(tid)
+        try:
+            self.hook.__code__ = code
+            self.code = code
+        finally:
+            if not hushed:
+                quiet.discard(tid)
+
+    def ring_event(self, seq, tid, event, args):
+        """``_ring_hook``'s way for an event it numbered but did not encode: summarised
+        and encoded the general way (which caches its name for the hook)."""
+        self.names["_append"]((seq, _time(), tid, event, self.summarizer.args(args), None))
 
     def into_ring(self):
         """Queued events into the ring, in order."""

@@ -119,12 +119,14 @@ def ext_payload(obj, pack):
 
 
 _pack_struct = _float_item = _event_head16 = _event_head32 = None
+_u8_item = _u16_item = _u32_item = None
 
 
 def _load_struct():
     """struct loads a shared library: only when first needed.  Its C half itself, as
     ``struct.py`` only re-exports it and would cost every process its own import."""
     global _pack_struct, _float_item, _event_head16, _event_head32
+    global _u8_item, _u16_item, _u32_item
     import _struct as struct
 
     _pack_struct = struct.pack
@@ -133,6 +135,9 @@ def _load_struct():
     # uint32 (every seq's but the first 255's and those past 2**32's), its time.
     _event_head16 = struct.Struct(">BBHBd").pack
     _event_head32 = struct.Struct(">BBIBd").pack
+    _u8_item = struct.Struct(">BB").pack
+    _u16_item = struct.Struct(">BH").pack
+    _u32_item = struct.Struct(">BI").pack
 
 
 def packb(obj):
@@ -332,36 +337,102 @@ def make_events_packer():
 
 
 def make_event_packers():
-    """The encoders of one event, for run mode's ring (the pure-Python hook encodes each
-    as it is raised): ``(fast, careful)``, msgpack's Packer.pack, which refuses a lone
-    surrogate, and its careful twin, if msgpack is importable, else ``pack_event``."""
+    """The encoders of one event, for run mode's ring: ``(fast, careful, inline)``.
+    With msgpack: its Packer.pack, which refuses a lone surrogate, its careful twin, and
+    None.  Without: ``pack_event`` twice, and ``inline``, what the pure-Python hook needs
+    to encode the usual event itself (``python_hook._ring_hook``): pack_event's parts
+    and caches, by the names the hook reads."""
     pack, name = make_packer()
     if name == "msgpack":
-        return pack.fast, pack
+        return pack.fast, pack, None
     if _pack_struct is None:
         _load_struct()
-    return pack_event, pack_event
+    inline = {
+        "_event_head16": _event_head16,
+        "_event_head32": _event_head32,
+        "_event_heads": _event_heads,
+        "_event_strs": _event_strs,
+        "_event_str": _event_str,
+        "_u8_item": _u8_item,
+        "_u16_item": _u16_item,
+        "_u32_item": _u32_item,
+        "_FIXARRAY": _FIXARRAY,
+        "_FIXINT": _FIXINT,
+    }
+    return pack_event, pack_event, inline
 
 
-# What pack_event encodes once and reuses: threads, event names and str arguments,
-# bounded (a program may make up names without end).
-_event_threads, _event_strs = {}, {}
+# What pack_event (and the pure-Python hook, which shares them) encodes once and
+# reuses: by thread, its id with an event's name; str arguments.  Bounded (a program
+# may make up names without end), and cleared in place, as the hook holds them.
+_event_heads, _event_strs = {}, {}
 _EVENT_CACHE = 4096
+
+
+def _event_str(s):
+    """A str argument's bytes, now in the cache."""
+    if len(_event_strs) >= _EVENT_CACHE:
+        _event_strs.clear()
+    data = _event_strs[s] = _str_bytes(s)
+    return data
 
 
 def pack_event(event):
     """``packb(event)`` for one ``(seq, time, thread, name, args, stack)`` event, the
-    way ``pack_events`` encodes a batch's."""
-    if len(_event_strs) > _EVENT_CACHE or len(_event_threads) > _EVENT_CACHE:
-        _event_strs.clear()
-        _event_threads.clear()
-    out = []
+    pure-Python hook's encoder in run mode.  The usual event (a 16- or 32-bit seq,
+    plain arguments) takes a straight path with no calls but struct's and the caches'
+    (a byte string grown by ``+=`` costs less than a list joined, for an event's few
+    parts); the others are encoded the general way."""
     try:
-        _pack_plain_events((event,), out.append, _event_threads, _event_strs)
+        seq, when, thread, name, args, stack = event
     except ValueError:  # seven fields: its thread's name
-        del out[:]
-        _pack_into(event, out.append)
-    return b"".join(out)
+        return packb(event)
+    if 0xFFFF < seq <= 0xFFFFFFFF:
+        data = _event_head32(0x96, 0xCE, seq, 0xCB, when)
+    elif 0xFF < seq <= 0xFFFF:
+        data = _event_head16(0x96, 0xCD, seq, 0xCB, when)
+    else:
+        return packb(event)
+    heads = _event_heads.get(thread)
+    if heads is None:
+        if len(_event_heads) >= _EVENT_CACHE:
+            _event_heads.clear()
+        heads = _event_heads[thread] = {}
+    try:
+        data += heads[name]
+    except KeyError:
+        if len(heads) >= _EVENT_CACHE:
+            heads.clear()
+        head = heads[name] = packb(thread) + _str_bytes(name)
+        data += head
+    t = type(args)
+    if (t is tuple or t is list) and len(args) < 16:
+        data += _FIXARRAY[len(args)]
+        for value in args:
+            t = type(value)
+            if t is str:
+                try:
+                    data += _event_strs[value]
+                except KeyError:
+                    data += _event_str(value)
+            elif t is int and 0 <= value <= 0xFFFFFFFF:
+                if value < 0x80:
+                    data += _FIXINT[value]
+                elif value <= 0xFF:
+                    data += _u8_item(0xCC, value)
+                elif value <= 0xFFFF:
+                    data += _u16_item(0xCD, value)
+                else:
+                    data += _u32_item(0xCE, value)
+            elif value is None:
+                data += b"\xc0"
+            else:
+                data += packb(value)
+    else:
+        data += packb(args)
+    if stack is None:
+        return data + b"\xc0"
+    return data + packb(stack)
 
 
 def pack_events(events):

@@ -1,0 +1,227 @@
+"""The pure-Python hook in run mode where msgpack is missing (``_ring_hook``): it encodes
+the usual event itself, straight into the ring.  Called directly, on a real ring, next to
+the hook that encodes with msgpack: both must leave the same events in their rings, at
+every boundary of the inline encoder (seqs of 8, 16 and 32 bits, ints of each size,
+strings at the summariser's bound, values it does not encode itself, a thread's first
+event, a name or a string past the caches' bound).
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import threading
+
+import msgpack
+import pytest
+from helpers import AGENT_DIR, agent_env, events_of, read_jsonl, run_recorded
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+sys.path.insert(0, str(AGENT_DIR))
+from _auditmon_agent import core, python_hook, wire  # noqa: E402
+from _auditmon_agent.config import Config  # noqa: E402
+from _auditmon_agent.constants import RECORD, RING_HEAD_AT, RING_HEADER  # noqa: E402
+from _auditmon_agent.ring import Ring  # noqa: E402
+
+sys.path.remove(str(AGENT_DIR))
+
+STRLEN = 16
+EVENT = "test.event"
+
+
+class Hooked:
+    """An agent's Python hook on a real ring of its own, encoding with msgpack
+    (``pure=False``) or by itself."""
+
+    def __init__(self, pure: bool, monkeypatch: pytest.MonkeyPatch) -> None:
+        agent = core.Agent()
+        config = {"AUDITMON_STRLEN": str(STRLEN), "AUDITMON_QUEUE": str(1 << 16)}
+        agent.settle(Config(config), 0.0)
+        agent.decisions[EVENT] = RECORD
+        self.hook = agent.use_python_hook()
+        self.ring = Ring(1 << 23)
+        with monkeypatch.context() as patch:
+            if pure:
+                patch.setitem(sys.modules, "msgpack", None)  # import msgpack: ImportError
+            packers = wire.make_event_packers()
+        assert (packers[2] is not None) == pure
+        self.hook.use_ring(self.ring, packers, lambda: None, lambda: None)
+
+    def events(self) -> list[list]:
+        """The ring's events, decoded, with their times set to 0."""
+        head = int.from_bytes(self.ring.map[RING_HEAD_AT : RING_HEAD_AT + 8], "little")
+        data = self.ring.map[RING_HEADER : RING_HEADER + head]
+        unpacker = msgpack.Unpacker(raw=False, strict_map_key=False, unicode_errors="surrogatepass")
+        unpacker.feed(data)
+        events = [event for event in unpacker]
+        for event in events:
+            event[1] = 0
+        return events
+
+    def close(self) -> None:
+        self.ring.close()
+
+
+@pytest.fixture
+def hooks(monkeypatch):
+    pair = [Hooked(False, monkeypatch), Hooked(True, monkeypatch)]
+    yield pair
+    for hooked in pair:
+        hooked.close()
+
+
+def raise_in_both(hooks, calls) -> list[list]:
+    for hooked in hooks:
+        for args in calls:
+            hooked.hook.hook(EVENT, args)
+    by_msgpack, by_hook = (hooked.events() for hooked in hooks)
+    assert by_hook == by_msgpack
+    return by_hook
+
+
+def test_the_pure_hook_takes_the_inline_path_and_the_other_does_not(hooks):
+    assert hooks[0].hook.hook.__code__ is python_hook._hook.__code__
+    assert hooks[1].hook.hook.__code__ is python_hook._ring_hook.__code__
+
+
+ODD = [
+    ("a" * STRLEN, "é" * STRLEN, "caf\udce9"),
+    ("a" * (STRLEN + 1),),
+    (0, 127, 128, 255, 256, 65535, 65536, 2**32 - 1),
+    (2**32, 2**64 - 1, -1, -32, -33, -(2**63), 2**64, -(2**63) - 1),
+    (None, True, False),
+    (None, True, False, 1.5),
+    ("ok", b"bytes", ["a", "list"], object()),
+    tuple(range(15)),
+    tuple(range(16)),
+    (),
+]
+
+
+def test_every_boundary_writes_what_msgpack_writes(hooks):
+    """Past the first 255 events (seqs of 8 bits go the general way) and up to seqs of
+    32 bits, each odd argument list at each size of seq."""
+    calls = [(i, "abc") for i in range(300)] + ODD * 3
+    events = raise_in_both(hooks, calls)
+    assert [event[0] for event in events] == list(range(1, len(calls) + 1))
+    assert events[0][6] == "MainThread"  # the thread's first event, its name
+    assert events[299][4] == [299, "abc"]
+    assert events[300][4] == ["a" * STRLEN, "é" * STRLEN, "caf\udce9"]
+    assert events[301][4][0] != "a" * (STRLEN + 1)  # cut by the summariser
+
+
+def test_seqs_past_16_bits_are_encoded_inline_too(hooks):
+    for hooked in hooks:
+        for _ in range(0x10000 - 5):
+            hooked.hook.hook(EVENT, (1,))
+    events = raise_in_both(hooks, ODD)
+    assert [event[0] for event in events[-len(ODD) :]] == list(
+        range(0x10000 - 4, 0x10000 - 4 + len(ODD))
+    )
+
+
+def test_names_and_strings_past_the_caches_bound(hooks, monkeypatch):
+    monkeypatch.setattr(wire, "_EVENT_CACHE", 8)
+    for hooked in hooks:
+        hooked.hook.agent.decide = lambda name: RECORD
+    for hooked in hooks:
+        for i in range(300):
+            hooked.hook.hook(f"event.{i % 20}", (f"arg{i % 30}", i))
+    by_msgpack, by_hook = (hooked.events() for hooked in hooks)
+    assert by_hook == by_msgpack
+    assert len(wire._event_strs) <= 8
+    assert all(len(heads) <= 8 for heads in wire._event_heads.values())
+
+
+def test_a_new_threads_first_event_carries_its_name(hooks):
+    def worker():
+        for hooked in hooks:
+            for i in range(3):
+                hooked.hook.hook(EVENT, (i,))
+
+    for hooked in hooks:
+        for i in range(300):
+            hooked.hook.hook(EVENT, (i,))
+    thread = threading.Thread(target=worker, name="worker-é")
+    thread.start()
+    thread.join()
+    by_msgpack, by_hook = (hooked.events() for hooked in hooks)
+    assert by_hook == by_msgpack
+    assert [len(event) for event in by_hook[-3:]] == [7, 6, 6]
+    assert by_hook[-3][6] == "worker-é"
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    st.lists(
+        st.tuples()
+        | st.lists(
+            st.none()
+            | st.booleans()
+            | st.integers(-(2**65), 2**65)
+            | st.text(max_size=STRLEN + 4)
+            | st.floats(allow_nan=False),
+            max_size=17,
+        ).map(tuple),
+        min_size=1,
+        max_size=20,
+    )
+)
+def test_any_arguments_are_written_as_msgpack_writes_them(calls):
+    with pytest.MonkeyPatch.context() as monkeypatch:
+        pair = [Hooked(False, monkeypatch), Hooked(True, monkeypatch)]
+    try:
+        for hooked in pair:
+            for _ in range(300):  # past the seqs of 8 bits
+                hooked.hook.hook(EVENT, ())
+        raise_in_both(pair, calls)
+    finally:
+        for hooked in pair:
+            hooked.close()
+
+
+def test_a_fork_s_queue_and_a_restart_give_the_general_hook_back(hooks):
+    pure = hooks[1].hook
+    pure.before_fork()
+    pure.hook(EVENT, ("queued",))
+    assert len(pure.queue) == 1
+    pure.after_fork_in_parent()
+    assert len(pure.queue) == 0 and hooks[1].events()[-1][4] == ["queued"]
+    pure.restart()
+    assert pure.hook.__code__ is python_hook._hook.__code__
+
+
+FORKING = """
+import os, sys
+for i in range(400):
+    sys.audit("ringhook.parent", i, "abc")
+pid = os.fork()
+if pid == 0:
+    for i in range(400):
+        sys.audit("ringhook.child", i, "abc")
+    os._exit(0)
+os.waitpid(pid, 0)
+"""
+
+
+def test_a_real_target_without_msgpack_records_exactly_its_own_events(tmp_path, no_msgpack_python):
+    """Under an interpreter without msgpack the pure-Python agent swaps its hook's code
+    for the inline encoder (and back in a forked child, then in again): each process's
+    events are numbered from 1 without a gap, all there, and none is the agent's own
+    (setting a function's code raises an audit event)."""
+    record = tmp_path / "r.jsonl"
+    result = run_recorded(
+        record, no_msgpack_python, "-c", FORKING, env=agent_env("python"), timeout=120
+    )
+    assert result.returncode == 0, result.stderr
+    records = read_jsonl(record)
+    processes = {r["pid"] for r in records if r["type"] == "process"}
+    assert len(processes) == 2
+    for pid in processes:
+        events = events_of(records, pid)
+        assert [e["seq"] for e in events] == list(range(1, len(events) + 1))
+        assert not [e for e in events if "_auditmon" in json.dumps(e["args"])]
+    names = [e["event"] for e in events_of(records)]
+    assert names.count("ringhook.parent") == names.count("ringhook.child") == 400
+    assert not [r for r in records if r["type"] == "dropped"]
