@@ -163,7 +163,7 @@ class Ring(object):
 
         self.append, self.drop = append, drop
         names.update(
-            _ring=data_view,
+            _ring=view,
             _words=words,
             _head=0,
             _pack=pack,
