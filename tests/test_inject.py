@@ -17,6 +17,7 @@ from helpers import (
     NOBODY,
     WORKLOADS,
     auditmon,
+    auditmon_command,
     auditmon_in,
     clean_env,
     other_cpython_or_skip,
@@ -138,19 +139,32 @@ def test_ten_threads_keep_running_and_are_seen_by_name(target, runtime_dir, tmp_
 
 
 @pytest.mark.system
-def test_a_process_blocked_in_select_gets_the_agent(target, runtime_dir, tmp_path):
+def test_a_process_blocked_in_select_gets_the_agent(target, runtime_dir, tmp_path, monkeypatch):
+    """select() returns as it would have (the call was restarted): a line said while no
+    monitor watches is taken (the agent, paused, records it not), and one said while the
+    second monitor watches is recorded."""
+    from auditmon.sources.attach import status
+
     waiting = target("select")
     first = attach(waiting.pid, runtime_dir, tmp_path / "first.jsonl")
     assert first.returncode == 0, first.stderr
-    waiting.say("hello")  # select() returns as it would have: the call was restarted
-    wait_for(
-        lambda: (
-            attach(waiting.pid, runtime_dir, tmp_path / "second.jsonl", duration=0.3)
-            and events(tmp_path / "second.jsonl", "demo.line")
-        ),
-        message="demo.line in the ring",
+    waiting.say("unwatched")
+    second = subprocess.Popen(
+        auditmon_command(
+            "attach", "--headless", "--duration", "3", "--record", str(tmp_path / "second.jsonl")
+        )
+        + [str(waiting.pid)],
+        env=clean_env(AUDITMON_RUNTIME_DIR=str(runtime_dir)),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
     )
-    assert [e["args"] for e in events(tmp_path / "second.jsonl", "demo.line")] == [["hello"]]
+    monkeypatch.setenv("AUDITMON_RUNTIME_DIR", str(runtime_dir))
+    wait_for(lambda: status(waiting.pid)["attached"], message="the second monitor attached")
+    waiting.say("watched")
+    out, err = second.communicate(timeout=60)
+    assert second.returncode == 0, err
+    assert [e["args"] for e in events(tmp_path / "second.jsonl", "demo.line")] == [["watched"]]
     assert waiting.finish("bye") == (0, "done\n", "")
 
 
@@ -260,6 +274,49 @@ def test_ls_all_lists_python_processes_without_an_agent(target, runtime_dir):
     assert "injectable.py" in row and row.rstrip().endswith("no agent yet")
     assert str(busy.pid) not in auditmon("ls", env=env).stdout
     busy.finish()
+
+
+@pytest.mark.system
+@pytest.mark.parametrize("agent", ["native", "python"])
+def test_after_a_detach_an_injected_agent_pauses_until_the_next_attach(
+    agent, target, runtime_dir, tmp_path, monkeypatch
+):
+    """The hook can't be removed, so once its last monitor has gone an injected agent
+    pauses: it numbers nothing and keeps nothing (its status says so), and the next
+    monitor sees from its own attach on, numbered on from where the pause began, with
+    nothing counted as dropped."""
+    from auditmon.sources.attach import status
+
+    busy = target("busy")
+    first = attach(busy.pid, runtime_dir, tmp_path / "first.jsonl", AUDITMON_AGENT=agent)
+    assert first.returncode == 0, first.stderr
+    monkeypatch.setenv("AUDITMON_RUNTIME_DIR", str(runtime_dir))
+    wait_for(lambda: status(busy.pid)["paused"], timeout=10)
+    paused = status(busy.pid)
+    time.sleep(0.5)  # the target raises thousands of events meanwhile
+    assert status(busy.pid)["events"] == paused["events"]
+    assert paused["ring"] == 0 and not paused["attached"]
+    listing = auditmon("ls", env=clean_env(AUDITMON_RUNTIME_DIR=str(runtime_dir), COLUMNS="200"))
+    (row,) = [line for line in listing.stdout.splitlines() if str(busy.pid) in line.split()[:1]]
+    assert "paused: recording from the next attach" in row
+    second = attach(busy.pid, runtime_dir, tmp_path / "second.jsonl")
+    assert second.returncode == 0, second.stderr
+    before, after = (
+        events(tmp_path / name, "demo.tick") for name in ("first.jsonl", "second.jsonl")
+    )
+    assert before and after
+    ticks_between = after[0]["args"][0] - before[-1]["args"][0]
+    seqs_between = after[0]["seq"] - before[-1]["seq"]
+    # numbered between: only what came before the agent saw its monitor go, and after
+    # the next one arrived (a poll interval each), not the half second paused
+    assert 0 < seqs_between * 10 < ticks_between, (ticks_between, seqs_between)
+    assert [e["seq"] for e in after] == list(range(after[0]["seq"], after[0]["seq"] + len(after)))
+    assert [e["args"][0] for e in after] == list(
+        range(after[0]["args"][0], after[0]["args"][0] + len(after))
+    )
+    records = read_jsonl(tmp_path / "second.jsonl")
+    assert not [r for r in records if r["type"] == "dropped"]
+    assert busy.finish() == (0, "done\n", "")
 
 
 @pytest.mark.system

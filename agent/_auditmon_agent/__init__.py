@@ -32,7 +32,9 @@ def start_injected(agent_dir, settings, report):
 
     The process's environment gets the same settings, and the agent's directory at the
     front of ``PYTHONPATH``, so that the Python processes it starts from now on carry the
-    agent too, as under ``auditmon env``.  An agent already running is left as it is."""
+    agent too, as under ``auditmon env``.  An agent already running is left as it is.
+    Unlike theirs, this agent keeps nothing for the next monitor once the last one has
+    gone: its hook pauses (an audit hook can't be removed) until a monitor attaches."""
     from . import core
     from .config import Config
     from .constants import ENV_MODE, MODE_ATTACH
@@ -46,6 +48,7 @@ def start_injected(agent_dir, settings, report):
             core.AGENT.unhush(tid)
         return
     config = Config(dict(settings, **{ENV_MODE: MODE_ATTACH}))
+    core.AGENT.injected = True  # its hook pauses once no monitor watches (attach.py)
     core.start(config, None)  # its hook is added last: it sees none of the start
     core.AGENT.hush(tid)  # what this thread does next is the agent's own
     try:

@@ -21,6 +21,8 @@ from .transport import _Writer, let_go, ours, out_of_the_way, peer_uid
 
 # Bytes a monitor may be behind before events are dropped for it alone.
 BACKLOG = 8 << 20
+# How long the writer of a paused agent (see pause_if_alone) sleeps between its looks.
+PAUSED_POLL_MS = 1000
 
 
 class Monitor(object):
@@ -47,6 +49,8 @@ class AttachWriter(_Writer):
         self.listener_known = None  # its identity
         self.monitors = []
         self.path = None
+        self.served = False  # a monitor has attached
+        self.paused = False  # see pause_if_alone
 
     def sockets(self):
         found = [(m.sock, m.known) for m in self.monitors]
@@ -81,6 +85,7 @@ class AttachWriter(_Writer):
                         self.check_monitor(monitor)
                 with self.io:
                     self.move_and_send()
+                    self.pause_if_alone()
             if not self.abandoned:
                 self.flush_from_caller(final=False)
         finally:
@@ -98,7 +103,8 @@ class AttachWriter(_Writer):
         for monitor in self.monitors:
             bits = self.readable_bits | (self.writable_bits if monitor.backlog else 0)
             poller.register(monitor.sock, bits)
-        ready = poller.poll(self.config.interval * 1000)
+        # paused, only a monitor's arrival matters: it wakes the poll at once
+        ready = poller.poll(PAUSED_POLL_MS if self.paused else self.config.interval * 1000)
         return {fd for fd, bits in ready if bits & ~self.writable_bits}
 
     def keep(self, chunk):
@@ -125,6 +131,20 @@ class AttachWriter(_Writer):
         for monitor in list(self.monitors):
             drops = self.drops_for(monitor) if len(monitor.backlog) <= BACKLOG else b""
             self.deliver(monitor, drops)
+
+    def pause_if_alone(self):
+        """An injected agent (``auditmon attach`` on a process started without auditmon)
+        whose last monitor has gone keeps nothing for the next one: its hook pauses,
+        costing the target as little as a hook can (it can't be removed), and what was
+        kept is let go.  A monitor attaching resumes it (``start_stream``), and sees
+        from then on; agents started with the process keep their ring for it."""
+        if self.agent.injected and self.served and not self.monitors and not self.paused:
+            self.paused = True
+            self.agent.pause(True)
+            while self.agent.take(first_seq=False)[0]:
+                pass
+            self.ring.clear()
+            self.ring_events = 0
 
     def drops_for(self, monitor):
         """A drop report for what ``monitor`` has not been told of yet, if anything."""
@@ -162,6 +182,10 @@ class AttachWriter(_Writer):
     def start_stream(self, conn, known):
         """The hello and the ring, then the live stream, as for every monitor."""
         with self.io:
+            if self.paused:
+                self.paused = False
+                self.agent.pause(False)
+            self.served = True
             self.move_and_send()  # what is queued goes to the others first, and the ring
             self.agent.forget_threads()
             hello = self.hello()
@@ -182,6 +206,7 @@ class AttachWriter(_Writer):
         fields["attached"] = bool(self.monitors)
         fields["monitors"] = len(self.monitors)
         fields["ring"] = self.ring_events
+        fields["paused"] = self.paused
         return fields
 
     def check_monitor(self, monitor):

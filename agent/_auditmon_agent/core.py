@@ -52,6 +52,9 @@ class Agent(object):
         self.startup_seen = False
         self.installed = False
         self.pack = None  # the Python writer's event encoder, made on first use
+        # brought into a running process by ``auditmon attach``: once no monitor watches,
+        # the hook pauses (attach.py); its forked children are like any agent-started one
+        self.injected = False
 
     # -- start ---------------------------------------------------------------------------
     def start(self, config, early=None):
@@ -153,6 +156,7 @@ class Agent(object):
             else:
                 self.python_hook.restart()
             self.quiet.clear()
+            self.injected = False
             self.pid = os.getpid()
             self.start_time = time.time()
             self.startup_seen = True
@@ -241,6 +245,14 @@ class Agent(object):
             self.native.forget_threads()
         elif self.python_hook is not None:
             self.python_hook.forget_threads()
+
+    def pause(self, paused):
+        """An injected agent with no monitor left: while ``paused`` its hook returns at
+        once, numbering nothing (the next monitor's hello counts from where it stopped)."""
+        if self.native is not None:
+            self.native.set_paused(paused)
+        elif self.python_hook is not None:
+            self.python_hook.pause(paused)
 
     def hush(self, tid):
         """Make a thread's events the agent's own, in the native hook too."""

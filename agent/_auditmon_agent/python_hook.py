@@ -188,10 +188,16 @@ def _ring_hook(event, args):
 # The hook's globals that point it at a ring (ring.Ring.attach sets them).
 RING_NAMES = ("_ring", "_append", "_next_drop")
 
+
+def _paused_hook(event, args):
+    """The hook of an injected agent that no monitor watches any more: nothing."""
+
+
 # The hooks' code, read once at import, before any hook is added: reading a function's
 # code (and setting it) raises an audit event.
 _HOOK_CODE = _hook.__code__
 _RING_HOOK_CODE = _ring_hook.__code__
+_PAUSED_CODE = _paused_hook.__code__
 
 
 class PythonHook(object):
@@ -265,6 +271,14 @@ class PythonHook(object):
         if inline is not None:  # the pure encoder: the hook encodes the usual event itself
             self.names.update(inline)
             self.use_code(_RING_HOOK_CODE)
+
+    def pause(self, paused):
+        """While ``paused``, the hook does nothing at all (attach.py says when)."""
+        if paused and self.code is not _PAUSED_CODE:
+            self.resume_code = self.code
+            self.use_code(_PAUSED_CODE)
+        elif not paused and self.code is _PAUSED_CODE:
+            self.use_code(self.resume_code)
 
     def use_code(self, code):
         """Run the hook's events through ``code`` from now on.  Setting a function's

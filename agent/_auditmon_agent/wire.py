@@ -21,7 +21,8 @@ A connection carries a stream of msgpack values.  Each message is a two-element 
   events it raises while shutting down may still follow until the connection closes.
 * ``ERROR``   a string: the agent refuses this connection (for instance already attached).
 * ``STATUS``  a map answering a status request (attach mode): ``pid``, ``argv``,
-  ``events``, ``attached``, ``start``.
+  ``events``, ``attached``, ``start`` and, from agents that have it, ``paused`` (an
+  injected agent whose last monitor has gone: it records nothing until the next).
 
 An attaching monitor opens the conversation with one line, ``REQUEST_STREAM`` or
 ``REQUEST_STATUS``.

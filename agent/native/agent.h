@@ -130,6 +130,7 @@ typedef struct {
     Link link;
     Ring ring;             /* run mode: where events go as they are raised (else buf) */
     int disabled;          /* record nothing more (the monitor went away) */
+    int paused;            /* an injected agent with no monitor: the hook returns at once */
     Buffer buf;
     Buffer scratch;        /* where the hook encodes one event before appending it */
     int encoding;          /* hooks encoding right now (nested, or on other threads) */

@@ -53,9 +53,22 @@ Agent_reset(Agent *self, PyObject *unused)
     self->dropped = 0;
     self->nquiet = 0;
     self->disabled = 0;
+    self->paused = 0;
     pthread_mutex_unlock(&self->lock);
     forget_thread_names(self);
     self->main_tid = PyThread_get_thread_ident();
+    Py_RETURN_NONE;
+}
+
+/* set_paused(flag): an injected agent that no monitor watches any more costs the target
+   as little as a hook can: it returns at once, numbering nothing (attach.py). */
+static PyObject *
+Agent_set_paused(Agent *self, PyObject *arg)
+{
+    int flag = PyObject_IsTrue(arg);
+    if (flag < 0)
+        return NULL;
+    self->paused = flag;
     Py_RETURN_NONE;
 }
 
@@ -258,6 +271,8 @@ static PyMethodDef Agent_methods[] = {
     {"pending", (PyCFunction)Agent_pending, METH_NOARGS, "Events waiting in the buffer."},
     {"reset", (PyCFunction)Agent_reset, METH_NOARGS, "Start afresh (a forked child)."},
     {"set_limit", (PyCFunction)Agent_set_limit, METH_O, "Bytes buffered before dropping."},
+    {"set_paused", (PyCFunction)Agent_set_paused, METH_O,
+     "set_paused(flag): while set, the hook returns at once (nothing numbered)."},
     {"quiet_add", (PyCFunction)Agent_quiet_add, METH_O, "Ignore this thread's events."},
     {"quiet_discard", (PyCFunction)Agent_quiet_discard, METH_O, "Stop ignoring a thread."},
     {"encode_args", (PyCFunction)Agent_encode_args, METH_O, "Summary bytes of args."},

@@ -320,6 +320,8 @@ static int
 c_hook(const char *event, PyObject *args, void *data)
 {
     Agent *self = (Agent *)data;
+    if (self->paused)
+        return 0;
     PyThreadState *ts = PyThreadState_Get();
     if (PyThreadState_GetInterpreter(ts) != self->interp || args == NULL
         || !PyTuple_Check(args))
@@ -340,7 +342,7 @@ static PyObject *
 Agent_call(Agent *self, PyObject *const *argv, size_t nargsf, PyObject *kwnames)
 {
     Py_ssize_t nargs = PyVectorcall_NARGS(nargsf);
-    if (nargs != 2 || !PyUnicode_Check(argv[0]) || !PyTuple_Check(argv[1]))
+    if (self->paused || nargs != 2 || !PyUnicode_Check(argv[0]) || !PyTuple_Check(argv[1]))
         Py_RETURN_NONE;
     unsigned long tid = PyThread_get_thread_ident();
     if (self->nquiet && is_quiet(self, tid))

@@ -96,6 +96,8 @@ def run(args: argparse.Namespace) -> int:
         attached = row.error or ("yes" if row.attached else "no")
         if row.attached and row.monitors is not None and row.monitors > 1:
             attached = f"yes ({row.monitors} monitors)"
+        if row.paused:
+            attached = "no (paused: recording from the next attach)"
         if row.agent is False:
             attached = "no agent yet"
         if row.session:

@@ -95,6 +95,7 @@ class Attachable:
     agent: bool = True  # False: a Python process started without auditmon (ls --all)
     monitors: int | None = None  # how many are attached (agents before several: None)
     session: bool = False  # an ``auditmon run`` monitor whose session can be watched
+    paused: bool = False  # an injected agent whose last monitor went: it records nothing
 
 
 def status(pid: int, timeout: float = 2.0) -> dict[str, Any]:
@@ -151,6 +152,7 @@ def attachable() -> list[Attachable]:
                     answer.get("events"),
                     answer.get("attached"),
                     monitors=monitors if isinstance(monitors, int) else None,
+                    paused=answer.get("paused") is True,
                 )
             )
         except AttachError as error:
