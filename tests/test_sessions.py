@@ -23,8 +23,9 @@ for i in range(300):
 
 
 def start_session(record, runtime_dir) -> subprocess.Popen:
+    recording = ["--record", str(record)] if record is not None else []
     return subprocess.Popen(
-        [sys.executable, "-m", "auditmon", "run", "--headless", "--record", str(record)]
+        [sys.executable, "-m", "auditmon", "run", "--headless", *recording]
         + ["--", sys.executable, "-c", TICKS],
         env=clean_env(AUDITMON_RUNTIME_DIR=str(runtime_dir)),
         stdout=subprocess.DEVNULL,
@@ -38,8 +39,11 @@ def ticks(records) -> list[int]:
 
 
 @pytest.mark.system
-def test_two_watchers_get_the_whole_session_from_its_start(runtime_dir, tmp_path):
-    session = start_session(tmp_path / "session.amrec", runtime_dir)
+@pytest.mark.parametrize("suffix", [".amrec", ".jsonl"])
+def test_two_watchers_get_the_whole_session_from_its_start(suffix, runtime_dir, tmp_path):
+    """Whichever encoding the session records in: a JSON Lines recording is followed
+    line by line (a line written in part waits for its end)."""
+    session = start_session(tmp_path / f"session{suffix}", runtime_dir)
     env = clean_env(AUDITMON_RUNTIME_DIR=str(runtime_dir))
     try:
         wait_for(
@@ -69,7 +73,7 @@ def test_two_watchers_get_the_whole_session_from_its_start(runtime_dir, tmp_path
         assert session.wait(timeout=60) == 0
     finally:
         session.kill()
-    recorded = list(read_recording(tmp_path / "session.amrec"))
+    recorded = list(read_recording(tmp_path / f"session{suffix}"))
     assert ticks(recorded) == list(range(300))
     for n in range(2):
         watched = read_jsonl(tmp_path / f"watch{n}.jsonl")
@@ -81,8 +85,10 @@ def test_two_watchers_get_the_whole_session_from_its_start(runtime_dir, tmp_path
 
 
 @pytest.mark.system
-def test_a_json_lines_session_is_not_offered_and_auditmon_is_never_injected(runtime_dir, tmp_path):
-    session = start_session(tmp_path / "session.jsonl", runtime_dir)
+def test_a_session_without_a_recording_is_not_offered_and_auditmon_is_never_injected(
+    runtime_dir, tmp_path
+):
+    session = start_session(None, runtime_dir)
     env = clean_env(AUDITMON_RUNTIME_DIR=str(runtime_dir))
     try:
         time.sleep(1.0)
@@ -133,3 +139,45 @@ def test_a_live_session_in_a_terminal_can_be_watched_to_its_end(runtime_dir, tmp
     finally:
         tmux("kill-server")
     assert ticks(read_jsonl(tmp_path / "watch.jsonl")) == list(range(300))
+
+
+def test_a_json_lines_recording_is_followed_whole_line_by_whole_line(tmp_path):
+    """A line written in part waits for its end; a line still cut once the session is
+    over is said to be; a line that is not a record is said to be, with its number."""
+    import json
+
+    from auditmon.record.reader import EventBatch, RecordingError
+    from auditmon.sources.sessions import WAITING, follow_records
+
+    path = tmp_path / "session.jsonl"
+    process = {"type": "process", "pid": 7, "argv": ["x"]}
+    event = {"type": "event", "pid": 7, "seq": 1, "time": 1.5, "thread": 1, "event": "x"}
+    second = json.dumps({**event, "args": [1, {"$float": "nan"}]}).encode()
+    third = json.dumps({**event, "seq": 2, "args": ["b"]}).encode()
+    path.write_bytes(json.dumps(process).encode() + b"\n" + second[:20])
+    running = [True]
+    items = follow_records(path, lambda: running[0])
+
+    def until_waiting() -> list:
+        got = []
+        for item in items:
+            if item is WAITING:
+                return got
+            got.append(item)
+        return got
+
+    assert until_waiting() == [process]
+    with open(path, "ab") as file:
+        file.write(second[20:] + b"\n" + third + b"\n" + b'{"type": "ev')
+    (batch,) = until_waiting()
+    assert type(batch) is EventBatch and batch.pid == 7
+    assert [e[0] for e in batch.events] == [1, 2]
+    assert [batch.arguments(e) for e in batch.events][1] == ["b"]
+    assert str(batch.arguments(batch.events[0])[1]) == "nan"
+    running[0] = False
+    with pytest.raises(RecordingError, match="line 4 is cut short"):
+        until_waiting()
+
+    path.write_bytes(json.dumps(process).encode() + b"\nnot json\n")
+    with pytest.raises(RecordingError, match="line 2 is not a record"):
+        list(follow_records(path, lambda: False))

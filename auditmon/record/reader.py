@@ -104,7 +104,7 @@ class Recording:
                 else:
                     exact = True
                 self.position += len(block) + whole
-                items = self._block_items(records, has_tags(block), json_args)
+                items = self.block_items(records, has_tags(block), json_args)
                 if type(items) is int:  # the index of a record that is not one
                     where = f"line {number + items + 1}" if exact else f"a line after {number}"
                     raise RecordingError(f"{self.path}: {where} is not a record")
@@ -112,7 +112,7 @@ class Recording:
                 yield from items
         self.position = min(self.position, self.size)
 
-    def _block_items(
+    def block_items(
         self, records: list[Any], tagged: bool, json_args: bool
     ) -> list[dict[str, Any] | EventBatch] | int:
         """One block's records with its events in batches; or the index of a record that

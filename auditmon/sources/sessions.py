@@ -1,11 +1,12 @@
 """A running ``auditmon run`` session that another terminal can watch.
 
-The session's monitor already writes everything it counts to a msgpack recording (the
-live monitor's spool, or ``--record FILE`` headless); it advertises that file in the
-runtime directory, as ``session-<its pid>.json`` (0600, in the 0700 directory the
-agents' sockets use), and flushes it often.  ``auditmon attach`` on the monitor's PID
-then replays the file from its start and follows it as it grows (``follow_records``),
-until the session ends: any number of watchers, none of which the session waits for.
+The session's monitor already writes everything it counts to a recording (the live
+monitor's msgpack spool, or ``--record FILE`` headless, msgpack or JSON Lines); it
+advertises that file in the runtime directory, as ``session-<its pid>.json`` (0600, in
+the 0700 directory the agents' sockets use), and flushes it often.  ``auditmon attach``
+on the monitor's PID then replays the file from its start and follows it as it grows
+(``follow_records``), until the session ends: any number of watchers, none of which the
+session waits for.
 """
 
 from __future__ import annotations
@@ -20,7 +21,15 @@ from typing import Any
 import msgpack
 import psutil
 
-from auditmon.record.reader import EventBatch, RecordingError, _reader_options, check_header
+from auditmon.record.jsonl import has_tags, parse_line, parse_lines
+from auditmon.record.reader import (
+    EventBatch,
+    Recording,
+    RecordingError,
+    _reader_options,
+    check_header,
+)
+from auditmon.record.records import is_jsonl
 from auditmon.sources.environment import runtime_dir
 
 #: What ``follow_records`` yields while the file has nothing new yet.
@@ -56,9 +65,9 @@ class Advert:
 
 
 def advertise(recording: Path | None, command: list[str]) -> Advert | None:
-    """Advertise a session recorded to ``recording`` (msgpack only: a JSON Lines file is
-    not followed); None where there is nothing to advertise or it can't be written."""
-    if recording is None or str(recording).endswith(".jsonl"):
+    """Advertise a session recorded to ``recording`` (msgpack or JSON Lines); None where
+    there is nothing to advertise or it can't be written."""
+    if recording is None:
         return None
     try:
         return Advert(recording, command)
@@ -104,6 +113,9 @@ def follow_records(
     gives them, from its start and on as it grows; ``WAITING`` while nothing new has
     come and ``running()`` says the session goes on; the end once it is over and the
     file read to its end.  A record cut at the end waits for the rest."""
+    if is_jsonl(path):
+        yield from _follow_lines(path, running)
+        return
     unpacker = msgpack.Unpacker(use_list=False, **_reader_options())
     with open(path, "rb") as file:
         header_seen = False
@@ -133,3 +145,53 @@ def follow_records(
                 unpacker.feed(rest)
                 continue
             yield WAITING
+
+
+def _follow_lines(
+    path: Path, running: Callable[[], bool]
+) -> Iterator[dict[str, Any] | EventBatch | object]:
+    """``follow_records`` for a JSON Lines recording: whole lines as they come (a line
+    written in part waits for its end), read as ``Recording.chunks(lazy=True)`` reads
+    them."""
+    reading = Recording(path)
+    rest = b""
+    number = 0  # lines read
+    with open(path, "rb") as file:
+        while True:
+            data = file.read(_READ)
+            if not data:
+                if running():
+                    yield WAITING
+                    continue
+                data = file.read()
+                if not data:
+                    if rest.strip():
+                        raise RecordingError(f"{path}: line {number + 1} is cut short")
+                    return
+            rest += data
+            end = rest.rfind(b"\n")
+            if end < 0:
+                continue
+            block, rest = rest[:end], rest[end + 1 :]
+            records = _lines(path, block, number)  # (JSON Lines have no header line)
+            number += block.count(b"\n") + 1
+            items = reading.block_items(records, has_tags(block), True)
+            if type(items) is int:
+                raise RecordingError(f"{path}: a line after {number} is not a record")
+            yield from items
+
+
+def _lines(path: Path, block: bytes, before: int) -> list[Any]:
+    """The values of a block of whole lines (blank ones left out)."""
+    values = parse_lines(block)
+    if values is not None:
+        return values
+    values = []
+    for number, line in enumerate(block.split(b"\n"), before + 1):
+        if not line.strip():
+            continue
+        try:
+            values.append(parse_line(line))
+        except ValueError as error:
+            raise RecordingError(f"{path}: line {number} is not a record ({error})") from None
+    return values
