@@ -8,6 +8,7 @@ scripts, both agents, and Debian's python3 (no msgpack) as a target.
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 import sys
@@ -17,6 +18,7 @@ from pathlib import Path
 import pytest
 from helpers import (
     AGENT_DIR,
+    NOBODY,
     agent_env,
     attach_env,
     auditmon,
@@ -210,6 +212,67 @@ def test_programs_that_are_not_python_behave_as_without_auditmon(tmp_path, comma
     theirs, summary = under.stderr[: len(plain.stderr)], under.stderr[len(plain.stderr) :]
     assert theirs == plain.stderr
     assert summary.startswith("auditmon: ")  # headless run's own summary, after theirs
+
+
+PROBE = r"""
+#define _GNU_SOURCE
+#include <link.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+static int found(struct dl_phdr_info *info, size_t size, void *data) {
+    (void)size;
+    if (info->dlpi_name && strstr(info->dlpi_name, "auditmon-preload"))
+        *(int *)data = 1;
+    return 0;
+}
+int main(void) {
+    int preloaded = 0;
+    dl_iterate_phdr(found, &preloaded);
+    printf("euid=%d preloaded=%d\n", (int)geteuid(), preloaded);
+    return 7;
+}
+"""
+
+
+def probe(tmp_path: Path, name: str, *flags: str) -> Path:
+    """A C program that says its effective uid and whether the preload library is among
+    its loaded objects (its own list: a setuid process may not read its /proc maps)."""
+    if shutil.which("gcc") is None:
+        pytest.skip("gcc is not installed here")
+    (tmp_path / "probe.c").write_text(PROBE)
+    built = subprocess.run(
+        ["gcc", "-O1", *flags, "-o", name, "probe.c"], cwd=tmp_path, capture_output=True, text=True
+    )
+    if built.returncode:
+        pytest.skip(f"gcc {' '.join(flags)} cannot build here: {built.stderr.strip()[:200]}")
+    return tmp_path / name
+
+
+@pytest.mark.parametrize("kind", ["setuid", "static"])
+def test_setuid_and_static_programs_are_left_alone(tmp_path, kind):
+    """The loader ignores LD_PRELOAD for a setuid program, and a static one loads no
+    library: both run as without auditmon (output, status), the library nowhere in them;
+    the same program built plainly has it, so the probe can tell."""
+    plain_probe = probe(tmp_path, "probe")
+    if kind == "static":
+        program = probe(tmp_path, "probe-static", "-static")
+    else:
+        if os.geteuid() != 0:
+            pytest.skip("making a program setuid to another user needs root")
+        program = tmp_path / "probe-setuid"
+        shutil.copy(plain_probe, program)
+        os.chown(program, NOBODY, -1)
+        os.chmod(program, 0o4755)
+        os.chmod(tmp_path, 0o755)
+    plain, under = run_both_ways([str(program)], tmp_path)
+    if kind == "setuid" and plain.stdout.startswith("euid=0 "):
+        pytest.skip("this file system ignores the setuid bit (nosuid)")
+    assert plain.returncode == 7
+    assert plain.stdout.endswith(" preloaded=0\n")
+    assert (under.returncode, under.stdout) == (plain.returncode, plain.stdout)
+    control = run_both_ways([str(plain_probe)], tmp_path)[1]
+    assert control.stdout.endswith(" preloaded=1\n")
 
 
 def test_their_environment_differs_only_by_the_agent_variables(tmp_path):
