@@ -129,6 +129,15 @@ def pump(ingest, until, problems) -> None:
     wait_for(until, 10, between=lambda: ingest.poll(0.02), state=lambda: problems)
 
 
+def started(monitor, size: int = SIZE) -> Agent:
+    """An agent whose hello (and ring) the monitor has taken."""
+    ingest, _, problems = monitor
+    agent = Agent(ingest, size)
+    agent.hello()
+    pump(ingest, lambda: agent.connection.started, problems)
+    return agent
+
+
 def ticks(sink) -> list:
     return [e[4][0] for e in sink.got if e[3] == "ring.tick"]
 
@@ -241,9 +250,7 @@ def test_a_goodbye_cut_short_still_gives_the_ring_and_counts_the_cut(monitor):
     """The stream ends in the middle of the goodbye: a protocol error, but the events
     the ring holds are read, and the one numbered and torn is counted as dropped."""
     ingest, sink, problems = monitor
-    agent = Agent(ingest)
-    agent.hello()
-    pump(ingest, lambda: agent.connection.started, problems)
+    agent = started(monitor)
     for i in range(4):
         agent.event("ring.tick", i)
     agent.seq += 1
@@ -302,9 +309,7 @@ def test_a_wake_up_from_an_agent_without_a_ring_is_ignored(monitor):
 
 def test_every_poll_reads_the_rings_with_nothing_on_the_socket(monitor):
     ingest, sink, problems = monitor
-    agent = Agent(ingest)
-    agent.hello()
-    pump(ingest, lambda: agent.connection.started, problems)
+    agent = started(monitor)
     for i in range(5):
         agent.event("ring.tick", i)
     ingest.poll(0)
@@ -504,9 +509,7 @@ def test_a_look_into_the_ring_is_bounded_in_time_and_in_batch_size(monitor):
     between them), and no further than the agent had written when it looked: an agent
     that writes on as fast as it is read must not keep the monitor in one look."""
     ingest, sink, problems = monitor
-    agent = Agent(ingest, size=1 << 21)
-    agent.hello()
-    pump(ingest, lambda: agent.connection.started, problems)
+    agent = started(monitor, size=1 << 21)
     while agent.head < 3 * RING_BATCH:
         agent.event("ring.tick", len(ticks(sink)) + agent.seq, "x" * 100)
     written = agent.seq

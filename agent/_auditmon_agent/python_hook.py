@@ -102,7 +102,7 @@ def _hook(event, args):
 
 
 # What _ring_hook reads besides: the general hook and the way for what it does not
-# encode itself (PythonHook.use_ring sets them), wire.pack_event's parts and caches
+# encode itself (PythonHook.use_ring sets them), the pure encoder's parts and caches
 # (wire.make_event_packers' ``inline``).
 _general = _ring_event = _event_head16 = _event_head32 = _event_heads = None
 _event_strs = _event_str = _u8_item = _u16_item = _u32_item = _FIXARRAY = _FIXINT = None
@@ -111,9 +111,10 @@ _event_strs = _event_str = _u8_item = _u16_item = _u32_item = _FIXARRAY = _FIXIN
 def _ring_hook(event, args):
     """The hook in run mode where msgpack is missing, in place of ``_hook``: the usual
     event (recorded, a thread's name already sent, a 16- or 32-bit seq, plain arguments
-    of the kinds below, a cached name) is encoded here as ``wire.pack_event`` would,
-    with no call but struct's, and checked for plain values as it goes; any other goes
-    to ``_general`` (``_hook``) or, once numbered, to ``_ring_event``."""
+    of the kinds below, a cached name) is encoded here, to the bytes msgpack would
+    give, with no call but struct's, and checked for plain values as it goes; any other
+    goes to ``_special`` or ``_general`` (``_hook``) or, once numbered, to
+    ``_ring_event``."""
     global _head
     try:  # all of it: nothing may escape into the target, at teardown either
         tid = _get_ident()
@@ -123,7 +124,9 @@ def _ring_hook(event, args):
             how = _decisions[event]
         except KeyError:
             how = None
-        if how != RECORD or _ring is None:  # _ring: None just before a fork
+        if how != RECORD:
+            return _special(event, args, tid, how)
+        if _ring is None:  # just before a fork
             return _general(event, args)
         try:
             _seen.named  # noqa: B018  (set once this thread's name was looked for)

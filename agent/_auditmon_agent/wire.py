@@ -341,7 +341,7 @@ def make_event_packers():
     """The encoders of one event, for run mode's ring: ``(fast, careful, inline)``.
     With msgpack: its Packer.pack, which refuses a lone surrogate, its careful twin, and
     None.  Without: ``pack_event`` twice, and ``inline``, what the pure-Python hook needs
-    to encode the usual event itself (``python_hook._ring_hook``): pack_event's parts
+    to encode the usual event itself (``python_hook._ring_hook``): the encoder's parts
     and caches, by the names the hook reads."""
     pack, name = make_packer()
     if name == "msgpack":
@@ -363,9 +363,9 @@ def make_event_packers():
     return pack_event, pack_event, inline
 
 
-# What pack_event (and the pure-Python hook, which shares them) encodes once and
-# reuses: by thread, its id with an event's name; str arguments.  Bounded (a program
-# may make up names without end), and cleared in place, as the hook holds them.
+# What the pure-Python hook's straight path encodes once and reuses: by thread, its id
+# with an event's name (pack_event fills it); str arguments (_event_str).  Bounded (a
+# program may make up names without end), and cleared in place, as the hook holds them.
 _event_heads, _event_strs = {}, {}
 _EVENT_CACHE = 4096
 
@@ -379,61 +379,23 @@ def _event_str(s):
 
 
 def pack_event(event):
-    """``packb(event)`` for one ``(seq, time, thread, name, args, stack)`` event, the
-    pure-Python hook's encoder in run mode.  The usual event (a 16- or 32-bit seq,
-    plain arguments) takes a straight path with no calls but struct's and the caches'
-    (a byte string grown by ``+=`` costs less than a list joined, for an event's few
-    parts); the others are encoded the general way."""
-    try:
-        seq, when, thread, name, args, stack = event
-    except ValueError:  # seven fields: its thread's name
-        return packb(event)
-    if 0xFFFF < seq <= 0xFFFFFFFF:
-        data = _event_head32(0x96, 0xCE, seq, 0xCB, when)
-    elif 0xFF < seq <= 0xFFFF:
-        data = _event_head16(0x96, 0xCD, seq, 0xCB, when)
-    else:
-        return packb(event)
-    heads = _event_heads.get(thread)
-    if heads is None:
-        if len(_event_heads) >= _EVENT_CACHE:
-            _event_heads.clear()
-        heads = _event_heads[thread] = {}
-    try:
-        data += heads[name]
-    except KeyError:
-        if len(heads) >= _EVENT_CACHE:
-            heads.clear()
-        head = heads[name] = packb(thread) + _str_bytes(name)
-        data += head
-    t = type(args)
-    if (t is tuple or t is list) and len(args) < 16:
-        data += _FIXARRAY[len(args)]
-        for value in args:
-            t = type(value)
-            if t is str:
-                try:
-                    data += _event_strs[value]
-                except KeyError:
-                    data += _event_str(value)
-            elif t is int and 0 <= value <= 0xFFFFFFFF:
-                if value < 0x80:
-                    data += _FIXINT[value]
-                elif value <= 0xFF:
-                    data += _u8_item(0xCC, value)
-                elif value <= 0xFFFF:
-                    data += _u16_item(0xCD, value)
-                else:
-                    data += _u32_item(0xCE, value)
-            elif value is None:
-                data += b"\xc0"
-            else:
-                data += packb(value)
-    else:
-        data += packb(args)
-    if stack is None:
-        return data + b"\xc0"
-    return data + packb(stack)
+    """``packb(event)`` for one ``(seq, time, thread, name, args, stack)`` event: the
+    ring's encoder where msgpack is missing, for the events ``python_hook._ring_hook``
+    does not encode itself (which holds the straight path for the usual event).  It
+    caches the event's thread and name as that hook looks them up, so that the next
+    event of the kind takes the straight path."""
+    if len(event) == 6:  # (seven fields: a thread's name, with its first event)
+        thread, name = event[2], event[3]
+        heads = _event_heads.get(thread)
+        if heads is None:
+            if len(_event_heads) >= _EVENT_CACHE:
+                _event_heads.clear()
+            heads = _event_heads[thread] = {}
+        if name not in heads:
+            if len(heads) >= _EVENT_CACHE:
+                heads.clear()
+            heads[name] = packb(thread) + _str_bytes(name)
+    return packb(event)
 
 
 def pack_events(events):

@@ -37,14 +37,8 @@ _MAX_FDS = 4  # received with a hello at most; one is a ring, the rest are close
 _RECV_FLAGS = getattr(socket, "MSG_CMSG_CLOEXEC", 0)
 #: The most a batch from a ring holds, in bytes (a socket read's size, as it were).
 RING_BATCH = 256 * 1024
-
-
-def _array_header(n: int) -> bytes:
-    if n < 16:
-        return bytes((0x90 | n,))
-    if n < 0x10000:
-        return b"\xdc" + n.to_bytes(2, "big")
-    return b"\xdd" + n.to_bytes(4, "big")
+# For the array header a ring batch's raw bytes go to the recorder with.
+_array_header = msgpack.Packer().pack_array_header
 
 
 Problem = Callable[[str], None]
