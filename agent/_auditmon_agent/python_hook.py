@@ -79,14 +79,16 @@ def _hook(event, args):
                 _append((seq, _time(), tid, event, summary, None))
                 return
             # run mode's ring, inline: an event that fits before the data's end and the
-            # bound is copied here, the others go through the ring's write (ring.py)
+            # bound is copied here, the others go through the ring's write (ring.py).
+            # From reading the head to storing it, no call (ring.Ring.attach says why).
             try:
                 data = _pack((seq, _time(), tid, event, summary, None))
             except Exception:
                 _append((seq, _time(), tid, event, summary, None))  # the careful way
                 return
+            n = len(data)
             head = _head
-            end = head + len(data)
+            end = head + n
             if end <= _fast_until:
                 _ring[head + _offset : end + _offset] = data
                 _words[2] = _head = end  # the word at RING_HEAD_AT (a test checks)
@@ -174,8 +176,9 @@ def _ring_hook(event, args):
                 continue
             return _ring_event(seq, tid, event, args)
         data += b"\xc0"  # no stack
-        head = _head
-        end = head + len(data)
+        n = len(data)
+        head = _head  # to its store, no call (ring.Ring.attach says why)
+        end = head + n
         if end <= _fast_until:
             _ring[head + _offset : end + _offset] = data
             _words[2] = _head = end  # the word at RING_HEAD_AT (a test checks)

@@ -8,9 +8,12 @@ event, under the GIL: the ring's only writer.  Nothing here may raise into the t
 """
 
 import _struct
+import _thread
 import errno
 import mmap
 import os
+import sys
+from _collections import deque as _deque
 
 from .constants import (
     RING_DROPPED_AT,
@@ -28,6 +31,10 @@ _u64 = _struct.Struct("=Q")
 _WAKE = bytes((WIRE_WAKE,))
 _MSG_DONTWAIT = 0x40
 _GONE = (errno.EPIPE, errno.ECONNRESET, errno.ENOTCONN)
+# Whether the hook may write inline, with no lock: from 3.11 the interpreter suspends a
+# function for another thread or a signal handler only at a call (or a loop's jump);
+# before, at more places (tests/test_ring_threads.py).
+INLINE = sys.version_info >= (3, 11)
 
 
 def size_for(limit):
@@ -89,7 +96,16 @@ class Ring(object):
         HEAD only, after (a store costs the Python hook as much as the copy): an event
         whose hook the process's death cut short is then not counted, as if it had not
         been raised (nor was what it audits: the hook runs before the action), and the
-        monitor takes the largest seq it read where that is past NUMBERED."""
+        monitor takes the largest seq it read where that is past NUMBERED.
+
+        Threads and signal handlers: the interpreter may suspend the hook for another
+        thread, or run a signal handler (whose events come back into the hook) in its
+        middle: at a call, and before 3.11 at more places (3.8 and 3.9 between nearly
+        any two bytecodes).  So ``write`` lets one writer at a time into the ring, by a
+        lock it never waits for: an event that finds it taken is queued, and the writer
+        holding it writes the queue before it lets go.  The hook's inline write, from
+        reading HEAD to storing it, has no call: from 3.11 nothing can come between;
+        before, it is off (``INLINE``)."""
         view, size = self.map, self.size
         words = self.words = memoryview(view).cast("Q")  # 8-byte stores, whole
         data_view = self.data_view = memoryview(view)
@@ -99,15 +115,24 @@ class Ring(object):
         dropped_word, tail_word = RING_DROPPED_AT // 8, RING_TAIL_AT // 8
         room_until = size
         wake_at = size // 2
+        fast_until = offset = 0
+        lock = _thread.allocate_lock()
+        take, let_go = lock.acquire, lock.release
+        waiting = _deque()
+        queue, next_waiting = waiting.append, waiting.popleft
 
         def limits():
-            # How far the hook may write inline: before the bound, the next wake-up and
-            # the data's end (so that one compare does), and where head is in the map.
+            # How far a write may go by the short way: before the bound, the next
+            # wake-up and the data's end (so that one compare does), and where head is
+            # in the map.  The hook's inline write is off where it may be interrupted.
+            nonlocal fast_until, offset
             lap_end = (names["_head"] // size + 1) * size
-            names["_fast_until"] = min(room_until, wake_at, lap_end)
-            names["_offset"] = base + size - lap_end
+            fast_until = min(room_until, wake_at, lap_end)
+            offset = base + size - lap_end
+            names["_fast_until"] = fast_until if INLINE else -1
+            names["_offset"] = offset
 
-        def drop(seq=0):
+        def count_drop(seq):
             if seq > words[numbered_word]:
                 words[numbered_word] = seq
             words[dropped_word] = next_drop()
@@ -127,16 +152,22 @@ class Ring(object):
             else:
                 wake_at = tail + size // 2
 
-        def write(seq, data):
+        def put(seq, data):
+            # The writer's: ``data`` (None: a drop) at HEAD.  From reading HEAD to
+            # storing it, no call: the hook's inline write may run at any call.
             nonlocal room_until
-            head = names["_head"]
+            if data is None:
+                count_drop(seq)
+                return
             n = len(data)
+            head = names["_head"]
             end = head + n
             if end > room_until:
-                room_until = min(words[tail_word], head) + size
+                tail = words[tail_word]
+                room_until = (tail if tail < head else head) + size
                 if end > room_until:
+                    count_drop(seq)
                     limits()
-                    drop(seq)
                     return
             at = base + (head & mask)
             if at + n <= base + size:
@@ -150,6 +181,27 @@ class Ring(object):
                 wake(end)
             limits()
 
+        def write(seq, data):
+            queue((seq, data))
+            while waiting and take(False):  # else its holder writes it, or did
+                try:
+                    while waiting:
+                        seq, data = next_waiting()
+                        if data is not None:  # the short way, as the hook's inline write
+                            n = len(data)
+                            head = names["_head"]
+                            end = head + n
+                            if end <= fast_until:
+                                view[head + offset : end + offset] = data
+                                names["_head"] = words[head_word] = end
+                                continue
+                        put(seq, data)
+                finally:
+                    let_go()
+
+        def drop(seq=0):
+            write(seq, None)
+
         def append(event):
             try:
                 data = pack(event)
@@ -157,8 +209,7 @@ class Ring(object):
                 try:
                     data = careful(event)
                 except Exception:
-                    drop(event[0])
-                    return
+                    data = None
             write(event[0], data)
 
         self.append, self.drop = append, drop
