@@ -1,6 +1,7 @@
 """The agent's file descriptors are not the target's business: they sit at or above the
 soft RLIMIT_NOFILE (where open() never puts one and a scan bounded by the limit never
-looks; where the limit may not be raised, high under it), close-on-exec, so a target
+looks; where the limit may not be raised, high under it, but run mode then keeps no
+socket: tests/test_lone_agent.py), close-on-exec, so a target
 gets the descriptor numbers it gets without auditmon and sees none of the agent's in a
 scan of its own, its children inherit none of them, and a number the target takes over
 (dup2 onto it) is never written to nor closed by the agent."""
@@ -13,7 +14,7 @@ import subprocess
 import sys
 
 import pytest
-from helpers import AGENT_DIR, agent_env, attach_env, read_jsonl, run_recorded, wait_for
+from helpers import AGENT_DIR, agent_env, attach_env, read_jsonl, run_recorded
 
 sys.path.insert(0, str(AGENT_DIR))
 from _auditmon_agent.constants import FD_FLOOR, FD_HIGHEST, FD_ROOM  # noqa: E402
@@ -123,6 +124,10 @@ def test_the_target_gets_its_own_numbers_and_its_children_none_of_the_agents(
     seen = look(result)
     assert seen["first"] == without_agent["first"]
     assert without_agent["high"] == {}
+    if mode == "run" and lowest_for_the_agent(soft, hard) < soft:
+        # no number out of the target's sight: the agent keeps no socket (lone)
+        assert seen["high"] == {} and seen["child"] == without_agent["child"], seen
+        return
     # run mode's socket; attach mode's listener (no monitor attached: no client)
     assert len(seen["high"]) == 1 and all(seen["high"].values()), seen
     assert int(next(iter(seen["high"]))) >= lowest_for_the_agent(soft, hard)
@@ -145,9 +150,26 @@ print(mine.read().decode())
 
 @pytest.mark.parametrize("kind", ["native", "python"])
 def test_a_descriptor_the_target_takes_over_is_never_written_by_the_agent(tmp_path, kind):
-    record = tmp_path / "run.jsonl"
-    result = run_recorded(record, sys.executable, "-c", TAKE_OVER, env=agent_env(kind))
+    """Attach mode's listener, where it sits under the limit (no room above it): the
+    target can take its number over.  (Run mode keeps no socket there, and a number at
+    or above the soft limit is not the target's to take: dup2 refuses it.)"""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if lowest_for_the_agent(soft, hard) >= soft:
+        pytest.skip("the agent's listener goes above the soft limit here: none to take")
+    env = attach_env(tmp_path / "runtime")
+    env["AUDITMON_AGENT"] = kind
+    wait = (
+        "import os, time\n"
+        "path = os.path.join(os.environ['AUDITMON_RUNTIME_DIR'], '%d.sock' % os.getpid())\n"
+        "while not os.path.exists(path):\n"
+        "    time.sleep(0.01)\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", wait + TAKE_OVER],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+    )
     assert result.returncode == 0, result.stderr
     assert result.stdout == "mine\n"
-    records = wait_for(lambda: read_jsonl(record))
-    assert [r["status"] for r in records if r["type"] == "exit"] == ["disconnected"]

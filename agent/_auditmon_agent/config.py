@@ -22,6 +22,7 @@ from .constants import (
     ENV_EXCLUDE,
     ENV_FLUSH_TIMEOUT,
     ENV_INTERVAL,
+    ENV_LONE,
     ENV_MODE,
     ENV_QUEUE,
     ENV_RING,
@@ -66,6 +67,7 @@ class Config(object):
         self._env = env
         self.debug = bool(env.get(ENV_DEBUG))
         self.native = env.get(ENV_AGENT, "") != AGENT_PYTHON
+        self.lone = env.get(ENV_LONE) == "1"
 
     @property
     def runtime_dir(self):

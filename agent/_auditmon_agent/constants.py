@@ -40,7 +40,12 @@ RING_SIZE_AT = 8  # the data's size in bytes (a multiple of 8)
 RING_HEAD_AT = 16  # bytes of whole events written since the start (the agent's)
 RING_NUMBERED_AT = 24  # events numbered: the last seq handed out (stored before writing)
 RING_DROPPED_AT = 32  # events numbered but dropped (the ring was full), in total
+RING_LONE_AT = 40  # 1: the agent is lone (below), stored before the hello is sent
 RING_TAIL_AT = 64  # bytes the monitor has read since the start (the monitor's)
+# A lone agent's goodbye (see below): its length in bytes (0: none yet), stored last,
+# then the GOODBYE message itself, at most RING_GOODBYE_MAX bytes.
+RING_GOODBYE_AT = 128
+RING_GOODBYE_MAX = 120
 RING_HEADER = 4096
 # Events are written one after another as msgpack arrays (the same bytes as in an
 # EVENTS batch), at data offset position % size; one may wrap past the end to the start.
@@ -50,6 +55,11 @@ RING_HEADER = 4096
 # waits.  When the process is gone, NUMBERED - (events read) - DROPPED were numbered and
 # never written whole (cut by its death): the monitor counts them as dropped.  Past half
 # full, the agent sends one WIRE_WAKE so that the monitor reads at once.
+# A lone agent (its socket could not be put out of the target's sight, at or above the
+# soft RLIMIT_NOFILE, and the monitor said it can follow a process: ENV_LONE) stores
+# RING_LONE_AT before its hello and closes the socket after it: it sends no wake-ups,
+# writes its goodbye into the header (RING_GOODBYE_AT), and the monitor learns of the
+# process's end from the process itself (a pidfd).
 
 # -- the hook's decision for an event: bits -----------------------------------------------
 RECORD = 1  # send the event
@@ -106,6 +116,7 @@ ENV_INTERVAL = "AUDITMON_INTERVAL"
 ENV_RUNTIME_DIR = "AUDITMON_RUNTIME_DIR"
 ENV_DEBUG = "AUDITMON_DEBUG"
 ENV_AGENT = "AUDITMON_AGENT"  # AGENT_PYTHON forces the pure-Python hook
+ENV_LONE = "AUDITMON_LONE"  # run mode, "1": the monitor can follow a lone agent's process
 MODE_RUN = "run"
 MODE_ATTACH = "attach"
 AGENT_PYTHON = "python"

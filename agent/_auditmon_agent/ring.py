@@ -17,8 +17,11 @@ from _collections import deque as _deque
 
 from .constants import (
     RING_DROPPED_AT,
+    RING_GOODBYE_AT,
+    RING_GOODBYE_MAX,
     RING_HEAD_AT,
     RING_HEADER,
+    RING_LONE_AT,
     RING_MAGIC,
     RING_MAGIC_AT,
     RING_NUMBERED_AT,
@@ -223,6 +226,23 @@ class Ring(object):
             _next_drop=drop,
         )
         limits()
+
+    def say_lone(self, lone):
+        """Whether the agent closes its socket after the hello (constants.py): stored
+        before the hello goes, which the monitor reads it with."""
+        _u64.pack_into(self.map, RING_LONE_AT, 1 if lone else 0)
+
+    def goodbye(self, message):
+        """A lone agent's goodbye, where the monitor reads it once the process is gone:
+        its length zeroed, the message, then its length (a later one replaces it)."""
+        n = len(message)
+        if n <= RING_GOODBYE_MAX:
+            try:
+                _u64.pack_into(self.map, RING_GOODBYE_AT, 0)
+                self.map[RING_GOODBYE_AT + 8 : RING_GOODBYE_AT + 8 + n] = message
+                _u64.pack_into(self.map, RING_GOODBYE_AT, n)
+            except ValueError:  # unmapped (a forked child's copy, closed)
+                pass
 
     def counters(self, numbered, dropped):
         """Store the counters as they are now (the events numbered before the ring)."""

@@ -68,6 +68,15 @@ def out_of_the_way(sock):
     return sock, identity(sock)
 
 
+def out_of_sight(fd):
+    """Whether ``fd`` is at or above the soft RLIMIT_NOFILE, where no scan bounded by the
+    limit looks (out_of_sight in native/connect.c)."""
+    import resource
+
+    soft = resource.getrlimit(resource.RLIMIT_NOFILE)[0]
+    return soft != resource.RLIM_INFINITY and fd >= soft
+
+
 def identity(sock):
     """What tells the agent's socket from whatever a target put on its number since."""
     info = os.fstat(sock.fileno())
@@ -242,6 +251,7 @@ class RunWriter(_Writer):
         self.sock = None
         self.known = None  # the socket's identity
         self.ring = None
+        self.lone = False  # the socket closed after the hello (constants.py)
 
     def sockets(self):
         return [(self.sock, self.known)] if self.sock is not None else []
@@ -259,13 +269,18 @@ class RunWriter(_Writer):
             hello = self.hello()
             if ring is not None:
                 hello["ring"] = ring.size
+                self.lone = self.config.lone and not out_of_sight(sock.fileno())
+                ring.say_lone(self.lone)
             send_hello(sock, self.pack([wire.HELLO, hello]), ring)
         except OSError:
             sock.close()
             if ring is not None:
                 ring.close()
             raise
-        self.sock = sock
+        if self.lone:
+            sock.close()  # in the target's sight: the monitor follows the process itself
+        else:
+            self.sock = sock
         if ring is None:
             _Writer.start(self)
             return
@@ -352,6 +367,9 @@ class RunWriter(_Writer):
         if self.abandoned or not self.io.acquire(True, self.config.flush_timeout):
             return
         try:
+            if self.lone and self.ring is not None:
+                self.ring.goodbye(self.goodbye_message())
+                return
             if self.sock is None:
                 return
             self.sock.settimeout(self.config.flush_timeout)

@@ -150,7 +150,7 @@ run_at_exit(PyObject *module, PyObject *unused)
 {
     if (core_module != NULL)
         return PyObject_CallMethod(core_module, "at_exit", NULL);
-    if (started != NULL && started->link.fd >= 0)
+    if (started != NULL && link_up(&started->link))
         return Agent_finish(started, Py_False);
     Py_RETURN_NONE;
 }

@@ -106,7 +106,9 @@ typedef struct {
 /* Run mode's connection to the monitor and the writer thread that feeds it (started on
    demand: see link_direct). */
 typedef struct {
-    int fd;                  /* -1: not connected (attach mode, or gone) */
+    int fd;                  /* -1: not connected (attach mode, gone, or lone) */
+    int lone;                /* the socket closed after the hello: the goodbye goes into
+                                the ring's header (constants.py's RING_GOODBYE_AT) */
     dev_t dev;               /* the socket's identity: fd is still it (link_owns_fd) */
     ino_t ino;
     pthread_mutex_t io;      /* serialises sends: the writer against the exiting thread */
@@ -122,6 +124,13 @@ typedef struct {
     int direct;              /* events the hook may still send itself, before a writer */
     Py_ssize_t direct_bytes; /* and bytes */
 } Link;
+
+/* Whether run mode's link is up: a socket, or a lone agent's ring. */
+static inline int
+link_up(const Link *l)
+{
+    return l->fd >= 0 || l->lone;
+}
 
 typedef struct {
     PyObject_HEAD

@@ -63,6 +63,16 @@ dup_at_or_above(int fd, int floor)
     return moved;
 }
 
+/* Whether fd is at or above the soft RLIMIT_NOFILE, where no scan bounded by the limit
+   looks (transport.out_of_sight on the Python side). */
+static int
+out_of_sight(int fd)
+{
+    struct rlimit limit;
+    return getrlimit(RLIMIT_NOFILE, &limit) == 0 && limit.rlim_cur != RLIM_INFINITY
+           && (rlim_t)fd >= limit.rlim_cur;
+}
+
 /* fd, moved out of the target's way.  Programs take the lowest free descriptors and
    count on them as theirs (pass_fds, a child listing its own, closerange up to the
    soft RLIMIT_NOFILE), so the agent's go at or above the soft limit, where open()
@@ -133,7 +143,8 @@ send_hello(int fd, const char *hello, Py_ssize_t n, int pass_fd)
 }
 
 static int
-connect_monitor(const char *path, const char *hello, Py_ssize_t hello_len, int pass_fd)
+connect_monitor(const char *path, const char *hello, Py_ssize_t hello_len, int pass_fd,
+                Ring *lone)
 {
     struct sockaddr_un addr;
     memset(&addr, 0, sizeof addr);
@@ -148,6 +159,10 @@ connect_monitor(const char *path, const char *hello, Py_ssize_t hello_len, int p
     if (fd < 0)
         return -1;
     fd = out_of_the_way(fd);
+    const char *follows = getenv(ENV_LONE); /* the monitor can follow the process */
+    if (lone != NULL && lone->map != NULL && follows != NULL && strcmp(follows, "1") == 0
+        && !out_of_sight(fd))
+        ring_store(lone, RING_LONE_AT, 1); /* read by the monitor with the hello */
     struct ucred cred;
     socklen_t len = sizeof cred;
     int r;

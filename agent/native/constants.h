@@ -22,7 +22,10 @@
 #define RING_HEAD_AT 16
 #define RING_NUMBERED_AT 24
 #define RING_DROPPED_AT 32
+#define RING_LONE_AT 40
 #define RING_TAIL_AT 64
+#define RING_GOODBYE_AT 128
+#define RING_GOODBYE_MAX 120
 #define RING_HEADER 4096
 #define RECORD 1
 #define STACK 2
@@ -54,6 +57,7 @@
 #define ENV_RUNTIME_DIR "AUDITMON_RUNTIME_DIR"
 #define ENV_DEBUG "AUDITMON_DEBUG"
 #define ENV_AGENT "AUDITMON_AGENT"
+#define ENV_LONE "AUDITMON_LONE"
 #define MODE_RUN "run"
 #define MODE_ATTACH "attach"
 #define AGENT_PYTHON "python"
@@ -113,8 +117,14 @@ shared_constant(const char *name)
         return PyLong_FromLong(RING_NUMBERED_AT);
     if (strcmp(name, "RING_DROPPED_AT") == 0)
         return PyLong_FromLong(RING_DROPPED_AT);
+    if (strcmp(name, "RING_LONE_AT") == 0)
+        return PyLong_FromLong(RING_LONE_AT);
     if (strcmp(name, "RING_TAIL_AT") == 0)
         return PyLong_FromLong(RING_TAIL_AT);
+    if (strcmp(name, "RING_GOODBYE_AT") == 0)
+        return PyLong_FromLong(RING_GOODBYE_AT);
+    if (strcmp(name, "RING_GOODBYE_MAX") == 0)
+        return PyLong_FromLong(RING_GOODBYE_MAX);
     if (strcmp(name, "RING_HEADER") == 0)
         return PyLong_FromLong(RING_HEADER);
     if (strcmp(name, "RECORD") == 0)
@@ -175,6 +185,8 @@ shared_constant(const char *name)
         return PyUnicode_FromString(ENV_DEBUG);
     if (strcmp(name, "ENV_AGENT") == 0)
         return PyUnicode_FromString(ENV_AGENT);
+    if (strcmp(name, "ENV_LONE") == 0)
+        return PyUnicode_FromString(ENV_LONE);
     if (strcmp(name, "MODE_RUN") == 0)
         return PyUnicode_FromString(MODE_RUN);
     if (strcmp(name, "MODE_ATTACH") == 0)

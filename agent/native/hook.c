@@ -243,7 +243,7 @@ on_event(Agent *self, const char *event, PyObject *args, unsigned long tid)
                teardown events are FLUSH_EVENTS' cpython.* ones; Agent.flush_now in
                core.py tells them from os.exec alike) */
             int teardown = strncmp(event, "cpython.", 8) == 0;
-            if (self->link.fd >= 0)
+            if (link_up(&self->link))
                 link_flush(self, teardown);
             else {
                 PyObject *r = PyObject_CallFunction(self->flush, "ks", tid, event);

@@ -43,6 +43,22 @@ pack_goodbye(Buffer *b, uint64_t last_seq)
     pack_uint(b, last_seq);
 }
 
+/* A lone agent's goodbye, into the ring's header where the monitor reads it once the
+   process is gone: its length zeroed, the message, then its length (constants.py). */
+static void
+ring_goodbye(Agent *self, uint64_t last_seq)
+{
+    Ring *r = &self->ring;
+    if (r->map == NULL)
+        return;
+    unsigned char bytes[RING_GOODBYE_MAX];
+    Buffer goodbye = {(char *)bytes, 0, sizeof bytes}; /* never grows: under 50 bytes */
+    pack_goodbye(&goodbye, last_seq);
+    ring_store(r, RING_GOODBYE_AT, 0);
+    memcpy(r->map + RING_GOODBYE_AT + 8, goodbye.data, (size_t)goodbye.len);
+    ring_store(r, RING_GOODBYE_AT, (uint64_t)goodbye.len);
+}
+
 /* Send what the hook has buffered, after a drop report if events were dropped since the
    last one, and then `tail` (a goodbye, or nothing), all in one sendmsg: the hook's
    buffer is swapped with the spare under the lock, and sent without it.  Called with
@@ -172,7 +188,11 @@ link_flush_seq(Agent *self, int final, uint64_t last_seq)
     struct timespec until = after(l->flush_timeout, CLOCK_REALTIME);
     if (pthread_mutex_timedlock(&l->io, &until) != 0)
         return -1;
-    if (l->fd >= 0) {
+    if (l->lone) {
+        ring_goodbye(self, last_seq);
+        l->said_goodbye = 1;
+    }
+    else if (l->fd >= 0) {
         struct timeval tv;
         tv.tv_sec = (time_t)l->flush_timeout;
         tv.tv_usec = (suseconds_t)((l->flush_timeout - (double)tv.tv_sec) * 1e6);
@@ -208,7 +228,7 @@ static void
 link_at_exit(void)
 {
     Agent *self = linked_agent;
-    if (self != NULL && self->link.fd >= 0)
+    if (self != NULL && link_up(&self->link))
         link_flush_seq(self, 1, self->seq);
 }
 
@@ -240,6 +260,7 @@ fork_child(void)
     Link *l = &self->link;
     pthread_mutex_init(&l->io, NULL);
     link_close(l);
+    l->lone = 0;
     l->running = 0;
     l->stopping = 0;
     l->said_goodbye = 0;
@@ -276,7 +297,7 @@ link_open(Agent *self, const char *path, const char *hello, Py_ssize_t hello_len
         errno = EISCONN;
         return -1;
     }
-    int fd = connect_monitor(path, hello, hello_len, self->ring.fd);
+    int fd = connect_monitor(path, hello, hello_len, self->ring.fd, &self->ring);
     if (fd < 0) {
         int saved = errno;
         ring_close(&self->ring);
@@ -306,6 +327,11 @@ link_open(Agent *self, const char *path, const char *hello, Py_ssize_t hello_len
         linked_agent = self;
         pthread_atfork(fork_prepare, fork_parent, fork_child);
         Py_AtExit(link_at_exit);
+    }
+    if (self->ring.map != NULL && ring_load(&self->ring, RING_LONE_AT)) {
+        close(fd); /* lone: the monitor follows the process itself */
+        l->lone = 1;
+        return 0;
     }
     l->fd = fd;
     return 0;
@@ -398,7 +424,7 @@ Agent_finish(Agent *self, PyObject *final)
     int is_final = PyObject_IsTrue(final);
     if (is_final < 0)
         return NULL;
-    if (self->link.fd < 0 && !self->link.running)
+    if (!link_up(&self->link) && !self->link.running)
         Py_RETURN_NONE;
     uint64_t last_seq = self->seq;
     Py_BEGIN_ALLOW_THREADS

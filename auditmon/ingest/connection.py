@@ -13,10 +13,16 @@ A run-mode agent hands over its shared-memory ring (``ingest.ring``) with the he
 nil) and its goodbye: the ring is read on a wake-up, on ingest's every poll, before the
 goodbye and when the stream ends, so its events come before the process's end.  Any
 other descriptor received is closed at once.
+
+A lone agent (its ring's header says so: its socket could not be put out of the
+target's sight) closes the socket after the hello: the connection then follows the
+process itself (a pidfd, which ingest watches), reads its goodbye from the ring's
+header, and ends when the process does, or when a new image of it says hello (exec).
 """
 
 from __future__ import annotations
 
+import errno
 import os
 import socket
 import time
@@ -85,6 +91,12 @@ class Connection:
         self.ring_decoded = 0  # bytes ring_unpacker has decoded, in all
         self.ring_raw = bytearray()  # the bytes taken but not decoded yet
         self.refusal: str | None = None
+        # A lone agent's process, followed once its socket is closed (a pidfd).
+        self.lone = False
+        self.pidfd: int | None = None
+        self.on_hello: Callable[[Connection, int], None] | None = None
+        self.on_lone: Callable[[Connection], None] | None = None
+        self.on_socket_end: Callable[[Connection], None] | None = None
         self.on_close: Callable[[Connection], None] | None = None
         # Where a stream ends without a goodbye, ingest may settle it a moment later
         # (see ``Ingest.defer``): what other processes say meanwhile (an os.kill of this
@@ -109,6 +121,13 @@ class Connection:
             self.close(f"read failed: {error.strerror or error}")
             return False
         if not data:
+            if self.lone and self.fed == self.complete:  # the process's end is its end
+                if self.pidfd is None:  # gone already
+                    self.process_ended()
+                    return False
+                if self.on_socket_end is not None:
+                    self.on_socket_end(self)
+                return True
             self._ring_end()  # the agent's end: what its ring holds comes first
             if self.closed:  # the ring was corrupt: closed with that error
                 return False
@@ -169,7 +188,12 @@ class Connection:
                 raise protocol.ProtocolError("a second hello on one connection")
             self.started = True
             self.take_ring(body.get("ring"))
+            self.lone = self.ring is not None and self.ring.lone
+            if self.on_hello is not None:
+                self.on_hello(self, body["pid"])
             ledger.hello(process, body)
+            if self.lone:
+                self._follow(body["pid"])
         elif kind == protocol.DROPPED:
             ledger.dropped(process, body["count"])
         elif kind == protocol.GOODBYE:
@@ -267,6 +291,44 @@ class Connection:
         except ValueError:  # msgpack: "an object is incomplete"
             return True
 
+    def _follow(self, pid: int) -> None:
+        """A lone agent: follow its process (``on_lone`` watches the pidfd).  Where
+        it is gone already, or no pidfd can be had, its end is its socket's."""
+        try:
+            self.pidfd = os.pidfd_open(pid)
+        except (OSError, AttributeError) as error:
+            if getattr(error, "errno", None) != errno.ESRCH:
+                self.problem(
+                    f"auditmon: cannot follow pid {pid} after its agent closed its socket "
+                    f"({error}): what it raises after that may be missing"
+                )
+            return
+        os.set_inheritable(self.pidfd, False)
+        if self.on_lone is not None:
+            self.on_lone(self)
+
+    def process_ended(self) -> None:
+        """A lone agent's process exited or exec'd: its goodbye, if it wrote one (read
+        after the events before it), what its ring holds, and its end."""
+        ring = self.ring
+        if ring is None or self.closed:
+            return
+        try:
+            message = ring.goodbye()
+            if message is not None:
+                unpacker = protocol.make_unpacker(self.max_message)
+                unpacker.feed(message)
+                self.handle(protocol.check_message(next(unpacker), first=False))
+        except (RingError, protocol.ProtocolError) as error:
+            self._ring_failed(f"corrupt ring: {error}")
+            return
+        except Exception as error:  # undecodable bytes: every decoder error lands here
+            self._ring_failed(f"corrupt ring: undecodable goodbye ({type(error).__name__})")
+            return
+        self._ring_end()
+        if not self.closed:
+            self.close(None)
+
     def _ring_failed(self, error: str) -> None:
         ring, self.ring = self.ring, None
         if ring is not None:
@@ -314,6 +376,9 @@ class Connection:
             self.sock.close()
         except OSError:
             pass
+        if self.pidfd is not None:
+            os.close(self.pidfd)
+            self.pidfd = None
         process = self.process
         end_time = time.time()
         if process.goodbye is not None:

@@ -28,6 +28,14 @@ def peer_uid(sock: socket.socket) -> int:
 
 _WAKER = object()  # the selector's mark for the wake-up socket
 
+
+class _ProcessEnd:
+    """The selector's mark for a lone agent's pidfd: readable once its process ends."""
+
+    def __init__(self, connection: Connection) -> None:
+        self.connection = connection
+
+
 #: Seconds between two looks into the agents' rings at most: the agents' own interval.
 RING_INTERVAL = protocol.agent_constants.DEFAULT_INTERVAL
 
@@ -81,6 +89,9 @@ class Ingest:
         connection = Connection(sock, process, self.ledger, self.problem, self.max_message)
         connection.on_close = self._forget
         connection.on_disconnect = self._defer
+        connection.on_hello = self._end_earlier_image
+        connection.on_lone = self._follow
+        connection.on_socket_end = self._socket_ended
         self.connections.add(connection)
         self.selector.register(sock, selectors.EVENT_READ, connection)
         return connection
@@ -99,6 +110,8 @@ class Ingest:
                 self._accept()
             elif key.data is _WAKER:
                 self._drain_wakes()
+            elif isinstance(key.data, _ProcessEnd):
+                key.data.connection.process_ended()
             else:
                 key.data.read()
         for connection in [c for c in self.connections if c.ring is not None]:
@@ -155,10 +168,33 @@ class Ingest:
 
     def _forget(self, connection: Connection) -> None:
         self.connections.discard(connection)
+        for fd in (connection.sock, connection.pidfd):
+            if fd is None:
+                continue
+            try:
+                self.selector.unregister(fd)
+            except (KeyError, ValueError):
+                pass
+
+    # -- lone agents (connection.py) ----------------------------------------------------
+    def _follow(self, connection: Connection) -> None:
+        assert connection.pidfd is not None
+        self.selector.register(connection.pidfd, selectors.EVENT_READ, _ProcessEnd(connection))
+
+    def _socket_ended(self, connection: Connection) -> None:
+        """A lone agent closed its socket, as it does after its hello."""
         try:
             self.selector.unregister(connection.sock)
         except (KeyError, ValueError):
             pass
+        connection.sock.close()
+
+    def _end_earlier_image(self, connection: Connection, pid: int) -> None:
+        """A hello from ``pid``: a lone agent's process of that pid exec'd (a pidfd does
+        not tell that), so its image ends first."""
+        for other in list(self.connections):
+            if other is not connection and other.pidfd is not None and other.process.pid == pid:
+                other.process_ended()
 
     def last_image(self, pid: int) -> Process | None:
         """The latest process image that said hello with ``pid`` (exec keeps the pid)."""

@@ -67,6 +67,22 @@ class Ring:
         """Events the agent dropped, in all (its ring was full)."""
         return self._word(_c.RING_DROPPED_AT)
 
+    @property
+    def lone(self) -> bool:
+        """Whether the agent closes its socket after the hello (it could not put it out
+        of the target's sight): its end is then its process's."""
+        return self._word(_c.RING_LONE_AT) == 1
+
+    def goodbye(self) -> bytes | None:
+        """A lone agent's goodbye message, if it wrote one (read once it is gone)."""
+        n = self._word(_c.RING_GOODBYE_AT)
+        if n == 0:
+            return None
+        if n > _c.RING_GOODBYE_MAX:
+            raise RingError(f"a goodbye of {n:,} bytes in the ring's header")
+        start = _c.RING_GOODBYE_AT + 8
+        return self.map[start : start + n]
+
     def unread(self) -> int:
         """Bytes written since the last take; RingError where the agent's head is
         behind what was read, or further ahead than the ring holds."""

@@ -16,6 +16,17 @@ EVENTS = _agent.ENV_EVENTS
 EXCLUDE = _agent.ENV_EXCLUDE
 STACK = _agent.ENV_STACK
 STACK_DEPTH = _agent.ENV_STACK_DEPTH
+LONE = _agent.ENV_LONE
+
+
+def can_follow_processes() -> bool:
+    """Whether the monitor can learn of a process's end from the process itself (a
+    pidfd), as it must for an agent that closes its socket after the hello."""
+    try:
+        os.close(os.pidfd_open(os.getpid()))
+    except (AttributeError, OSError):
+        return False
+    return True
 
 
 def python_path_with_agent(existing: str | None) -> str:
@@ -53,6 +64,8 @@ def agent_settings(
     settings = {MODE: mode}
     if socket_path is not None:
         settings[SOCKET] = str(socket_path)
+    if mode == "run" and can_follow_processes():
+        settings[LONE] = "1"
     for name, globs in ((EVENTS, events), (EXCLUDE, exclude), (STACK, stack)):
         if globs:
             settings[name] = ",".join(globs)
@@ -75,7 +88,7 @@ def target_environment(
     ``base`` (an ``auditmon env`` shell) are replaced.
     """
     env = dict(os.environ if base is None else base)
-    for name in (MODE, SOCKET, EVENTS, EXCLUDE, STACK, STACK_DEPTH):
+    for name in (MODE, SOCKET, EVENTS, EXCLUDE, STACK, STACK_DEPTH, LONE):
         env.pop(name, None)
     env.update(settings)
     env["PYTHONPATH"] = python_path_with_agent(env.get("PYTHONPATH"))

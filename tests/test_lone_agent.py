@@ -1,0 +1,200 @@
+"""Where the agent's socket cannot be put out of the target's sight (the soft
+RLIMIT_NOFILE equals the hard one and may not be raised, as for a user in many
+containers), run mode's agent closes it after its hello: the target sees no descriptor
+of the agent's, and the monitor follows the process itself (its goodbye in the ring's
+header, its end from a pidfd, an exec from the next image's hello).
+
+Real processes under ``auditmon run`` started with that limit (``prlimit``) and, as
+root, without CAP_SYS_RESOURCE (``capsh``); both agents, Debian's python3 too.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+
+import pytest
+from helpers import agent_env, auditmon_command, read_jsonl, system_python_or_skip
+
+pytestmark = pytest.mark.system
+
+LIMIT = 1024
+
+# Lists its own descriptors (what CPython's test_subprocess's fd_status.py does, bounded
+# by the limit), raises events, and ends as told.
+TARGET = """
+import os, signal, stat, sys
+fds, sockets = [], []
+for fd in range(os.sysconf("SC_OPEN_MAX")):
+    try:
+        mode = os.fstat(fd).st_mode
+    except OSError:
+        continue
+    (sockets if stat.S_ISSOCK(mode) else fds).append(fd)
+print(",".join(map(str, fds)), ",".join(map(str, sockets)), flush=True)
+for i in range(int(sys.argv[1])):
+    sys.audit("lone.tick", i)
+how = sys.argv[2]
+if how == "fork":
+    pid = os.fork()
+    if pid == 0:
+        for i in range(100):
+            sys.audit("lone.child", i)
+        os._exit(0)
+    os.waitpid(pid, 0)
+elif how == "exec-python":
+    os.execv(sys.executable, [sys.executable, "-c", "import sys; sys.audit('lone.after', 1)"])
+elif how == "exec-true":
+    os.execv("/bin/true", ["/bin/true"])
+elif how == "kill":
+    os.kill(os.getpid(), signal.SIGKILL)
+sys.exit(3)
+"""
+
+
+def constrained(command: list[str]) -> list[str]:
+    """``command`` with soft = hard RLIMIT_NOFILE and no way to raise it."""
+    if shutil.which("prlimit") is None:
+        pytest.skip("prlimit (util-linux) is not installed")
+    limited = ["prlimit", f"--nofile={LIMIT}:{LIMIT}", *command]
+    if os.geteuid() != 0:
+        return limited
+    if shutil.which("capsh") is None:
+        pytest.skip("capsh (libcap2-bin) is not installed: root could raise the limit")
+    return ["capsh", "--drop=cap_sys_resource", "--", "-c", 'exec "$0" "$@"', *limited]
+
+
+@pytest.fixture(scope="module")
+def limited():
+    """Checks that the limit can't be raised under ``constrained``."""
+    code = (
+        "import resource as r\n"
+        f"try: r.setrlimit(r.RLIMIT_NOFILE, ({LIMIT + 64}, {LIMIT + 64}))\n"
+        "except (OSError, ValueError): print('held')\n"
+    )
+    result = subprocess.run(
+        constrained([sys.executable, "-c", code]), capture_output=True, text=True
+    )
+    if result.stdout.strip() != "held":
+        pytest.skip(f"the descriptor limit could still be raised here: {result.stderr}")
+    return constrained
+
+
+def python_for(which: str) -> str:
+    return system_python_or_skip() if which == "debian" else sys.executable
+
+
+def run(tmp_path, limited, python, kind, n, how, plain=False):
+    script = tmp_path / "target.py"
+    script.write_text(TARGET)
+    target = [python, str(script), str(n), how]
+    recording = tmp_path / "rec.jsonl"
+    command = (
+        target
+        if plain
+        else auditmon_command("run", "--headless", "--record", str(recording), "--", *target)
+    )
+    result = subprocess.run(
+        limited(command), env=agent_env(kind), capture_output=True, text=True, timeout=300
+    )
+    records = [] if plain else read_jsonl(recording)
+    return result, records
+
+
+def by_pid(records, kind):
+    found = {}
+    for record in records:
+        if record["type"] == kind:
+            found.setdefault(record["pid"], []).append(record)
+    return found
+
+
+AGENTS = [("native", "venv"), ("python", "venv"), ("python", "debian")]
+
+
+@pytest.mark.parametrize(("kind", "which"), AGENTS)
+def test_the_target_sees_no_descriptor_and_every_event(tmp_path, limited, kind, which):
+    python = python_for(which)
+    plain, _ = run(tmp_path, limited, python, kind, 0, "exit", plain=True)
+    result, records = run(tmp_path, limited, python, kind, 1000, "exit")
+    assert result.returncode == plain.returncode == 3, result.stderr
+    sockets = result.stdout.splitlines()[0].split(" ")[1]
+    assert sockets == plain.stdout.splitlines()[0].split(" ")[1]  # the agent's is gone
+    (process,) = [r for r in records if r["type"] == "process"]
+    assert process["agent"] == ("native" if kind == "native" else "python")
+    ticks = [e["args"][0] for e in records if e.get("event") == "lone.tick"]
+    assert ticks == list(range(1000))
+    (exit_record,) = [r for r in records if r["type"] == "exit"]
+    assert exit_record["status"] == "exited"
+    assert exit_record["exit_code"] == 3
+    assert not [r for r in records if r["type"] == "dropped"]
+    assert "cannot follow" not in result.stderr
+
+
+@pytest.mark.parametrize(("kind", "which"), AGENTS)
+def test_a_killed_process_leaves_its_events(tmp_path, limited, kind, which):
+    result, records = run(tmp_path, limited, python_for(which), kind, 10000, "kill")
+    assert result.returncode == -9 or result.returncode == 137, result.stderr
+    ticks = [e["args"][0] for e in records if e.get("event") == "lone.tick"]
+    dropped = sum(r["count"] for r in records if r["type"] == "dropped")
+    assert ticks == list(range(len(ticks))) and len(ticks) + dropped >= 10000
+    assert dropped <= 1
+    (exit_record,) = [r for r in records if r["type"] == "exit"]
+    assert exit_record["status"] == "disconnected"  # no goodbye, as with a socket
+    assert exit_record["exit_code"] == -9
+
+
+@pytest.mark.parametrize(("kind", "which"), AGENTS)
+def test_a_forked_child_is_followed(tmp_path, limited, kind, which):
+    result, records = run(tmp_path, limited, python_for(which), kind, 10, "fork")
+    assert result.returncode == 3, result.stderr
+    processes = by_pid(records, "process")
+    assert len(processes) == 2
+    events = by_pid(records, "event")
+    (child,) = [pid for pid in processes if any(e["event"] == "lone.child" for e in events[pid])]
+    assert [e["args"][0] for e in events[child] if e["event"] == "lone.child"] == list(range(100))
+    exits = by_pid(records, "exit")
+    assert [e["status"] for e in exits[child]] == ["disconnected"]  # os._exit: no goodbye
+    assert [e["status"] for e in exits[next(p for p in processes if p != child)]] == ["exited"]
+
+
+@pytest.mark.parametrize(("kind", "which"), AGENTS)
+def test_exec_ends_the_image(tmp_path, limited, kind, which):
+    """Into Python: the next image's hello ends the first; into another program: the
+    first ends with the process (a pidfd does not tell an exec), its goodbye kept."""
+    result, records = run(tmp_path, limited, python_for(which), kind, 5, "exec-python")
+    assert result.returncode == 0, result.stderr
+    images = [r for r in records if r["type"] == "process"]
+    assert len(images) == 2 and images[0]["pid"] == images[1]["pid"]
+    names = [e["event"] for e in records if e["type"] == "event"]
+    assert names.index("lone.tick") < names.index("os.exec") < names.index("lone.after")
+    exits = [r for r in records if r["type"] == "exit"]
+    assert [e["status"] for e in exits] == ["exited", "exited"]
+    assert exits[0]["time"] <= images[1]["start"]
+
+    result, records = run(tmp_path, limited, python_for(which), kind, 5, "exec-true")
+    assert result.returncode == 0, result.stderr
+    (exit_record,) = [r for r in records if r["type"] == "exit"]
+    assert exit_record["status"] == "exited"
+    assert [e["event"] for e in records if e["type"] == "event"][-1] == "os.exec"
+
+
+def test_cpython_pass_fds_tests_pass(tmp_path, limited):
+    """CPython's own test_subprocess tests of inherited descriptors, which list the
+    child's: under auditmon as without it, with the limit where the agent's socket
+    would have been in their sight."""
+    tests = ["-m", "test", "test_subprocess", "-m", "test_pass_fds*", "-m", "test_close_fds*"]
+    plain = subprocess.run(
+        limited([sys.executable, *tests]), env=agent_env("native"), capture_output=True, text=True
+    )
+    under = subprocess.run(
+        limited(auditmon_command("run", "--headless", "--", sys.executable, *tests)),
+        env=agent_env("native"),
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert plain.returncode == 0, plain.stdout[-3000:]
+    assert under.returncode == 0, under.stdout[-3000:] + under.stderr[-3000:]
