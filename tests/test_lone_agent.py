@@ -12,11 +12,22 @@ from __future__ import annotations
 
 import os
 import shutil
+import socket
 import subprocess
 import sys
 
 import pytest
-from helpers import agent_env, auditmon_command, read_jsonl, system_python_or_skip
+from helpers import (
+    AgentStream,
+    agent_env,
+    auditmon_command,
+    other_cpython_or_skip,
+    read_jsonl,
+    system_python_or_skip,
+)
+
+from auditmon import protocol
+from auditmon.agentpath import agent_dir
 
 pytestmark = pytest.mark.system
 
@@ -83,7 +94,9 @@ def limited():
 
 
 def python_for(which: str) -> str:
-    return system_python_or_skip() if which == "debian" else sys.executable
+    if which == "debian":
+        return system_python_or_skip()
+    return sys.executable if which == "venv" else other_cpython_or_skip(which)
 
 
 def run(tmp_path, limited, python, kind, n, how, plain=False):
@@ -111,7 +124,7 @@ def by_pid(records, kind):
     return found
 
 
-AGENTS = [("native", "venv"), ("python", "venv"), ("python", "debian")]
+AGENTS = [("native", "venv"), ("python", "venv"), ("python", "debian"), ("python", "3.8")]
 
 
 @pytest.mark.parametrize(("kind", "which"), AGENTS)
@@ -120,8 +133,7 @@ def test_the_target_sees_no_descriptor_and_every_event(tmp_path, limited, kind, 
     plain, _ = run(tmp_path, limited, python, kind, 0, "exit", plain=True)
     result, records = run(tmp_path, limited, python, kind, 1000, "exit")
     assert result.returncode == plain.returncode == 3, result.stderr
-    sockets = result.stdout.splitlines()[0].split(" ")[1]
-    assert sockets == plain.stdout.splitlines()[0].split(" ")[1]  # the agent's is gone
+    assert result.stdout.splitlines()[0] == plain.stdout.splitlines()[0]  # the same fds
     (process,) = [r for r in records if r["type"] == "process"]
     assert process["agent"] == ("native" if kind == "native" else "python")
     ticks = [e["args"][0] for e in records if e.get("event") == "lone.tick"]
@@ -198,3 +210,36 @@ def test_cpython_pass_fds_tests_pass(tmp_path, limited):
     )
     assert plain.returncode == 0, plain.stdout[-3000:]
     assert under.returncode == 0, under.stdout[-3000:] + under.stderr[-3000:]
+
+
+def test_without_the_preload_library_3_13_maps_the_ring_with_no_descriptor(tmp_path):
+    """Where the preload library is not in the process (no compiler at install), the
+    pure-Python agent maps its ring with Python's mmap: from 3.13 told to keep no copy of
+    the descriptor (before, it keeps one: the README's known limit)."""
+    python = other_cpython_or_skip("3.13")
+    path = tmp_path / "monitor.sock"
+    with socket.socket(socket.AF_UNIX) as server:
+        server.bind(str(path))
+        server.listen(1)
+        server.settimeout(30)
+        code = (
+            "import os, sys\n"
+            "fds = [os.readlink('/proc/self/fd/' + f) for f in os.listdir('/proc/self/fd')\n"
+            "       if os.path.exists('/proc/self/fd/' + f)]\n"
+            "sys.audit('lone.mapped', fds)\n"
+        )
+        env = agent_env(
+            "python", AUDITMON_MODE="run", AUDITMON_SOCKET=str(path), PYTHONPATH=str(agent_dir())
+        )
+        env.pop("LD_PRELOAD", None)
+        target = subprocess.Popen([python, "-c", code], env=env)
+        try:
+            stream = AgentStream(server.accept()[0])
+            assert target.wait(timeout=30) == 0
+            got = stream.read(5) + stream.from_ring()
+        finally:
+            if target.poll() is None:
+                target.kill()
+    events = [e for kind, body in got if kind == protocol.EVENTS for e in body]
+    (listed,) = [e[4][0] for e in events if e[3] == "lone.mapped"]
+    assert listed and not [link for link in listed if "auditmon-ring" in link], listed

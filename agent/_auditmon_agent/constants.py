@@ -136,6 +136,10 @@ BOOTSTRAP_MODULE = "_auditmon_bootstrap"
 # The audit event sitecustomize raises, with an empty list, to be handed the events the
 # bootstrap hook kept before it ran: the hook appends (events, dropped) to the list.
 EARLY_EVENTS = "auditmon.early_events"
+# The pure-Python agent's request to the preload library, an audit event with a list and
+# a size: it maps a ring in C and appends (memfd, writable memoryview), where Python's
+# mmap before 3.13 would keep a descriptor of its own for as long as the mapping lives.
+RING_MAP = "auditmon.ring_map"
 # Events the bootstrap hook keeps before the agent starts; those after are counted as
 # dropped (an embedded interpreter may never start it: what is kept stays bounded).
 EARLY_MAX = 4096

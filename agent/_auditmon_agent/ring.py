@@ -24,6 +24,7 @@ from .constants import (
     RING_LONE_AT,
     RING_MAGIC,
     RING_MAGIC_AT,
+    RING_MAP,
     RING_NUMBERED_AT,
     RING_SIZE_AT,
     RING_TAIL_AT,
@@ -49,6 +50,26 @@ def size_for(limit):
     return size
 
 
+def _shared_memory(length):
+    """``(memfd, mapping)`` of ``length`` bytes that hold no other descriptor: mmap keeps
+    a copy of its file's, at the lowest free number, in the target's way, unless told
+    not to (3.13's trackfd); before 3.13 the preload library maps it (RING_MAP), where it
+    is in the process; else mmap it is, descriptor and all (the README's known limit)."""
+    reply = []
+    sys.audit(RING_MAP, reply, length)
+    if len(reply) == 1:
+        return reply[0]
+    fd = os.memfd_create("auditmon-ring", os.MFD_CLOEXEC)
+    try:
+        os.ftruncate(fd, length)
+        if sys.version_info >= (3, 13):
+            return fd, mmap.mmap(fd, length, trackfd=False)
+        return fd, mmap.mmap(fd, length)
+    except BaseException:
+        os.close(fd)
+        raise
+
+
 class Ring(object):
     """One process's ring: ``fd`` until the monitor has it, the mapping, and the
     closures the hook calls (``append``, ``drop``), made by ``attach``."""
@@ -57,14 +78,7 @@ class Ring(object):
         """Raise OSError (or AttributeError where ``os.memfd_create`` is missing) where
         shared memory can't be had: run mode then sends events over the socket."""
         self.size = size_for(limit)
-        fd = os.memfd_create("auditmon-ring", os.MFD_CLOEXEC)
-        try:
-            os.ftruncate(fd, RING_HEADER + self.size)
-            self.map = mmap.mmap(fd, RING_HEADER + self.size)
-        except BaseException:
-            os.close(fd)
-            raise
-        self.fd = fd
+        self.fd, self.map = _shared_memory(RING_HEADER + self.size)
         _u64.pack_into(self.map, RING_SIZE_AT, self.size)
         _u64.pack_into(self.map, RING_MAGIC_AT, RING_MAGIC)
         self.append = self.drop = None
@@ -83,7 +97,7 @@ class Ring(object):
             if view is not None:
                 view.release()
         try:
-            self.map.close()
+            self.map.release() if type(self.map) is memoryview else self.map.close()
         except (BufferError, ValueError):
             pass
 

@@ -45,7 +45,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <sys/syscall.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "../native/constants.h" /* the values shared with the agent (no Python.h here) */
 #include "python_api.h"
@@ -167,11 +170,54 @@ hand_over(PyObject *args)
     return 0;
 }
 
+/* The pure-Python agent's request (RING_MAP, with a list and a size): a ring of shared
+   memory mapped here, where Python's mmap before 3.13 keeps a descriptor of its own,
+   in the target's way, for as long as the mapping lives.  Appends (memfd, writable
+   memoryview): the agent hands the memfd to the monitor and closes it; the mapping
+   stays for the life of the process (a forked child keeps its parent's, unused). */
+static int
+map_ring(PyObject *args)
+{
+    PyObject *reply = py.TupleSize(args) == 2 ? py.TupleGetItem(args, 0) : NULL;
+    Py_ssize_t size = reply != NULL ? py.LongAsSsize(py.TupleGetItem(args, 1)) : -1;
+    if (reply == NULL || size <= 0 || !is_exactly(reply, py.ListType)) {
+        py.ErrClear();
+        return 0;
+    }
+    int fd = (int)syscall(SYS_memfd_create, "auditmon-ring", 1U /* MFD_CLOEXEC */);
+    if (fd < 0)
+        return 0;
+    void *map = MAP_FAILED;
+    if (ftruncate(fd, (off_t)size) == 0)
+        map = mmap(NULL, (size_t)size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+    if (map == MAP_FAILED) {
+        close(fd);
+        return 0;
+    }
+    PyObject *view = py.MemoryViewFromMemory(map, size, 0x200 /* PyBUF_WRITE */);
+    PyObject *pair = view != NULL ? py.BuildValue("(iN)", fd, view) : NULL;
+    if (pair == NULL || py.ListAppend(reply, pair) < 0) {
+        if (pair != NULL)
+            py.DecRef(pair); /* and the view with it: nothing refers to the memory */
+        py.ErrClear();
+        munmap(map, (size_t)size);
+        close(fd);
+        return 0;
+    }
+    py.DecRef(pair);
+    return 0;
+}
+
 static int
 bootstrap_hook(const char *event, PyObject *args, void *unused)
 {
     (void)unused;
-    if (__atomic_load_n(&phase, __ATOMIC_RELAXED) != KEEPING || !in_main_interpreter())
+    if (__atomic_load_n(&phase, __ATOMIC_RELAXED) != KEEPING) {
+        if (event[0] == 'a' && strcmp(event, RING_MAP) == 0 && in_main_interpreter())
+            return map_ring(args);
+        return 0;
+    }
+    if (!in_main_interpreter())
         return 0;
     if (strncmp(event, "cpython.run_", 12) == 0 || strcmp(event, HOOK_ADDED) == 0)
         return start_agent();
