@@ -13,6 +13,7 @@ import mmap
 import os
 import socket
 import struct
+import subprocess
 
 import msgpack
 import pytest
@@ -77,10 +78,11 @@ class Agent:
         fd: int | None = -1,
         extra: tuple[int, ...] = (),
         then: bytes = b"",
+        pid: int = 4242,
     ) -> None:
         """The hello, with the ring's descriptor (``fd``: another, or None) and
         ``extra`` ones on the same sendmsg, and ``then`` bytes after it."""
-        body = {"v": protocol.VERSION, "pid": 4242, "argv": ["fake"], "events": self.seq}
+        body = {"v": protocol.VERSION, "pid": pid, "argv": ["fake"], "events": self.seq}
         if ring == "own":
             ring = self.size
         if ring is not None:
@@ -263,6 +265,110 @@ def test_a_goodbye_cut_short_still_gives_the_ring_and_counts_the_cut(monitor):
     assert process.dropped == 1 and process.ring_cut == 1 and process.lost == 0
     (problem,) = problems
     assert "truncated frame" in problem and "Traceback" not in problem
+
+
+# -- lone agents: the socket closed after the hello, the process followed -------------
+
+
+@pytest.fixture
+def living():
+    """A real process for a lone agent's hello to name (its end is the end)."""
+    process = subprocess.Popen(["sleep", "60"])
+    yield process
+    process.kill()
+    process.wait()
+
+
+def lone(monitor, pid: int) -> Agent:
+    ingest, _, problems = monitor
+    agent = Agent(ingest)
+    agent.set(C.RING_LONE_AT, 1)
+    agent.hello(pid=pid)
+    agent.sock.close()  # as a lone agent does once its hello is sent
+    pump(ingest, lambda: agent.connection.pidfd is not None, problems)
+    return agent
+
+
+def say_goodbye_in_the_header(agent: Agent, message: bytes | None = None) -> None:
+    if message is None:
+        body = {"time": 2.0, "exit_code": None, "last_seq": agent.seq}
+        message = protocol.packb([protocol.GOODBYE, body])
+    agent.map[C.RING_GOODBYE_AT + 8 : C.RING_GOODBYE_AT + 8 + len(message)] = message
+    agent.set(C.RING_GOODBYE_AT, len(message))
+
+
+def test_a_lone_agent_is_followed_until_its_process_ends(monitor, living):
+    ingest, sink, problems = monitor
+    agent = lone(monitor, living.pid)
+    for i in range(5):
+        agent.event("ring.tick", i)
+    for _ in range(20):  # its socket is closed: it carries on all the same
+        ingest.poll(0.01)
+    assert not sink.ended and ticks(sink) == list(range(5))
+    for i in range(5, 10):
+        agent.event("ring.tick", i)
+    say_goodbye_in_the_header(agent)
+    living.kill()
+    living.wait()
+    pump(ingest, lambda: sink.ended, problems)
+    (process,) = sink.ended
+    assert ticks(sink) == list(range(10))
+    assert process.status == "exited" and process.lost == 0 and problems == []
+    assert ingest.open_connections == 0
+
+
+def test_a_lone_agent_s_process_killed_leaves_its_events_and_its_cut(monitor, living):
+    ingest, sink, problems = monitor
+    agent = lone(monitor, living.pid)
+    for i in range(3):
+        agent.event("ring.tick", i)
+    agent.seq += 1
+    agent.set(C.RING_NUMBERED_AT, agent.seq)  # numbered, never written: cut by its death
+    living.kill()
+    living.wait()
+    pump(ingest, lambda: ingest.open_connections == 0 and not ingest.settling, problems)
+    (process,) = sink.ended
+    assert ticks(sink) == [0, 1, 2]
+    assert process.status == "disconnected" and process.ring_cut == 1 and process.dropped == 1
+
+
+def test_a_new_image_s_hello_ends_a_lone_agent_s_image(monitor, living):
+    """An exec keeps the pid, and a pidfd says nothing of it: the new image's hello
+    ends the old one, its goodbye read first."""
+    ingest, sink, problems = monitor
+    old = lone(monitor, living.pid)
+    old.event("ring.tick", 0)
+    say_goodbye_in_the_header(old)
+    new = Agent(ingest)
+    new.hello(pid=living.pid)
+    pump(ingest, lambda: sink.ended, problems)
+    (ended,) = sink.ended
+    assert ended is old.connection.process and ended.status == "exited"
+    assert new.connection.started and not new.connection.closed
+
+
+@pytest.mark.parametrize(
+    ("message", "expected"),
+    [
+        (b"\x01" * (C.RING_GOODBYE_MAX + 1), "a goodbye of"),
+        (b"\xc1\xc1", "undecodable goodbye"),
+        (protocol.packb([protocol.EVENTS, []]), "another message than a goodbye"),
+    ],
+)
+def test_a_lone_agent_s_bad_goodbye_closes_with_a_message(monitor, living, message, expected):
+    ingest, sink, problems = monitor
+    agent = lone(monitor, living.pid)
+    agent.event("ring.tick", 0)
+    if len(message) > C.RING_GOODBYE_MAX:
+        agent.set(C.RING_GOODBYE_AT, len(message))
+    else:
+        say_goodbye_in_the_header(agent, message)
+    living.kill()
+    living.wait()
+    pump(ingest, lambda: problems, problems)
+    (problem,) = problems
+    assert "corrupt ring" in problem and expected in problem, problem
+    assert "Traceback" not in problem
 
 
 def test_ring_less_processes_keep_the_old_wording():

@@ -318,7 +318,10 @@ class Connection:
             if message is not None:
                 unpacker = protocol.make_unpacker(self.max_message)
                 unpacker.feed(message)
-                self.handle(protocol.check_message(next(unpacker), first=False))
+                goodbye = protocol.check_message(next(unpacker), first=False)
+                if goodbye.kind != protocol.GOODBYE:
+                    raise protocol.ProtocolError("its header holds another message than a goodbye")
+                self.handle(goodbye)
         except (RingError, protocol.ProtocolError) as error:
             self._ring_failed(f"corrupt ring: {error}")
             return
