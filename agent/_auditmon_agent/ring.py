@@ -54,11 +54,13 @@ def _shared_memory(length):
     """``(memfd, mapping)`` of ``length`` bytes that hold no other descriptor: mmap keeps
     a copy of its file's, at the lowest free number, in the target's way, unless told
     not to (3.13's trackfd); before 3.13 the preload library maps it (RING_MAP), where it
-    is in the process; else mmap it is, descriptor and all (the README's known limit)."""
-    reply = []
-    sys.audit(RING_MAP, reply, length)
-    if len(reply) == 1:
-        return reply[0]
+    is in the process (a memoryview: copies into it cost the hook a little more than
+    into an mmap); else mmap it is, descriptor and all (the README's known limit)."""
+    if sys.version_info < (3, 13):
+        reply = []
+        sys.audit(RING_MAP, reply, length)
+        if len(reply) == 1:
+            return reply[0]
     fd = os.memfd_create("auditmon-ring", os.MFD_CLOEXEC)
     try:
         os.ftruncate(fd, length)
