@@ -2,6 +2,7 @@
 
 Usage:  .venv/bin/python bench/agent_ab.py BASELINE_AGENT_DIR [--rounds N] [--events N]
             [--python PYTHON] [--agents native,python] [--startup-runs N (0: none)]
+            [--preload]
 
 BASELINE_AGENT_DIR is another checkout's ``agent/`` directory with its extension built
 in it, for example::
@@ -10,6 +11,11 @@ in it, for example::
     python -c "from tools.cext import compile_extension as c; from pathlib import Path as P; \\
         import sys; c(sys.executable, P('/tmp/base/agent/native/module.c'), \\
         P('/tmp/base/agent'), '_auditmon_native', ['-DAUDITMON_SOURCE_SHA256=\\"x\\"'])"
+
+With ``--preload`` the targets have the preload library in ``LD_PRELOAD``, as under
+``auditmon run`` (built in both directories; for a baseline checkout, for example
+``gcc -shared -fPIC -fvisibility=hidden -O2 agent/preload/preload.c -o
+agent/auditmon-preload.so -ldl``).
 
 Both agents (native and pure-Python) run the tight and paced ``sys.audit`` loops of
 ``agent_cost.py`` streaming to a listener that only reads, round after round in a fresh
@@ -43,7 +49,7 @@ from harness import (
 )
 
 
-def environment(directory: Path, kind: str, drain: Drain) -> dict[str, str]:
+def environment(directory: Path, kind: str, drain: Drain, preload: bool = False) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("AUDITMON_")}
     env.update(
         PYTHONPATH=str(directory),
@@ -51,6 +57,11 @@ def environment(directory: Path, kind: str, drain: Drain) -> dict[str, str]:
         AUDITMON_SOCKET=str(drain.path),
         AUDITMON_AGENT=kind,
     )
+    library = directory / "auditmon-preload.so"
+    if preload:  # as auditmon run has it
+        if not library.is_file():
+            raise SystemExit(f"--preload: {library} was not built")
+        env["LD_PRELOAD"] = str(library)
     return env
 
 
@@ -62,6 +73,11 @@ def main() -> None:
     parser.add_argument("--python", default=sys.executable, help="the targets' interpreter")
     parser.add_argument("--startup-runs", type=int, default=101, help="0: no start-up table")
     parser.add_argument("--agents", default="native,python", help="which agents, comma-separated")
+    parser.add_argument(
+        "--preload",
+        action="store_true",
+        help="the preload library in LD_PRELOAD, as auditmon run has it (built in both dirs)",
+    )
     args = parser.parse_args()
     agents = {"this checkout": agent_dir(), "baseline": args.baseline.resolve()}
     # Both agents compiled for the targets' interpreter: under PYTHONDONTWRITEBYTECODE
@@ -89,7 +105,7 @@ def main() -> None:
                 for _ in range(args.rounds):
                     random.shuffle(order)
                     for name in order:
-                        env = environment(agents[name], kind, drain)
+                        env = environment(agents[name], kind, drain, args.preload)
                         per_event, dropped = tight_loop(args.python, stmt, args.events, env)
                         ns[("tight", name)].append(per_event)
                         drops[name] += dropped
@@ -107,7 +123,9 @@ def main() -> None:
                         f"| {dropped} |"
                     )
                 counts = [
-                    instructions(args.python, stmt, environment(agents[name], kind, drain))
+                    instructions(
+                        args.python, stmt, environment(agents[name], kind, drain, args.preload)
+                    )
                     for name in ("baseline", "this checkout")
                 ]
                 if counts[0] and counts[1]:
@@ -132,7 +150,7 @@ def startup_rows(args: argparse.Namespace, agents: dict[str, Path], drain: Drain
     }
     for kind in ("native", "python"):
         for name, directory in agents.items():
-            envs[f"{kind}, {name}"] = environment(directory, kind, drain)
+            envs[f"{kind}, {name}"] = environment(directory, kind, drain, args.preload)
     times = program_runs_by_config(args.python, ["-c", "pass"], envs, args.startup_runs)
     lines = [
         "",

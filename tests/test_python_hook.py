@@ -114,5 +114,5 @@ def test_the_hooks_literal_for_the_rings_head_is_the_layouts():
     from auditmon.protocol import agent_constants
 
     assert agent_constants.RING_HEAD_AT == 2 * 8
-    for hook in (python_hook._hook, python_hook._ring_hook):
+    for hook in (python_hook._packed_ring_hook, python_hook._ring_hook):
         assert "_words[2] = _head = end" in inspect.getsource(hook)

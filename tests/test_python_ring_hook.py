@@ -1,6 +1,8 @@
 """The pure-Python hook in run mode where msgpack is missing (``_ring_hook``): it encodes
 the usual event itself, straight into the ring.  Called directly, on a real ring, next to
-the hook that encodes with msgpack: both must leave the same events in their rings, at
+the hook that encodes with msgpack (``_packed_ring_hook``, which sends ints past 64
+bits and lone surrogates the careful way): both must leave the same events in their
+rings, at
 every boundary of the inline encoder (seqs of 8, 16 and 32 bits, ints of each size,
 strings at the summariser's bound, values it does not encode itself, a thread's first
 event, a name or a string past the caches' bound).
@@ -80,8 +82,9 @@ def raise_in_both(hooks, calls) -> list[list]:
     return by_hook
 
 
-def test_the_pure_hook_takes_the_inline_path_and_the_other_does_not(hooks):
-    assert hooks[0].hook.hook.__code__ is python_hook._hook.__code__
+def test_each_ring_has_its_hook_code(hooks):
+    """msgpack's ring hook, and the one that encodes by itself."""
+    assert hooks[0].hook.hook.__code__ is python_hook._packed_ring_hook.__code__
     assert hooks[1].hook.hook.__code__ is python_hook._ring_hook.__code__
 
 

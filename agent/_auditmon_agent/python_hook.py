@@ -7,7 +7,8 @@ summary of the arguments and one ``deque.append`` (and a thread-local attribute 
 a thread's first event has its thread's name looked up).  In attach mode a writer
 thread (``attach``) drains the queue with ``take``; the hook never waits for it.  In
 run mode the event is encoded at once into the shared-memory ring (``ring``): by
-msgpack, or where it is missing by the hook itself (``_ring_hook``).  When the queue
+msgpack (``_packed_ring_hook``), or where it is missing by the hook itself
+(``_ring_hook``), each in place of ``_hook``'s code.  When the queue
 (or ring) is full the event is counted as dropped.  Nothing here may raise into the
 target.
 """
@@ -43,7 +44,6 @@ _head = _offset = _fast_until = 0
 
 
 def _hook(event, args):
-    global _head  # run mode's ring: what the hook has written (ring.py's write too)
     try:  # all of it: nothing may escape into the target, at teardown either
         tid = _get_ident()
         if tid in _quiet:
@@ -75,25 +75,7 @@ def _hook(event, args):
             except AttributeError:
                 _append(_first_of_thread((seq, _time(), tid, event, summary, None)))
                 return
-            if _ring is None:
-                _append((seq, _time(), tid, event, summary, None))
-                return
-            # run mode's ring, inline: an event that fits before the data's end and the
-            # bound is copied here, the others go through the ring's write (ring.py).
-            # From reading the head to storing it, no call (ring.Ring.attach says why).
-            try:
-                data = _pack((seq, _time(), tid, event, summary, None))
-            except Exception:
-                _append((seq, _time(), tid, event, summary, None))  # the careful way
-                return
-            n = len(data)
-            head = _head
-            end = head + n
-            if end <= _fast_until:
-                _ring[head + _offset : end + _offset] = data
-                _words[2] = _head = end  # the word at RING_HEAD_AT (a test checks)
-                return
-            _ring_write(seq, data)
+            _append((seq, _time(), tid, event, summary, None))  # (a ring's: ring.py)
             return
         _special(event, args, tid, how)
     except Exception:
@@ -191,6 +173,60 @@ def _ring_hook(event, args):
             pass
 
 
+def _packed_ring_hook(event, args):
+    """The hook in run mode where msgpack is there, in place of ``_hook``: the usual
+    event (recorded, a thread's name already sent, plain arguments) packed by msgpack
+    straight into the ring, with ``_hook``'s checks for the queue left out and no
+    bounds check on ints (msgpack refuses one past 64 bits, which then goes the
+    careful way, ``_ring_event``, as does a lone surrogate); any other goes to
+    ``_special`` or ``_general`` (``_hook``)."""
+    global _head
+    try:  # all of it: nothing may escape into the target, at teardown either
+        tid = _get_ident()
+        if tid in _quiet:
+            return
+        try:
+            how = _decisions[event]
+        except KeyError:
+            how = None
+        if how != RECORD:
+            return _special(event, args, tid, how)
+        if _ring is None:  # just before a fork
+            return _general(event, args)
+        try:
+            _seen.named  # noqa: B018  (set once this thread's name was looked for)
+        except AttributeError:
+            return _general(event, args)
+        seq = _next_seq()
+        summary = args  # Summarizer.args' check for plain values, inlined
+        for value in args:
+            t = type(value)
+            if t is str:
+                if len(value) <= _strlen:
+                    continue
+            elif t is int or value is None or t is bool or t is float:
+                continue
+            summary = _summarizer.copy_args(args)
+            break
+        try:
+            data = _pack((seq, _time(), tid, event, summary, None))
+        except Exception:
+            return _ring_event(seq, tid, event, args)
+        n = len(data)
+        head = _head  # to its store, no call (ring.Ring.attach says why)
+        end = head + n
+        if end <= _fast_until:
+            _ring[head + _offset : end + _offset] = data
+            _words[2] = _head = end  # the word at RING_HEAD_AT (a test checks)
+            return
+        _ring_write(seq, data)
+    except Exception:
+        try:
+            _next_drop()
+        except Exception:
+            pass
+
+
 # The hook's globals that point it at a ring (ring.Ring.attach sets them).
 RING_NAMES = ("_ring", "_append", "_next_drop")
 
@@ -203,6 +239,7 @@ def _paused_hook(event, args):
 # code (and setting it) raises an audit event.
 _HOOK_CODE = _hook.__code__
 _RING_HOOK_CODE = _ring_hook.__code__
+_PACKED_RING_HOOK_CODE = _packed_ring_hook.__code__
 _PAUSED_CODE = _paused_hook.__code__
 
 
@@ -277,6 +314,8 @@ class PythonHook(object):
         if inline is not None:  # the pure encoder: the hook encodes the usual event itself
             self.names.update(inline)
             self.use_code(_RING_HOOK_CODE)
+        else:
+            self.use_code(_PACKED_RING_HOOK_CODE)
 
     def pause(self, paused):
         """While ``paused``, the hook does nothing at all (attach.py says when)."""
