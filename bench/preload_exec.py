@@ -66,6 +66,9 @@ def main() -> None:
         f"/bin/true x{args.execs} (from sh)": ["/bin/sh", "-c", loop],
         "python -c pass": [args.python, "-c", "pass"],
     }
+    # Compiled first: under PYTHONDONTWRITEBYTECODE an agent without cached bytecode
+    # would be compiled at every start (an installed wheel ships it compiled).
+    subprocess.run([args.python, "-m", "compileall", "-q", str(agent_dir())], check=True)
     with tempfile.TemporaryDirectory() as directory:
         socket_path = Path(directory) / "drain.sock"
         drain = subprocess.Popen(

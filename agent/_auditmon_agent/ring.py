@@ -201,20 +201,34 @@ class Ring(object):
             limits()
 
         def write(seq, data):
-            queue((seq, data))
+            if waiting or not take(False):  # another writer, or events queued before
+                queue((seq, data))
+                drain()
+                return
+            try:  # the usual case: the ring is free and nothing waits
+                if data is not None:  # the short way, as the hook's inline write
+                    n = len(data)
+                    head = names["_head"]
+                    end = head + n
+                    if end <= fast_until:
+                        view[head + offset : end + offset] = data
+                        names["_head"] = words[head_word] = end
+                    else:
+                        put(seq, data)
+                else:
+                    put(seq, None)
+                while waiting:  # queued meanwhile (a signal handler's events)
+                    put(*next_waiting())
+            finally:
+                let_go()
+            if waiting:  # queued as it let go
+                drain()
+
+        def drain():
             while waiting and take(False):  # else its holder writes it, or did
                 try:
                     while waiting:
-                        seq, data = next_waiting()
-                        if data is not None:  # the short way, as the hook's inline write
-                            n = len(data)
-                            head = names["_head"]
-                            end = head + n
-                            if end <= fast_until:
-                                view[head + offset : end + offset] = data
-                                names["_head"] = words[head_word] = end
-                                continue
-                        put(seq, data)
+                        put(*next_waiting())
                 finally:
                     let_go()
 
