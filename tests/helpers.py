@@ -137,6 +137,7 @@ class AgentStream:
         self.fds: list[int] = []
         self.dropped = 0
         self.closed = False
+        self.timed_out = False  # the last read waited its whole timeout for nothing
 
     def read(self, timeout: float) -> list:
         """The messages that arrive within ``timeout`` seconds (a socket read's wait);
@@ -147,9 +148,11 @@ class AgentStream:
         from auditmon.ingest.ring import Ring
 
         self.conn.settimeout(timeout)
+        self.timed_out = False
         try:
             data, fds, _, _ = socket.recv_fds(self.conn, 1 << 16, 4)
         except TimeoutError:
+            self.timed_out = True
             return self.from_ring()
         self.fds += fds
         if not data:
@@ -200,10 +203,11 @@ def all_messages(conn) -> list:
     ``AgentStream``)."""
     stream = AgentStream(conn)
     messages: list = []
-    # Not a poll: it reads until the agent hangs up (recv gives b"") or 30 s of silence.
+    # Not a poll: it reads until the agent hangs up (recv gives b"") or 30 s of silence
+    # (a read of wake-ups alone, the ring just read, gives nothing and is no silence).
     while not stream.closed:
         got = stream.read(30)
-        if not got and not stream.closed:
+        if not got and stream.timed_out:
             break
         messages += got
     stream.close()
