@@ -10,7 +10,6 @@ event, under the GIL: the ring's only writer.  Nothing here may raise into the t
 import _struct
 import _thread
 import errno
-import mmap
 import os
 import sys
 from _collections import deque as _deque
@@ -61,6 +60,8 @@ def _shared_memory(length):
         sys.audit(RING_MAP, reply, length)
         if len(reply) == 1:
             return reply[0]
+    import mmap  # an extension module to load: only where the preload library is not
+
     fd = os.memfd_create("auditmon-ring", os.MFD_CLOEXEC)
     try:
         os.ftruncate(fd, length)
