@@ -303,8 +303,7 @@ class Connection:
                     f"({error}): what it raises after that may be missing"
                 )
             return
-        os.set_inheritable(self.pidfd, False)
-        if self.on_lone is not None:
+        if self.on_lone is not None:  # (close-on-exec: no child of the monitor gets it)
             self.on_lone(self)
 
     def process_ended(self) -> None:
