@@ -258,10 +258,10 @@ class Ring(object):
         )
         limits()
 
-    def say_lone(self, lone):
-        """Whether the agent closes its socket after the hello (constants.py): stored
-        before the hello goes, which the monitor reads it with."""
-        _u64.pack_into(self.map, RING_LONE_AT, 1 if lone else 0)
+    def mark_lone(self):
+        """The agent closes its socket after the hello (constants.py): stored before the
+        hello goes, which the monitor reads it with."""
+        _u64.pack_into(self.map, RING_LONE_AT, 1)
 
     def goodbye(self, message):
         """A lone agent's goodbye, where the monitor reads it once the process is gone:

@@ -270,7 +270,8 @@ class RunWriter(_Writer):
             if ring is not None:
                 hello["ring"] = ring.size
                 self.lone = self.config.lone and not out_of_sight(sock.fileno())
-                ring.say_lone(self.lone)
+                if self.lone:
+                    ring.mark_lone()
             send_hello(sock, self.pack([wire.HELLO, hello]), ring)
         except OSError:
             sock.close()

@@ -144,7 +144,7 @@ send_hello(int fd, const char *hello, Py_ssize_t n, int pass_fd)
 
 static int
 connect_monitor(const char *path, const char *hello, Py_ssize_t hello_len, int pass_fd,
-                Ring *lone)
+                Ring *ring)
 {
     struct sockaddr_un addr;
     memset(&addr, 0, sizeof addr);
@@ -160,9 +160,8 @@ connect_monitor(const char *path, const char *hello, Py_ssize_t hello_len, int p
         return -1;
     fd = out_of_the_way(fd);
     const char *follows = getenv(ENV_LONE); /* the monitor can follow the process */
-    if (lone != NULL && lone->map != NULL && follows != NULL && strcmp(follows, "1") == 0
-        && !out_of_sight(fd))
-        ring_store(lone, RING_LONE_AT, 1); /* read by the monitor with the hello */
+    if (ring->map != NULL && follows != NULL && strcmp(follows, "1") == 0 && !out_of_sight(fd))
+        ring_store(ring, RING_LONE_AT, 1); /* lone: read by the monitor with the hello */
     struct ucred cred;
     socklen_t len = sizeof cred;
     int r;
