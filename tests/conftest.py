@@ -18,7 +18,14 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from helpers import WORKLOADS, attach_env, system_python_or_skip, wait_for
+from helpers import (
+    WORKLOADS,
+    agent_door,
+    attach_env,
+    constrained,
+    system_python_or_skip,
+    wait_for,
+)
 
 
 @pytest.fixture(params=["venv", "system"])
@@ -50,22 +57,28 @@ def runtime_dir(tmp_path_factory) -> Path:
     return path / "auditmon"
 
 
-@pytest.fixture
-def ticker(tmp_path, runtime_dir):
-    """A running attachable process; stopped (by its stop file) at the end."""
+@pytest.fixture(params=["listening", "lone"])
+def ticker(request, tmp_path, runtime_dir):
+    """A running attachable process; stopped (by its stop file) at the end.  Its agent
+    listens (AUDITMON_LONE unset: a listener even where it is in the target's sight), or
+    is lone, called by the monitor (its descriptor limit can't be raised: the agent's
+    listener would be in sight), whatever this machine's limits."""
     stop = tmp_path / "stop"
     env = attach_env(runtime_dir)
-    process = subprocess.Popen(
-        [sys.executable, str(WORKLOADS / "ticker.py"), str(stop)],
-        env=env,
-        stdout=subprocess.PIPE,
-        text=True,
-    )
+    command = [sys.executable, str(WORKLOADS / "ticker.py"), str(stop)]
+    if request.param == "lone":
+        command = constrained(command)
+    else:
+        del env["AUDITMON_LONE"]
+    process = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, text=True)
     assert process.stdout.readline() == "ticker ready\n"
-    sock = runtime_dir / f"{process.pid}.sock"
-    wait_for(sock.exists, message=f"the ticker's socket {sock}")
+    wait_for(
+        lambda: agent_door(runtime_dir, process.pid) is not None,
+        message=f"the ticker's agent in {runtime_dir}",
+    )
     process.stop_file = stop
-    process.sock = sock
+    process.door = agent_door(runtime_dir, process.pid)
+    assert process.door.suffix == (".lone" if request.param == "lone" else ".sock")
     yield process
     stop.touch()
     process.wait(timeout=15)

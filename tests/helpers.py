@@ -14,6 +14,7 @@ import json
 import os
 import re
 import shutil
+import socket
 import stat
 import subprocess
 import sys
@@ -107,6 +108,69 @@ def attach_env(runtime_dir: Path | str) -> dict[str, str]:
     result = auditmon("env", "--format", "json")
     assert result.returncode == 0, result.stderr
     return clean_env(AUDITMON_RUNTIME_DIR=str(runtime_dir), **json.loads(result.stdout))
+
+
+def agent_door(runtime_dir: Path | str, pid: int) -> Path | None:
+    """Where ``pid``'s attach-mode agent is found: its listener ``<pid>.sock``, or a lone
+    agent's mark ``<pid>.lone`` (a symlink to nothing); None before it started."""
+    for suffix in (".sock", ".lone"):
+        path = Path(runtime_dir) / f"{pid}{suffix}"
+        if os.path.lexists(path):
+            return path
+    return None
+
+
+def agent_connection(runtime_dir: Path | str, pid: int, timeout: float = 5.0) -> socket.socket:
+    """A connection to ``pid``'s attach-mode agent, nothing sent: to its listener, or the
+    one a lone agent makes when called (the monitor's own ``sources.calling``)."""
+    from auditmon.sources.calling import call_in
+
+    door = agent_door(runtime_dir, pid)
+    assert door is not None, f"process {pid} has no agent in {runtime_dir}"
+    if door.suffix == ".lone":
+        return call_in(Path(runtime_dir), pid, timeout)
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    sock.settimeout(timeout)
+    sock.connect(str(door))
+    return sock
+
+
+LIMIT = 1024
+"""The descriptor limit of ``constrained`` commands."""
+
+
+def constrained(command: list[str], as_root: bool = True) -> list[str]:
+    """``command`` with soft = hard RLIMIT_NOFILE and no way to raise it: the agent's
+    sockets can't go out of the target's sight (as for a user in many containers).
+    Skips where that can't be had here.  ``as_root=False``: for a command run as
+    another user (``user=``), whom the limit alone holds."""
+    prefix = _constraint()
+    if isinstance(prefix, str):
+        pytest.skip(prefix)
+    if not as_root:
+        prefix = prefix[prefix.index("prlimit") :]
+    return [*prefix, *command]
+
+
+@functools.cache
+def _constraint() -> list[str] | str:
+    """The prefix that makes a command ``constrained``, or why there is none."""
+    if shutil.which("prlimit") is None:
+        return "prlimit (util-linux) is not installed"
+    prefix = ["prlimit", f"--nofile={LIMIT}:{LIMIT}"]
+    if os.geteuid() == 0:
+        if shutil.which("capsh") is None:
+            return "capsh (libcap2-bin) is not installed: root could raise the limit"
+        prefix = ["capsh", "--drop=cap_sys_resource", "--", "-c", 'exec "$0" "$@"', *prefix]
+    code = (
+        "import resource as r\n"
+        f"try: r.setrlimit(r.RLIMIT_NOFILE, ({LIMIT + 64}, {LIMIT + 64}))\n"
+        "except (OSError, ValueError): print('held')\n"
+    )
+    result = subprocess.run([*prefix, sys.executable, "-c", code], capture_output=True, text=True)
+    if result.stdout.strip() != "held":
+        return f"the descriptor limit could still be raised here: {result.stderr}"
+    return prefix
 
 
 def read_jsonl(path: Path) -> list[dict]:

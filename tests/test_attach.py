@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import socket
+import struct
 import subprocess
 import sys
 
@@ -13,9 +14,12 @@ from helpers import (
     AGENT_DIR,
     NOBODY,
     WORKLOADS,
+    agent_connection,
+    agent_door,
     attach_env,
     auditmon_in,
     clean_env,
+    constrained,
     copy_readable_by_all,
     events_of,
     python_runnable_by_or_skip,
@@ -33,7 +37,10 @@ def ticks(records):
 @pytest.mark.system
 def test_socket_is_private(ticker, runtime_dir):
     assert oct(os.stat(runtime_dir).st_mode & 0o777) == "0o700"
-    assert oct(os.stat(ticker.sock).st_mode & 0o777) == "0o600"
+    if ticker.door.suffix == ".sock":
+        assert oct(os.stat(ticker.door).st_mode & 0o777) == "0o600"
+    else:
+        assert ticker.door.is_symlink()  # a mark, not a way in: the monitor calls
 
 
 @pytest.mark.system
@@ -136,7 +143,8 @@ def test_attach_ends_when_the_process_exits(ticker, runtime_dir, tmp_path):
     seen = ticks(records)
     assert seen == list(range(len(seen)))  # nothing lost up to the end
     assert ticker.stdout.read() == "ticker done True\n"
-    wait_for(lambda: not ticker.sock.exists(), message="the agent to remove its socket")
+    wait_for(lambda: not os.path.lexists(ticker.door), message="the agent to remove its socket")
+    assert list(runtime_dir.iterdir()) == []  # nor left a call behind
 
 
 def test_a_socket_is_found_only_once_it_listens(tmp_path):
@@ -144,11 +152,11 @@ def test_a_socket_is_found_only_once_it_listens(tmp_path):
     ``<pid>.sock`` can connect at once (between bind and listen it would be refused)."""
     sys.path.insert(0, str(AGENT_DIR))
     try:
-        from _auditmon_agent import attach
+        from _auditmon_agent import rendezvous
     finally:
         sys.path.remove(str(AGENT_DIR))
     runtime = tmp_path / "rt"
-    listener, _ = attach.listen(str(runtime), os.getpid())
+    listener, _ = rendezvous.open_door(str(runtime), os.getpid(), lone=False)
     try:
         path = runtime / f"{os.getpid()}.sock"
         assert listener.getsockname() == str(path) + ".part"  # the name it was bound as
@@ -167,6 +175,10 @@ def test_stale_sockets_are_cleaned_up(runtime_dir, tmp_path):
     stale = runtime_dir / "4194305.sock"  # above Linux's largest pid: never alive
     stale.touch()
     (runtime_dir / "4194305.sock.part").touch()  # one left half made
+    os.symlink("4194305", runtime_dir / "4194305.lone")  # a lone agent's mark
+    os.symlink("4194305.1.x.back", runtime_dir / "4194305.call")  # a call to it
+    (runtime_dir / f"{os.getpid()}.4194305.x.back").touch()  # a gone monitor's socket
+    (runtime_dir / "notes.txt").touch()  # nobody's business of the agent's: kept
     stop = tmp_path / "stop"
     stop.touch()  # the ticker exits right away; its agent cleaned up on start
     subprocess.run(
@@ -177,7 +189,7 @@ def test_stale_sockets_are_cleaned_up(runtime_dir, tmp_path):
         timeout=30,
     )
     assert not stale.exists()
-    assert list(runtime_dir.iterdir()) == []
+    assert [path.name for path in runtime_dir.iterdir()] == ["notes.txt"]
 
 
 @pytest.mark.system
@@ -208,8 +220,11 @@ def test_another_users_process_is_refused(runtime_dir):
 
 
 @pytest.mark.system
-def test_agent_refuses_another_users_connection(shared_dir):
-    """SO_PEERCRED on the agent's side: a peer with another uid gets nothing at all."""
+@pytest.mark.parametrize("door", ["listening", "lone"])
+def test_agent_refuses_another_users_connection(door, shared_dir):
+    """SO_PEERCRED on the agent's side: a peer with another uid gets nothing at all,
+    whether it connected to the agent's listener or called a lone agent (which the
+    monitor's own check would refuse too: by hand here)."""
     if os.getuid() != 0:
         pytest.skip("needs root to run a target as another user")
     # The other user runs copies: the checkout (and our venv) may be readable by us alone.
@@ -221,8 +236,13 @@ def test_agent_refuses_another_users_connection(shared_dir):
     os.chown(runtime, NOBODY, NOBODY)
     stop = shared_dir / "stop"
     env = {**attach_env(runtime), "PYTHONPATH": str(agent)}
+    command = [python, str(ticker), str(stop)]
+    if door == "lone":
+        command = constrained(command, as_root=False)
+    else:
+        del env["AUDITMON_LONE"]
     target = subprocess.Popen(
-        [python, str(ticker), str(stop)],
+        command,
         user=NOBODY,
         env=env,
         stdout=subprocess.PIPE,
@@ -231,11 +251,15 @@ def test_agent_refuses_another_users_connection(shared_dir):
     )
     try:
         assert target.stdout.readline() == "ticker ready\n"
-        path = runtime / f"{target.pid}.sock"
-        wait_for(path.exists, message=f"the other user's agent socket {path}")
-        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
+        wait_for(lambda: agent_door(runtime, target.pid), message="the other user's agent")
+        assert agent_door(runtime, target.pid).suffix == (".lone" if door == "lone" else ".sock")
+        if door == "lone":
+            sock = _called_by_hand(runtime, target.pid)
+        else:
+            sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
             sock.settimeout(5)
-            sock.connect(str(path))  # root may reach the file; the agent must still refuse
+            sock.connect(str(agent_door(runtime, target.pid)))  # root may; the agent refuses
+        with sock:
             try:
                 sock.sendall(protocol.REQUEST_STATUS)
                 answer = sock.recv(100)
@@ -248,11 +272,29 @@ def test_agent_refuses_another_users_connection(shared_dir):
         target.wait(timeout=15)
 
 
+def _called_by_hand(runtime, pid: int) -> socket.socket:
+    """A lone agent's connection to a call placed by hand, its socket open to anyone."""
+    name = f"{pid}.{os.getpid()}.byhand.back"
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as listener:
+        listener.bind(str(runtime / name))
+        os.chmod(runtime / name, 0o666)
+        listener.listen(1)
+        listener.settimeout(10)
+        os.symlink(name, runtime / f"{pid}.call")
+        try:
+            sock = listener.accept()[0]
+        finally:
+            (runtime / f"{pid}.call").unlink()
+            (runtime / name).unlink()
+    sock.settimeout(5)
+    creds = sock.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, struct.calcsize("3i"))
+    assert struct.unpack("3i", creds)[:2] == (pid, NOBODY)
+    return sock
+
+
 @pytest.mark.system
 def test_garbage_requests_do_not_disturb_the_agent(ticker, runtime_dir):
-    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
-        sock.settimeout(5)
-        sock.connect(str(ticker.sock))
+    with agent_connection(runtime_dir, ticker.pid) as sock:
         sock.sendall(b"\x00\xffnot a request\n")
         reply = sock.recv(1000)
     message = protocol.check_message(msgpack.unpackb(reply), first=True)

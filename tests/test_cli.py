@@ -58,6 +58,7 @@ def test_env_other_formats():
     data = json.loads(auditmon("env", "--format", "json").stdout)
     assert data == {
         "AUDITMON_MODE": "attach",
+        "AUDITMON_LONE": "1",  # a monitor calls an agent whose listener would be seen
         "PYTHONPATH": str(agent_dir()),
         "LD_PRELOAD": str(library),
     }

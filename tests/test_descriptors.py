@@ -24,11 +24,12 @@ sys.path.remove(str(AGENT_DIR))
 pytestmark = pytest.mark.system
 
 # What a target sees of its own descriptors, once the agent is up (attach mode's
-# listener comes from the writer thread: it waits for the socket to exist).
+# listener, or lone mark, comes from the writer thread: it waits for either to exist).
 LOOK = """
 import fcntl, json, os, subprocess, sys, time
-socket_file = os.path.join(os.environ.get("AUDITMON_RUNTIME_DIR", ""), "%d.sock" % os.getpid())
-while os.environ.get("AUDITMON_MODE") == "attach" and not os.path.exists(socket_file):
+doors = [os.path.join(os.environ.get("AUDITMON_RUNTIME_DIR", ""), "%d.%s" % (os.getpid(), kind))
+         for kind in ("sock", "lone")]
+while os.environ.get("AUDITMON_MODE") == "attach" and not any(map(os.path.lexists, doors)):
     time.sleep(0.01)
 listing = os.open("/proc/self/fd", os.O_RDONLY | os.O_DIRECTORY)
 fds = sorted(int(fd) for fd in os.listdir(listing) if int(fd) != listing)
@@ -124,8 +125,9 @@ def test_the_target_gets_its_own_numbers_and_its_children_none_of_the_agents(
     seen = look(result)
     assert seen["first"] == without_agent["first"]
     assert without_agent["high"] == {}
-    if mode == "run" and lowest_for_the_agent(soft, hard) < soft:
-        # no number out of the target's sight: the agent keeps no socket (lone)
+    if lowest_for_the_agent(soft, hard) < soft:
+        # no number out of the target's sight: the agent keeps no socket (lone; in
+        # attach mode, until a monitor calls)
         assert seen["high"] == {} and seen["child"] == without_agent["child"], seen
         return
     # run mode's socket; attach mode's listener (no monitor attached: no client)
@@ -150,14 +152,17 @@ print(mine.read().decode())
 
 @pytest.mark.parametrize("kind", ["native", "python"])
 def test_a_descriptor_the_target_takes_over_is_never_written_by_the_agent(tmp_path, kind):
-    """Attach mode's listener, where it sits under the limit (no room above it): the
-    target can take its number over.  (Run mode keeps no socket there, and a number at
-    or above the soft limit is not the target's to take: dup2 refuses it.)"""
+    """Attach mode's listener where it sits under the limit (no room above it) and the
+    agent was not told it may go lone (an environment from before AUDITMON_LONE): the
+    target can take its number over.  (Lone agents keep no socket there but a called
+    monitor's; a number at or above the soft limit is not the target's to take: dup2
+    refuses it.)"""
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     if lowest_for_the_agent(soft, hard) >= soft:
         pytest.skip("the agent's listener goes above the soft limit here: none to take")
     env = attach_env(tmp_path / "runtime")
     env["AUDITMON_AGENT"] = kind
+    del env["AUDITMON_LONE"]
     wait = (
         "import os, time\n"
         "path = os.path.join(os.environ['AUDITMON_RUNTIME_DIR'], '%d.sock' % os.getpid())\n"

@@ -16,6 +16,7 @@ import pytest
 from helpers import (
     NOBODY,
     WORKLOADS,
+    agent_door,
     auditmon,
     auditmon_command,
     auditmon_in,
@@ -381,7 +382,7 @@ def test_a_process_holding_the_gil_too_long_is_left_as_it_was(target, runtime_di
     assert result.stderr.count("\n") == 1
     assert busy.process.stdout.readline() == "computed\n"
     time.sleep(0.5)  # the thread had its turn with the GIL, and went
-    assert not (runtime_dir / f"{busy.pid}.sock").exists()
+    assert agent_door(runtime_dir, busy.pid) is None
     again = auditmon_in(runtime_dir, "attach", "--no-inject", str(busy.pid))
     assert again.returncode == 2 and "has no auditmon agent" in again.stderr
     assert busy.finish() == (0, "done\n", "")

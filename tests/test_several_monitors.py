@@ -11,7 +11,7 @@ import sys
 import time
 
 import pytest
-from helpers import WORKLOADS, attach_env, auditmon, clean_env, wait_for
+from helpers import WORKLOADS, agent_door, attach_env, auditmon, clean_env, wait_for
 
 from auditmon import protocol
 from auditmon.record import read_recording
@@ -28,7 +28,7 @@ def attachable(mode: str, tmp_path, runtime_dir):
         text=True,
     )
     assert process.stdout.readline() == "ready\n"
-    wait_for((runtime_dir / f"{process.pid}.sock").exists, message="the agent's socket")
+    wait_for(lambda: agent_door(runtime_dir, process.pid), message="the agent's socket")
     process.stop_file = stop
     return process
 

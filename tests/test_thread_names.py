@@ -9,6 +9,7 @@ import sys
 import msgpack
 import pytest
 from helpers import (
+    agent_door,
     agent_env,
     attach_env,
     auditmon,
@@ -225,7 +226,7 @@ def test_an_attached_monitor_is_sent_the_names_again(agent, runtime_dir, tmp_pat
     )
     try:
         assert target.stdout.readline() == b"ready\n"
-        wait_for((runtime_dir / f"{target.pid}.sock").exists, message="the agent's socket")
+        wait_for(lambda: agent_door(runtime_dir, target.pid), message="the agent's socket")
         for attempt in ("first", "second"):
             record = tmp_path / f"{attempt}.jsonl"
             result = auditmon(

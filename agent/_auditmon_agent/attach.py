@@ -1,6 +1,6 @@
-"""Attach mode's writer: listens on ``<runtime dir>/<pid>.sock``, keeps the most recent
-events in a ring, and streams to every attached monitor: each gets the hello and the
-ring, then the live stream.
+"""Attach mode's writer: listens on ``<runtime dir>/<pid>.sock`` (or, lone, answers a
+monitor's call: rendezvous.py), keeps the most recent events in a ring, and streams to
+every attached monitor: each gets the hello and the ring, then the live stream.
 
 Sends never wait: each monitor has a backlog of what it was not yet able to take, and a
 monitor whose backlog is past BACKLOG is not sent the next events, which it is told of as
@@ -12,17 +12,18 @@ starts in, never loads it.
 import _socket
 import errno
 import os
-import stat
 import time
 from _collections import deque
 
-from . import wire
+from . import rendezvous, wire
 from .transport import _Writer, let_go, ours, out_of_the_way, peer_uid
 
 # Bytes a monitor may be behind before events are dropped for it alone.
 BACKLOG = 8 << 20
-# How long the writer of a paused agent (see pause_if_alone) sleeps between its looks.
+# How long the writer of a paused agent (see pause_if_alone) sleeps between its looks:
+# a monitor's arrival wakes it at once, but a lone agent's must look for a call.
 PAUSED_POLL_MS = 1000
+LONE_PAUSED_POLL_MS = 100
 
 
 class Monitor(object):
@@ -48,7 +49,8 @@ class AttachWriter(_Writer):
         self.listener = None
         self.listener_known = None  # its identity
         self.monitors = []
-        self.path = None
+        self.door_open = False  # <pid>.sock or <pid>.lone is there (rendezvous.py)
+        self.answered = None  # a lone agent's last call answered
         self.served = False  # a monitor has attached
         self.paused = False  # see pause_if_alone
 
@@ -66,8 +68,10 @@ class AttachWriter(_Writer):
 
         self.poll, self.readable_bits = select.poll, select.POLLIN
         self.writable_bits = select.POLLOUT
-        self.listener, self.listener_known = listen(self.config.runtime_dir, self.pid)
-        self.path = socket_path(self.config.runtime_dir, self.pid)
+        self.listener, self.listener_known = rendezvous.open_door(
+            self.config.runtime_dir, self.pid, self.config.lone
+        )
+        self.door_open = True
         try:
             _Writer.start(self)
         except BaseException:
@@ -78,7 +82,9 @@ class AttachWriter(_Writer):
         try:
             while not self.stopping:
                 readable = self.wait_readable()
-                if self.listener.fileno() in readable:
+                if self.listener is None:
+                    self.answer_call()
+                elif self.listener.fileno() in readable:
                     self.accept()
                 for monitor in list(self.monitors):
                     if monitor.sock.fileno() in readable:
@@ -99,12 +105,17 @@ class AttachWriter(_Writer):
         up or (with a backlog) can take more, after at most an interval.  poll(), not
         select(): they sit above the soft RLIMIT_NOFILE, which may be above FD_SETSIZE."""
         poller = self.poll()
-        poller.register(self.listener, self.readable_bits)
+        if self.listener is not None:
+            poller.register(self.listener, self.readable_bits)
         for monitor in self.monitors:
             bits = self.readable_bits | (self.writable_bits if monitor.backlog else 0)
             poller.register(monitor.sock, bits)
-        # paused, only a monitor's arrival matters: it wakes the poll at once
-        ready = poller.poll(PAUSED_POLL_MS if self.paused else self.config.interval * 1000)
+        # paused, only a monitor's arrival matters: it wakes the poll at once (or calls)
+        if not self.paused:
+            timeout = self.config.interval * 1000
+        else:
+            timeout = PAUSED_POLL_MS if self.listener is not None else LONE_PAUSED_POLL_MS
+        ready = poller.poll(timeout)
         return {fd for fd, bits in ready if bits & ~self.writable_bits}
 
     def keep(self, chunk):
@@ -162,6 +173,26 @@ class AttachWriter(_Writer):
             return
         try:
             conn, known = out_of_the_way(conn)
+        except OSError:
+            conn.close()
+            return
+        self.serve(conn, known)
+
+    def answer_call(self):
+        """A lone agent's look for a monitor's call (rendezvous.py): at each tick, and
+        every LONE_PAUSED_POLL_MS while paused."""
+        try:
+            self.answered, conn, known = rendezvous.answer_call(
+                self.config.runtime_dir, self.pid, self.answered
+            )
+        except OSError:
+            return
+        if conn is not None:
+            self.serve(conn, known)
+
+    def serve(self, conn, known):
+        """A monitor's connection, accepted or made: its request line, then the answer."""
+        try:
             if peer_uid(conn) != os.getuid():
                 conn.close()  # another user gets nothing at all
                 return
@@ -278,12 +309,9 @@ class AttachWriter(_Writer):
                 monitor.sock.settimeout(0.0)
 
     def unlink(self):
-        path, self.path = self.path, None
-        if path:
-            try:
-                os.unlink(path)
-            except OSError:
-                pass
+        if self.door_open:
+            self.door_open = False
+            rendezvous.close_door(self.config.runtime_dir, self.pid)
         listener, self.listener = self.listener, None
         if listener is not None:
             let_go(listener, self.listener_known)
@@ -297,82 +325,3 @@ def _read_line(conn, limit=64):
             break
         data += chunk
     return data
-
-
-def private_dir(path):
-    """Create (0700) or check the per-user socket directory; refuse anything unsafe."""
-    try:
-        os.mkdir(path, 0o700)
-    except FileExistsError:
-        pass
-    info = os.lstat(path)
-    if not stat.S_ISDIR(info.st_mode) or info.st_uid != os.getuid():
-        raise OSError(errno.EPERM, "%s is not a directory owned by this user" % path)
-    if info.st_mode & 0o077:
-        os.chmod(path, 0o700)
-    return path
-
-
-def socket_path(runtime_dir, pid):
-    return os.path.join(runtime_dir, "%d.sock" % pid)
-
-
-_PART = ".part"  # a socket not listening yet: see listen()
-
-
-def remove_stale(runtime_dir):
-    """Unlink sockets whose process is gone (and any it left half made)."""
-    for name in os.listdir(runtime_dir):
-        stem = name[: -len(_PART)] if name.endswith(_PART) else name
-        if not stem.endswith(".sock"):
-            continue
-        try:
-            pid = int(stem[:-5])
-        except ValueError:
-            continue
-        if not _alive(pid):
-            try:
-                os.unlink(os.path.join(runtime_dir, name))
-            except OSError:
-                pass
-
-
-def _alive(pid):
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except OSError:
-        return True
-    return True
-
-
-def listen(runtime_dir, pid):
-    """A listening socket at ``<runtime_dir>/<pid>.sock``, mode 0600, in a 0700 dir,
-    out of the target's way, and its identity (``transport.out_of_the_way``).
-
-    It is bound under a temporary name and renamed once it listens, so a monitor that
-    finds the name can connect: between bind and listen a connect is refused."""
-    private_dir(runtime_dir)
-    remove_stale(runtime_dir)
-    path = socket_path(runtime_dir, pid)
-    partial = path + _PART
-    for leftover in (path, partial):  # of this pid's previous program (exec)
-        try:
-            os.unlink(leftover)
-        except OSError:
-            pass
-    sock, known = out_of_the_way(_socket.socket(_socket.AF_UNIX, _socket.SOCK_STREAM))
-    try:
-        sock.bind(partial)
-        os.chmod(partial, 0o600)
-        sock.listen(4)
-        os.rename(partial, path)
-    except BaseException:
-        sock.close()
-        try:
-            os.unlink(partial)
-        except OSError:
-            pass
-        raise
-    return sock, known

@@ -116,7 +116,10 @@ ENV_INTERVAL = "AUDITMON_INTERVAL"
 ENV_RUNTIME_DIR = "AUDITMON_RUNTIME_DIR"
 ENV_DEBUG = "AUDITMON_DEBUG"
 ENV_AGENT = "AUDITMON_AGENT"  # AGENT_PYTHON forces the pure-Python hook
-ENV_LONE = "AUDITMON_LONE"  # run mode, "1": the monitor can follow a lone agent's process
+# "1": the monitor can do without the agent's socket where that socket would be in the
+# target's sight: run mode's monitor follows a lone agent's process (above), attach
+# mode's calls a lone agent (below).
+ENV_LONE = "AUDITMON_LONE"
 MODE_RUN = "run"
 MODE_ATTACH = "attach"
 AGENT_PYTHON = "python"
@@ -127,6 +130,18 @@ DEFAULT_QUEUE = 65536
 DEFAULT_RING = 10000
 DEFAULT_FLUSH_TIMEOUT = 2.0
 DEFAULT_INTERVAL = 0.01
+
+# -- attach mode's rendezvous, in the runtime directory (0700) ---------------------------
+# An agent listens at <pid>.sock.  A lone one (ENV_LONE, and a listener would sit in the
+# target's sight) keeps no descriptor: it marks itself with a symlink <pid>.lone, and
+# its writer thread reads the symlink <pid>.call at each tick.  A monitor that attaches
+# listens at a name of its own (<pid>.<monitor pid>.<token>.back), points <pid>.call at
+# it, and accepts the agent's connection (its SO_PEERCRED pid must be <pid>'s); from
+# there on it goes as for an accepted one: the request line, then the answer.
+ATTACH_SOCKET = ".sock"
+ATTACH_LONE = ".lone"
+ATTACH_CALL = ".call"
+ATTACH_BACK = ".back"
 
 # -- the preload library (agent/preload/): LD_PRELOAD's way in ------------------------------
 # Its file, beside sitecustomize.py in the agent's directory (a name no import can take).

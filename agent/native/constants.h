@@ -67,6 +67,10 @@
 #define DEFAULT_RING 10000
 #define DEFAULT_FLUSH_TIMEOUT 2.0
 #define DEFAULT_INTERVAL 0.01
+#define ATTACH_SOCKET ".sock"
+#define ATTACH_LONE ".lone"
+#define ATTACH_CALL ".call"
+#define ATTACH_BACK ".back"
 #define PRELOAD_LIBRARY "auditmon-preload.so"
 #define BOOTSTRAP_MODULE "_auditmon_bootstrap"
 #define EARLY_EVENTS "auditmon.early_events"
@@ -206,6 +210,14 @@ shared_constant(const char *name)
         return PyFloat_FromDouble(DEFAULT_FLUSH_TIMEOUT);
     if (strcmp(name, "DEFAULT_INTERVAL") == 0)
         return PyFloat_FromDouble(DEFAULT_INTERVAL);
+    if (strcmp(name, "ATTACH_SOCKET") == 0)
+        return PyUnicode_FromString(ATTACH_SOCKET);
+    if (strcmp(name, "ATTACH_LONE") == 0)
+        return PyUnicode_FromString(ATTACH_LONE);
+    if (strcmp(name, "ATTACH_CALL") == 0)
+        return PyUnicode_FromString(ATTACH_CALL);
+    if (strcmp(name, "ATTACH_BACK") == 0)
+        return PyUnicode_FromString(ATTACH_BACK);
     if (strcmp(name, "PRELOAD_LIBRARY") == 0)
         return PyUnicode_FromString(PRELOAD_LIBRARY);
     if (strcmp(name, "BOOTSTRAP_MODULE") == 0)

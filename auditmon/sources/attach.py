@@ -15,6 +15,8 @@ import psutil
 from auditmon import protocol
 from auditmon.ingest.connection import Connection
 from auditmon.ingest.loop import peer_uid
+from auditmon.protocol import agent_constants as _agent
+from auditmon.sources.calling import CallError, call
 from auditmon.sources.environment import runtime_dir
 from auditmon.sources.feed import Intake
 from auditmon.text import shorten
@@ -29,7 +31,18 @@ class NoAgent(AttachError):
 
 
 def socket_path(pid: int) -> Path:
-    return runtime_dir() / f"{pid}.sock"
+    """Where ``pid``'s agent listens (the agent's rendezvous.py lays the directory out)."""
+    return runtime_dir() / f"{pid}{_agent.ATTACH_SOCKET}"
+
+
+def lone_mark(pid: int) -> Path:
+    """The mark of ``pid``'s lone agent, which keeps no listener: it is called."""
+    return runtime_dir() / f"{pid}{_agent.ATTACH_LONE}"
+
+
+def has_agent(pid: int) -> bool:
+    """Whether ``pid`` has marked itself attachable, listening or lone."""
+    return socket_path(pid).exists() or lone_mark(pid).is_symlink()
 
 
 def own_process(pid: int) -> psutil.Process:
@@ -53,6 +66,23 @@ def own_process(pid: int) -> psutil.Process:
 
 def connect(pid: int, request: bytes, timeout: float = 2.0) -> socket.socket:
     """An open, verified connection to ``pid``'s agent with ``request`` sent."""
+    sock = open_connection(pid, timeout)
+    try:
+        sock.sendall(request)
+    except OSError as error:
+        sock.close()
+        raise AttachError(
+            f"the agent of process {pid} is not answering ({error.strerror or error}); {HINT}"
+        ) from None
+    return sock
+
+
+HINT = 'start it in a shell prepared with: eval "$(auditmon env)"'
+
+
+def open_connection(pid: int, timeout: float = 2.0) -> socket.socket:
+    """A connection to ``pid``'s agent, nothing sent yet: to its listener, or, for a
+    lone agent, the one it makes when called."""
     process = own_process(pid)
     try:
         name = " ".join(process.cmdline()) or process.name()
@@ -61,23 +91,30 @@ def connect(pid: int, request: bytes, timeout: float = 2.0) -> socket.socket:
     except psutil.AccessDenied:
         raise AttachError(f"process {pid} belongs to another user") from None
     path = socket_path(pid)
-    hint = 'start it in a shell prepared with: eval "$(auditmon env)"'
     if not path.exists():
-        raise NoAgent(f"process {pid} ({shorten(name, 60)}) has no auditmon agent; {hint}")
+        if lone_mark(pid).is_symlink():
+            try:
+                return call(pid, timeout)
+            except CallError as error:
+                raise AttachError(
+                    f"the agent of process {pid} is not answering ({error}); {HINT}"
+                ) from None
+            except OSError as error:
+                raise AttachError(f"cannot call process {pid}'s agent: {error}") from None
+        raise NoAgent(f"process {pid} ({shorten(name, 60)}) has no auditmon agent; {HINT}")
     sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     sock.settimeout(timeout)
     try:
         sock.connect(str(path))
         if peer_uid(sock) != os.getuid():
             raise AttachError(f"the socket for process {pid} belongs to another user")
-        sock.sendall(request)
     except AttachError:
         sock.close()
         raise
     except OSError as error:
         sock.close()
         raise AttachError(
-            f"the agent of process {pid} is not answering ({error.strerror or error}); {hint}"
+            f"the agent of process {pid} is not answering ({error.strerror or error}); {HINT}"
         ) from None
     return sock
 
@@ -122,12 +159,13 @@ def status(pid: int, timeout: float = 2.0) -> dict[str, Any]:
 
 
 def attachable() -> list[Attachable]:
-    """This user's attachable processes, by PID; stale sockets are removed."""
+    """This user's attachable processes, by PID; the marks of those gone are removed."""
     directory = runtime_dir()
     rows = []
     if not directory.is_dir():
         return rows
-    for path in sorted(directory.glob("*.sock"), key=lambda p: p.name):
+    doors = [*directory.glob(f"*{_agent.ATTACH_SOCKET}"), *directory.glob(f"*{_agent.ATTACH_LONE}")]
+    for path in sorted(doors, key=lambda p: p.name):
         try:
             pid = int(path.stem)
         except ValueError:

@@ -64,8 +64,8 @@ def agent_settings(
     settings = {MODE: mode}
     if socket_path is not None:
         settings[SOCKET] = str(socket_path)
-    if mode == "run" and can_follow_processes():
-        settings[LONE] = "1"
+    if mode == "attach" or can_follow_processes():
+        settings[LONE] = "1"  # attach: a monitor calls a lone agent (sources/calling.py)
     for name, globs in ((EVENTS, events), (EXCLUDE, exclude), (STACK, stack)):
         if globs:
             settings[name] = ",".join(globs)

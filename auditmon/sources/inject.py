@@ -168,6 +168,7 @@ def inject(pid: int, settings: dict[str, str], patience: float = 10.0) -> str:
     assert library is not None  # check_injectable said so
     settings = {**settings, MODE: _agent.MODE_ATTACH}
     settings.setdefault(_agent.ENV_RUNTIME_DIR, str(runtime_dir()))
+    settings.setdefault(_agent.ENV_LONE, "1")  # calls it where a listener would be seen
     with tempfile.TemporaryDirectory(prefix="auditmon-inject-") as scratch:
         outcome = Path(scratch) / "outcome"
         os.chmod(scratch, 0o700)
