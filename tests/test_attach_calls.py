@@ -9,12 +9,22 @@ from __future__ import annotations
 import os
 import socket
 import subprocess
+import sys
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
-from helpers import agent_connection, wait_for
+from helpers import (
+    agent_connection,
+    attach_env,
+    auditmon_in,
+    constrained,
+    events_of,
+    read_jsonl,
+    system_python_or_skip,
+    wait_for,
+)
 
 from auditmon import protocol
 from auditmon.sources.attach import AttachError, status
@@ -116,3 +126,75 @@ def test_a_process_without_any_mark_has_no_agent(runtime_dir, monkeypatch):
     monkeypatch.setenv("AUDITMON_RUNTIME_DIR", str(runtime_dir))
     with pytest.raises(AttachError, match="has no auditmon agent"):
         status(os.getpid())
+
+
+# Lists its own descriptors once its agent is up, ticks, then execs Python again (a new
+# image marks itself anew) or not, as told.
+LISTER = """
+import os, stat, sys, time
+runtime = os.environ["AUDITMON_RUNTIME_DIR"]
+mark = os.path.join(runtime, "%d.lone" % os.getpid())
+while not os.path.lexists(mark):
+    time.sleep(0.01)
+seen = []
+for fd in range(os.sysconf("SC_OPEN_MAX")):
+    try:
+        os.fstat(fd)
+    except OSError:
+        continue
+    seen.append(fd)
+print(",".join(map(str, seen)), flush=True)
+stop = sys.argv[1]
+i = 0
+while not os.path.exists(stop):
+    sys.audit("lister.tick", i)
+    i += 1
+    time.sleep(0.01)
+if sys.argv[2] == "exec":
+    os.execv(sys.executable, [sys.executable, "-c", LATER, stop + ".2", "end"])
+"""
+
+
+@pytest.mark.parametrize(
+    "python, agent",
+    [("venv", "native"), ("venv", "python"), ("debian", "native"), ("debian", "python")],
+)
+def test_a_lone_agent_is_attached_to_in_every_interpreter(python, agent, runtime_dir, tmp_path):
+    """Native and pure-Python agents, under this venv's interpreter and one without
+    msgpack: no descriptor of the agent's in the target's own list, events recorded
+    when called, and after an exec the new image is called in its turn."""
+    executable = sys.executable if python == "venv" else system_python_or_skip()
+    env = {**attach_env(runtime_dir), "AUDITMON_AGENT": agent}
+    stop = tmp_path / "stop"
+    code = f"LATER = {LISTER!r}\n{LISTER}"
+    target = subprocess.Popen(
+        constrained([executable, "-c", code, str(stop), "exec"]),
+        env=env,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        listed = target.stdout.readline().strip()
+        assert listed == "0,1,2", listed  # stdin, stdout, stderr: nothing of the agent's
+        first = tmp_path / "first.jsonl"
+        result = auditmon_in(
+            runtime_dir, "attach", "--duration", "0.5", "--record", str(first), str(target.pid)
+        )
+        assert result.returncode == 0, result.stderr
+        records = read_jsonl(first)
+        assert records[0]["agent"] == agent
+        ticks = [e["args"][0] for e in events_of(records) if e["event"] == "lister.tick"]
+        assert ticks[:2] == [0, 1] and ticks == list(range(len(ticks)))
+        stop.touch()  # it execs: the new image lists again, and is called in its turn
+        assert target.stdout.readline().strip() == "0,1,2"
+        second = tmp_path / "second.jsonl"
+        result = auditmon_in(
+            runtime_dir, "attach", "--duration", "0.3", "--record", str(second), str(target.pid)
+        )
+        assert result.returncode == 0, result.stderr
+        assert any(e["event"] == "lister.tick" for e in events_of(read_jsonl(second)))
+    finally:
+        (tmp_path / "stop.2").touch()
+        stop.touch()
+        target.wait(timeout=15)
+    assert list(runtime_dir.iterdir()) == []
