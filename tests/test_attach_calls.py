@@ -198,3 +198,37 @@ def test_a_lone_agent_is_attached_to_in_every_interpreter(python, agent, runtime
         stop.touch()
         target.wait(timeout=15)
     assert list(runtime_dir.iterdir()) == []
+
+
+def test_ls_asks_every_lone_agent(runtime_dir, tmp_path):
+    """Several lone agents, each answering only when it next looks: every one listed
+    with its events (they are asked at once)."""
+    stop = tmp_path / "stop"
+    env = attach_env(runtime_dir)
+    command = [
+        sys.executable,
+        "-c",
+        "import sys\nfrom pathlib import Path\n"
+        "print('ready', flush=True)\n"
+        "while not Path(sys.argv[1]).exists():\n    sys.audit('ls.tick')\n"
+        "    __import__('time').sleep(0.01)\n",
+        str(stop),
+    ]
+    targets = [
+        subprocess.Popen(constrained(command), env=env, stdout=subprocess.PIPE, text=True)
+        for _ in range(3)
+    ]
+    try:
+        for target in targets:
+            assert target.stdout.readline() == "ready\n"
+            wait_for(lambda t=target: (runtime_dir / f"{t.pid}.lone").is_symlink())
+        listing = auditmon_in(runtime_dir, "ls")
+        assert listing.returncode == 0, listing.stderr
+        rows = {line.split()[0]: line for line in listing.stdout.splitlines()[1:] if line.strip()}
+        for target in targets:
+            row = rows[str(target.pid)]
+            assert int(row.split()[-2]) > 0 and row.rstrip().endswith("no"), row
+    finally:
+        stop.touch()
+        for target in targets:
+            target.wait(timeout=15)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import socket
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -159,43 +160,50 @@ def status(pid: int, timeout: float = 2.0) -> dict[str, Any]:
 
 
 def attachable() -> list[Attachable]:
-    """This user's attachable processes, by PID; the marks of those gone are removed."""
+    """This user's attachable processes, by PID; the marks of those gone are removed.
+    Asked at once: a lone agent answers only at its next look (sources/calling.py)."""
     directory = runtime_dir()
-    rows = []
     if not directory.is_dir():
-        return rows
-    doors = [*directory.glob(f"*{_agent.ATTACH_SOCKET}"), *directory.glob(f"*{_agent.ATTACH_LONE}")]
-    for path in sorted(doors, key=lambda p: p.name):
-        try:
-            pid = int(path.stem)
-        except ValueError:
-            continue
-        try:
-            process = psutil.Process(pid)
-            command = " ".join(process.cmdline()) or process.name()
-            started = process.create_time()
-        except psutil.NoSuchProcess:
-            path.unlink(missing_ok=True)
-            continue
-        except psutil.AccessDenied:
-            continue
-        try:
-            answer = status(pid)
-            monitors = answer.get("monitors")
-            rows.append(
-                Attachable(
-                    pid,
-                    command,
-                    started,
-                    answer.get("events"),
-                    answer.get("attached"),
-                    monitors=monitors if isinstance(monitors, int) else None,
-                    paused=answer.get("paused") is True,
-                )
-            )
-        except AttachError as error:
-            rows.append(Attachable(pid, command, started, None, None, str(error)))
-    return sorted(rows, key=lambda row: row.pid)
+        return []
+    doors = {  # one per process: a listener where an earlier image's mark lingers
+        path.stem: path
+        for suffix in (_agent.ATTACH_LONE, _agent.ATTACH_SOCKET)
+        for path in directory.glob(f"*{suffix}")
+    }
+    with ThreadPoolExecutor(max_workers=16) as pool:
+        rows = pool.map(_row, doors.values())
+        return sorted((row for row in rows if row is not None), key=lambda row: row.pid)
+
+
+def _row(path: Path) -> Attachable | None:
+    """``auditmon ls``'s row for the agent found at ``path``, if it is one."""
+    try:
+        pid = int(path.stem)
+    except ValueError:
+        return None
+    try:
+        process = psutil.Process(pid)
+        command = " ".join(process.cmdline()) or process.name()
+        started = process.create_time()
+    except psutil.NoSuchProcess:
+        path.unlink(missing_ok=True)
+        return None
+    except psutil.AccessDenied:
+        return None
+    try:
+        answer = status(pid)
+    except AttachError as error:
+        return Attachable(pid, command, started, None, None, str(error))
+    monitors = answer.get("monitors")
+    return Attachable(
+        pid,
+        command,
+        started,
+        answer.get("events"),
+        answer.get("attached"),
+        monitors=monitors if isinstance(monitors, int) else None,
+        paused=answer.get("paused") is True,
+    )
 
 
 class AttachFeed:
