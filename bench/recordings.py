@@ -9,8 +9,9 @@ Writing: an agent's stream (a real Unix socket, auditmon's own ingest) into no s
 recorder and the JSON Lines recorder, for two streams: bench/run.py's synthetic batch
 (three short arguments per event) and a mix shaped like a real run (imports with their
 sys.path, opens, code objects, connections, commands).  Reading: every event of those
-recordings through ``Recording`` (what replay, report and diff read with), as records
-and as batches, beside the decode-only rate.  Report: a synthetic recording of
+recordings through ``Recording`` (what replay, report and diff read with), as records,
+as batches and as lazy batches (``chunks(lazy=True)``, what replay, report and diff
+use), beside the decode-only rate.  Report: a synthetic recording of
 ``--events`` events (10 million; ``--quick`` 1 million) in each encoding, generated
 here and deleted after, reported by ``auditmon report --json`` in a process of its own.
 
@@ -104,12 +105,12 @@ def wire_stream(make: Callable[[int], list[list[Any]]], batches: int) -> bytes:
     return b"".join(parts)
 
 
-def read_rate(path: Path, batches: bool) -> float:
+def read_rate(path: Path, batches: bool, lazy: bool = False) -> float:
     recording = Recording(path)
     started = time.perf_counter()
     count = 0
     if batches:
-        for item in recording.chunks():
+        for item in recording.chunks(lazy=lazy):
             if type(item) is not dict:
                 count += len(item.events)
     else:
@@ -126,8 +127,8 @@ def bench_streams(quick: bool, directory: Path) -> list[str]:
         "",
         "| stream | decode only | msgpack written | JSON Lines written | JSONL / msgpack "
         "| msgpack read | JSONL read | read as batches (msgpack, JSONL) "
-        "| slower read / decode only |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "| slower read / decode only | read lazily (msgpack, JSONL) | slower / decode only |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for label, make in STREAMS.items():
         payload = wire_stream(make, batches)
@@ -145,13 +146,18 @@ def bench_streams(quick: bool, directory: Path) -> list[str]:
                 ("batches jsonl", jsonl, True),
             ):
                 best[key] = max(best.get(key, 0.0), read_rate(path, as_batches))
+            for key, path in (("lazy msgpack", packed), ("lazy jsonl", jsonl)):
+                best[key] = max(best.get(key, 0.0), read_rate(path, True, lazy=True))
         slower = min(best["read msgpack"], best["read jsonl"])
+        lazy = min(best["lazy msgpack"], best["lazy jsonl"])
         lines.append(
             f"| {label} | {best['decode']:,.0f} | {best['msgpack']:,.0f} | {best['jsonl']:,.0f} "
             f"| {best['jsonl'] / best['msgpack']:.2f} | {best['read msgpack']:,.0f} "
             f"| {best['read jsonl']:,.0f} "
             f"| {best['batches msgpack']:,.0f}, {best['batches jsonl']:,.0f} "
-            f"| {slower / best['decode']:.2f} |"
+            f"| {slower / best['decode']:.2f} "
+            f"| {best['lazy msgpack']:,.0f}, {best['lazy jsonl']:,.0f} "
+            f"| {lazy / best['decode']:.2f} |"
         )
     return lines + [""]
 
