@@ -81,9 +81,11 @@ def test_a_call_left_by_a_gone_monitor_is_cleared(markless, runtime_dir):
     replaced; one of a live monitor is waited for."""
     call = runtime_dir / f"{markless.pid}.call"
     os.symlink(f"{markless.pid}.4194305.x.back", call)
+    (runtime_dir / f"{markless.pid}.4194305.x.back").touch()  # its socket, left too
     with pytest.raises(CallError, match="timed out"):
         call_in(runtime_dir, markless.pid, 0.5)  # placed its own: nobody answered
     assert not call.is_symlink()
+    assert sorted(p.name for p in runtime_dir.iterdir()) == [f"{markless.pid}.lone"]
     os.symlink(f"{markless.pid}.{os.getpid()}.x.back", call)  # a live monitor's (ours)
     with pytest.raises(CallError, match="another monitor is calling it"):
         call_in(runtime_dir, markless.pid, 0.5)

@@ -115,9 +115,9 @@ def close_door(runtime_dir, pid):
 def answer_call(runtime_dir, pid, answered):
     """``(the call's target, a socket connected to it, its identity)`` where a monitor
     calls: ``<pid>.call`` names (relative to the directory) a socket other than
-    ``answered``, the last answered;
-    ``(target, None, None)`` where it names that one or none (target None) or the call
-    can't be answered.  A call never answered twice: the monitor unlinks it when done."""
+    ``answered``, the last call answered.  ``(target, None, None)`` where it names that
+    one, or none (target None), or the call can't be answered.  No call is answered
+    twice; the monitor unlinks its call when done."""
     try:
         target = os.readlink(named(runtime_dir, pid, ATTACH_CALL))
     except OSError:

@@ -49,6 +49,7 @@ def call_in(directory: Path, pid: int, timeout: float) -> socket.socket:
     name = f"{pid}.{os.getpid()}.{secrets.token_hex(4)}{_agent.ATTACH_BACK}"
     back = directory / name
     link = directory / f"{pid}{_agent.ATTACH_CALL}"
+    _remove_gone_monitors(directory)
     listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     placed = False
     try:
@@ -77,6 +78,22 @@ def call_in(directory: Path, pid: int, timeout: float) -> socket.socket:
         back.unlink(missing_ok=True)
 
 
+def _caller(name: str) -> int | None:
+    """The monitor's PID in a call's socket name (``<pid>.<monitor>.<token>.back``)."""
+    parts = name.split(".")
+    if len(parts) == 4 and parts[3] == _agent.ATTACH_BACK[1:] and parts[1].isdigit():
+        return int(parts[1])
+    return None
+
+
+def _remove_gone_monitors(directory: Path) -> None:
+    """The sockets of calling monitors that are gone (killed mid-call)."""
+    for path in directory.glob(f"*{_agent.ATTACH_BACK}"):
+        caller = _caller(path.name)
+        if caller is not None and not psutil.pid_exists(caller):
+            path.unlink(missing_ok=True)
+
+
 def _place(link: Path, name: str) -> bool:
     """Point ``link`` at ``name`` unless another live monitor's call is there."""
     try:
@@ -88,8 +105,7 @@ def _place(link: Path, name: str) -> bool:
         other = os.readlink(link)
     except OSError:
         return False  # it just went: try again
-    parts = other.split(".")
-    caller = int(parts[1]) if len(parts) == 4 and parts[1].isdigit() else None
+    caller = _caller(other)
     if caller is None or not psutil.pid_exists(caller):
         _unlink_if(link, other)  # left by a monitor that is gone
     return False
