@@ -72,13 +72,15 @@ def connect(pid: int, request: bytes, timeout: float = 2.0) -> socket.socket:
         sock.sendall(request)
     except OSError as error:
         sock.close()
-        raise AttachError(
-            f"the agent of process {pid} is not answering ({error.strerror or error}); {HINT}"
-        ) from None
+        raise _not_answering(pid, error.strerror or str(error)) from None
     return sock
 
 
 HINT = 'start it in a shell prepared with: eval "$(auditmon env)"'
+
+
+def _not_answering(pid: int, why: str) -> AttachError:
+    return AttachError(f"the agent of process {pid} is not answering ({why}); {HINT}")
 
 
 def open_connection(pid: int, timeout: float = 2.0) -> socket.socket:
@@ -97,9 +99,7 @@ def open_connection(pid: int, timeout: float = 2.0) -> socket.socket:
             try:
                 return call(pid, timeout)
             except CallError as error:
-                raise AttachError(
-                    f"the agent of process {pid} is not answering ({error}); {HINT}"
-                ) from None
+                raise _not_answering(pid, str(error)) from None
             except OSError as error:
                 raise AttachError(f"cannot call process {pid}'s agent: {error}") from None
         raise NoAgent(f"process {pid} ({shorten(name, 60)}) has no auditmon agent; {HINT}")
@@ -114,9 +114,7 @@ def open_connection(pid: int, timeout: float = 2.0) -> socket.socket:
         raise
     except OSError as error:
         sock.close()
-        raise AttachError(
-            f"the agent of process {pid} is not answering ({error.strerror or error}); {HINT}"
-        ) from None
+        raise _not_answering(pid, error.strerror or str(error)) from None
     return sock
 
 
