@@ -136,7 +136,7 @@ def test_an_early_ctrl_c_prints_no_traceback(tmp_path, delay):
     auditmon's code runs (the interpreter's own ``site``) the interpreter reports it, so
     the test looks for a traceback through auditmon's files."""
     process = subprocess.Popen(
-        [sys.executable, "-m", "auditmon", "run", "--headless", "--", "sleep", "5"],
+        [sys.executable, "-m", "auditmon", "run", "--headless", "--", "sleep", "1"],
         cwd=ROOT,
         env=clean_env(),
         stderr=subprocess.PIPE,
