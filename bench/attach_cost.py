@@ -8,7 +8,9 @@ The tight and paced ``sys.audit`` loops of agent_cost.py under: no hook; each ag
 attach mode with no monitor (it keeps its ring of recent events); each agent injected
 into a process started without auditmon, attached to for 0.2 s and detached from (gdb,
 a real ``auditmon attach``), the loop starting once the agent says it has paused; each
-agent in run mode streaming to a listener that only reads, for comparison.
+agent in run mode streaming to a listener that only reads, for comparison.  Attach mode
+and injected agents twice: listening, and lone (AUDITMON_LONE=1, as ``auditmon env``
+gives: where the descriptor limit can't be raised, no listener; the monitor calls).
 Configurations take turns in a fresh random order each round; medians of the rounds, ns
 per event (paced: CPU of all the process's threads).  Prints figures; asserts nothing.
 """
@@ -36,10 +38,11 @@ def environment(config: str, drain: Drain | None, runtime: Path) -> dict[str, st
     env.pop("PYTHONPATH", None)
     if config == "none":
         return env
-    kind, mode = config.split()
+    kind, mode = config.split(",")[0].split()
     env.update(PYTHONPATH=str(agent_dir()), AUDITMON_AGENT=kind, AUDITMON_MODE=mode)
     if mode == "attach":
         env["AUDITMON_RUNTIME_DIR"] = str(runtime)
+        env["AUDITMON_LONE"] = lone(config)
     else:
         assert drain is not None
         env["AUDITMON_SOCKET"] = str(drain.path)
@@ -48,13 +51,26 @@ def environment(config: str, drain: Drain | None, runtime: Path) -> dict[str, st
 
 CONFIGS = (
     "none",
-    "native attach",
-    "python attach",
-    "native injected, detached",
-    "python injected, detached",
+    "native attach, listening",
+    "native attach, lone",
+    "python attach, listening",
+    "python attach, lone",
+    "native injected, detached, listening",
+    "native injected, detached, lone",
+    "python injected, detached, listening",
+    "python injected, detached, lone",
     "native run",
     "python run",
 )
+
+
+def lone(config: str) -> str:
+    """AUDITMON_LONE for ``config``: "1" (what ``auditmon env`` and injection give: no
+    listener where it would be in the target's sight, the monitor calls) or "0" (a
+    listener whatever the limits)."""
+    return "1" if config.endswith("lone") else "0"
+
+
 WAIT_FOR_GO = """
 import os, sys, time
 print("ready", flush=True)
@@ -63,7 +79,7 @@ while not os.path.exists({go!r}):
 """
 
 
-def injected_run(code: str, kind: str, runtime: Path) -> list[str]:
+def injected_run(code: str, kind: str, door: str, runtime: Path) -> list[str]:
     """``code`` run in a process started without auditmon, once ``auditmon attach``
     has brought the agent in, recorded for 0.2 s and gone: the words it printed last."""
     from auditmon.sources.attach import status
@@ -79,7 +95,9 @@ def injected_run(code: str, kind: str, runtime: Path) -> list[str]:
     )
     try:
         assert target.stdout is not None and target.stdout.readline() == "ready\n"
-        attach_env = dict(plain, AUDITMON_RUNTIME_DIR=str(runtime), AUDITMON_AGENT=kind)
+        attach_env = dict(
+            plain, AUDITMON_RUNTIME_DIR=str(runtime), AUDITMON_AGENT=kind, AUDITMON_LONE=door
+        )
         subprocess.run(
             [sys.executable, "-m", "auditmon", "attach", "--headless", "--duration", "0.2"]
             + [str(target.pid)],
@@ -108,10 +126,10 @@ def measure(config: str, drain: Drain, runtime: Path, events: int) -> tuple[floa
         env = environment(config, drain, runtime)
         ns, dropped = tight_loop(sys.executable, STMT, events, env)
         return ns, dropped, paced_loop(sys.executable, STMT, 10, env)
-    kind = config.split()[0]
-    best, dropped = injected_run(TIGHT.format(stmt=STMT, n=events), kind, runtime)[-2:]
+    kind, door = config.split()[0], lone(config)
+    best, dropped = injected_run(TIGHT.format(stmt=STMT, n=events), kind, door, runtime)[-2:]
     paced_code = PACED.format(stmt=STMT, chunks=10, size=PACED_CHUNK, pause=PACED_PAUSE)
-    paced = int(injected_run(paced_code, kind, runtime)[-1]) / (10 * PACED_CHUNK)
+    paced = int(injected_run(paced_code, kind, door, runtime)[-1]) / (10 * PACED_CHUNK)
     return int(best) / events, int(dropped), paced
 
 
