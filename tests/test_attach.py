@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import socket
-import struct
 import subprocess
 import sys
 
@@ -28,6 +27,7 @@ from helpers import (
 )
 
 from auditmon import protocol
+from auditmon.ingest.loop import peer_credentials
 
 
 def ticks(records):
@@ -287,8 +287,7 @@ def _called_by_hand(runtime, pid: int) -> socket.socket:
             (runtime / f"{pid}.call").unlink()
             (runtime / name).unlink()
     sock.settimeout(5)
-    creds = sock.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, struct.calcsize("3i"))
-    assert struct.unpack("3i", creds)[:2] == (pid, NOBODY)
+    assert peer_credentials(sock) == (pid, NOBODY)
     return sock
 
 

@@ -85,7 +85,7 @@ class Ring(object):
         _u64.pack_into(self.map, RING_SIZE_AT, self.size)
         _u64.pack_into(self.map, RING_MAGIC_AT, RING_MAGIC)
         self.append = self.drop = None
-        self.words = self.data_view = None  # the views attach makes
+        self.words = None  # the view attach makes
 
     def sent(self):
         """The monitor has the descriptor (or never will): the mapping is all we keep."""
@@ -96,9 +96,8 @@ class Ring(object):
     def close(self):
         """Unmap (a forked child's copy of its parent's ring)."""
         self.sent()
-        for view in (self.words, self.data_view):
-            if view is not None:
-                view.release()
+        if self.words is not None:
+            self.words.release()
         try:
             self.map.release() if type(self.map) is memoryview else self.map.close()
         except (BufferError, ValueError):
@@ -128,7 +127,6 @@ class Ring(object):
         before, it is off (``INLINE``)."""
         view, size = self.map, self.size
         words = self.words = memoryview(view).cast("Q")  # 8-byte stores, whole
-        data_view = self.data_view = memoryview(view)
         mask = size - 1
         base = RING_HEADER
         head_word, numbered_word = RING_HEAD_AT // 8, RING_NUMBERED_AT // 8
@@ -191,11 +189,11 @@ class Ring(object):
                     return
             at = base + (head & mask)
             if at + n <= base + size:
-                data_view[at : at + n] = data
+                view[at : at + n] = data
             else:  # wraps past the end to the start
                 first = base + size - at
-                data_view[at : base + size] = data[:first]
-                data_view[base : base + n - first] = data[first:]
+                view[at : base + size] = data[:first]
+                view[base : base + n - first] = data[first:]
             names["_head"] = words[head_word] = end
             if end >= wake_at:
                 wake(end)

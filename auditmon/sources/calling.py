@@ -13,12 +13,12 @@ from __future__ import annotations
 import os
 import secrets
 import socket
-import struct
 import time
 from pathlib import Path
 
 import psutil
 
+from auditmon.ingest.loop import peer_credentials
 from auditmon.protocol import agent_constants as _agent
 from auditmon.sources.environment import runtime_dir
 
@@ -28,13 +28,6 @@ _LOOK = 0.1
 
 class CallError(Exception):
     """Why a lone agent did not answer, in a few words."""
-
-
-def peer_credentials(sock: socket.socket) -> tuple[int, int]:
-    """The pid and uid of the process at the other end of a Unix socket."""
-    creds = sock.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, struct.calcsize("3i"))
-    pid, uid, _ = struct.unpack("3i", creds)
-    return pid, uid
 
 
 def call(pid: int, timeout: float = 2.0) -> socket.socket:
