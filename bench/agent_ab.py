@@ -2,7 +2,7 @@
 
 Usage:  .venv/bin/python bench/agent_ab.py BASELINE_AGENT_DIR [--rounds N] [--events N]
             [--python PYTHON] [--agents native,python] [--startup-runs N (0: none)]
-            [--preload]
+            [--preload] [--agent AGENT_DIR]
 
 BASELINE_AGENT_DIR is another checkout's ``agent/`` directory with its extension built
 in it, for example::
@@ -78,8 +78,14 @@ def main() -> None:
         action="store_true",
         help="the preload library in LD_PRELOAD, as auditmon run has it (built in both dirs)",
     )
+    parser.add_argument(
+        "--agent",
+        type=Path,
+        default=agent_dir(),
+        help="the agent/ directory to measure against the baseline (default: this checkout's)",
+    )
     args = parser.parse_args()
-    agents = {"this checkout": agent_dir(), "baseline": args.baseline.resolve()}
+    agents = {"this checkout": args.agent.resolve(), "baseline": args.baseline.resolve()}
     # Both agents compiled for the targets' interpreter: under PYTHONDONTWRITEBYTECODE
     # an agent without cached bytecode would pay its compilation at every start-up.
     for directory in agents.values():
