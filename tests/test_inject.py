@@ -184,7 +184,7 @@ def test_a_sleeping_or_locked_process_gets_the_agent(mode, target, runtime_dir, 
 
 
 @pytest.mark.system
-@pytest.mark.parametrize("python", ["system python3", "3.8", "3.9", "3.10", "3.12", "3.13"])
+@pytest.mark.parametrize("python", ["system python3", "3.8", "3.9", "3.10", "3.12", "3.13", "3.14"])
 def test_other_interpreters_get_the_agent(python, target, runtime_dir, tmp_path):
     """Debian's python3 (statically linked, no msgpack: the pure-Python agent, as the
     extension is built for this venv's interpreter) and every other CPython here."""

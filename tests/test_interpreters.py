@@ -32,7 +32,7 @@ sys.path.remove(str(ROOT))
 pytestmark = pytest.mark.system
 
 #: The other CPythons the agent is run on (3.8: the oldest it supports; 3.11 is ours).
-OTHER_MINORS = ["3.8", "3.10", "3.12", "3.13"]
+OTHER_MINORS = ["3.8", "3.10", "3.12", "3.13", "3.14"]
 
 WORKLOAD = (
     "import os, subprocess, sys\n"

@@ -52,7 +52,7 @@ time.sleep(0.3)
 sys.audit("ring.done", next(fired) - 1)
 """
 
-INTERPRETERS = ["3.8", "3.9", "3.10", "3.11", "3.12", "3.13", "venv", "debian"]
+INTERPRETERS = ["3.8", "3.9", "3.10", "3.11", "3.12", "3.13", "3.14", "venv", "debian"]
 
 
 def interpreter(which: str) -> str:
