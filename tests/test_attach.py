@@ -178,6 +178,8 @@ def test_stale_sockets_are_cleaned_up(runtime_dir, tmp_path):
     os.symlink("4194305", runtime_dir / "4194305.lone")  # a lone agent's mark
     os.symlink("4194305.1.x.back", runtime_dir / "4194305.call")  # a call to it
     (runtime_dir / f"{os.getpid()}.4194305.x.back").touch()  # a gone monitor's socket
+    (runtime_dir / "4194305.x.remote").touch()  # a script left for a process now gone
+    (runtime_dir / f"{os.getpid()}.x.remote").touch()  # one left for a live one: kept
     (runtime_dir / "notes.txt").touch()  # nobody's business of the agent's: kept
     stop = tmp_path / "stop"
     stop.touch()  # the ticker exits right away; its agent cleaned up on start
@@ -189,7 +191,10 @@ def test_stale_sockets_are_cleaned_up(runtime_dir, tmp_path):
         timeout=30,
     )
     assert not stale.exists()
-    assert [path.name for path in runtime_dir.iterdir()] == ["notes.txt"]
+    assert sorted(path.name for path in runtime_dir.iterdir()) == [
+        f"{os.getpid()}.x.remote",
+        "notes.txt",
+    ]
 
 
 @pytest.mark.system

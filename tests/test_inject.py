@@ -105,7 +105,7 @@ def test_a_busy_process_gets_the_agent_and_carries_on(agent, target, runtime_dir
     busy = target("busy")
     first = attach(busy.pid, runtime_dir, tmp_path / "first.jsonl", AUDITMON_AGENT=agent)
     assert first.returncode == 0, first.stderr
-    assert f"the agent is in process {busy.pid} ({agent} agent)" in first.stderr
+    assert f"the agent is in process {busy.pid} ({agent} agent, by gdb)" in first.stderr
     records = read_jsonl(tmp_path / "first.jsonl")
     assert records[0]["type"] == "process" and records[0]["pid"] == busy.pid
     assert records[0]["agent"] == agent

@@ -137,11 +137,14 @@ DEFAULT_INTERVAL = 0.01
 # its writer thread reads the symlink <pid>.call at each tick.  A monitor that attaches
 # listens at a name of its own (<pid>.<monitor pid>.<token>.back), points <pid>.call at
 # it, and accepts the agent's connection (its SO_PEERCRED pid must be <pid>'s); from
-# there on it goes as for an accepted one: the request line, then the answer.
+# there on it goes as for an accepted one: the request line, then the answer.  A monitor
+# that asks a 3.14+ process to start the agent (sys.remote_exec) leaves it the script
+# <pid>.<token>.remote, which removes itself when it runs.
 ATTACH_SOCKET = ".sock"
 ATTACH_LONE = ".lone"
 ATTACH_CALL = ".call"
 ATTACH_BACK = ".back"
+ATTACH_REMOTE = ".remote"
 
 # -- the preload library (agent/preload/): LD_PRELOAD's way in ------------------------------
 # Its file, beside sitecustomize.py in the agent's directory (a name no import can take).

@@ -13,7 +13,7 @@ import errno
 import os
 import stat
 
-from .constants import ATTACH_BACK, ATTACH_CALL, ATTACH_LONE, ATTACH_SOCKET
+from .constants import ATTACH_BACK, ATTACH_CALL, ATTACH_LONE, ATTACH_REMOTE, ATTACH_SOCKET
 from .transport import out_of_sight, out_of_the_way
 
 _PART = ".part"  # a socket not listening yet: see open_door()
@@ -41,7 +41,8 @@ def named(runtime_dir, pid, suffix):
 def owner(name):
     """The PID whose end makes the entry ``name`` stale, or None for what isn't ours:
     ``<pid>.sock[.part]``, ``<pid>.lone``, ``<pid>.call`` are an agent's,
-    ``<pid>.<monitor pid>.<token>.back`` a calling monitor's."""
+    ``<pid>.<monitor pid>.<token>.back`` a calling monitor's, ``<pid>.<token>.remote``
+    a script left for a process to run (auditmon/sources/remote_exec.py)."""
     if name.endswith(_PART):
         name = name[: -len(_PART)]
     parts = name.split(".")
@@ -50,6 +51,8 @@ def owner(name):
             return int(parts[0])
         if "." + parts[-1] == ATTACH_BACK and len(parts) == 4:
             return int(parts[1])
+        if "." + parts[-1] == ATTACH_REMOTE and len(parts) == 3:
+            return int(parts[0])
     except ValueError:
         pass
     return None

@@ -71,6 +71,7 @@
 #define ATTACH_LONE ".lone"
 #define ATTACH_CALL ".call"
 #define ATTACH_BACK ".back"
+#define ATTACH_REMOTE ".remote"
 #define PRELOAD_LIBRARY "auditmon-preload.so"
 #define BOOTSTRAP_MODULE "_auditmon_bootstrap"
 #define EARLY_EVENTS "auditmon.early_events"
@@ -218,6 +219,8 @@ shared_constant(const char *name)
         return PyUnicode_FromString(ATTACH_CALL);
     if (strcmp(name, "ATTACH_BACK") == 0)
         return PyUnicode_FromString(ATTACH_BACK);
+    if (strcmp(name, "ATTACH_REMOTE") == 0)
+        return PyUnicode_FromString(ATTACH_REMOTE);
     if (strcmp(name, "PRELOAD_LIBRARY") == 0)
         return PyUnicode_FromString(PRELOAD_LIBRARY);
     if (strcmp(name, "BOOTSTRAP_MODULE") == 0)

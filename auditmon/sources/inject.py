@@ -1,15 +1,19 @@
 """Bringing the agent into a Python process that was started without it, so that
 ``auditmon attach PID`` works on any CPython 3.8+ process of this user.
 
-As memray's attach does: a debugger (gdb) stops the target at a safe point, loads a
-small library (agent/inject/inject.c) and calls it; the library starts a thread that
-takes the GIL and starts the agent in attach mode (``_auditmon_bootstrap.inject``), and
-the debugger leaves at once (gdb_inject.py says how it picks the point).  The agent then
-listens where ``auditmon env``'s agents listen, and attaching goes on as for them.
+On 3.14 and later the process's own interpreter is asked to run the agent's start at
+its next safe point (``sys.remote_exec``: remote_exec.py), unless it turned remote
+debugging off, which is then said.  Before 3.14, or where the process's main thread does
+not get to it at once (asleep, or blocked in a call), a debugger does it, as memray's
+attach does: gdb stops the target at a safe point, loads a small library
+(agent/inject/inject.c) and calls it; the library starts a thread that takes the GIL and
+starts the agent in attach mode (``_auditmon_bootstrap.inject``), and the debugger leaves
+at once (gdb_inject.py says how it picks the point).  Either way the agent then listens
+where ``auditmon env``'s agents listen, and attaching goes on as for them.
 
 Every reason it can't be done is found first, and said in one line with the remedy:
 another user's process, another pid or mount namespace, ptrace forbidden, no gdb, not a
-CPython 3.8+.
+CPython 3.8+, remote debugging turned off.
 """
 
 from __future__ import annotations
@@ -27,12 +31,14 @@ import psutil
 
 from auditmon.agentpath import agent_dir
 from auditmon.protocol import agent_constants as _agent
+from auditmon.sources import remote_exec
 from auditmon.sources.attach import AttachError, own_process
 from auditmon.sources.environment import MODE, runtime_dir
 
 SCRIPT = Path(__file__).with_name("gdb_inject.py")
 _LIBPYTHON = re.compile(r"libpython3\.(\d+)")
 _PTRACE_SCOPE = Path("/proc/sys/kernel/yama/ptrace_scope")
+_GDB = "gdb (Debian and Ubuntu: apt install gdb; Fedora: dnf install gdb)"
 
 
 def injection_library() -> Path | None:
@@ -81,21 +87,38 @@ def check_injectable(pid: int) -> None:
             "as root, give it CAP_SYS_PTRACE, or allow it with "
             "`sudo sysctl kernel.yama.ptrace_scope=0`"
         )
+    if not may_ask_itself(pid):
+        why = debugger_missing()
+        if why is not None:
+            raise AttachError(why)
+
+
+def debugger_missing() -> str | None:
+    """Why the debugger's way in can't be taken here, or None."""
     if shutil.which("gdb") is None:
-        raise AttachError(
-            "attaching to a process started without auditmon needs gdb "
-            "(Debian and Ubuntu: apt install gdb; Fedora: dnf install gdb)"
-        )
+        return f"attaching to a process started without auditmon needs {_GDB}"
     if injection_library() is None:
-        raise AttachError(
+        return (
             "the injection library was not built (no C compiler at install time); "
             "reinstall auditmon where one is present"
         )
+    return None
 
 
 def not_cpython(pid: int) -> str | None:
     """Why ``pid`` is not a CPython 3.8+ process, or None where it is one: its
     executable is ``python3.X``, or it has ``libpython3.X`` mapped."""
+    minor = python_minor(pid)
+    if type(minor) is str:
+        return minor
+    if minor is not None and minor < 8:
+        return "runs a Python older than 3.8, which has no audit hooks"
+    return None
+
+
+def python_minor(pid: int) -> int | str | None:
+    """The minor version of ``pid``'s Python 3 (None: a Python of no known version);
+    a sentence where it is no Python or can't be looked at."""
     try:
         maps = Path(f"/proc/{pid}/maps").read_text(errors="replace")
         executable = os.path.basename(os.readlink(f"/proc/{pid}/exe"))
@@ -107,9 +130,14 @@ def not_cpython(pid: int) -> str | None:
         versions.add(int(named.group(1)))
     if not versions and not named:
         return f"is not a Python process ({executable})"
-    if versions and max(versions) < 8:
-        return "runs a Python older than 3.8, which has no audit hooks"
-    return None
+    return max(versions) if versions else None
+
+
+def may_ask_itself(pid: int) -> bool:
+    """Whether ``pid`` may run ``sys.remote_exec``'s script: a 3.14+, or of no known
+    version (its interpreter then says)."""
+    minor = python_minor(pid)
+    return minor is None or (type(minor) is int and minor >= 14)
 
 
 def python_processes(exclude: set[int]) -> list[psutil.Process]:
@@ -161,28 +189,18 @@ def _has_cap_sys_ptrace() -> bool:
 
 def inject(pid: int, settings: dict[str, str], patience: float = 10.0) -> str:
     """Start the agent in ``pid`` with ``settings`` (attach mode); its one-line outcome
-    (``ok: …``).  Raise AttachError where it could not be done; the process is then
-    left as it was."""
+    (``ok: …``), and the way in.  Raise AttachError where it could not be done; the
+    process is then left as it was."""
     check_injectable(pid)
-    library = injection_library()
-    assert library is not None  # check_injectable said so
     settings = {**settings, MODE: _agent.MODE_ATTACH}
     settings.setdefault(_agent.ENV_RUNTIME_DIR, str(runtime_dir()))
     settings.setdefault(_agent.ENV_LONE, "1")  # calls it where a listener would be seen
     with tempfile.TemporaryDirectory(prefix="auditmon-inject-") as scratch:
         outcome = Path(scratch) / "outcome"
         os.chmod(scratch, 0o700)
-        env = {
-            **os.environ,
-            "AUDITMON_INJECT_LIBRARY": str(library),
-            "AUDITMON_INJECT_AGENT_DIR": str(agent_dir()),
-            "AUDITMON_INJECT_SETTINGS": "".join(f"{k}={v}\n" for k, v in settings.items()),
-            "AUDITMON_INJECT_OUTCOME": str(outcome),
-            "AUDITMON_INJECT_PATIENCE": str(patience),
-        }
-        said = _run_gdb(pid, env, patience)
-        if said != "injected":
-            raise AttachError(f"could not bring the agent into process {pid}: {said}")
+        way = _ask_itself(pid, settings, Path(scratch), outcome)
+        if way is None:
+            way = _use_debugger(pid, settings, outcome, patience)
         deadline = time.monotonic() + patience
         while not outcome.exists():
             if time.monotonic() > deadline:
@@ -196,7 +214,57 @@ def inject(pid: int, settings: dict[str, str], patience: float = 10.0) -> str:
         text = outcome.read_text(errors="replace").strip()
     if not text.startswith("ok"):
         raise AttachError(f"the agent did not start in process {pid}: {text}")
-    return text
+    return f"{text}, by {way}"
+
+
+def _ask_itself(pid: int, settings: dict[str, str], scratch: Path, outcome: Path) -> str | None:
+    """``sys.remote_exec``'s way, where the process has it: "sys.remote_exec" once its
+    main thread has taken it; None where a debugger is to do it."""
+    if not may_ask_itself(pid):
+        return None
+    directory = Path(settings[_agent.ENV_RUNTIME_DIR])
+    try:
+        pending = remote_exec.hand_over(pid, directory, scratch, settings, outcome, agent_dir())
+    except remote_exec.RemoteDisabled:
+        raise AttachError(
+            f"process {pid} turned remote debugging off (PYTHON_DISABLE_REMOTE_DEBUG or "
+            "-X disable-remote-debug): start it without, or under `auditmon run`"
+        ) from None
+    if type(pending) is str:
+        if pending == "unsupported" or debugger_missing() is None:
+            return None
+        raise AttachError(f"process {pid} could not be asked to start the agent: {pending}")
+    if remote_exec.wait_until_taken(pending):
+        return "sys.remote_exec"
+    why = debugger_missing()
+    if why is not None:
+        remedy = f"install {_GDB}, which reaches it" if shutil.which("gdb") is None else why
+        raise AttachError(
+            f"process {pid}'s main thread did not run Python within {remote_exec.REACH:g} s "
+            "(asleep, or blocked in a call?), and it was left as it was: attach again while "
+            f"it runs, or {remedy}"
+        )
+    return None
+
+
+def _use_debugger(pid: int, settings: dict[str, str], outcome: Path, patience: float) -> str:
+    """gdb's way; raise AttachError where it fails."""
+    library = injection_library()
+    why = debugger_missing()
+    if why is not None or library is None:
+        raise AttachError(why or "the injection library was not built")
+    env = {
+        **os.environ,
+        "AUDITMON_INJECT_LIBRARY": str(library),
+        "AUDITMON_INJECT_AGENT_DIR": str(agent_dir()),
+        "AUDITMON_INJECT_SETTINGS": "".join(f"{k}={v}\n" for k, v in settings.items()),
+        "AUDITMON_INJECT_OUTCOME": str(outcome),
+        "AUDITMON_INJECT_PATIENCE": str(patience),
+    }
+    said = _run_gdb(pid, env, patience)
+    if said != "injected":
+        raise AttachError(f"could not bring the agent into process {pid}: {said}")
+    return "gdb"
 
 
 def _run_gdb(pid: int, env: dict[str, str], patience: float) -> str:
