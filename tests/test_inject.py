@@ -249,7 +249,7 @@ def test_a_restricted_ptrace_scope_is_said_with_its_remedy(scope, remedy, tmp_pa
 
 
 def test_without_gdb_the_remedy_is_to_install_it(monkeypatch):
-    monkeypatch.setattr(inject.shutil, "which", lambda name: None)
+    monkeypatch.setattr(shutil, "which", lambda name: None)
     with pytest.raises(AttachError, match="apt install gdb"):
         inject.check_injectable(os.getpid())
 

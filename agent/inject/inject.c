@@ -1,9 +1,9 @@
 /* auditmon's injection library (auditmon-inject.so): brings the agent up in a running
  * CPython that was started without it, for `auditmon attach PID`.
  *
- * A debugger (auditmon/attach/gdb_inject.py) stops the target at a safe point (the entry
- * of an allocator or of PyErr_CheckSignals, or a thread blocked in a system call that
- * holds no lock), dlopens this library and calls auditmon_inject(), which copies its
+ * A debugger (auditmon/sources/gdb_inject.py, or lldb_inject.py) stops the target at a
+ * safe point (the entry of an allocator or of PyErr_CheckSignals, or with gdb a thread
+ * blocked in a system call that holds no lock), dlopens this library and calls auditmon_inject(), which copies its
  * arguments, starts a thread and returns at once; the debugger then leaves.  Nothing of
  * Python runs on the interrupted thread.  The new thread waits for the GIL
  * (PyGILState_Ensure) and runs _auditmon_bootstrap.py's inject() in a namespace of its
@@ -12,7 +12,7 @@
  * monitor has given up and said so) does nothing, and writes that.
  *
  * Nothing of Python is linked in: every function is looked up by name (python_api.h),
- * so one build serves CPython 3.8 to 3.13, statically linked interpreters included.
+ * so one build serves CPython 3.8 and later, statically linked interpreters included.
  */
 #define _GNU_SOURCE
 #include <dlfcn.h>

@@ -37,7 +37,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--no-inject",
         action="store_true",
-        help="only attach to a process that runs the agent already (never use gdb)",
+        help="only attach to a process that runs the agent already (never bring it in)",
     )
     parser.add_argument(
         "--patience",

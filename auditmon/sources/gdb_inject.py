@@ -10,16 +10,19 @@ never on the interrupted one.  Where no safe point comes within the patience giv
 process is left as it was.  Other signals reach the process as they would have; SIGURG,
 which the timer sends to end the wait, is kept from it.
 
-Inputs come in the environment (``AUDITMON_INJECT_*``); the outcome is one line on
-stdout, ``AUDITMON-INJECT: injected|timeout|exited|error <why>``.
+Inputs and the outcome: injection_steps.py's.
 """
 
 import os
 import signal
+import sys
 import threading
 import time
 
 import gdb  # type: ignore[import-not-found]  # gdb's own module
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from injection_steps import ARGUMENTS, ENTRY_POINTS, call_frame, inject, say  # noqa: E402
 
 # x86-64 system calls a thread can be blocked in while holding no lock of the C library
 # or of Python (the GIL is released around each of them): read, poll, select, nanosleep,
@@ -31,21 +34,6 @@ FUTEX = 202
 WAITS = ("sem_", "pthread_cond_", "pthread_join", "PyThread_acquire_lock", "take_gil")
 # Frames that may hold a lock the injection takes (the allocator's, the loader's).
 UNSAFE_FRAMES = ("__lll_lock_wait", "malloc", "free", "calloc", "realloc", "_dl_", "dlopen")
-ENTRY_POINTS = (
-    "PyErr_CheckSignals",
-    "PyMem_Malloc",
-    "PyMem_Calloc",
-    "PyMem_Realloc",
-    "PyMem_Free",
-    "malloc",
-    "calloc",
-    "realloc",
-    "free",
-)
-
-
-def say(state, why=""):
-    print(f"AUDITMON-INJECT: {state} {why}", flush=True)
 
 
 def evaluate(expression):
@@ -68,7 +56,6 @@ def set_register(name, value):
 SAVED = (
     "rax rbx rcx rdx rsi rdi rbp rsp r8 r9 r10 r11 r12 r13 r14 r15 rip eflags orig_rax"
 ).split()
-ARGUMENTS = ("rdi", "rsi", "rdx", "rcx", "r8", "r9")
 
 
 class Caller:
@@ -91,7 +78,7 @@ class Caller:
         return self.top
 
     def call(self, address, *arguments):
-        frame = ((self.top - 64) & ~15) - 8  # as after a call: rsp % 16 == 8
+        frame = call_frame(self.top)
         self.inferior.write_memory(frame, b"\0" * 8)
         set_register("rsp", frame)
         for name, value in zip(ARGUMENTS, arguments):
@@ -116,38 +103,6 @@ def address_of(name):
         return int(evaluate(f"(long)&{name}"))
     except gdb.error:
         return 0
-
-
-def inject():
-    """dlopen the library and call auditmon_inject on the selected thread."""
-    dlopen = address_of("dlopen") or address_of("__libc_dlopen_mode")
-    dlsym = address_of("dlsym") or address_of("__libc_dlsym")
-    if not dlopen or not dlsym:
-        say("error", "the process has no dlopen to load the injection library with")
-        return
-    caller = Caller()
-    try:
-        handle = caller.call(dlopen, caller.text(os.environ["AUDITMON_INJECT_LIBRARY"]), 2)
-        if handle == 0:
-            say("error", "the injection library could not be loaded into the process")
-            return
-        entry = caller.call(dlsym, handle, caller.text("auditmon_inject"))
-        if entry == 0:
-            say("error", "the injection library has no auditmon_inject")
-            return
-        started = caller.call(
-            entry,
-            caller.text(os.environ["AUDITMON_INJECT_AGENT_DIR"]),
-            caller.text(os.environ["AUDITMON_INJECT_SETTINGS"]),
-            caller.text(os.environ["AUDITMON_INJECT_OUTCOME"]),
-            int(float(os.environ["AUDITMON_INJECT_PATIENCE"]) * 1000),
-        )
-        if started & 0xFFFFFFFF != 0:
-            say("error", "the injection thread could not be started")
-            return
-        say("injected")
-    finally:
-        caller.restore()
 
 
 def blocked_thread():
@@ -243,13 +198,13 @@ def main():
     thread = blocked_thread()
     if thread is not None:
         thread.switch()
-        inject()
+        inject(Caller(), address_of)
         return
     reached = wait_for_an_entry(patience)
     if reached is None:
         say("exited")
     elif reached:
-        inject()
+        inject(Caller(), address_of)
     else:
         say("timeout", f"no safe point came within {patience:g} s")
 

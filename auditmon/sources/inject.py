@@ -20,9 +20,6 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
-import signal
-import subprocess
 import tempfile
 import time
 from pathlib import Path
@@ -33,18 +30,17 @@ from auditmon.agentpath import agent_dir
 from auditmon.protocol import agent_constants as _agent
 from auditmon.sources import remote_exec
 from auditmon.sources.attach import AttachError, own_process
+from auditmon.sources.debuggers import (
+    GDB_REMEDY,
+    DebuggerError,
+    debugger,
+    debugger_missing,
+    use_debugger,
+)
 from auditmon.sources.environment import MODE, runtime_dir
 
-SCRIPT = Path(__file__).with_name("gdb_inject.py")
 _LIBPYTHON = re.compile(r"libpython3\.(\d+)")
 _PTRACE_SCOPE = Path("/proc/sys/kernel/yama/ptrace_scope")
-_GDB = "gdb (Debian and Ubuntu: apt install gdb; Fedora: dnf install gdb)"
-
-
-def injection_library() -> Path | None:
-    """The injection library beside the agent; None where it was not built."""
-    library = agent_dir() / _agent.INJECT_LIBRARY
-    return library if library.is_file() else None
 
 
 def check_injectable(pid: int) -> None:
@@ -91,18 +87,6 @@ def check_injectable(pid: int) -> None:
         why = debugger_missing()
         if why is not None:
             raise AttachError(why)
-
-
-def debugger_missing() -> str | None:
-    """Why the debugger's way in can't be taken here, or None."""
-    if shutil.which("gdb") is None:
-        return f"attaching to a process started without auditmon needs {_GDB}"
-    if injection_library() is None:
-        return (
-            "the injection library was not built (no C compiler at install time); "
-            "reinstall auditmon where one is present"
-        )
-    return None
 
 
 def not_cpython(pid: int) -> str | None:
@@ -200,7 +184,12 @@ def inject(pid: int, settings: dict[str, str], patience: float = 10.0) -> str:
         os.chmod(scratch, 0o700)
         way = _ask_itself(pid, settings, Path(scratch), outcome)
         if way is None:
-            way = _use_debugger(pid, settings, outcome, patience)
+            try:
+                way = use_debugger(pid, settings, outcome, patience)
+            except DebuggerError as error:
+                raise AttachError(
+                    f"could not bring the agent into process {pid}: {error}"
+                ) from None
         deadline = time.monotonic() + patience
         while not outcome.exists():
             if time.monotonic() > deadline:
@@ -238,59 +227,10 @@ def _ask_itself(pid: int, settings: dict[str, str], scratch: Path, outcome: Path
         return "sys.remote_exec"
     why = debugger_missing()
     if why is not None:
-        remedy = f"install {_GDB}, which reaches it" if shutil.which("gdb") is None else why
+        remedy = f"install {GDB_REMEDY}, which reaches it" if debugger() is None else why
         raise AttachError(
             f"process {pid}'s main thread did not run Python within {remote_exec.REACH:g} s "
             "(asleep, or blocked in a call?), and it was left as it was: attach again while "
             f"it runs, or {remedy}"
         )
     return None
-
-
-def _use_debugger(pid: int, settings: dict[str, str], outcome: Path, patience: float) -> str:
-    """gdb's way; raise AttachError where it fails."""
-    library = injection_library()
-    why = debugger_missing()
-    if why is not None or library is None:
-        raise AttachError(why or "the injection library was not built")
-    env = {
-        **os.environ,
-        "AUDITMON_INJECT_LIBRARY": str(library),
-        "AUDITMON_INJECT_AGENT_DIR": str(agent_dir()),
-        "AUDITMON_INJECT_SETTINGS": "".join(f"{k}={v}\n" for k, v in settings.items()),
-        "AUDITMON_INJECT_OUTCOME": str(outcome),
-        "AUDITMON_INJECT_PATIENCE": str(patience),
-    }
-    said = _run_gdb(pid, env, patience)
-    if said != "injected":
-        raise AttachError(f"could not bring the agent into process {pid}: {said}")
-    return "gdb"
-
-
-def _run_gdb(pid: int, env: dict[str, str], patience: float) -> str:
-    """gdb's verdict: ``injected``, or why not."""
-    command = ["gdb", "-p", str(pid), "-batch", "-nx", "-x", str(SCRIPT)]
-    try:
-        result = subprocess.run(
-            command,
-            env=env,
-            stdin=subprocess.DEVNULL,
-            capture_output=True,
-            text=True,
-            timeout=patience + 60,
-            start_new_session=True,  # a Ctrl-C at the monitor is not gdb's to act on
-        )
-    except subprocess.TimeoutExpired:
-        # run() has killed gdb and the kernel detaches it; a stop it may have left goes
-        # (the process was running: a stopped one is refused before).
-        try:
-            os.kill(pid, signal.SIGCONT)
-        except OSError:
-            pass
-        return "gdb did not finish"
-    for line in result.stdout.splitlines():
-        if line.startswith("AUDITMON-INJECT: "):
-            state, _, why = line[len("AUDITMON-INJECT: ") :].partition(" ")
-            return state if state == "injected" else f"{state}: {why.strip()}".rstrip(": ")
-    last = (result.stderr.strip().splitlines() or ["no output"])[-1]
-    return f"gdb could not attach ({last})"

@@ -1,0 +1,71 @@
+"""What gdb_inject.py and lldb_inject.py share, run inside the debugger's own Python
+(each puts this directory on its path): where a stopped thread may be borrowed, and the
+calls that load the injection library and start its thread.  No debugger's API here: a
+script hands ``inject`` its way of calling a function of the stopped thread.
+
+Inputs come in the environment (``AUDITMON_INJECT_*``); the outcome is one line on
+stdout, ``AUDITMON-INJECT: injected|timeout|exited|error <why>``.
+"""
+
+import os
+
+# Functions at whose entry no lock of the C library or of Python is held by the thread:
+# where a debugger waits with breakpoints when no thread is blocked at a safe place.
+ENTRY_POINTS = (
+    "PyErr_CheckSignals",
+    "PyMem_Malloc",
+    "PyMem_Calloc",
+    "PyMem_Realloc",
+    "PyMem_Free",
+    "malloc",
+    "calloc",
+    "realloc",
+    "free",
+)
+# x86-64: the registers that pass a call's first six arguments.
+ARGUMENTS = ("rdi", "rsi", "rdx", "rcx", "r8", "r9")
+
+
+def say(state, why=""):
+    print(f"AUDITMON-INJECT: {state} {why}", flush=True)
+
+
+def inject(caller, address_of):
+    """dlopen the library and call auditmon_inject on the stopped thread, through
+    ``caller`` (``text(str)`` puts a C string in the thread's memory and gives its
+    address, ``call(address, *arguments)`` calls a function and gives what it returned,
+    ``restore()`` puts every register back); ``address_of(name)``: a function's address,
+    0 where there is none."""
+    dlopen = address_of("dlopen") or address_of("__libc_dlopen_mode")
+    dlsym = address_of("dlsym") or address_of("__libc_dlsym")
+    if not dlopen or not dlsym:
+        say("error", "the process has no dlopen to load the injection library with")
+        return
+    try:
+        handle = caller.call(dlopen, caller.text(os.environ["AUDITMON_INJECT_LIBRARY"]), 2)
+        if handle == 0:
+            say("error", "the injection library could not be loaded into the process")
+            return
+        entry = caller.call(dlsym, handle, caller.text("auditmon_inject"))
+        if entry == 0:
+            say("error", "the injection library has no auditmon_inject")
+            return
+        started = caller.call(
+            entry,
+            caller.text(os.environ["AUDITMON_INJECT_AGENT_DIR"]),
+            caller.text(os.environ["AUDITMON_INJECT_SETTINGS"]),
+            caller.text(os.environ["AUDITMON_INJECT_OUTCOME"]),
+            int(float(os.environ["AUDITMON_INJECT_PATIENCE"]) * 1000),
+        )
+        if started & 0xFFFFFFFF != 0:
+            say("error", "the injection thread could not be started")
+            return
+        say("injected")
+    finally:
+        caller.restore()
+
+
+def call_frame(top):
+    """The stack pointer for a call whose return address sits at it: below ``top``, as
+    right after a call instruction (rsp % 16 == 8)."""
+    return ((top - 64) & ~15) - 8
