@@ -127,6 +127,29 @@ def test_events_before_site_are_recorded_first(tmp_path, kind):
     assert process["startup"] is True
 
 
+@pytest.mark.parametrize("python", ["venv", "debian"])
+def test_start_up_events_that_overflow_a_small_ring_are_counted(tmp_path, python):
+    """The pure-Python agent writes the kept events into its ring in one go where they
+    fit; into the smallest ring they don't, and go one by one: each either recorded or
+    counted as dropped, in order (Debian's python3: the agent's own encoder)."""
+    executable = sys.executable if python == "venv" else system_python_or_skip()
+    counts = []
+    for queue in ("10000", "1"):  # a ring of 8 MiB; of 4 KiB, the least there is
+        record = tmp_path / f"q{queue}.jsonl"
+        env = agent_env("python", AUDITMON_QUEUE=queue)
+        result = run_recorded(record, executable, "-c", "pass", env=env)
+        assert result.returncode == 0, result.stderr
+        records = read_jsonl(record)
+        seqs = [e["seq"] for e in events_of(records)]
+        dropped = sum(r["count"] for r in records if r["type"] == "dropped")
+        assert seqs == sorted(seqs)  # in order
+        counts.append((len(seqs), dropped, seqs))
+    (whole, none, seqs), (kept, dropped, some) = counts
+    assert none == 0 and seqs == list(range(1, whole + 1))
+    assert 0 < kept < whole and kept + dropped == whole
+    assert len(set(some)) == kept and some[0] == 1 and some[-1] <= whole
+
+
 def test_a_process_whose_start_up_was_not_seen_says_so(tmp_path):
     """Without the preload library (LD_PRELOAD cleared), PYTHONPATH still brings the
     agent in, after site: the recording and the summary say that its start-up was not

@@ -350,8 +350,8 @@ class PythonHook(object):
         """Queued events into the ring, in order."""
         queued = list(self.queue)
         self.queue.clear()
-        for event in queued:
-            self.ring.append(event)
+        if queued:
+            self.ring.append_all(queued)
 
     def before_fork(self):
         """Just before a fork: events go to the queue until ``after_fork_in_parent``, so

@@ -75,7 +75,8 @@ def _shared_memory(length):
 
 class Ring(object):
     """One process's ring: ``fd`` until the monitor has it, the mapping, and the
-    closures the hook calls (``append``, ``drop``), made by ``attach``."""
+    closures the hook calls (``append``, ``drop``; ``append_all`` for what was queued),
+    made by ``attach``."""
 
     def __init__(self, limit):
         """Raise OSError (or AttributeError where ``os.memfd_create`` is missing) where
@@ -84,7 +85,7 @@ class Ring(object):
         self.fd, self.map = _shared_memory(RING_HEADER + self.size)
         _u64.pack_into(self.map, RING_SIZE_AT, self.size)
         _u64.pack_into(self.map, RING_MAGIC_AT, RING_MAGIC)
-        self.append = self.drop = None
+        self.append = self.drop = self.append_all = None
         self.words = None  # the view attach makes
 
     def sent(self):
@@ -244,7 +245,23 @@ class Ring(object):
                     data = None
             write(event[0], data)
 
-        self.append, self.drop = append, drop
+        def append_all(events):
+            # Events in order, in one write where they all encode and fit (the start's,
+            # which the preload library kept, are many), else one by one.
+            try:
+                data = b"".join(map(pack, events))
+            except Exception:
+                data = None
+            if data is not None:
+                head = names["_head"]
+                tail = words[tail_word]
+                if head + len(data) <= (tail if tail < head else head) + size:
+                    write(events[-1][0], data)
+                    return
+            for event in events:
+                append(event)
+
+        self.append, self.drop, self.append_all = append, drop, append_all
         names.update(
             _ring=view,
             _words=words,
