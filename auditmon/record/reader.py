@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import io
 import os
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from operator import itemgetter
 from pathlib import Path
@@ -17,6 +17,7 @@ import msgpack
 from auditmon import protocol
 from auditmon.record.json_values import from_json
 from auditmon.record.jsonl import has_tags, parse_line, parse_lines
+from auditmon.record.lazy_lines import Piece, pieces, raw_arguments
 from auditmon.record.records import FORMAT, FORMAT_VERSION, event_record, is_jsonl
 
 _BLOCK = 1 << 20  # JSON Lines are read and split a mebibyte at a time
@@ -35,12 +36,12 @@ class EventBatch:
 
     pid: int
     events: list[Sequence[Any]]
-    json_args: bool = False
+    decode: Callable[[Any], Any] | None = None
 
     def arguments(self, event: Sequence[Any]) -> Any:
-        """An event's ``args`` as values (``json_args``: they are still in their JSON
-        form, tags and all, as ``chunks(lazy=True)`` may leave them)."""
-        return from_json(event[4]) if self.json_args else event[4]
+        """An event's ``args`` as values (``decode``, where ``chunks(lazy=True)`` left
+        them in their JSON form or text, makes values of them)."""
+        return event[4] if self.decode is None else self.decode(event[4])
 
 
 class Recording:
@@ -97,6 +98,12 @@ class Recording:
         number = 0  # lines before the block
         with self._open() as file:
             for block, whole in _line_blocks(file):
+                found = pieces(block) if json_args and whole else None
+                if found is not None:
+                    self.position += len(block) + whole
+                    items, number = self._piece_items(found, number)
+                    yield from items
+                    continue
                 records = parse_lines(block) if whole else None
                 if records is None:  # read line by line, to say which one is wrong
                     records = list(self._jsonl_lines(block, whole, number))
@@ -112,6 +119,33 @@ class Recording:
                 yield from items
         self.position = min(self.position, self.size)
 
+    def _piece_items(
+        self, found: list[Piece], before: int
+    ) -> tuple[list[dict[str, Any] | EventBatch], int]:
+        """A block's pieces (lazy_lines.pieces) as items, and the lines read so far;
+        ``before``: the lines before the block."""
+        items: list[dict[str, Any] | EventBatch] = []
+        number = before
+        for piece in found:
+            if piece[0] == "events":
+                _, pid, events = piece
+                items.append(EventBatch(pid, events, raw_arguments))
+                self.events += len(events)
+                number += len(events)
+                continue
+            number += 1
+            line = piece[1]
+            try:
+                record = parse_line(line)
+            except ValueError as error:
+                where = f"{self.path}: line {number}"
+                raise RecordingError(f"{where} is not a record ({error})") from None
+            one = self.block_items([record], has_tags(line), True)
+            if type(one) is int:
+                raise RecordingError(f"{self.path}: line {number} is not a record")
+            items.extend(one)
+        return items, number
+
     def block_items(
         self, records: list[Any], tagged: bool, json_args: bool
     ) -> list[dict[str, Any] | EventBatch] | int:
@@ -121,6 +155,7 @@ class Recording:
         events: list[Any] = []
         pid = None
         convert = tagged and not json_args
+        decode = from_json if tagged and json_args else None
         count = 0
         for record in records:
             if type(record) is not dict:
@@ -134,7 +169,7 @@ class Recording:
                 if record["pid"] != pid:
                     pid = record["pid"]
                     events = []
-                    items.append(EventBatch(pid, events, tagged and json_args))
+                    items.append(EventBatch(pid, events, decode))
             except KeyError:
                 return records.index(record)
             if convert:

@@ -13,7 +13,6 @@ from typing import Any
 import orjson
 
 from auditmon.model.process import Process
-from auditmon.record.json_values import from_json
 from auditmon.record.reader import EventBatch, Recording
 from auditmon.report.inventory import Inventory, InventoryBuilder
 from auditmon.report.paths import Roots
@@ -43,7 +42,7 @@ def read_report(path: str | Path, progress: Progress | None = None) -> dict[str,
             if process is None:  # events with no process record before them
                 process = _image(images, order, {"pid": item.pid})
                 builder.process_started(process)
-            builder.events(process, item.events, from_json if item.json_args else None)
+            builder.events(process, item.events, item.decode)
         else:
             _record(item, images, order, builder)
         if progress is not None and number % 64 == 0:
@@ -194,7 +193,7 @@ def scoped_inventory(
             if process is None:
                 process = _image(images, order, {"pid": item.pid})
                 builder.process_started(process)
-            builder.events(process, item.events, from_json if item.json_args else None)
+            builder.events(process, item.events, item.decode)
         else:
             _record(item, images, order, builder)
     if scope is None:

@@ -112,7 +112,7 @@ class ReplayFeed:
         if process is None:
             process = self._open(intake, batch.pid, {})
         events = batch.events
-        if batch.json_args:
+        if batch.decode is not None:
             events = [[*e[:4], batch.arguments(e), *e[5:]] for e in events]
         stop = len(events)
         if self.speed:
