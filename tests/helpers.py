@@ -630,3 +630,45 @@ class Tmux:
             interval=0.2,
             state=self.screen,
         )
+
+
+class InjectableTarget:
+    """workloads/injectable.py in ``mode`` under ``python`` (``options``: the
+    interpreter's), in a plain environment (no agent; ``env``: more of it), for the
+    tests that bring the agent into a running process."""
+
+    def __init__(self, python: str, mode: str, tmp_path: Path, *options: str, **env: str):
+        self.stop = tmp_path / f"stop-{mode}"
+        self.process = subprocess.Popen(
+            [python, *options, str(WORKLOADS / "injectable.py"), mode, str(self.stop)],
+            env=clean_env(**env),
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        assert self.process.stdout.readline() == "ready\n"
+        self.pid = self.process.pid
+
+    def say(self, line: str) -> None:
+        self.process.stdin.write(line + "\n")
+        self.process.stdin.flush()
+
+    def finish(self, how: str = "stop file") -> tuple[int, str, str]:
+        """End it (``stop file``, ``signal``: SIGTERM, else that line on its stdin) and
+        give its exit status, stdout and stderr."""
+        import signal
+
+        if how == "stop file":
+            self.stop.touch()
+        elif how == "signal":
+            self.process.send_signal(signal.SIGTERM)
+        else:
+            self.say(how)
+        out, err = self.process.communicate(timeout=60)
+        return self.process.returncode, out, err
+
+    def kill(self) -> None:
+        if self.process.poll() is None:
+            self.process.kill()
+            self.process.wait()

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 from helpers import (
     NOBODY,
-    WORKLOADS,
+    InjectableTarget,
     agent_door,
     auditmon,
     auditmon_command,
@@ -31,42 +31,6 @@ from auditmon.sources import inject
 from auditmon.sources.attach import AttachError
 
 pytestmark = pytest.mark.skipif(shutil.which("gdb") is None, reason="gdb is not installed")
-
-
-class Target:
-    """injectable.py in ``mode`` under ``python``, in a plain environment (no agent)."""
-
-    def __init__(self, python: str, mode: str, tmp_path: Path) -> None:
-        self.stop = tmp_path / f"stop-{mode}"
-        self.process = subprocess.Popen(
-            [python, str(WORKLOADS / "injectable.py"), mode, str(self.stop)],
-            env=clean_env(),
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-        assert self.process.stdout.readline() == "ready\n"
-        self.pid = self.process.pid
-
-    def say(self, line: str) -> None:
-        self.process.stdin.write(line + "\n")
-        self.process.stdin.flush()
-
-    def finish(self, how: str = "stop file") -> tuple[int, str, str]:
-        if how == "stop file":
-            self.stop.touch()
-        elif how == "bye":
-            self.say("bye")
-        else:
-            self.process.send_signal(signal.SIGTERM)
-        out, err = self.process.communicate(timeout=60)
-        return self.process.returncode, out, err
-
-    def kill(self) -> None:
-        if self.process.poll() is None:
-            self.process.kill()
-            self.process.wait()
 
 
 def attach(pid: int, runtime_dir: Path, record: Path, *, duration: float = 0.5, **env: str):
@@ -88,10 +52,10 @@ def events(record: Path, name: str) -> list[dict]:
 
 @pytest.fixture
 def target(tmp_path):
-    started: list[Target] = []
+    started: list[InjectableTarget] = []
 
-    def start(mode: str, python: str = sys.executable) -> Target:
-        started.append(Target(python, mode, tmp_path))
+    def start(mode: str, python: str = sys.executable) -> InjectableTarget:
+        started.append(InjectableTarget(python, mode, tmp_path))
         return started[-1]
 
     yield start

@@ -7,12 +7,11 @@ from __future__ import annotations
 import os
 import shutil
 import signal
-import subprocess
 import sys
 from pathlib import Path
 
 import pytest
-from helpers import WORKLOADS, auditmon, clean_env, read_jsonl
+from helpers import InjectableTarget, auditmon, clean_env, read_jsonl
 
 pytestmark = [
     pytest.mark.system,
@@ -31,26 +30,15 @@ def only_lldb(tmp_path) -> str:
 
 @pytest.fixture
 def target(tmp_path):
-    started = []
+    started: list[InjectableTarget] = []
 
-    def start(mode: str) -> subprocess.Popen:
-        process = subprocess.Popen(
-            [sys.executable, str(WORKLOADS / "injectable.py"), mode, str(tmp_path / "stop")],
-            env=clean_env(),
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-        started.append(process)
-        assert process.stdout.readline() == "ready\n"
-        return process
+    def start(mode: str) -> InjectableTarget:
+        started.append(InjectableTarget(sys.executable, mode, tmp_path))
+        return started[-1]
 
     yield start
-    for process in started:
-        if process.poll() is None:
-            process.kill()
-            process.wait()
+    for one in started:
+        one.kill()
 
 
 def attach(pid: int, runtime_dir: Path, record: Path, path: str, *options: str):
@@ -87,9 +75,7 @@ def test_lldb_brings_the_agent_in(mode, only_lldb, target, runtime_dir, tmp_path
     if mode == "busy":
         ticks = [r["args"][0] for r in records if r["type"] == "event"]
         assert len(ticks) > 100 and ticks == list(range(ticks[0], ticks[0] + len(ticks)))
-    (tmp_path / "stop").touch()
-    out, err = process.communicate(timeout=60)
-    assert (process.returncode, out, err) == (0, "done\n", "")
+    assert process.finish() == (0, "done\n", "")
 
 
 def test_a_sleeping_process_is_left_running_with_the_remedy(
@@ -103,6 +89,4 @@ def test_a_sleeping_process_is_left_running_with_the_remedy(
     assert "apt install gdb" in result.stderr
     assert state(process.pid) == "S"  # asleep where it was, not stopped
     assert len(os.listdir(f"/proc/{process.pid}/task")) == 1  # no thread of ours
-    process.send_signal(signal.SIGTERM)
-    out, err = process.communicate(timeout=60)
-    assert (process.returncode, out, err) == (-signal.SIGTERM, "", "")
+    assert process.finish("signal") == (-signal.SIGTERM, "", "")

@@ -12,56 +12,32 @@ import sys
 from pathlib import Path
 
 import pytest
-from helpers import WORKLOADS, auditmon, clean_env, other_cpython_or_skip, read_jsonl, wait_for
+from helpers import (
+    InjectableTarget,
+    auditmon,
+    clean_env,
+    other_cpython_or_skip,
+    read_jsonl,
+    wait_for,
+)
 
 from auditmon.sources import remote_exec
 
 pytestmark = pytest.mark.system
 
 
-class Target:
-    """injectable.py in ``mode`` under CPython 3.14 (``options``: the interpreter's)."""
-
-    def __init__(self, tmp_path: Path, mode: str, *options: str, **env: str) -> None:
-        python = other_cpython_or_skip("3.14")
-        self.stop = tmp_path / f"stop-{mode}"
-        self.process = subprocess.Popen(
-            [python, *options, str(WORKLOADS / "injectable.py"), mode, str(self.stop)],
-            env=clean_env(**env),
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-        assert self.process.stdout.readline() == "ready\n"
-        self.pid = self.process.pid
-
-    def say(self, line: str) -> None:
-        self.process.stdin.write(line + "\n")
-        self.process.stdin.flush()
-
-    def finish(self, how: str = "stop file") -> tuple[int, str, str]:
-        if how == "stop file":
-            self.stop.touch()
-        else:
-            self.say(how)
-        out, err = self.process.communicate(timeout=60)
-        return self.process.returncode, out, err
-
-
 @pytest.fixture
 def target(tmp_path):
-    started: list[Target] = []
+    started: list[InjectableTarget] = []
 
-    def start(mode: str, *options: str, **env: str) -> Target:
-        started.append(Target(tmp_path, mode, *options, **env))
+    def start(mode: str, *options: str, **env: str) -> InjectableTarget:
+        python = other_cpython_or_skip("3.14")
+        started.append(InjectableTarget(python, mode, tmp_path, *options, **env))
         return started[-1]
 
     yield start
     for one in started:
-        if one.process.poll() is None:
-            one.process.kill()
-            one.process.wait()
+        one.kill()
 
 
 def attach(pid: int, runtime_dir: Path, record: Path, gdb: bool = True):

@@ -14,15 +14,13 @@ Inputs and the outcome: injection_steps.py's.
 """
 
 import os
-import signal
 import sys
-import threading
 import time
 
 import gdb  # type: ignore[import-not-found]  # gdb's own module
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from injection_steps import ARGUMENTS, ENTRY_POINTS, call_frame, inject, say  # noqa: E402
+from injection_steps import ARGUMENTS, ENTRY_POINTS, call_frame, inject, say, wake_at  # noqa: E402
 
 # x86-64 system calls a thread can be blocked in while holding no lock of the C library
 # or of Python (the GIL is released around each of them): read, poll, select, nanosleep,
@@ -159,17 +157,7 @@ def wait_for_an_entry(patience):
     gdb.events.stop.connect(stopped)
     pid = gdb.selected_inferior().pid
     deadline = time.monotonic() + patience
-
-    def wake():
-        while time.monotonic() < deadline and not hit:
-            time.sleep(0.05)
-        if not hit:
-            try:
-                os.kill(pid, signal.SIGURG)
-            except OSError:
-                pass
-
-    threading.Thread(target=wake, daemon=True).start()
+    wake_at(deadline, pid, hit)
     try:
         while not hit and time.monotonic() < deadline:
             gdb.execute("continue")

@@ -8,6 +8,9 @@ stdout, ``AUDITMON-INJECT: injected|timeout|exited|error <why>``.
 """
 
 import os
+import signal
+import threading
+import time
 
 # Functions at whose entry no lock of the C library or of Python is held by the thread:
 # where a debugger waits with breakpoints when no thread is blocked at a safe place.
@@ -69,3 +72,20 @@ def call_frame(top):
     """The stack pointer for a call whose return address sits at it: below ``top``, as
     right after a call instruction (rsp % 16 == 8)."""
     return ((top - 64) & ~15) - 8
+
+
+def wake_at(deadline, pid, hit):
+    """At ``deadline`` (time.monotonic), unless ``hit`` has something in it by then, send
+    SIGURG to ``pid``: the stop that ends a debugger's wait for a breakpoint (the
+    debugger keeps the signal from the process)."""
+
+    def wake():
+        while time.monotonic() < deadline and not hit:
+            time.sleep(0.05)
+        if not hit:
+            try:
+                os.kill(pid, signal.SIGURG)
+            except OSError:
+                pass
+
+    threading.Thread(target=wake, daemon=True).start()

@@ -14,13 +14,12 @@ wait, is kept from it.  Inputs and the outcome: injection_steps.py's.
 import os
 import signal
 import sys
-import threading
 import time
 
 import lldb  # type: ignore[import-not-found]  # lldb's own module
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from injection_steps import ARGUMENTS, ENTRY_POINTS, call_frame, inject, say  # noqa: E402
+from injection_steps import ARGUMENTS, ENTRY_POINTS, call_frame, inject, say, wake_at  # noqa: E402
 
 # The general registers a call changes, restored after it (gdb_inject.py's, less orig_rax).
 SAVED = "rax rbx rcx rdx rsi rdi rbp rsp r8 r9 r10 r11 r12 r13 r14 r15 rip rflags".split()
@@ -103,17 +102,7 @@ def wait_for_an_entry(target, process, patience):
     pid = process.GetProcessID()
     deadline = time.monotonic() + patience
     hit = []
-
-    def wake():
-        while time.monotonic() < deadline and not hit:
-            time.sleep(0.05)
-        if not hit:
-            try:
-                os.kill(pid, signal.SIGURG)
-            except OSError:
-                pass
-
-    threading.Thread(target=wake, daemon=True).start()
+    wake_at(deadline, pid, hit)
     try:
         while time.monotonic() < deadline:
             process.Continue()
