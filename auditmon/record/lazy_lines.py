@@ -15,7 +15,7 @@ from __future__ import annotations
 import re
 from itertools import groupby
 from operator import attrgetter
-from typing import Any, Literal
+from typing import Any, Literal, Union
 
 import msgspec
 
@@ -48,7 +48,7 @@ _OTHER_RECORD = re.compile(rb'\n\{"type":"(?!event",)')
 
 #: ``("events", pid, events)``: consecutive events of one process, their args Raw;
 #: ``("line", text)``: one line to read the exact way.
-Piece = tuple[str, Any, Any] | tuple[str, bytes]
+Piece = Union[tuple[str, Any, Any], tuple[str, bytes]]
 
 
 def pieces(block: bytes) -> list[Piece] | None:

@@ -5,15 +5,16 @@ On 3.14 and later the process's own interpreter is asked to run the agent's star
 its next safe point (``sys.remote_exec``: remote_exec.py), unless it turned remote
 debugging off, which is then said.  Before 3.14, or where the process's main thread does
 not get to it at once (asleep, or blocked in a call), a debugger does it, as memray's
-attach does: gdb stops the target at a safe point, loads a small library
-(agent/inject/inject.c) and calls it; the library starts a thread that takes the GIL and
-starts the agent in attach mode (``_auditmon_bootstrap.inject``), and the debugger leaves
-at once (gdb_inject.py says how it picks the point).  Either way the agent then listens
-where ``auditmon env``'s agents listen, and attaching goes on as for them.
+attach does (debuggers.py: gdb, or lldb): it stops the target at a safe point, loads a
+small library (agent/inject/inject.c) and calls it; the library starts a thread that
+takes the GIL and starts the agent in attach mode (``_auditmon_bootstrap.inject``), and
+the debugger leaves at once (gdb_inject.py says how it picks the point).  Either way
+the agent then listens where ``auditmon env``'s agents listen, and attaching goes on as
+for them.
 
 Every reason it can't be done is found first, and said in one line with the remedy:
-another user's process, another pid or mount namespace, ptrace forbidden, no gdb, not a
-CPython 3.8+, remote debugging turned off.
+another user's process, another pid or mount namespace, ptrace forbidden, no debugger
+where one is needed, not a CPython 3.8+, remote debugging turned off.
 """
 
 from __future__ import annotations
