@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from operator import itemgetter
-from typing import Any
+from typing import Any, Optional
 
 from auditmon.model.alerts import Alert, AlertSink
 from auditmon.model.process import Process
@@ -33,7 +33,7 @@ _name = itemgetter(3)
 Test = Callable[[Subject], "bool | None"]
 # each rule with the steps a name can match, their tests made for that name, and the
 # tests of the macros that must hold first (their leading guards), where there are any
-Candidates = list[tuple[Rule, tuple[int, ...], tuple[Test, ...], tuple[Test | None, ...]]]
+Candidates = list[tuple[Rule, tuple[int, ...], tuple[Test, ...], tuple[Optional[Test], ...]]]
 Reached = tuple[float, tuple[tuple[str, int], ...]]  # (first step's time, (event, seq)...)
 
 
