@@ -60,16 +60,36 @@ class ProtocolError(Exception):
     """The peer sent something that is not auditmon protocol version 1."""
 
 
+#: Extension values decoded lately, by their encoding: a program repeats its descriptions
+#: and cut values (a code object, an importer, a long path) event after event, and
+#: decoding them anew took half the decoder's time on a mix of real events.  The values
+#: are never changed once made (a cut value's arrays are tuples), so events share them.
+#: Bounded: small encodings only, and emptied when full.
+_EXT_VALUES: dict[tuple[int, bytes], Any] = {}
+_EXT_CACHED = 4096
+_EXT_CACHED_SIZE = 512
+
+
 def ext_hook(code: int, data: bytes) -> Any:
     """Turn the protocol's extension types back into values."""
+    key = (code, data)
+    value = _EXT_VALUES.get(key)
+    if value is not None:
+        return value
     if code == wire.EXT_CUT:
-        value, length = msgpack.unpackb(data, **_unpack_options())
-        return Cut(value, length)
-    if code == wire.EXT_OBJECT:
-        return Described(data.decode("utf-8", wire.UNICODE_ERRORS))
-    if code == wire.EXT_BIGINT:
+        kept, length = msgpack.unpackb(data, **_unpack_options())
+        value = Cut(kept, length)
+    elif code == wire.EXT_OBJECT:
+        value = Described(data.decode("utf-8", wire.UNICODE_ERRORS))
+    elif code == wire.EXT_BIGINT:
         return int(data.decode("ascii"))
-    return msgpack.ExtType(code, data)
+    else:
+        return msgpack.ExtType(code, data)
+    if len(data) <= _EXT_CACHED_SIZE:
+        if len(_EXT_VALUES) >= _EXT_CACHED:
+            _EXT_VALUES.clear()
+        _EXT_VALUES[key] = value
+    return value
 
 
 def _unpack_options() -> dict[str, Any]:

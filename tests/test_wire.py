@@ -262,3 +262,27 @@ def test_check_message_rejects_other_versions_and_shapes():
         protocol.check_message(42, first=False)
     with pytest.raises(protocol.ProtocolError, match="malformed event batch"):
         protocol.check_message([protocol.EVENTS, [[1, 2]]], first=False)
+
+
+def test_decoded_extension_values_are_shared_but_bounded():
+    """The monitor decodes a repeated description or cut value once (protocol.ext_hook's
+    cache): equal values, the same object; a large encoding is not kept, and the cache
+    empties itself when full."""
+    import msgpack
+
+    from auditmon import protocol
+
+    def decode(value):
+        data = protocol.packb(value)
+        return msgpack.unpackb(data, ext_hook=protocol.ext_hook, raw=False, use_list=False)
+
+    cut = protocol.Cut(("a", protocol.Described("inner")), 99)
+    big = protocol.Cut("x" * 600, 9)
+    batch = [protocol.Described("code f at file.py:12"), cut] * 2 + [big] * 2
+    decoded = [decode(v) for v in batch]
+    assert decoded == batch
+    assert decoded[0] is decoded[2] and decoded[1] is decoded[3]  # decoded once
+    assert decoded[4] == decoded[5] and decoded[4] is not decoded[5]  # too large to keep
+    for n in range(protocol._EXT_CACHED + 10):
+        decode(protocol.Described(f"d{n}"))
+    assert 0 < len(protocol._EXT_VALUES) <= protocol._EXT_CACHED
