@@ -178,3 +178,16 @@ def _wire(value: Any) -> Any:
         if type(value) is int and value >= 2**64
         else (protocol.BigInt(value) if type(value) is int and value < -(2**63) else value)
     )
+
+
+def test_kept_renderings_follow_the_values():
+    """The writer keeps the renderings of descriptions and cut values (by text; by the
+    value itself): a repeated one is written as the reference writes it, and each new
+    one (the last freed, at times at the same address) as its own."""
+    lines = EventLines()
+    for n in range(50):
+        cut = protocol.Cut([protocol.Described(f"inner {n}"), n], 100 + n)
+        events = [[1, 1.5, 1, "e", (cut, protocol.Described("same"), cut), None]]
+        expected = old_line(event_record(PID, events[0]))
+        assert lines.lines(PID, events, protocol.packb(events)) == expected
+        del cut, events  # the next one may take its address

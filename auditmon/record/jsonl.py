@@ -60,6 +60,8 @@ _OPTIONS = (
     | orjson.OPT_PASSTHROUGH_DATETIME
 )
 _time_of = itemgetter(1)
+_RENDERINGS_KEPT = 4096  # of each kind, the cut values' of 1 KiB at most
+_RENDERING_KEPT_SIZE = 1024
 _TEMPLATE = {"type": "event", "pid": 0, "seq": 0, "time": 0.0, "thread": 0, "event": "", "args": ()}
 
 
@@ -92,6 +94,8 @@ class EventLines:
         self._records: list[dict[str, Any]] = []
         self._pid: int | None = None
         self._objects = 0  # the objects orjson's default has rendered in this batch
+        self._described: dict[str, Any] = {}  # a description's text -> its rendering
+        self._cuts: dict[int, Any] = {}  # id(cut) -> (cut, its objects, its Fragment)
 
     def lines(
         self, pid: int, events: Sequence[Sequence[Any]], raw: bytes | bytearray | None = None
@@ -146,14 +150,36 @@ class EventLines:
         return text[1:-1].replace(_SEPARATOR, _LINE_BREAK) + b"\n"
 
     def _tagged(self, value: Any) -> Any:
-        """orjson's ``default``: ``to_json``'s tagged rendering, its objects counted."""
-        rendered = to_json(value)
-        if type(value) is protocol.Cut:  # its kept part may hold tags of its own
-            text = orjson.dumps(rendered, option=_OPTIONS)
-            self._objects += text.count(b"{")
-            return orjson.Fragment(text)
+        """orjson's ``default``: ``to_json``'s tagged rendering, its objects counted.
+        The renderings of descriptions and cut values are kept, by the text and by the
+        value itself: the monitor's decoder hands the same object for a repeated one
+        (protocol.ext_hook), and they never change."""
+        t = type(value)
+        if t is protocol.Described:
+            rendered = self._described.get(value.text)
+            if rendered is None:
+                rendered = self._keep(self._described, value.text, to_json(value))
+            self._objects += 1
+            return rendered
+        if t is protocol.Cut:  # its kept part may hold tags of its own
+            kept = self._cuts.get(id(value))  # (it holds the value: the id stays its)
+            if kept is None:
+                text = orjson.dumps(to_json(value), option=_OPTIONS)
+                kept = (value, text.count(b"{"), orjson.Fragment(text))
+                if len(text) <= _RENDERING_KEPT_SIZE:
+                    self._keep(self._cuts, id(value), kept)
+            self._objects += kept[1]
+            return kept[2]
         self._objects += 1
-        return rendered
+        return to_json(value)
+
+    @staticmethod
+    def _keep(cache: dict[Any, Any], key: Any, value: Any) -> Any:
+        """``cache[key] = value``, the cache emptied first when full."""
+        if len(cache) >= _RENDERINGS_KEPT:
+            cache.clear()
+        cache[key] = value
+        return value
 
 
 def _record(pid: int, event: Sequence[Any]) -> dict[str, Any]:
