@@ -92,3 +92,21 @@ def test_a_line_that_is_no_record_is_named(tmp_path, line, number):
     path.write_bytes(b"\n".join([good, good, line, good]) + b"\n")
     with pytest.raises(RecordingError, match=f"line {number} is not a record"):
         lazily(path)
+
+
+def test_repeated_arguments_are_read_once(tmp_path):
+    """A short arguments text seen again gives the values read the first time (the same
+    object: readers never change them); a long one is read each time."""
+    from auditmon.record import lazy_lines
+
+    short = b'["/etc/hosts",{"$object":"code f"},[1,2]]'
+    long = b'["' + b"x" * (lazy_lines._ARGUMENTS_KEPT_SIZE + 1) + b'"]'
+    event = b'{"type":"event","pid":5,"seq":%d,"time":1.5,"thread":1,"event":"e","args":%s}'
+    path = tmp_path / "r.jsonl"
+    lines = [event % (n, a) for n, a in enumerate([short, short, long, long])]
+    path.write_bytes(b"\n".join(lines) + b"\n")
+    (batch,) = Recording(path).chunks(lazy=True)
+    values = [batch.arguments(e) for e in batch.events]
+    assert values[0] == ["/etc/hosts", from_json({"$object": "code f"}), [1, 2]]
+    assert values[0] is values[1]
+    assert values[2] == values[3] and values[2] is not values[3]

@@ -46,6 +46,11 @@ _EVENT_START = b'{"type":"event",'
 _NEXT_EVENT = b"\n" + _EVENT_START
 _OTHER_RECORD = re.compile(rb'\n\{"type":"(?!event",)')
 
+# The arguments read lately, by their JSON text (raw_arguments).
+_ARGUMENTS: dict[bytes, Any] = {}
+_ARGUMENTS_KEPT = 4096
+_ARGUMENTS_KEPT_SIZE = 2048
+
 #: ``("events", pid, events)``: consecutive events of one process, their args Raw;
 #: ``("line", text)``: one line to read the exact way.
 Piece = Union[tuple[str, Any, Any], tuple[str, bytes]]
@@ -103,10 +108,20 @@ def _events(view: memoryview, block: bytes, at: int, stop: int, found: list[Piec
 
 def raw_arguments(args: msgspec.Raw) -> Any:
     """An event's arguments, from their JSON text, as ``json.loads`` and ``from_json``
-    read them."""
+    read them.  A program repeats its arguments (a file opened again, an import's
+    sys.path): the values of short texts are kept (and shared: readers never change
+    them)."""
     text = bytes(args)
-    value = parse_line(text)
-    return from_json(value) if has_tags(text) else value
+    value = _ARGUMENTS.get(text)
+    if value is None:
+        value = parse_line(text)
+        if has_tags(text):
+            value = from_json(value)
+        if len(text) <= _ARGUMENTS_KEPT_SIZE:
+            if len(_ARGUMENTS) >= _ARGUMENTS_KEPT:
+                _ARGUMENTS.clear()
+            _ARGUMENTS[text] = value
+    return value
 
 
 def _runs(lines: list[_EventLine], found: list[Piece]) -> None:
