@@ -143,3 +143,21 @@ def test_a_script_whose_claim_was_taken_back_removes_itself_and_does_nothing(tmp
     ran = subprocess.run(command, capture_output=True, text=True)
     assert (ran.returncode, ran.stdout, ran.stderr) == (0, "", "")
     assert not pending.script.exists() and not outcome.exists()
+
+
+def test_a_caller_that_does_not_finish_leaves_a_script_that_does_nothing(
+    target, runtime_dir, tmp_path
+):
+    """Whether a caller cut off by its timeout asked or not is unknown: its script stays
+    where the process would look for it, without the claim that would let it act."""
+    busy = target("busy")
+    scratch = tmp_path / "scratch"
+    scratch.mkdir(mode=0o700)
+    said = remote_exec.hand_over(
+        busy.pid, runtime_dir, scratch, {}, scratch / "outcome", tmp_path, timeout=0.001
+    )
+    assert type(said) is str and said.endswith("did not finish asking it")
+    (script,) = left_for(runtime_dir, busy.pid)
+    assert script.endswith(".remote") and not (scratch / "claim").exists()
+    assert busy.finish() == (0, "done\n", "")
+    assert not (scratch / "outcome").exists()

@@ -83,7 +83,7 @@ class Pending:
     """A script handed to a process, until it runs it or the monitor takes it back."""
 
     def __init__(self, pid: int, runtime_dir: Path, claim: Path) -> None:
-        self.pid, self.claim = pid, claim
+        self.claim = claim
         token = secrets.token_hex(4)
         self.script = runtime_dir / f"{pid}.{token}{_agent.ATTACH_REMOTE}"
 
@@ -114,6 +114,7 @@ def hand_over(
     settings: dict[str, str],
     outcome: Path,
     agent_dir: Path,
+    timeout: float = 30.0,
 ) -> Pending | str:
     """Ask ``pid`` to run the agent's start: its Pending, or why it could not be asked
     (``unsupported``: not a 3.14+; another sentence: the call failed).  Raise
@@ -139,9 +140,14 @@ def hand_over(
             stdin=subprocess.DEVNULL,
             capture_output=True,
             text=True,
-            timeout=30,
+            timeout=timeout,
         )
-    except (OSError, subprocess.TimeoutExpired) as error:
+    except subprocess.TimeoutExpired:
+        # It may have asked: the script stays (a missing one would be reported on the
+        # target's stderr), and does nothing when it runs.
+        claim.unlink(missing_ok=True)
+        return f"{executable} did not finish asking it"
+    except OSError as error:
         said = f"{executable} could not ask it ({error})"
     else:
         if result.returncode == 0:
