@@ -72,6 +72,8 @@ _EXT_CACHED_SIZE = 512
 
 def ext_hook(code: int, data: bytes) -> Any:
     """Turn the protocol's extension types back into values."""
+    if code == wire.EXT_BIGINT:
+        return int(data.decode("ascii"))
     key = (code, data)
     value = _EXT_VALUES.get(key)
     if value is not None:
@@ -81,8 +83,6 @@ def ext_hook(code: int, data: bytes) -> Any:
         value = Cut(kept, length)
     elif code == wire.EXT_OBJECT:
         value = Described(data.decode("utf-8", wire.UNICODE_ERRORS))
-    elif code == wire.EXT_BIGINT:
-        return int(data.decode("ascii"))
     else:
         return msgpack.ExtType(code, data)
     if len(data) <= _EXT_CACHED_SIZE:

@@ -151,6 +151,11 @@ class Ring(object):
             names["_fast_until"] = fast_until if INLINE else -1
             names["_offset"] = offset
 
+        def room_end(head):
+            # Where the room for writing at ``head`` ends: the monitor's tail a lap on.
+            tail = words[tail_word]
+            return (tail if tail < head else head) + size
+
         def count_drop(seq):
             if seq > words[numbered_word]:
                 words[numbered_word] = seq
@@ -182,8 +187,7 @@ class Ring(object):
             head = names["_head"]
             end = head + n
             if end > room_until:
-                tail = words[tail_word]
-                room_until = (tail if tail < head else head) + size
+                room_until = room_end(head)
                 if end > room_until:
                     count_drop(seq)
                     limits()
@@ -254,8 +258,7 @@ class Ring(object):
                 data = None
             if data is not None:
                 head = names["_head"]
-                tail = words[tail_word]
-                if head + len(data) <= (tail if tail < head else head) + size:
+                if head + len(data) <= room_end(head):
                     write(events[-1][0], data)
                     return
             for event in events:

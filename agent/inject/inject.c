@@ -3,9 +3,9 @@
  *
  * A debugger (auditmon/sources/gdb_inject.py, or lldb_inject.py) stops the target at a
  * safe point (the entry of an allocator or of PyErr_CheckSignals, or with gdb a thread
- * blocked in a system call that holds no lock), dlopens this library and calls auditmon_inject(), which copies its
- * arguments, starts a thread and returns at once; the debugger then leaves.  Nothing of
- * Python runs on the interrupted thread.  The new thread waits for the GIL
+ * blocked in a system call that holds no lock), dlopens this library and calls
+ * auditmon_inject(), which copies its arguments, starts a thread and returns at once;
+ * the debugger then leaves.  Nothing of Python runs on the interrupted thread.  The new thread waits for the GIL
  * (PyGILState_Ensure) and runs _auditmon_bootstrap.py's inject() in a namespace of its
  * own, which starts the agent in attach mode and writes its outcome to a file the
  * monitor waits for.  A thread that gets the GIL only after `patience_ms` (the

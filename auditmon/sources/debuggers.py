@@ -58,11 +58,9 @@ def debugger_missing() -> str | None:
 def use_debugger(pid: int, settings: dict[str, str], outcome: Path, patience: float) -> str:
     """Have a debugger start the agent in ``pid`` (its outcome then comes to
     ``outcome``): the debugger's name.  DebuggerError where it could not."""
-    why = debugger_missing()
-    library = injection_library()
-    name = debugger()
-    if why is not None or library is None or name is None:
-        raise DebuggerError(why or "the injection library was not built")
+    name, library = debugger(), injection_library()
+    if name is None or library is None:
+        raise DebuggerError(debugger_missing() or "")
     env = {
         **os.environ,
         "AUDITMON_INJECT_LIBRARY": str(library),

@@ -20,7 +20,7 @@ import time
 import gdb  # type: ignore[import-not-found]  # gdb's own module
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from injection_steps import ARGUMENTS, ENTRY_POINTS, call_frame, inject, say, wake_at  # noqa: E402
+from injection_steps import ENTRY_POINTS, Caller, inject, say, wake_at  # noqa: E402
 
 # x86-64 system calls a thread can be blocked in while holding no lock of the C library
 # or of Python (the GIL is released around each of them): read, poll, select, nanosleep,
@@ -46,54 +46,36 @@ def set_register(name, value):
     gdb.execute(f"set ${name} = {value}")
 
 
-# The general registers a call changes, restored after it.  Only these are written: gdb
-# writes a register set back only where one of its registers changed, and the extended
-# (vector) state is never touched (gdb's own inferior calls write it, which some kernels
-# refuse).  What the callee may clobber beyond them, the vector registers, is dead at a
-# function's entry and across a system call wrapper by the calling convention.
-SAVED = (
-    "rax rbx rcx rdx rsi rdi rbp rsp r8 r9 r10 r11 r12 r13 r14 r15 rip eflags orig_rax"
-).split()
+class GdbCaller(Caller):
+    """injection_steps.Caller through gdb, on the selected thread."""
 
-
-class Caller:
-    """Calls functions of the stopped thread by hand: the arguments in registers, text
-    below its stack (past the red zone), a return address of 0, continue until the
-    fault at 0; then every register back as it was."""
+    # The general registers a call changes, restored after it.  Only these are written:
+    # gdb writes a register set back only where one of its registers changed, and the
+    # extended (vector) state is never touched (gdb's own inferior calls write it, which
+    # some kernels refuse).  What the callee may clobber beyond them, the vector
+    # registers, is dead at a function's entry and across a system call wrapper by the
+    # calling convention.
+    SAVED = (
+        "rax rbx rcx rdx rsi rdi rbp rsp r8 r9 r10 r11 r12 r13 r14 r15 rip eflags orig_rax"
+    ).split()
+    BEFORE_CALL = {"orig_rax": -1}  # no system call restart on the way
 
     def __init__(self):
-        self.saved = {name: register(name) for name in SAVED}
         self.inferior = gdb.selected_inferior()
-        self.top = (self.saved["rsp"] - 1024) & ~15  # below the red zone and then some
+        self.save()
         # The fault of a call's return to 0 is ours, never the process's: from here on
         # (this thread is let go right after the calls) no SIGSEGV goes through.
         gdb.execute("handle SIGSEGV stop print nopass")
 
-    def text(self, value):
-        data = value.encode("utf-8", "surrogateescape") + b"\0"
-        self.top = (self.top - len(data)) & ~15
-        self.inferior.write_memory(self.top, data)
-        return self.top
+    register = staticmethod(register)
+    set_register = staticmethod(set_register)
 
-    def call(self, address, *arguments):
-        frame = call_frame(self.top)
-        self.inferior.write_memory(frame, b"\0" * 8)
-        set_register("rsp", frame)
-        for name, value in zip(ARGUMENTS, arguments):
-            set_register(name, value)
-        set_register("orig_rax", -1)  # no system call restart on the way
-        set_register("rax", 0)
-        set_register("rip", address)
+    def write(self, address, data):
+        self.inferior.write_memory(address, data)
+
+    def resume(self):
         gdb.execute("continue")
-        if self.inferior.pid == 0:
-            raise RuntimeError("the process ended during the call")
-        if register("pc") != 0:
-            raise RuntimeError("the call stopped before it returned")
-        return register("rax")
-
-    def restore(self):
-        for name in SAVED:
-            set_register(name, self.saved[name])
+        return self.inferior.pid != 0
 
 
 def address_of(name):
@@ -186,13 +168,13 @@ def main():
     thread = blocked_thread()
     if thread is not None:
         thread.switch()
-        inject(Caller(), address_of)
+        inject(GdbCaller(), address_of)
         return
     reached = wait_for_an_entry(patience)
     if reached is None:
         say("exited")
     elif reached:
-        inject(Caller(), address_of)
+        inject(GdbCaller(), address_of)
     else:
         say("timeout", f"no safe point came within {patience:g} s")
 

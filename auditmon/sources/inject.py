@@ -44,8 +44,9 @@ _LIBPYTHON = re.compile(r"libpython3\.(\d+)")
 _PTRACE_SCOPE = Path("/proc/sys/kernel/yama/ptrace_scope")
 
 
-def check_injectable(pid: int) -> None:
-    """Raise AttachError, with the remedy, where the agent can't be brought into ``pid``."""
+def check_injectable(pid: int) -> bool:
+    """Raise AttachError, with the remedy, where the agent can't be brought into ``pid``;
+    else whether it may be asked to start it itself (``asks_itself``)."""
     process = own_process(pid)
     try:
         status = process.status()
@@ -62,7 +63,8 @@ def check_injectable(pid: int) -> None:
                 f"process {pid} runs in another {'pid' if kind == 'pid' else 'mount'} "
                 "namespace (a container?); run auditmon inside it"
             )
-    why = not_cpython(pid)
+    minor = python_minor(pid)
+    why = _not_cpython(minor)
     if why is not None:
         raise AttachError(f"process {pid} {why}")
     if _is_auditmon(process):
@@ -84,16 +86,21 @@ def check_injectable(pid: int) -> None:
             "as root, give it CAP_SYS_PTRACE, or allow it with "
             "`sudo sysctl kernel.yama.ptrace_scope=0`"
         )
-    if not may_ask_itself(pid):
+    itself = asks_itself(minor)
+    if not itself:
         why = debugger_missing()
         if why is not None:
             raise AttachError(why)
+    return itself
 
 
 def not_cpython(pid: int) -> str | None:
     """Why ``pid`` is not a CPython 3.8+ process, or None where it is one: its
     executable is ``python3.X``, or it has ``libpython3.X`` mapped."""
-    minor = python_minor(pid)
+    return _not_cpython(python_minor(pid))
+
+
+def _not_cpython(minor: int | str | None) -> str | None:
     if type(minor) is str:
         return minor
     if minor is not None and minor < 8:
@@ -118,10 +125,9 @@ def python_minor(pid: int) -> int | str | None:
     return max(versions) if versions else None
 
 
-def may_ask_itself(pid: int) -> bool:
-    """Whether ``pid`` may run ``sys.remote_exec``'s script: a 3.14+, or of no known
-    version (its interpreter then says)."""
-    minor = python_minor(pid)
+def asks_itself(minor: int | str | None) -> bool:
+    """Whether a Python of ``minor`` (python_minor's) may run ``sys.remote_exec``'s
+    script: a 3.14+, or of no known version (its interpreter then says)."""
     return minor is None or (type(minor) is int and minor >= 14)
 
 
@@ -176,14 +182,14 @@ def inject(pid: int, settings: dict[str, str], patience: float = 10.0) -> str:
     """Start the agent in ``pid`` with ``settings`` (attach mode); its one-line outcome
     (``ok: …``), and the way in.  Raise AttachError where it could not be done; the
     process is then left as it was."""
-    check_injectable(pid)
+    itself = check_injectable(pid)
     settings = {**settings, MODE: _agent.MODE_ATTACH}
     settings.setdefault(_agent.ENV_RUNTIME_DIR, str(runtime_dir()))
     settings.setdefault(_agent.ENV_LONE, "1")  # calls it where a listener would be seen
     with tempfile.TemporaryDirectory(prefix="auditmon-inject-") as scratch:
         outcome = Path(scratch) / "outcome"
         os.chmod(scratch, 0o700)
-        way = _ask_itself(pid, settings, Path(scratch), outcome)
+        way = _ask_itself(pid, settings, Path(scratch), outcome) if itself else None
         if way is None:
             try:
                 way = use_debugger(pid, settings, outcome, patience)
@@ -210,8 +216,6 @@ def inject(pid: int, settings: dict[str, str], patience: float = 10.0) -> str:
 def _ask_itself(pid: int, settings: dict[str, str], scratch: Path, outcome: Path) -> str | None:
     """``sys.remote_exec``'s way, where the process has it: "sys.remote_exec" once its
     main thread has taken it; None where a debugger is to do it."""
-    if not may_ask_itself(pid):
-        return None
     directory = Path(settings[_agent.ENV_RUNTIME_DIR])
     try:
         pending = remote_exec.hand_over(pid, directory, scratch, settings, outcome, agent_dir())

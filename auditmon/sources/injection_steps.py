@@ -68,10 +68,45 @@ def inject(caller, address_of):
         caller.restore()
 
 
-def call_frame(top):
-    """The stack pointer for a call whose return address sits at it: below ``top``, as
-    right after a call instruction (rsp % 16 == 8)."""
-    return ((top - 64) & ~15) - 8
+class Caller:
+    """Calls functions of a stopped thread by hand: the arguments in registers, text
+    below its stack (past the red zone), a return address of 0, continue until the
+    fault at 0; then every register back as it was.  A debugger's script subclasses it
+    with ``register``, ``set_register``, ``write(address, data)`` and ``resume()``
+    (False where the process ended), then calls ``save``."""
+
+    SAVED = ()  # the general registers a call changes, restored after it
+    BEFORE_CALL = {}  # registers set for each call besides its arguments
+
+    def save(self):
+        self.saved = {name: self.register(name) for name in self.SAVED}
+        self.top = (self.saved["rsp"] - 1024) & ~15  # below the red zone and then some
+
+    def text(self, value):
+        data = value.encode("utf-8", "surrogateescape") + b"\0"
+        self.top = (self.top - len(data)) & ~15
+        self.write(self.top, data)
+        return self.top
+
+    def call(self, address, *arguments):
+        frame = ((self.top - 64) & ~15) - 8  # as right after a call: rsp % 16 == 8
+        self.write(frame, b"\0" * 8)  # the return address: 0
+        self.set_register("rsp", frame)
+        for name, value in zip(ARGUMENTS, arguments):
+            self.set_register(name, value)
+        for name, value in self.BEFORE_CALL.items():
+            self.set_register(name, value)
+        self.set_register("rax", 0)
+        self.set_register("rip", address)
+        if not self.resume():
+            raise RuntimeError("the process ended during the call")
+        if self.register("rip") != 0:
+            raise RuntimeError("the call stopped before it returned")
+        return self.register("rax")
+
+    def restore(self):
+        for name in self.SAVED:
+            self.set_register(name, self.saved[name])
 
 
 def wake_at(deadline, pid, hit):

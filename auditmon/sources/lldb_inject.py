@@ -19,21 +19,19 @@ import time
 import lldb  # type: ignore[import-not-found]  # lldb's own module
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from injection_steps import ARGUMENTS, ENTRY_POINTS, call_frame, inject, say, wake_at  # noqa: E402
-
-# The general registers a call changes, restored after it (gdb_inject.py's, less orig_rax).
-SAVED = "rax rbx rcx rdx rsi rdi rbp rsp r8 r9 r10 r11 r12 r13 r14 r15 rip rflags".split()
+from injection_steps import ENTRY_POINTS, Caller, inject, say, wake_at  # noqa: E402
 
 
-class Caller:
-    """Calls functions of the stopped thread by hand: the arguments in registers, text
-    below its stack (past the red zone), a return address of 0, continue until the
-    fault at 0; then every register back as it was."""
+class LldbCaller(Caller):
+    """injection_steps.Caller through lldb, on ``thread``."""
+
+    # The general registers a call changes, restored after it (gdb_inject.py's, less
+    # orig_rax, which lldb does not show).
+    SAVED = "rax rbx rcx rdx rsi rdi rbp rsp r8 r9 r10 r11 r12 r13 r14 r15 rip rflags".split()
 
     def __init__(self, process, thread):
         self.process, self.thread = process, thread
-        self.saved = {name: self.register(name) for name in SAVED}
-        self.top = (self.saved["rsp"] - 1024) & ~15  # below the red zone and then some
+        self.save()
         # The fault of a call's return to 0 is ours, never the process's.
         signals = process.GetUnixSignals()
         signals.SetShouldStop(signal.SIGSEGV, True)
@@ -55,31 +53,10 @@ class Caller:
         if error.Fail():
             raise RuntimeError(f"cannot write the process's memory: {error.GetCString()}")
 
-    def text(self, value):
-        data = value.encode("utf-8", "surrogateescape") + b"\0"
-        self.top = (self.top - len(data)) & ~15
-        self.write(self.top, data)
-        return self.top
-
-    def call(self, address, *arguments):
-        frame = call_frame(self.top)
-        self.write(frame, b"\0" * 8)
-        self.set_register("rsp", frame)
-        for name, value in zip(ARGUMENTS, arguments):
-            self.set_register(name, value)
-        self.set_register("rax", 0)
-        self.set_register("rip", address)
+    def resume(self):
         self.process.SetSelectedThread(self.thread)
         self.process.Continue()
-        if self.process.GetState() != lldb.eStateStopped:
-            raise RuntimeError("the process ended during the call")
-        if self.register("rip") != 0:
-            raise RuntimeError("the call stopped before it returned")
-        return self.register("rax")
-
-    def restore(self):
-        for name in SAVED:
-            self.set_register(name, self.saved[name])
+        return self.process.GetState() == lldb.eStateStopped
 
 
 def address_finder(target):
@@ -147,7 +124,7 @@ def main(debugger):
     if thread is None:
         say("exited")
     elif thread:
-        inject(Caller(process, thread), address_of)
+        inject(LldbCaller(process, thread), address_of)
     else:
         say("timeout", f"no safe point came within {patience:g} s")
 

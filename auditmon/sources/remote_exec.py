@@ -56,8 +56,6 @@ def _auditmon_remote(script, claim, agent_dir, settings, outcome):
         except BaseException:
             pass
 
-
-_auditmon_remote(*{arguments!r})
 """
 
 #: Run by the target's own executable, the caller of ``sys.remote_exec`` (its version
@@ -104,7 +102,7 @@ def script_text(pending: Pending, agent_dir: Path, settings: dict[str, str], out
     how it went to ``outcome``, if ``pending``'s claim is still there when it runs."""
     lines = "".join(f"{k}={v}\n" for k, v in settings.items())
     arguments = (str(pending.script), str(pending.claim), str(agent_dir), lines, str(outcome))
-    return _SCRIPT.replace("{arguments!r}", repr(arguments))
+    return f"{_SCRIPT}\n\n_auditmon_remote(*{arguments!r})\n"
 
 
 def hand_over(
