@@ -29,9 +29,9 @@ import json
 import math
 import re
 from collections.abc import Sequence
-from operator import itemgetter
 from typing import Any
 
+import msgpack
 import orjson
 
 from auditmon import protocol
@@ -59,7 +59,6 @@ _OPTIONS = (
     | orjson.OPT_PASSTHROUGH_DATACLASS
     | orjson.OPT_PASSTHROUGH_DATETIME
 )
-_time_of = itemgetter(1)
 _RENDERINGS_KEPT = 4096  # of each kind, the cut values' of 1 KiB at most
 _RENDERING_KEPT_SIZE = 1024
 _TEMPLATE = {"type": "event", "pid": 0, "seq": 0, "time": 0.0, "thread": 0, "event": "", "args": ()}
@@ -104,15 +103,18 @@ class EventLines:
         ``raw``, if given, is the batch's msgpack encoding as it arrived."""
         if not events:
             return b""
-        if raw is not None and (
-            not any(p.search(raw) for p in _NON_FINITE) or _finite_events(events)
-        ):
-            text = self._batch(pid, events)
-            if text is not None:
-                return text
-        return b"".join(record_line(_record(pid, event)) for event in events)
+        if raw is not None and (not odd_floats(raw) or finite_batch(raw)):
+            rendered = self.render(pid, events)
+            if rendered is not None:
+                text = batch_lines(*rendered, len(events))
+                if text is not None:
+                    return text
+        return one_by_one(pid, events)
 
-    def _batch(self, pid: int, events: Sequence[Sequence[Any]]) -> bytes | None:
+    def render(self, pid: int, events: Sequence[Sequence[Any]]) -> tuple[bytes, int] | None:
+        """The first half of a batch's lines: orjson's rendering of its records as an
+        array, and how many objects its ``default`` rendered; None where orjson refuses.
+        ``batch_lines`` checks it and makes lines of it, here or in another process."""
         count = len(events)
         records = self._records
         while len(records) < count:
@@ -134,20 +136,13 @@ class EventLines:
                 stacks = True
         self._objects = 0
         try:
-            text = orjson.dumps(batch, default=self._tagged, option=_OPTIONS)
+            return orjson.dumps(batch, default=self._tagged, option=_OPTIONS), self._objects
         except TypeError:  # a wide int, a lone surrogate, a non-string dict key
             return None
         finally:
             if stacks:
                 for record in batch:
                     record.pop("stack", None)
-        if (
-            text.count(b"{") != count + self._objects
-            or _FIXED_TINY.search(text) is not None
-            or (b"-" in text and _SHORT_EXPONENT.search(text) is not None)
-        ):
-            return None
-        return text[1:-1].replace(_SEPARATOR, _LINE_BREAK) + b"\n"
 
     def _tagged(self, value: Any) -> Any:
         """orjson's ``default``: ``to_json``'s tagged rendering, its objects counted.
@@ -182,6 +177,30 @@ class EventLines:
         return value
 
 
+def batch_lines(text: bytes, objects: int, count: int) -> bytes | None:
+    """The lines of ``count`` records that ``EventLines.render`` rendered as ``text``
+    (``objects``: the objects its ``default`` rendered), or None where orjson's rendering
+    may not be the reference's (a dict among the values, a float below 1e-4).  The
+    caller has made sure that no float is NaN or infinite (``odd_floats``)."""
+    if (
+        text.count(b"{") != count + objects
+        or _FIXED_TINY.search(text) is not None
+        or (b"-" in text and _SHORT_EXPONENT.search(text) is not None)
+    ):
+        return None
+    return text[1:-1].replace(_SEPARATOR, _LINE_BREAK) + b"\n"
+
+
+def odd_floats(raw: bytes | bytearray) -> bool:
+    """Whether a batch's msgpack encoding may hold a NaN or an infinity."""
+    return any(p.search(raw) for p in _NON_FINITE)
+
+
+def one_by_one(pid: int, events: Sequence[Sequence[Any]]) -> bytes:
+    """The lines of ``pid``'s ``events``, a record at a time (what a batch falls back to)."""
+    return b"".join(record_line(_record(pid, event)) for event in events)
+
+
 def _record(pid: int, event: Sequence[Any]) -> dict[str, Any]:
     seq, when, thread, name, args, stack = event
     record = {
@@ -198,22 +217,40 @@ def _record(pid: int, event: Sequence[Any]) -> dict[str, Any]:
     return record
 
 
-def _finite_events(events: Sequence[Sequence[Any]]) -> bool:
-    """No NaN or infinity in the events (the scan's false alarms end here)."""
-    if not math.isfinite(sum(map(_time_of, events))):  # (or an overflow: then one by one)
-        return False
-    isfinite = math.isfinite
-    for event in events:
-        for value in event[4]:
-            t = type(value)
-            if t is float:
-                if not isfinite(value):
+def finite_batch(raw: bytes | bytearray) -> bool:
+    """No NaN or infinity in the events that a batch's msgpack encoding holds.  Where
+    ``odd_floats`` found their bytes (a scan that false-alarms on a batch in a few, on
+    an int's or a time's bytes), only the events where it found them are decoded and
+    looked into; the others are skipped over."""
+    found = sorted(m.start() for p in _NON_FINITE for m in p.finditer(raw))
+    if not found:
+        return True
+    unpacker = msgpack.Unpacker(raw=False, strict_map_key=False, unicode_errors="surrogatepass")
+    unpacker.feed(raw)
+    try:
+        events = unpacker.read_array_header()
+        start = unpacker.tell()
+        at = 0  # the next place found
+        for _ in range(events):
+            unpacker.skip()
+            end = unpacker.tell()
+            if found[at] < end:  # in this event
+                if found[at] >= start and not _finite(_decoded(raw[start:end])):
                     return False
-            elif t is not str and t is not int and value is not None and not _finite(value):
-                return False
-        if event[5] is not None and not _finite(event[5]):
-            return False
+                while at < len(found) and found[at] < end:
+                    at += 1
+                if at == len(found):
+                    return True
+            start = end
+    except (ValueError, msgpack.UnpackException):
+        return False  # (not a batch: then a record at a time)
     return True
+
+
+def _decoded(data: bytes | bytearray) -> Any:
+    unpacker = protocol.make_unpacker()
+    unpacker.feed(data)
+    return next(unpacker)
 
 
 def _finite(value: Any) -> bool:
