@@ -186,7 +186,11 @@ def test_killed_from_outside_mid_stream(tmp_path, agent_kind, signum):
     with recording_in_background(recording, (), command, agent_env(agent_kind)) as monitor:
         wait_for(ready.exists, timeout=30)
         time.sleep(0.3)
-        (target,) = psutil.Process(monitor.pid).children()  # the command auditmon runs
+        (target,) = [  # the command auditmon runs (not its JSON Lines writer)
+            child
+            for child in psutil.Process(monitor.pid).children()
+            if str(script) in child.cmdline()
+        ]
         os.kill(target.pid, signum)
         _, err = monitor.communicate(timeout=60)
     records = read_jsonl(recording)

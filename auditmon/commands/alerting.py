@@ -6,7 +6,9 @@ Exit status: auditmon's own errors (a bad rule file, a file it cannot write) are
 before anything runs.  Otherwise, once the command has finished, an alert at or above
 ``--fail-on`` makes the status ``EXIT_ALERTS`` (3), whatever the command's own status
 was (a malicious ``setup.py`` that also fails the build is news about the package, not
-about the build); without such an alert the status is the command's (run) or 0.
+about the build); without such an alert, a recording that stopped early (a full disk)
+makes it 2 (the line saying why was printed when it happened), and otherwise the status
+is the command's (run) or 0.
 """
 
 from __future__ import annotations
@@ -21,6 +23,8 @@ from auditmon.rules import DEFAULT, AlertLog, RuleFileError, RuleSet, load_rules
 
 EXIT_ALERTS = 3
 """auditmon's exit status when an alert reached ``--fail-on``."""
+EXIT_TROUBLE = 2
+"""auditmon's exit status for its own errors."""
 RULES_STACK_DEPTH = 16
 """Frames captured for watched events when rules are loaded (enough to reach the
 program's own line under urllib or http.client), unless ``--stack-depth`` says."""
@@ -81,13 +85,19 @@ class Alerting:
             merged["stack_depth"] = RULES_STACK_DEPTH
         return merged
 
-    def status(self, book: AlertBook, status: int, problem: Callable[[str], None]) -> int:
+    def status(
+        self,
+        book: AlertBook,
+        status: int,
+        problem: Callable[[str], None],
+        recording_failed: bool = False,
+    ) -> int:
         """The exit status, ``status`` being the command's (see the module's docstring)."""
         if self.fail_on is None:
-            return status
+            return EXIT_TROUBLE if recording_failed else status
         reached = sum(n for priority, n in book.counts() if at_least(priority, self.fail_on))
         if not reached:
-            return status
+            return EXIT_TROUBLE if recording_failed else status
         also = f"; the command exited with status {status}" if status else ""
         problem(
             f"auditmon: {reached:,} alert{'s' if reached != 1 else ''} at {self.fail_on} or "

@@ -98,7 +98,7 @@ def _watch(args: argparse.Namespace, alerting: Alerting, live: bool, session: di
     if feed.finished:
         problem(f"auditmon: the session of monitor {args.pid} ended")
     print_summary(monitor.session)
-    return alerting.status(monitor.session.alerts, 0, problem)
+    return alerting.status(monitor.session.alerts, 0, problem, monitor.pipeline.recording_failed)
 
 
 def _attach(args: argparse.Namespace, alerting: Alerting, live: bool) -> int:
@@ -142,7 +142,7 @@ def _attach(args: argparse.Namespace, alerting: Alerting, live: bool) -> int:
         if deadline is None or time.monotonic() < deadline:
             problem(f"auditmon: process {args.pid} disconnected")
     print_summary(monitor.session)
-    return alerting.status(monitor.session.alerts, 0, problem)
+    return alerting.status(monitor.session.alerts, 0, problem, monitor.pipeline.recording_failed)
 
 
 def _connect_or_inject(args: argparse.Namespace):
@@ -187,4 +187,4 @@ def follow_live(args: argparse.Namespace, feed, alerting: Alerting, release=None
     if refusal is not None:
         problem(f"auditmon attach: {refusal}")
         return 2
-    return alerting.status(monitor.session.alerts, 0, problem)
+    return alerting.status(monitor.session.alerts, 0, problem, monitor.pipeline.recording_failed)

@@ -177,7 +177,9 @@ def run_live(args: argparse.Namespace, command: list[str], alerting: Alerting) -
     if not monitor.session.processes:
         problem(NO_PYTHON_HINT)
     status = exit_status(returncode if returncode is not None else 0)
-    return alerting.status(monitor.session.alerts, status, problem)
+    return alerting.status(
+        monitor.session.alerts, status, problem, monitor.pipeline.recording_failed
+    )
 
 
 def launch_failed(error: OSError, command: list[str]) -> int:
@@ -218,7 +220,10 @@ def run_headless(args: argparse.Namespace, command: list[str], alerting: Alertin
         advert.close()
     feed.close()
     print_summary(monitor.session)
-    return alerting.status(monitor.session.alerts, exit_status(returncode), problem)
+    status = exit_status(returncode)
+    return alerting.status(
+        monitor.session.alerts, status, problem, monitor.pipeline.recording_failed
+    )
 
 
 def _forward_signals(child: subprocess.Popen) -> dict[int, object]:

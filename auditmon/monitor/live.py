@@ -99,7 +99,9 @@ class LiveMonitor:
         self.spool: Spool | None = None
         if self.source_path is None:
             self._spool_dir = tempfile.TemporaryDirectory(prefix="auditmon-view-")
-            self.spool = Spool(Path(self._spool_dir.name) / "session.amrec", SPOOL_LIMIT)
+            self.spool = Spool(
+                Path(self._spool_dir.name) / "session.amrec", SPOOL_LIMIT, self.problem
+            )
         self.pipeline = Pipeline(
             self.sink,
             record,
@@ -269,9 +271,11 @@ class LiveMonitor:
         the model counted; or the replayed file), and where it was cut, if it was."""
         if self.spool is not None:
             cut = None
-            if self.spool.cut_after is not None:
+            if self.spool.failure is not None:
+                cut = f"the view's spool stopped after {self.spool.recorded:,} events"
+            elif self.spool.cut_after is not None:
                 cut = f"the view's spool filled up after {self.spool.cut_after:,} events"
-            return Recording(self.spool.path, limit=self.spool.flush()), cut
+            return Recording(self.spool.path, limit=self.spool.size()), cut
         assert self.source_path is not None
         return Recording(self.source_path), None
 

@@ -28,7 +28,8 @@ class Pipeline:
         rules: RuleSet | None = None,
         alert_sinks: Sequence[AlertSink] = (),
     ) -> None:
-        self.recorder = Recorder(record) if record else None  # OSError: cannot write it
+        # OSError: cannot write it
+        self.recorder = Recorder(record, problem=problem) if record else None
         self.spool = spool  # the live monitor's own recording, which exports read back
         self.problem = problem
         self.alert_sinks: list[AlertSink] = list(alert_sinks)
@@ -41,11 +42,15 @@ class Pipeline:
     def ledger(self) -> Ledger:
         return self.ingest.ledger
 
+    @property
+    def recording_failed(self) -> bool:
+        """Whether the recording stopped early (``Recorder.failure`` says why)."""
+        return self.recorder is not None and self.recorder.failure is not None
+
     def flush(self) -> None:
         """Put what the recordings hold on disk, for a session's watchers to read."""
-        for recorder in (self.recorder, self.spool):
-            if recorder is not None and not recorder.file.closed:
-                recorder.file.flush()
+        if self.recorder is not None:
+            self.recorder.flush()
 
     def recorded_alert(self, alert: Alert, suppressed: int = 0) -> None:
         """An alert read from a recording (``suppressed``: a count of those not shown):

@@ -25,6 +25,7 @@ bytes tell which events orjson can be trusted with, so this recorder wants them 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import IO, Any
 
@@ -33,7 +34,8 @@ import msgpack
 from auditmon import protocol
 from auditmon.model.alerts import Alert
 from auditmon.model.process import Process
-from auditmon.record.jsonl import EventLines, record_line
+from auditmon.record.jsonl import EventLines, one_by_one, record_line
+from auditmon.record.line_helper import LineHelper, helper_wanted
 from auditmon.record.records import (
     FORMAT,
     FORMAT_VERSION,
@@ -54,18 +56,40 @@ class Recorder:
 
     Exit records of processes whose exit status is still to come (the launched
     command's) are held back with ``hold_exit`` and written by ``release_exit``.
+
+    A JSON Lines recording is written by a helper process (``line_helper``) where
+    ``helper`` says so (by default: where two cores are free).  A write that fails (a
+    full disk, a helper that died) stops the recording: ``failure`` says why and after
+    how many events, and ``problem``, if given, hears it once; nothing raises.
     """
 
-    def __init__(self, path: str | Path) -> None:
+    def __init__(
+        self,
+        path: str | Path,
+        helper: bool | None = None,
+        problem: Callable[[str], None] | None = None,
+    ) -> None:
         self.path = Path(path)
         self.jsonl = is_jsonl(path)
-        self.file: IO[bytes] = open(self.path, "wb")
+        # Unbuffered: what a failed write leaves out is exactly what it was given.
+        self.file: IO[bytes] = open(self.path, "wb", buffering=0)
         self.held: set[int] = set()
         self.pending: list[Process] = []
         # (pid, rule) -> [priority, count, last time] of the alerts suppressed
         self.suppressions: dict[tuple[int, str], list[Any]] = {}
+        self.failure: str | None = None
+        self.problem = problem
+        self.recorded = 0  # events written (or handed to the helper)
+        self._helper: LineHelper | None = None
         if self.jsonl:
             self._lines = EventLines()
+            if helper if helper is not None else helper_wanted():
+                try:
+                    self._helper = LineHelper(self.file)
+                except OSError:
+                    pass  # written here, then
+                else:
+                    self.file.close()  # the helper's now
             self._write = self._write_json
         else:
             self._packer = msgpack.Packer(
@@ -79,11 +103,36 @@ class Recorder:
             self._batch_events_key = pack("events")
         self.wants_raw = True  # see ingest.Sink
 
+    def _out(self, *parts: bytes | bytearray) -> None:
+        """Write ``parts`` (or hand them to the helper), unless the recording failed."""
+        if self.failure is not None:
+            return
+        try:
+            if self._helper is not None:
+                for data in parts:
+                    self._helper.write(data)
+                return
+            for data in parts:
+                view = memoryview(data)
+                while view:  # (a write may take only part of it; the next one says why)
+                    view = view[self.file.write(view) :]
+        except OSError as error:
+            self._fail(f"{error.strerror or error} (after {self.recorded:,} events)")
+
+    def _fail(self, reason: str) -> None:
+        """Stop the recording, saying why (the helper's own words, where it has any)."""
+        if self._helper is not None:
+            reason = self._helper.close() or reason
+            self._helper = None
+        self.failure = f"cannot write {self.path}: {reason}; the recording stops there"
+        if self.problem is not None:
+            self.problem(f"auditmon: {self.failure}")
+
     def _write_json(self, record: dict[str, Any]) -> None:
-        self.file.write(record_line(record))
+        self._out(record_line(record))
 
     def _write_msgpack(self, record: dict[str, Any]) -> None:
-        self.file.write(self._packer.pack(record))
+        self._out(self._packer.pack(record))
 
     # -- sink ----------------------------------------------------------------------
     def process_started(self, process: Process) -> None:
@@ -94,15 +143,24 @@ class Recorder:
     ) -> None:
         """Record one batch; ``raw``, if given, is ``events`` as encoded on the wire."""
         pid = process.pid
-        if self.jsonl:
-            self.file.write(self._lines.lines(pid, events, raw))
+        if self.failure is not None:
             return
-        if raw is not None:  # the wire bytes go straight through
-            write = self.file.write
-            write(self._batch_head + self._packer.pack(pid) + self._batch_events_key)
-            write(raw)
+        if self._helper is not None:
+            try:
+                if raw is None:
+                    self._helper.write(one_by_one(pid, events))
+                else:
+                    self._helper.batch(pid, events, raw, self._lines)
+            except OSError as error:
+                self._fail(str(error.strerror or error))
+        elif self.jsonl:
+            self._out(self._lines.lines(pid, events, raw))
+        elif raw is not None:  # the wire bytes go straight through
+            self._out(self._batch_head + self._packer.pack(pid) + self._batch_events_key, raw)
         else:  # one record per batch: a single C-level pack
             self._write({"type": "events", "pid": pid, "events": events})
+        if self.failure is None:
+            self.recorded += len(events)
 
     def threads_named(self, process: Process, names: list[tuple[int, int, str]]) -> None:
         for thread, seq, name in names:
@@ -156,27 +214,42 @@ class Recorder:
         else:
             self._write(dict(record))
 
+    def flush(self) -> None:
+        """Hand what the helper has not had yet to it (the file itself is unbuffered)."""
+        if self._helper is not None:
+            try:
+                self._helper.flush()
+            except OSError as error:
+                self._fail(str(error.strerror or error))
+
     def close(self) -> None:
         self._write_suppressed(None)
         for pid in list(self.held):
             self.release_exit(pid, None)
+        self.flush()
+        if self._helper is not None:
+            reason = self._helper.close()
+            self._helper = None
+            if reason is not None:
+                self._fail(reason)
         self.file.close()
 
 
 class Spool(Recorder):
     """The live monitor's own msgpack recording of the session, which exports read back:
-    it holds every event the view counts.  Past ``limit`` bytes it stops, and says after
-    how many events (``cut_after``)."""
+    it holds every event the view counts.  Past ``limit`` bytes (or a failed write) it
+    stops, and says after how many events (``cut_after``)."""
 
-    def __init__(self, path: str | Path, limit: int) -> None:
-        super().__init__(path)
+    def __init__(
+        self, path: str | Path, limit: int, problem: Callable[[str], None] | None = None
+    ) -> None:
+        super().__init__(path, problem=problem)
         self.limit = limit
-        self.written = 0
         self.cut_after: int | None = None
 
     def _full(self) -> bool:
-        if self.cut_after is None and self.file.tell() >= self.limit:
-            self.cut_after = self.written
+        if self.cut_after is None and (self.failure is not None or self.file.tell() >= self.limit):
+            self.cut_after = self.recorded
         return self.cut_after is not None
 
     def process_started(self, process: Process) -> None:
@@ -188,7 +261,6 @@ class Spool(Recorder):
     ) -> None:
         if not self._full():
             super().events(process, events, raw)
-            self.written += len(events)
 
     def threads_named(self, process: Process, names: list[tuple[int, int, str]]) -> None:
         if not self._full():
@@ -202,9 +274,8 @@ class Spool(Recorder):
         if not self._full():
             super().process_ended(process)
 
-    def flush(self) -> int:
-        """Bytes written so far, all of them on disk for a reader."""
-        self.file.flush()
+    def size(self) -> int:
+        """Bytes written so far (all of them on disk for a reader: unbuffered)."""
         return self.file.tell()
 
 
