@@ -65,30 +65,34 @@ class ProtocolError(Exception):
 #: decoding them anew took half the decoder's time on a mix of real events.  The values
 #: are never changed once made (a cut value's arrays are tuples), so events share them.
 #: Bounded: small encodings only, and emptied when full.
-_EXT_VALUES: dict[tuple[int, bytes], Any] = {}
-_EXT_CACHED = 4096
+_CUTS: dict[bytes, Any] = {}  # by encoding
+_DESCRIBED: dict[bytes, Any] = {}
+_EXT_CACHED = 4096  # of each
 _EXT_CACHED_SIZE = 512
 
 
 def ext_hook(code: int, data: bytes) -> Any:
     """Turn the protocol's extension types back into values."""
-    if code == wire.EXT_BIGINT:
+    if code == wire.EXT_OBJECT:
+        kept = _DESCRIBED
+    elif code == wire.EXT_CUT:
+        kept = _CUTS
+    elif code == wire.EXT_BIGINT:
         return int(data.decode("ascii"))
-    key = (code, data)
-    value = _EXT_VALUES.get(key)
-    if value is not None:
-        return value
-    if code == wire.EXT_CUT:
-        kept, length = msgpack.unpackb(data, **_unpack_options())
-        value = Cut(kept, length)
-    elif code == wire.EXT_OBJECT:
-        value = Described(data.decode("utf-8", wire.UNICODE_ERRORS))
     else:
         return msgpack.ExtType(code, data)
+    value = kept.get(data)
+    if value is not None:
+        return value
+    if kept is _CUTS:
+        prefix, length = msgpack.unpackb(data, **_unpack_options())
+        value = Cut(prefix, length)
+    else:
+        value = Described(data.decode("utf-8", wire.UNICODE_ERRORS))
     if len(data) <= _EXT_CACHED_SIZE:
-        if len(_EXT_VALUES) >= _EXT_CACHED:
-            _EXT_VALUES.clear()
-        _EXT_VALUES[key] = value
+        if len(kept) >= _EXT_CACHED:
+            kept.clear()
+        kept[data] = value
     return value
 
 

@@ -285,4 +285,4 @@ def test_decoded_extension_values_are_shared_but_bounded():
     assert decoded[4] == decoded[5] and decoded[4] is not decoded[5]  # too large to keep
     for n in range(protocol._EXT_CACHED + 10):
         decode(protocol.Described(f"d{n}"))
-    assert 0 < len(protocol._EXT_VALUES) <= protocol._EXT_CACHED
+    assert 0 < len(protocol._DESCRIBED) <= protocol._EXT_CACHED

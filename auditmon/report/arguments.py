@@ -3,6 +3,7 @@ bytes and cut values, socket addresses, open modes, environments, module files."
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import re
 from typing import Any
@@ -44,11 +45,11 @@ def module_of(pending: list[str], filename: str) -> int | None:
     if stem.endswith("/__init__"):
         stem = stem[:-9]
     last = stem[stem.rfind("/") + 1 :]
+    dotted_last = "." + last
     fallback = None
-    for index in range(len(pending) - 1, -1, -1):
+    named = [i for i, name in enumerate(pending) if name == last or name.endswith(dotted_last)]
+    for index in reversed(named):
         name = pending[index]
-        if name.rpartition(".")[2] != last:
-            continue
         if stem.endswith("/" + name.replace(".", "/")):
             return index
         if fallback is None:
@@ -100,11 +101,7 @@ def port_of(value: Any) -> Any:
 
 def socket_address(sock: Any, address: Any) -> tuple[str, str, Any]:
     """(transport, host or path, port) of a socket address."""
-    family, kind = "", ""
-    if type(sock) is protocol.Described:
-        match = _SOCKET.match(sock.text)
-        if match:
-            family, kind = match.groups()
+    family, kind = _family_kind(sock.text) if type(sock) is protocol.Described else ("", "")
     if type(address) in (list, tuple) and len(address) >= 2:
         host = text_of(address[0]) or ""
         transport = "udp" if kind == "SOCK_DGRAM" else "tcp" if kind else "ip"
@@ -115,6 +112,14 @@ def socket_address(sock: Any, address: Any) -> tuple[str, str, Any]:
             text = "@" + text[1:]  # an abstract socket
         return "unix", text, None
     return family or "?", repr(address), None
+
+
+@functools.lru_cache(maxsize=4096)
+def _family_kind(description: str) -> tuple[str, str]:
+    """A socket's address family and kind, from its description (kept: a program's
+    sockets are described alike)."""
+    match = _SOCKET.match(description)
+    return match.groups() if match else ("", "")  # type: ignore[return-value]
 
 
 def env_key(env: Any) -> Any:

@@ -4,6 +4,7 @@ and native libraries loaded.  A mixin of ``Collector``."""
 
 from __future__ import annotations
 
+import functools
 import posixpath
 import re
 from typing import Any
@@ -14,6 +15,14 @@ from auditmon.report.log import ProcessLog, Seen, end_import_listing
 
 _CODE = re.compile(r"code (\S+) at (.+):(\d+)$")
 _PENDING = 16  # imports awaiting their code, per thread (failed ones linger)
+
+
+@functools.lru_cache(maxsize=4096)
+def _module_code_file(description: str) -> str | None:
+    """The file of a module's code object, from its description (kept: each module's
+    code is run once, but the same descriptions come back in a long recording)."""
+    match = _CODE.match(description)
+    return match.group(2) if match is not None and match.group(1) == "<module>" else None
 
 
 class CodeEvents:
@@ -55,10 +64,9 @@ class CodeEvents:
         code = args[0] if args else None
         if type(code) is not protocol.Described:
             return
-        match = _CODE.match(code.text)
-        if match is None or match.group(1) != "<module>":
+        filename = _module_code_file(code.text)
+        if filename is None:
             return
-        filename = match.group(2)
         pending = log.pending_imports.get(event[2])
         if filename.startswith("<frozen "):
             name = filename[len("<frozen ") : -1]

@@ -24,6 +24,9 @@ from auditmon.report.paths import RootsFinder
 
 _O_CREAT, _O_EXCL = 0o100, 0o200
 _IMPORTING = "<frozen importlib"
+_KEPT = 100_000  # paths and opens whose work is kept
+_TEXT = {str}
+_SOCKET_KINDS = {"socket.connect": "connect", "socket.bind": "bind"}
 
 
 class Collector(CodeEvents):
@@ -33,7 +36,10 @@ class Collector(CodeEvents):
     def __init__(self) -> None:
         self.logs: dict[int, ProcessLog] = {}  # Process.id -> its log
         self.finder = RootsFinder()
-        self._normal: dict[str, str] = {}  # paths as given -> normalised
+        # What was worked out for paths and opens, kept (up to _KEPT of each)
+        self._normal: dict[str, str] = {}  # absolute paths as given -> normalised
+        self._joined: dict[tuple[str, str], str] = {}  # (cwd, relative path) -> normalised
+        self._opened: dict[tuple[Any, ...], tuple[str, tuple[str, ...], str | None]] = {}
         self.handlers = {
             "open": self._open,
             "os.listdir": self._listed,
@@ -130,27 +136,42 @@ class Collector(CodeEvents):
         seen.add(log.process.pid, seq if isinstance(seq, int) else 0, None)
 
     # -- files ---------------------------------------------------------------------------
-    def _file(self, log: ProcessLog, path: Any, op: str, event: Any, dir_fd: Any = None) -> None:
-        text = path_text(path)
-        if text is None:
-            return
+    def _path(self, log: ProcessLog, text: str, dir_fd: Any = None) -> str:
+        """``text`` as an absolute, normal path where it can be one (the work is kept:
+        a program names the same paths again and again)."""
         if not text.startswith("/"):
             if type(dir_fd) is int and dir_fd >= 0:
-                text = "<dir>/" + text  # relative to a directory opened by fd
-            elif log.cwd:
-                text = posixpath.join(log.cwd, text)
-        if text.startswith("/"):
-            normal = self._normal.get(text)
+                return "<dir>/" + text  # relative to a directory opened by fd
+            if not log.cwd:
+                return text
+            key = (log.cwd, text)
+            normal = self._joined.get(key)
             if normal is None:
-                normal = posixpath.normpath(text)
-                if len(self._normal) < 100_000:
-                    self._normal[text] = normal
-            text = normal
-        ops = log.files.get(text)
+                normal = self._keep(self._joined, key, posixpath.normpath(log.cwd + "/" + text))
+            return normal
+        normal = self._normal.get(text)
+        if normal is None:
+            normal = self._keep(self._normal, text, posixpath.normpath(text))
+        return normal
+
+    @staticmethod
+    def _keep(cache: dict[Any, str], key: Any, value: str) -> str:
+        if len(cache) < _KEPT:
+            cache[key] = value
+        return value
+
+    def _file(self, log: ProcessLog, path: Any, op: str, event: Any, dir_fd: Any = None) -> None:
+        text = path if type(path) is str else path_text(path)
+        if text is not None:
+            self._add_file(log, self._path(log, text, dir_fd), op, event)
+
+    @staticmethod
+    def _add_file(log: ProcessLog, path: str, op: str, event: Any) -> None:
+        ops = log.files.get(path)
         if ops is None:
             if log.full(log.files):
                 return
-            ops = log.files[text] = {}
+            ops = log.files[path] = {}
         seen = ops.get(op)
         if seen is None:
             seen = ops[op] = Seen()
@@ -164,13 +185,23 @@ class Collector(CodeEvents):
         stack = event[5]
         if stack and str(stack[0][0]).startswith(_IMPORTING):
             return  # the import system reading code
-        text = path_text(path)
-        if text is None or (text.endswith(".pyc") and "/__pycache__/" in text):
-            return
-        for op in open_ops(args[1], args[2] if len(args) > 2 else None):
-            self._file(log, text, op, event)
-        if len(args) > 2 and type(args[2]) is int and args[2] & _O_EXCL and args[2] & _O_CREAT:
-            self._made_path(log, text)
+        flags = args[2] if len(args) > 2 else None
+        key = (path, args[1], flags, log.cwd) if type(path) is str else None
+        opened = self._opened.get(key) if key is not None else None
+        if opened is None:
+            text = path_text(path)
+            if text is None or (text.endswith(".pyc") and "/__pycache__/" in text):
+                opened = ("", (), None)
+            else:
+                made = type(flags) is int and flags & _O_EXCL and flags & _O_CREAT
+                opened = (self._path(log, text), open_ops(args[1], flags), text if made else None)
+            if key is not None and len(self._opened) < _KEPT:
+                self._opened[key] = opened
+        normal, ops, made = opened
+        for op in ops:
+            self._add_file(log, normal, op, event)
+        if made is not None:
+            self._made_path(log, made)
 
     def _listed(self, log: ProcessLog, event: Any, args: Any) -> None:
         thread = event[2]
@@ -181,7 +212,10 @@ class Collector(CodeEvents):
         if path is None:
             path = "."
         if log.pending_imports.get(thread) and type(path) is str:
-            absolute = posixpath.normpath(posixpath.join(log.cwd or "/", path))
+            if log.cwd or path.startswith("/"):
+                absolute = self._path(log, path)
+            else:
+                absolute = posixpath.normpath("/" + path)
             if absolute in log.import_dirs:
                 return  # a finder looking in a package's or sys.path's directory
         self._file(log, path, "listed", event)
@@ -241,7 +275,7 @@ class Collector(CodeEvents):
     # -- network -------------------------------------------------------------------------
     def _socket(self, log: ProcessLog, event: Any, args: Any) -> None:
         end_import_listing(log, event)
-        kind = {"socket.connect": "connect", "socket.bind": "bind"}.get(event[3], "sendto")
+        kind = _SOCKET_KINDS.get(event[3], "sendto")
         transport, host, port = socket_address(args[0], args[1])
         key = (kind, transport, host, port)
         seen = log.sockets.get(key)
@@ -313,7 +347,9 @@ class Collector(CodeEvents):
             argv = args[0] if type(args[0]) in (list, tuple) else [args[0]]
         else:  # os.system: a shell's command line
             argv = [args[0]]
-        words = tuple(text_of(a) or "" for a in items(argv))
+        words = tuple(items(argv))
+        if set(map(type, words)) - _TEXT:  # (usually all strings already)
+            words = tuple(text_of(a) or "" for a in words)
         where = path_text(cwd) if cwd is not None else log.cwd
         key = (name, words, where, env_key(env), tuple(log.env.items()))
         seen = log.commands.get(key)

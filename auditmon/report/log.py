@@ -14,19 +14,23 @@ MAX_REFS = 5
 MAX_ITEMS = 50_000
 
 
-@dataclass
 class Seen:
-    """How often something was seen, where first (pid, seq) and with what stack."""
+    """How often something was seen, where first (pid, seq) and with what stack.
+    (A plain class with slots: one is updated for nearly every event of a report.)"""
 
-    count: int = 0
-    refs: list[tuple[int, int]] = field(default_factory=list)
-    stack: Any = None
+    __slots__ = ("count", "refs", "stack")
+
+    def __init__(self) -> None:
+        self.count = 0
+        self.refs: list[tuple[int, int]] = []
+        self.stack: Any = None
 
     def add(self, pid: int, seq: int, stack: Any, count: int = 1) -> None:
         self.count += count
-        if len(self.refs) < MAX_REFS:
-            self.refs.append((pid, seq))
-        if self.stack is None and stack:
+        refs = self.refs
+        if len(refs) < MAX_REFS:
+            refs.append((pid, seq))
+        if stack and self.stack is None:
             self.stack = stack
 
 
