@@ -53,6 +53,7 @@ class BuildWithPreload(build_ext):
             *Path(main).parent.glob("*.[ch]"),
             *Path(PRELOAD).parent.glob("*.h"),
             Path(NATIVE) / "constants.h",
+            Path(NATIVE) / "placement.h",
         ]
         if not self.force and output.exists():
             built = output.stat().st_mtime

@@ -178,3 +178,54 @@ def test_a_descriptor_the_target_takes_over_is_never_written_by_the_agent(tmp_pa
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout == "mine\n"
+
+
+# LOOK, and whether the target has ``resource`` once the agent is up (LOOK imports it not).
+LOOK_AND_RESOURCE = LOOK.replace(
+    "listing = os.open(", "limits_module = 'resource' in sys.modules\nlisting = os.open("
+).replace('"first": first,', '"first": first, "resource": limits_module,')
+
+
+@pytest.mark.parametrize("mode", ["run", "attach"])
+@pytest.mark.parametrize("soft", SOFT_LIMITS.values(), ids=SOFT_LIMITS.keys())
+def test_the_preload_library_places_the_python_agents_socket_as_python_would(
+    tmp_path, without_agent, mode, soft
+):
+    """The pure-Python agent asks the preload library to move its socket (FD_MOVE), in
+    C, where Python would load ``resource`` (a module of its own to load at every start
+    where it is not built in): the socket lands on the very number the agent's own
+    fallback gives it, and ``resource`` is not loaded (nor ``fcntl``).  Without the
+    preload library (LD_PRELOAD dropped, PYTHONPATH's sitecustomize starts the agent)
+    the fallback still moves it."""
+    soft, hard, lowered = limits(soft)
+    seen = {}
+    for preload in (True, False):
+        if mode == "run":
+            record = tmp_path / f"run-{preload}.jsonl"
+            unset = () if preload else ("env", "-u", "LD_PRELOAD")
+            command = (*unset, sys.executable, "-c", LOOK_AND_RESOURCE)
+            result = run_recorded(record, *command, env=agent_env("python"), **lowered)
+            agents = [r["agent"] for r in read_jsonl(record) if r["type"] == "process"]
+            assert agents == ["python"], agents
+        else:
+            env = attach_env(tmp_path / f"runtime-{preload}")
+            env["AUDITMON_AGENT"] = "python"
+            if not preload:
+                del env["LD_PRELOAD"]
+            result = subprocess.run(
+                [sys.executable, "-c", LOOK_AND_RESOURCE],
+                capture_output=True,
+                text=True,
+                env=env,
+                timeout=60,
+                **lowered,
+            )
+        seen[preload] = look(result)
+    with_library, without_library = seen[True], seen[False]
+    assert not with_library["resource"], with_library
+    assert without_library["resource"], without_library
+    assert with_library["high"] == without_library["high"]
+    assert with_library["first"] == without_library["first"] == without_agent["first"]
+    if lowest_for_the_agent(soft, hard) >= soft:
+        assert len(with_library["high"]) == 1 and all(with_library["high"].values())
+        assert int(next(iter(with_library["high"]))) >= lowest_for_the_agent(soft, hard)

@@ -478,7 +478,8 @@ def test_python_run_start_up_loads_the_agent_and_c_modules_only(tmp_path):
     """The pure-Python agent's start-up, in a target that imports nothing itself: its
     own package but attach mode's writer, of the standard library only the C modules it
     needs (``_socket``, not ``socket``; ``_struct``, not ``struct``, whose import every
-    process would pay; ``fcntl`` and ``resource``, to place its socket's descriptor;
+    process would pay; ``fcntl`` and ``resource``, to place its socket's descriptor where
+    the preload library does not do it;
     ``mmap``, to map its ring),
     and the encoder it sends with: msgpack where the target has it, with what msgpack
     imports (loaded at start, not on the writer thread, whose opening of their files

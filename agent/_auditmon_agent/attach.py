@@ -172,7 +172,7 @@ class AttachWriter(_Writer):
         except OSError:
             return
         try:
-            conn, known = out_of_the_way(conn)
+            conn, known, _ = out_of_the_way(conn)
         except OSError:
             conn.close()
             return

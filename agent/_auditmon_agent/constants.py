@@ -87,7 +87,8 @@ FLUSH_EVENTS = (
 # moment of the move); where the soft limit is past FD_HIGHEST (the kernel's descriptor
 # table grows to the highest number) or may not be raised, at FD_FLOOR under it, halved
 # while the limit is lower, down to FD_FLOOR_MIN.  Always close-on-exec.
-# (transport.out_of_the_way and native/link.c's.)
+# (native/placement.h, which the preload library answers FD_MOVE with, and
+# transport.out_of_the_way's fallback.)
 FD_FLOOR = 768
 FD_FLOOR_MIN = 16
 FD_ROOM = 64
@@ -158,6 +159,11 @@ EARLY_EVENTS = "auditmon.early_events"
 # a size: it maps a ring in C and appends (memfd, writable memoryview), where Python's
 # mmap before 3.13 would keep a descriptor of its own for as long as the mapping lives.
 RING_MAP = "auditmon.ring_map"
+# The pure-Python agent's other request, an audit event with a list and a descriptor: it
+# moves a copy of the descriptor out of the target's way in C (the rule above: no
+# ``resource`` module to import) and appends (the copy, or -1 where nothing better is
+# free; whether the copy, or the descriptor itself, is at or above the soft limit).
+FD_MOVE = "auditmon.fd_move"
 # Events the bootstrap hook keeps before the agent starts; those after are counted as
 # dropped (an embedded interpreter may never start it: what is kept stays bounded).
 EARLY_MAX = 4096

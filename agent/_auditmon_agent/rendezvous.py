@@ -14,7 +14,7 @@ import os
 import stat
 
 from .constants import ATTACH_BACK, ATTACH_CALL, ATTACH_LONE, ATTACH_REMOTE, ATTACH_SOCKET
-from .transport import out_of_sight, out_of_the_way
+from .transport import out_of_the_way
 
 _PART = ".part"  # a socket not listening yet: see open_door()
 
@@ -92,8 +92,8 @@ def open_door(runtime_dir, pid, lone):
     partial = path + _PART
     close_door(runtime_dir, pid)  # this pid's previous program's (exec)
     _unlink(partial)
-    sock, known = out_of_the_way(_socket.socket(_socket.AF_UNIX, _socket.SOCK_STREAM))
-    if lone and not out_of_sight(sock.fileno()):
+    sock, known, hidden = out_of_the_way(_socket.socket(_socket.AF_UNIX, _socket.SOCK_STREAM))
+    if lone and not hidden:
         sock.close()
         os.symlink(str(pid), named(runtime_dir, pid, ATTACH_LONE))
         return None, None
@@ -129,7 +129,7 @@ def answer_call(runtime_dir, pid, answered):
         return target, None, None
     if os.sep in target or not target.endswith(ATTACH_BACK) or owner(target) is None:
         return target, None, None  # only a monitor's socket, named in this directory
-    sock, known = out_of_the_way(_socket.socket(_socket.AF_UNIX, _socket.SOCK_STREAM))
+    sock, known, _ = out_of_the_way(_socket.socket(_socket.AF_UNIX, _socket.SOCK_STREAM))
     try:
         sock.settimeout(1.0)
         sock.connect(os.path.join(runtime_dir, target))

@@ -17,25 +17,46 @@ import sys
 import time
 
 from . import wire
-from .constants import BYTES_PER_EVENT, FD_FLOOR, FD_FLOOR_MIN, FD_HIGHEST, FD_ROOM
+from .constants import BYTES_PER_EVENT, FD_FLOOR, FD_FLOOR_MIN, FD_HIGHEST, FD_MOVE, FD_ROOM
 
 _SO_PEERCRED = getattr(_socket, "SO_PEERCRED", 17)
 
 
 def out_of_the_way(sock):
-    """``sock`` moved out of the target's way, close-on-exec, and its identity.
+    """``sock`` moved out of the target's way, close-on-exec, its identity, and whether
+    it is out of the target's sight (``out_of_sight``).
 
     Programs take the lowest free descriptors and count on them as theirs (pass_fds, a
     child listing its own, closerange up to the soft RLIMIT_NOFILE): the agent's go at
     or above the soft limit, where open() never puts one and scans bounded by the limit
     never look, the limit raised for the moment of the move (the hard one too where the
-    process may) and put back; where that can't be, as high as fits under it.  The same
-    rule as out_of_the_way in native/link.c (constants.py says more): change both.
+    process may) and put back; where that can't be, as high as fits under it.  The
+    preload library moves it, where it is in the process (FD_MOVE: the rule of
+    native/placement.h, which the extension follows too, and no ``resource`` module to
+    load); else ``_moved_out_of_the_way``, the same rule (constants.py says more).
     ``sock`` stays where it is when nothing better is free."""
+    fd = sock.fileno()
+    reply = []
+    sys.audit(FD_MOVE, reply, fd)
+    if len(reply) == 1:
+        moved, hidden = reply[0]
+    else:
+        moved = _moved_out_of_the_way(fd)
+        hidden = out_of_sight(moved if moved >= 0 else fd)
+    if moved >= 0:
+        high = _socket.socket(sock.family, sock.type, sock.proto, moved)
+        sock.close()
+        sock = high
+    return sock, identity(sock), bool(hidden)
+
+
+def _moved_out_of_the_way(fd):
+    """A close-on-exec copy of ``fd`` out of the target's way, ``fd`` left open; -1 where
+    nothing better than ``fd`` itself is free: native/placement.h's rule, for where the
+    preload library is not in the process.  Change both."""
     import fcntl  # small C modules; only the pure-Python writers open sockets
     import resource
 
-    fd = sock.fileno()
     moved = -1
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     if 0 <= soft <= FD_HIGHEST:
@@ -61,16 +82,12 @@ def out_of_the_way(sock):
             if error.errno not in (errno.EINVAL, errno.EMFILE):
                 break
             floor //= 2
-    if moved >= 0:
-        high = _socket.socket(sock.family, sock.type, sock.proto, moved)
-        sock.close()
-        sock = high
-    return sock, identity(sock)
+    return moved
 
 
 def out_of_sight(fd):
     """Whether ``fd`` is at or above the soft RLIMIT_NOFILE, where no scan bounded by the
-    limit looks (out_of_sight in native/connect.c)."""
+    limit looks (out_of_sight in native/placement.h)."""
     import resource
 
     soft = resource.getrlimit(resource.RLIMIT_NOFILE)[0]
@@ -262,14 +279,14 @@ class RunWriter(_Writer):
         ring = self.open_ring()
         sock = _socket.socket(_socket.AF_UNIX, _socket.SOCK_STREAM)
         try:
-            sock, self.known = out_of_the_way(sock)
+            sock, self.known, hidden = out_of_the_way(sock)
             sock.connect(self.config.socket_path)
             if peer_uid(sock) != os.getuid():
                 raise OSError(errno.EPERM, "monitor runs as another user")
             hello = self.hello()
             if ring is not None:
                 hello["ring"] = ring.size
-                self.lone = self.config.lone and not out_of_sight(sock.fileno())
+                self.lone = self.config.lone and not hidden
                 if self.lone:
                     ring.mark_lone()
             send_hello(sock, self.pack([wire.HELLO, hello]), ring)

@@ -52,61 +52,18 @@ send_parts(int fd, struct iovec *parts, int n)
     return 0;
 }
 
-/* The lowest free number at or above floor for fd (close-on-exec), fd closed; -1 where
-   none is free up there (errno EINVAL where floor is at or above the soft limit). */
-static int
-dup_at_or_above(int fd, int floor)
-{
-    int moved = fcntl(fd, F_DUPFD_CLOEXEC, floor);
-    if (moved >= 0)
-        close(fd);
-    return moved;
-}
+#include "placement.h" /* out_of_sight and the rule, shared with the preload library */
 
-/* Whether fd is at or above the soft RLIMIT_NOFILE, where no scan bounded by the limit
-   looks (transport.out_of_sight on the Python side). */
-static int
-out_of_sight(int fd)
-{
-    struct rlimit limit;
-    return getrlimit(RLIMIT_NOFILE, &limit) == 0 && limit.rlim_cur != RLIM_INFINITY
-           && (rlim_t)fd >= limit.rlim_cur;
-}
-
-/* fd, moved out of the target's way.  Programs take the lowest free descriptors and
-   count on them as theirs (pass_fds, a child listing its own, closerange up to the
-   soft RLIMIT_NOFILE), so the agent's go at or above the soft limit, where open()
-   never puts one and scans bounded by the limit never look: the limit is raised for
-   the moment of the dup (the hard one too where it leaves no room and the process may,
-   as root in a container often may) and put back.  Where that can't be (a soft limit
-   past FD_HIGHEST, whose descriptor table would be too large, or no permission), as
-   high as fits under the soft limit: at FD_FLOOR, halved while the limit is lower.  The
-   same rule as transport.out_of_the_way on the Python side: change both.  fd itself
-   where nothing better is free. */
+/* fd, moved out of the target's way (placement.h says where), or fd itself where
+   nothing better is free. */
 static int
 out_of_the_way(int fd)
 {
-    struct rlimit limit;
-    if (getrlimit(RLIMIT_NOFILE, &limit) == 0 && limit.rlim_cur <= FD_HIGHEST) {
-        rlim_t floor = limit.rlim_cur > FD_FLOOR ? limit.rlim_cur : FD_FLOOR;
-        struct rlimit raised = {floor + FD_ROOM, limit.rlim_max};
-        if (raised.rlim_max < raised.rlim_cur)
-            raised.rlim_max = raised.rlim_cur;
-        if (setrlimit(RLIMIT_NOFILE, &raised) == 0) {
-            int moved = dup_at_or_above(fd, (int)floor);
-            setrlimit(RLIMIT_NOFILE, &limit);
-            if (moved >= 0)
-                return moved;
-        }
-    }
-    for (int floor = FD_FLOOR; floor >= FD_FLOOR_MIN && fd < floor; floor /= 2) {
-        int moved = dup_at_or_above(fd, floor);
-        if (moved >= 0)
-            return moved;
-        if (errno != EINVAL && errno != EMFILE)
-            break;
-    }
-    return fd;
+    int moved = moved_out_of_the_way(fd);
+    if (moved < 0)
+        return fd;
+    close(fd);
+    return moved;
 }
 
 /* The hello's bytes, with `pass_fd` (the ring's memfd, if >= 0) as SCM_RIGHTS on the

@@ -51,6 +51,7 @@
 #include <unistd.h>
 
 #include "../native/constants.h" /* the values shared with the agent (no Python.h here) */
+#include "../native/placement.h" /* where the agent's descriptors go (FD_MOVE) */
 #include "python_api.h"
 #include "bootstrap.h"
 #include "early.c"
@@ -208,13 +209,44 @@ map_ring(PyObject *args)
     return 0;
 }
 
+/* The pure-Python agent's other request (FD_MOVE, with a list and a descriptor): a
+   close-on-exec copy of the descriptor out of the target's way, by the extension's rule
+   (placement.h), where Python would load the resource module to raise the limit.
+   Appends (the copy, or -1 where nothing better is free; whether the copy, or the
+   descriptor itself, is out of sight): the agent closes the descriptor it gave. */
+static int
+move_fd(PyObject *args)
+{
+    PyObject *reply = py.TupleSize(args) == 2 ? py.TupleGetItem(args, 0) : NULL;
+    Py_ssize_t fd = reply != NULL ? py.LongAsSsize(py.TupleGetItem(args, 1)) : -1;
+    if (reply == NULL || fd < 0 || fd > INT_MAX || !is_exactly(reply, py.ListType)) {
+        py.ErrClear();
+        return 0;
+    }
+    int moved = moved_out_of_the_way((int)fd);
+    int hidden = out_of_sight(moved >= 0 ? moved : (int)fd);
+    PyObject *pair = py.BuildValue("(ii)", moved, hidden);
+    if (pair == NULL || py.ListAppend(reply, pair) < 0) {
+        py.ErrClear(); /* no answer: the agent moves it itself */
+        if (moved >= 0)
+            close(moved);
+    }
+    if (pair != NULL)
+        py.DecRef(pair);
+    return 0;
+}
+
 static int
 bootstrap_hook(const char *event, PyObject *args, void *unused)
 {
     (void)unused;
     if (__atomic_load_n(&phase, __ATOMIC_RELAXED) != KEEPING) {
-        if (event[0] == 'a' && strcmp(event, RING_MAP) == 0 && in_main_interpreter())
+        if (event[0] != 'a')
+            return 0;
+        if (strcmp(event, RING_MAP) == 0 && in_main_interpreter())
             return map_ring(args);
+        if (strcmp(event, FD_MOVE) == 0 && in_main_interpreter())
+            return move_fd(args);
         return 0;
     }
     if (!in_main_interpreter())
