@@ -6,6 +6,7 @@ the same inventory scoped to one process."""
 from __future__ import annotations
 
 import functools
+import gc
 import http.server
 import json
 import sys
@@ -284,3 +285,45 @@ def test_alert_records_are_read_and_unknown_records_ignored(tmp_path):
     jsonschema.validate(report, schema("report.schema.json"))
     text = auditmon("report", str(recording))
     assert "Read sensitive file (WARNING)" in text.stdout
+
+
+@pytest.mark.parametrize("suffix", [".jsonl", ".amrec"])
+def test_reading_makes_no_garbage_cycles_event_by_event(tmp_path, suffix):
+    """read_report turns the cycle collector off while it reads (it would walk the growing
+    inventory again and again): sound only while reading leaves no cycles behind, so the
+    garbage found after a report does not grow with the events, and the collector is
+    back on after."""
+    from auditmon.record import Recorder
+
+    sock = protocol.Described("socket AF_INET SOCK_STREAM fd=3")
+    code = protocol.Described("code <module> at /w/pkg/mod.py:1")
+    batch = [
+        [1, 1.7e9, 7, "import", ["pkg.mod", None, ["/w"], None, None], None],
+        [2, 1.7e9, 7, "exec", [code], None],
+        [3, 1.7e9, 7, "open", ["/w/data.txt", "r", 524288], [["/w/a.py", 3, "f"]]],
+        [4, 1.7e9, 7, "open", [3, "r", 0], None],
+        [5, 1.7e9, 7, "socket.connect", [sock, ["127.0.0.1", 80]], None],
+        [6, 1.7e9, 7, "subprocess.Popen", ["git", ["git", "status"], None, None], None],
+        [7, 1.7e9, 7, "os.listdir", ["/w"], None],
+        [8, 1.7e9, 7, "open", [None], None],  # a shape no handler expects
+    ]
+    garbage = []
+    for copies in (10, 200):
+        path = tmp_path / f"r{copies}{suffix}"
+        recorder = Recorder(path, helper=False)
+        process = _process(1, 4242)
+        recorder.process_started(process)
+        for _ in range(copies):
+            recorder.events(process, batch)
+        recorder.close()
+        gc.collect()
+        gc.disable()
+        try:
+            report = read_report(path)
+            garbage.append(gc.collect())
+        finally:
+            gc.enable()
+        assert report["recording"]["events"] == copies * len(batch)
+    assert garbage[0] == garbage[1]
+    read_report(path)
+    assert gc.isenabled()

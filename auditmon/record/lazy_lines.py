@@ -59,9 +59,19 @@ Piece = Union[tuple[str, Any, Any], tuple[str, bytes]]
 def pieces(block: bytes) -> list[Piece] | None:
     """``block``'s lines (newline-separated, none blank) in order, as pieces; None where
     the block is to be read the exact way whole."""
-    if not block or b"\n\n" in block or block[:1] == b"\n" or block[-1:] == b"\n":
+    if not block or block[:1] == b"\n" or block[-1:] == b"\n":
         return None
     found: list[Piece] = []
+    try:  # the usual block: event records only, one a line (msgspec skips blank lines)
+        lines = _DECODER.decode_lines(block)
+    except (msgspec.ValidationError, msgspec.DecodeError):
+        pass
+    else:
+        if len(lines) == block.count(b"\n") + 1:
+            _runs(lines, found)
+            return found
+    if b"\n\n" in block:
+        return None
     view = memoryview(block)  # slices of it copy nothing
     at = 0  # where the lines not yet taken start
     others: list[int] = []  # where records of another type start, if any

@@ -6,6 +6,7 @@ Either side of ``auditmon diff`` may be a recording or such a saved report (``lo
 
 from __future__ import annotations
 
+import gc
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -36,6 +37,28 @@ def read_report(path: str | Path, progress: Progress | None = None) -> dict[str,
     images: dict[int, Process] = {}  # pid -> its latest image
     order: list[Process] = []
     size = recording.size
+    collecting = gc.isenabled()
+    # Reading makes no garbage cycles (only the builder, freed with it, has some): the
+    # collector would walk the growing inventory again and again for nothing.
+    gc.disable()
+    try:
+        _read(recording, builder, images, order, progress)
+    finally:
+        if collecting:
+            gc.enable()
+    if progress is not None:
+        progress(size, size)
+    return document(builder, order, path, recording.events, recording.cut)
+
+
+def _read(
+    recording: Recording,
+    builder: InventoryBuilder,
+    images: dict[int, Process],
+    order: list[Process],
+    progress: Progress | None,
+) -> None:
+    size = recording.size
     for number, item in enumerate(recording.chunks(lazy=True)):
         if type(item) is EventBatch:
             process = images.get(item.pid)
@@ -47,9 +70,6 @@ def read_report(path: str | Path, progress: Progress | None = None) -> dict[str,
             _record(item, images, order, builder)
         if progress is not None and number % 64 == 0:
             progress(recording.position, size)
-    if progress is not None:
-        progress(size, size)
-    return document(builder, order, path, recording.events, recording.cut)
 
 
 def _image(images: dict[int, Process], order: list[Process], hello: dict[str, Any]) -> Process:
