@@ -12,6 +12,7 @@ import json
 import resource
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 from helpers import AGENT_DIR, agent_env, attach_env, read_jsonl, run_recorded
@@ -99,6 +100,33 @@ def without_agent() -> dict:
     )
 
 
+def looked(
+    where: Path, mode: str, kind: str, script: str, lowered: dict, preload: bool = True
+) -> subprocess.CompletedProcess:
+    """``script`` run under the ``kind`` agent in ``mode`` (run: under ``auditmon run``;
+    attach: an attachable process, no monitor), with or without the preload library."""
+    if mode == "run":
+        record = where / "run.jsonl"
+        unset = () if preload else ("env", "-u", "LD_PRELOAD")
+        command = (*unset, sys.executable, "-c", script)
+        result = run_recorded(record, *command, env=agent_env(kind), **lowered)
+        agents = [r["agent"] for r in read_jsonl(record) if r["type"] == "process"]
+        assert agents == [kind], agents
+        return result
+    env = attach_env(where / "runtime")
+    env["AUDITMON_AGENT"] = kind
+    if not preload:
+        del env["LD_PRELOAD"]
+    return subprocess.run(
+        [sys.executable, "-c", script],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+        **lowered,
+    )
+
+
 @pytest.mark.parametrize("kind", ["native", "python"])
 @pytest.mark.parametrize("mode", ["run", "attach"])
 @pytest.mark.parametrize("soft", SOFT_LIMITS.values(), ids=SOFT_LIMITS.keys())
@@ -106,22 +134,7 @@ def test_the_target_gets_its_own_numbers_and_its_children_none_of_the_agents(
     tmp_path, without_agent, kind, mode, soft
 ):
     soft, hard, lowered = limits(soft)
-    if mode == "run":
-        record = tmp_path / "run.jsonl"
-        command = (sys.executable, "-c", LOOK)
-        result = run_recorded(record, *command, env=agent_env(kind), **lowered)
-        assert [r["agent"] for r in read_jsonl(record) if r["type"] == "process"] == [kind]
-    else:
-        env = attach_env(tmp_path / "runtime")
-        env["AUDITMON_AGENT"] = kind
-        result = subprocess.run(
-            [sys.executable, "-c", LOOK],
-            capture_output=True,
-            text=True,
-            env=env,
-            timeout=60,
-            **lowered,
-        )
+    result = looked(tmp_path, mode, kind, LOOK, lowered)
     seen = look(result)
     assert seen["first"] == without_agent["first"]
     assert without_agent["high"] == {}
@@ -200,27 +213,9 @@ def test_the_preload_library_places_the_python_agents_socket_as_python_would(
     soft, hard, lowered = limits(soft)
     seen = {}
     for preload in (True, False):
-        if mode == "run":
-            record = tmp_path / f"run-{preload}.jsonl"
-            unset = () if preload else ("env", "-u", "LD_PRELOAD")
-            command = (*unset, sys.executable, "-c", LOOK_AND_RESOURCE)
-            result = run_recorded(record, *command, env=agent_env("python"), **lowered)
-            agents = [r["agent"] for r in read_jsonl(record) if r["type"] == "process"]
-            assert agents == ["python"], agents
-        else:
-            env = attach_env(tmp_path / f"runtime-{preload}")
-            env["AUDITMON_AGENT"] = "python"
-            if not preload:
-                del env["LD_PRELOAD"]
-            result = subprocess.run(
-                [sys.executable, "-c", LOOK_AND_RESOURCE],
-                capture_output=True,
-                text=True,
-                env=env,
-                timeout=60,
-                **lowered,
-            )
-        seen[preload] = look(result)
+        where = tmp_path / f"preload-{preload}"
+        where.mkdir()
+        seen[preload] = look(looked(where, mode, "python", LOOK_AND_RESOURCE, lowered, preload))
     with_library, without_library = seen[True], seen[False]
     assert not with_library["resource"], with_library
     assert without_library["resource"], without_library
