@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 from test_jsonl_fast import decoded, events, old_line
 
 from auditmon.model import Process
-from auditmon.record import Recorder, Recording, event_record
+from auditmon.record import Recorder, Recording, event_record, writer
 from auditmon.record.line_helper import EVENTS, FRAME, LineHelper, helper_wanted
 
 PID = 4242
@@ -90,6 +90,32 @@ def test_batches_without_their_wire_bytes_and_other_records_keep_their_order(tmp
     assert paths[0].read_bytes() == paths[1].read_bytes()
     kinds = [record["type"] for record in Recording(paths[1])]
     assert kinds == ["process"] + ["event", "event", "thread", "dropped"] * 50 + ["exit"]
+
+
+def test_by_default_the_helper_takes_over_after_the_first_events(tmp_path, monkeypatch):
+    """A short run writes in one process (no helper to start and wait for); past
+    HELPER_AFTER events a helper writes on, from where the file was."""
+    monkeypatch.setattr(writer, "HELPER_AFTER", 100)
+    monkeypatch.setattr(writer, "helper_wanted", lambda: True)  # (as on two cores)
+    process = _process()
+    paths, helped_from = [], None
+    for helper in (False, None):
+        path = tmp_path / f"{helper}.jsonl"
+        recorder = Recorder(path, helper=helper)
+        recorder.process_started(process)
+        for n in range(30):
+            batch = [[n * 10 + i + 1, 1.7e9, 7, "e", [n, i, "x"], None] for i in range(10)]
+            events_in, raw = decoded(batch)
+            recorder.events(process, events_in, raw)
+            recorder.threads_named(process, [(7, n * 10 + 1, f"thread {n}")])
+            if helper is None and helped_from is None and recorder._helper is not None:
+                helped_from = recorder.recorded
+        recorder.process_ended(process)
+        recorder.close()
+        assert recorder.failure is None
+        paths.append(path)
+    assert helped_from == 110  # started with the batch after the first 100 events
+    assert paths[0].read_bytes() == paths[1].read_bytes()
 
 
 def test_a_helper_is_wanted_where_two_cores_are_free():
@@ -186,21 +212,31 @@ def test_only_whole_frames_are_written(tmp_path):
 def test_a_killed_monitor_leaves_a_recording_of_whole_lines(tmp_path):
     """SIGKILL to `auditmon run`: its helper writes what it was handed, then ends."""
     path = tmp_path / "r.jsonl"
-    target = "import time\nwhile True:\n    open('/dev/null').close()\n    time.sleep(0.0001)\n"
+    target = (
+        "import sys, time\ni = 0\nwhile True:\n"
+        "    for _ in range(200):\n        sys.audit('tick', i)\n        i += 1\n"
+        "    time.sleep(0.0002)\n"
+    )  # bursts a monitor keeps up with: no drops
     monitor = subprocess.Popen(
         [sys.executable, "-m", "auditmon", "run", "--headless", "--record", str(path), "--",
          sys.executable, "-c", target],
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
     )  # fmt: skip
     children: list[psutil.Process] = []
-    try:
-        _wait_for(lambda: path.exists() and path.stat().st_size > 200_000, timeout=60)
+
+    def helpers() -> list[psutil.Process]:  # it starts once the first events are written
+        nonlocal children
         children = psutil.Process(monitor.pid).children()
-        helpers = [c for c in children if "line_helper" in " ".join(c.cmdline())]
-        assert len(helpers) == 1
+        return [c for c in children if "line_helper" in " ".join(c.cmdline())]
+
+    try:
+        _wait_for(lambda: len(helpers()) == 1, timeout=60)
+        handed = path.stat().st_size
+        _wait_for(lambda: path.stat().st_size > handed + 200_000, timeout=60)
+        (helper,) = helpers()
         monitor.kill()
         monitor.wait()
-        helpers[0].wait(timeout=30)
+        helper.wait(timeout=30)
     finally:
         monitor.kill()
         for child in children:  # the target
@@ -212,7 +248,7 @@ def test_a_killed_monitor_leaves_a_recording_of_whole_lines(tmp_path):
     records = list(recording)
     assert recording.cut is None
     seqs = [r["seq"] for r in records if r["type"] == "event"]
-    assert len(seqs) > 100 and seqs == list(range(1, len(seqs) + 1))
+    assert len(seqs) > writer.HELPER_AFTER and seqs == list(range(1, len(seqs) + 1))
 
 
 def _wait_for(condition, timeout: float = 20.0) -> None:

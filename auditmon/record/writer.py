@@ -48,6 +48,10 @@ from auditmon.record.records import (
     thread_record,
 )
 
+#: Events a JSON Lines recording writes in the recorder's process before it takes a
+#: helper process (by default): about a tenth of a second's work in one process.
+HELPER_AFTER = 65_536
+
 
 class Recorder:
     """A sink that writes every record to a file as it arrives, and an ``AlertSink``
@@ -58,7 +62,9 @@ class Recorder:
     command's) are held back with ``hold_exit`` and written by ``release_exit``.
 
     A JSON Lines recording is written by a helper process (``line_helper``) where
-    ``helper`` says so (by default: where two cores are free).  A write that fails (a
+    ``helper`` says so: True, from the start; by default, once ``HELPER_AFTER`` events
+    were written here, where two cores are free (a short run does not pay for starting
+    one, nor wait for it at its end).  A write that fails (a
     full disk, a helper that died) stops the recording: ``failure`` says why and after
     how many events, and ``problem``, if given, hears it once; nothing raises.
     """
@@ -81,15 +87,13 @@ class Recorder:
         self.problem = problem
         self.recorded = 0  # events written (or handed to the helper)
         self._helper: LineHelper | None = None
+        self._helper_after: int | None = None  # events, where one is to start later
         if self.jsonl:
             self._lines = EventLines()
-            if helper if helper is not None else helper_wanted():
-                try:
-                    self._helper = LineHelper(self.file)
-                except OSError:
-                    pass  # written here, then
-                else:
-                    self.file.close()  # the helper's now
+            if helper:
+                self._start_helper()
+            elif helper is None and helper_wanted():
+                self._helper_after = HELPER_AFTER
             self._write = self._write_json
         else:
             self._packer = msgpack.Packer(
@@ -102,6 +106,15 @@ class Recorder:
             self._batch_head = b"\x83" + pack("type") + pack("events") + pack("pid")
             self._batch_events_key = pack("events")
         self.wants_raw = True  # see ingest.Sink
+
+    def _start_helper(self) -> None:
+        """Hand the file to a helper process, which writes on from where it is."""
+        self._helper_after = None
+        try:
+            self._helper = LineHelper(self.file)
+        except OSError:
+            return  # written here, then
+        self.file.close()  # the helper's now (its copy shares the file's offset)
 
     def _out(self, *parts: bytes | bytearray) -> None:
         """Write ``parts`` (or hand them to the helper), unless the recording failed."""
@@ -145,6 +158,8 @@ class Recorder:
         pid = process.pid
         if self.failure is not None:
             return
+        if self._helper_after is not None and self.recorded >= self._helper_after:
+            self._start_helper()
         if self._helper is not None:
             try:
                 if raw is None:
