@@ -85,7 +85,7 @@ def ext_hook(code: int, data: bytes) -> Any:
     if value is not None:
         return value
     if kept is _CUTS:
-        prefix, length = msgpack.unpackb(data, **_unpack_options())
+        prefix, length = unpackb(data)
         value = Cut(prefix, length)
     else:
         value = Described(data.decode("utf-8", wire.UNICODE_ERRORS))
@@ -105,6 +105,11 @@ def _unpack_options() -> dict[str, Any]:
         # Arrays decode as tuples: cheaper to build than lists, and immutable.
         "use_list": False,
     }
+
+
+def unpackb(data: bytes | bytearray) -> Any:
+    """One value from its whole encoding, decoded as a connection's are."""
+    return msgpack.unpackb(data, **_unpack_options())
 
 
 def make_unpacker(max_message: int = MAX_MESSAGE) -> msgpack.Unpacker:

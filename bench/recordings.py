@@ -201,11 +201,7 @@ def write_big_recording(path: Path, events: int) -> None:
         processes.append(process)
     templates = [mixed_batch(1 + b * BATCH) for b in range(8)]
     raws = [protocol.packb(t) for t in templates]
-    unpacker = protocol.make_unpacker()
-    decoded = []
-    for raw in raws:
-        unpacker.feed(raw)
-        decoded.append(list(next(unpacker)))
+    decoded = [list(protocol.unpackb(raw)) for raw in raws]
     written = 0
     while written < events:
         k = (written // BATCH) % len(templates)

@@ -103,7 +103,7 @@ class EventLines:
         ``raw``, if given, is the batch's msgpack encoding as it arrived."""
         if not events:
             return b""
-        if raw is not None and (not odd_floats(raw) or finite_batch(raw)):
+        if raw is not None and finite_batch(raw):
             rendered = self.render(pid, events)
             if rendered is not None:
                 text = batch_lines(*rendered, len(events))
@@ -181,7 +181,7 @@ def batch_lines(text: bytes, objects: int, count: int) -> bytes | None:
     """The lines of ``count`` records that ``EventLines.render`` rendered as ``text``
     (``objects``: the objects its ``default`` rendered), or None where orjson's rendering
     may not be the reference's (a dict among the values, a float below 1e-4).  The
-    caller has made sure that no float is NaN or infinite (``odd_floats``)."""
+    caller has made sure that no float is NaN or infinite (``finite_batch``)."""
     if (
         text.count(b"{") != count + objects
         or _FIXED_TINY.search(text) is not None
@@ -189,11 +189,6 @@ def batch_lines(text: bytes, objects: int, count: int) -> bytes | None:
     ):
         return None
     return text[1:-1].replace(_SEPARATOR, _LINE_BREAK) + b"\n"
-
-
-def odd_floats(raw: bytes | bytearray) -> bool:
-    """Whether a batch's msgpack encoding may hold a NaN or an infinity."""
-    return any(p.search(raw) for p in _NON_FINITE)
 
 
 def one_by_one(pid: int, events: Sequence[Sequence[Any]]) -> bytes:
@@ -218,14 +213,14 @@ def _record(pid: int, event: Sequence[Any]) -> dict[str, Any]:
 
 
 def finite_batch(raw: bytes | bytearray) -> bool:
-    """No NaN or infinity in the events that a batch's msgpack encoding holds.  Where
-    ``odd_floats`` found their bytes (a scan that false-alarms on a batch in a few, on
-    an int's or a time's bytes), only the events where it found them are decoded and
-    looked into; the others are skipped over."""
+    """No NaN or infinity in the events that a batch's msgpack encoding holds.  Their
+    bytes are looked for in the encoding (``_NON_FINITE``); where some are found (a scan
+    that false-alarms on a batch in a few, on an int's or a time's bytes), only the
+    events where they are are decoded and looked into; the others are skipped over."""
     found = sorted(m.start() for p in _NON_FINITE for m in p.finditer(raw))
     if not found:
         return True
-    unpacker = msgpack.Unpacker(raw=False, strict_map_key=False, unicode_errors="surrogatepass")
+    unpacker = protocol.make_unpacker()
     unpacker.feed(raw)
     try:
         events = unpacker.read_array_header()
@@ -235,7 +230,7 @@ def finite_batch(raw: bytes | bytearray) -> bool:
             unpacker.skip()
             end = unpacker.tell()
             if found[at] < end:  # in this event
-                if found[at] >= start and not _finite(_decoded(raw[start:end])):
+                if found[at] >= start and not _finite(protocol.unpackb(raw[start:end])):
                     return False
                 while at < len(found) and found[at] < end:
                     at += 1
@@ -245,12 +240,6 @@ def finite_batch(raw: bytes | bytearray) -> bool:
     except (ValueError, msgpack.UnpackException):
         return False  # (not a batch: then a record at a time)
     return True
-
-
-def _decoded(data: bytes | bytearray) -> Any:
-    unpacker = protocol.make_unpacker()
-    unpacker.feed(data)
-    return next(unpacker)
 
 
 def _finite(value: Any) -> bool:

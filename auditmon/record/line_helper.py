@@ -27,7 +27,8 @@ import termios
 from collections.abc import Sequence
 from typing import IO, Any
 
-from auditmon.record.jsonl import EventLines, batch_lines, finite_batch, odd_floats, one_by_one
+from auditmon import protocol
+from auditmon.record.jsonl import EventLines, batch_lines, finite_batch
 
 #: kind, pid, events, objects rendered by ``default``, then the sizes of the text and of
 #: the wire bytes that follow.
@@ -35,7 +36,6 @@ FRAME = struct.Struct("<BiIIII")
 BYTES, RENDERED, EVENTS = 0, 1, 2  # bytes written as they are; a batch with its text; without
 _PIPE_SIZE = 1 << 20  # F_SETPIPE_SZ: a few batches in flight
 _F_SETPIPE_SZ = 1031
-BEHIND = 0  # bytes waiting in the pipe past which the recorder renders batches itself
 _WAIT = 60.0  # seconds a closing recorder waits for the helper to finish writing
 
 _BOOT = (
@@ -57,7 +57,9 @@ class LineHelper:
     ``write`` and ``batch`` raise OSError (BrokenPipeError) once the helper has died;
     ``close`` then says why."""
 
-    behind = BEHIND  #: (-1: this side renders every batch; a huge number: none)
+    #: Bytes waiting in the pipe past which the recorder renders a batch itself (tests:
+    #: -1, every batch; a huge number, none).
+    behind = 0
 
     def __init__(self, file: IO[bytes]) -> None:
         # -I: none of the monitor's PYTHON* variables or user site; its sys.path instead.
@@ -134,8 +136,6 @@ class LineHelper:
 
 def serve() -> None:
     """The helper's side: frames from stdin, lines to stdout, until stdin ends."""
-    from auditmon import protocol
-
     encoder = EventLines()
     source = open(0, "rb", closefd=False)
     written = 0
@@ -152,18 +152,11 @@ def serve() -> None:
             if kind == BYTES:
                 _write_all(text)
                 continue
-            if kind == EVENTS:
-                unpacker = protocol.make_unpacker()
-                unpacker.feed(raw)
-                lines = encoder.lines(pid, next(unpacker), raw)
-            else:  # RENDERED
-                lines = None
-                if not odd_floats(raw) or finite_batch(raw):
-                    lines = batch_lines(text, objects, count)
-                if lines is None:
-                    unpacker = protocol.make_unpacker()
-                    unpacker.feed(raw)
-                    lines = one_by_one(pid, next(unpacker))
+            lines = None
+            if kind == RENDERED and finite_batch(raw):
+                lines = batch_lines(text, objects, count)
+            if lines is None:  # not rendered yet, or not as the reference renders it
+                lines = encoder.lines(pid, protocol.unpackb(raw), raw)
             _write_all(lines)
             written += count
     except OSError as error:

@@ -34,7 +34,7 @@ import msgpack
 from auditmon import protocol
 from auditmon.model.alerts import Alert
 from auditmon.model.process import Process
-from auditmon.record.jsonl import EventLines, one_by_one, record_line
+from auditmon.record.jsonl import EventLines, record_line
 from auditmon.record.line_helper import LineHelper, helper_wanted
 from auditmon.record.records import (
     FORMAT,
@@ -130,7 +130,10 @@ class Recorder:
                 while view:  # (a write may take only part of it; the next one says why)
                     view = view[self.file.write(view) :]
         except OSError as error:
-            self._fail(f"{error.strerror or error} (after {self.recorded:,} events)")
+            self._failed(error)
+
+    def _failed(self, error: OSError) -> None:
+        self._fail(f"{error.strerror or error} (after {self.recorded:,} events)")
 
     def _fail(self, reason: str) -> None:
         """Stop the recording, saying why (the helper's own words, where it has any)."""
@@ -160,15 +163,12 @@ class Recorder:
             return
         if self._helper_after is not None and self.recorded >= self._helper_after:
             self._start_helper()
-        if self._helper is not None:
+        if self._helper is not None and raw is not None:
             try:
-                if raw is None:
-                    self._helper.write(one_by_one(pid, events))
-                else:
-                    self._helper.batch(pid, events, raw, self._lines)
+                self._helper.batch(pid, events, raw, self._lines)
             except OSError as error:
-                self._fail(str(error.strerror or error))
-        elif self.jsonl:
+                self._failed(error)
+        elif self.jsonl:  # (handed to the helper, where there is one)
             self._out(self._lines.lines(pid, events, raw))
         elif raw is not None:  # the wire bytes go straight through
             self._out(self._batch_head + self._packer.pack(pid) + self._batch_events_key, raw)
@@ -235,7 +235,7 @@ class Recorder:
             try:
                 self._helper.flush()
             except OSError as error:
-                self._fail(str(error.strerror or error))
+                self._failed(error)
 
     def close(self) -> None:
         self._write_suppressed(None)

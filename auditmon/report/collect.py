@@ -5,6 +5,7 @@ names and merges them."""
 
 from __future__ import annotations
 
+import functools
 import posixpath
 from typing import Any
 
@@ -24,9 +25,33 @@ from auditmon.report.paths import RootsFinder
 
 _O_CREAT, _O_EXCL = 0o100, 0o200
 _IMPORTING = "<frozen importlib"
-_KEPT = 100_000  # paths and opens whose work is kept
+_KEPT = 65_536  # paths and opens whose work is kept (a program names the same again)
 _TEXT = {str}
 _SOCKET_KINDS = {"socket.connect": "connect", "socket.bind": "bind"}
+
+
+@functools.lru_cache(maxsize=_KEPT)
+def normal_path(cwd: str, text: str) -> str:
+    """``text`` as a normal absolute path, a relative one taken from ``cwd``."""
+    return posixpath.normpath(text if text.startswith("/") else cwd + "/" + text)
+
+
+def _where(cwd: str | None, text: str) -> str:
+    """A path as the report names it: absolute and normal where the cwd is known."""
+    return normal_path(cwd or "", text) if cwd or text.startswith("/") else text
+
+
+@functools.lru_cache(maxsize=_KEPT)
+def _opening(
+    text: str, mode: Any, flags: Any, cwd: str | None
+) -> tuple[str, tuple[str, ...], str | None]:
+    """What an open of ``text`` amounts to: the path as the report names it, what it
+    does to the file, and the path as given where it made the file (create-exclusive);
+    nothing for the import system's cached bytecode."""
+    if text.endswith(".pyc") and "/__pycache__/" in text:
+        return "", (), None
+    made = type(flags) is int and flags & _O_EXCL and flags & _O_CREAT
+    return _where(cwd, text), open_ops(mode, flags), text if made else None
 
 
 class Collector(CodeEvents):
@@ -36,10 +61,6 @@ class Collector(CodeEvents):
     def __init__(self) -> None:
         self.logs: dict[int, ProcessLog] = {}  # Process.id -> its log
         self.finder = RootsFinder()
-        # What was worked out for paths and opens, kept (up to _KEPT of each)
-        self._normal: dict[str, str] = {}  # absolute paths as given -> normalised
-        self._joined: dict[tuple[str, str], str] = {}  # (cwd, relative path) -> normalised
-        self._opened: dict[tuple[Any, ...], tuple[str, tuple[str, ...], str | None]] = {}
         self.handlers = {
             "open": self._open,
             "os.listdir": self._listed,
@@ -136,29 +157,11 @@ class Collector(CodeEvents):
         seen.add(log.process.pid, seq if isinstance(seq, int) else 0, None)
 
     # -- files ---------------------------------------------------------------------------
-    def _path(self, log: ProcessLog, text: str, dir_fd: Any = None) -> str:
-        """``text`` as an absolute, normal path where it can be one (the work is kept:
-        a program names the same paths again and again)."""
-        if not text.startswith("/"):
-            if type(dir_fd) is int and dir_fd >= 0:
-                return "<dir>/" + text  # relative to a directory opened by fd
-            if not log.cwd:
-                return text
-            key = (log.cwd, text)
-            normal = self._joined.get(key)
-            if normal is None:
-                normal = self._keep(self._joined, key, posixpath.normpath(log.cwd + "/" + text))
-            return normal
-        normal = self._normal.get(text)
-        if normal is None:
-            normal = self._keep(self._normal, text, posixpath.normpath(text))
-        return normal
-
     @staticmethod
-    def _keep(cache: dict[Any, str], key: Any, value: str) -> str:
-        if len(cache) < _KEPT:
-            cache[key] = value
-        return value
+    def _path(log: ProcessLog, text: str, dir_fd: Any = None) -> str:
+        if type(dir_fd) is int and dir_fd >= 0 and not text.startswith("/"):
+            return "<dir>/" + text  # relative to a directory opened by fd
+        return _where(log.cwd, text)
 
     def _file(self, log: ProcessLog, path: Any, op: str, event: Any, dir_fd: Any = None) -> None:
         text = path if type(path) is str else path_text(path)
@@ -185,19 +188,14 @@ class Collector(CodeEvents):
         stack = event[5]
         if stack and str(stack[0][0]).startswith(_IMPORTING):
             return  # the import system reading code
-        flags = args[2] if len(args) > 2 else None
-        key = (path, args[1], flags, log.cwd) if type(path) is str else None
-        opened = self._opened.get(key) if key is not None else None
-        if opened is None:
-            text = path_text(path)
-            if text is None or (text.endswith(".pyc") and "/__pycache__/" in text):
-                opened = ("", (), None)
-            else:
-                made = type(flags) is int and flags & _O_EXCL and flags & _O_CREAT
-                opened = (self._path(log, text), open_ops(args[1], flags), text if made else None)
-            if key is not None and len(self._opened) < _KEPT:
-                self._opened[key] = opened
-        normal, ops, made = opened
+        text = path if type(path) is str else path_text(path)
+        if text is None:
+            return
+        opened = (text, args[1], args[2] if len(args) > 2 else None, log.cwd)
+        try:
+            normal, ops, made = _opening(*opened)
+        except TypeError:  # a mode or flags of no usual type: not kept
+            normal, ops, made = _opening.__wrapped__(*opened)
         for op in ops:
             self._add_file(log, normal, op, event)
         if made is not None:
@@ -212,11 +210,7 @@ class Collector(CodeEvents):
         if path is None:
             path = "."
         if log.pending_imports.get(thread) and type(path) is str:
-            if log.cwd or path.startswith("/"):
-                absolute = self._path(log, path)
-            else:
-                absolute = posixpath.normpath("/" + path)
-            if absolute in log.import_dirs:
+            if normal_path(log.cwd or "", path) in log.import_dirs:
                 return  # a finder looking in a package's or sys.path's directory
         self._file(log, path, "listed", event)
 
