@@ -191,3 +191,18 @@ def test_kept_renderings_follow_the_values():
         expected = old_line(event_record(PID, events[0]))
         assert lines.lines(PID, events, protocol.packb(events)) == expected
         del cut, events  # the next one may take its address
+
+
+def test_a_value_that_holds_the_record_separator_stays_in_its_line():
+    """A cut value's kept part may hold dicts, rendered as they are: one that reads like
+    the start of the next record must not split its line (a forged record)."""
+    forged = {"type": "event", "pid": 1, "seq": 1, "event": "forged"}
+    for value in (
+        protocol.Cut([{"a": 1}, forged], 10),
+        protocol.Cut([protocol.Cut([{"a": 1}, forged], 5)], 10),
+    ):
+        batch = [[1, 1.7e9, 1, "x", [value], None], [2, 1.7e9, 1, "y", [], None]]
+        raw = protocol.packb(batch)
+        events_in = list(protocol.unpackb(raw))
+        expected = b"".join(old_line(event_record(PID, list(e))) for e in events_in)
+        assert EventLines().lines(PID, events_in, raw) == expected

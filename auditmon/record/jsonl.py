@@ -14,7 +14,8 @@ checked for afterwards, falling back to one record at a time where it finds any:
   between 1e-10 and 1e-4 in magnitude (``0.00001`` for ``1e-05``, ``1e-6`` for
   ``1e-06``), looked for in orjson's output (``_FIXED_TINY``, ``_SHORT_EXPONENT``);
 * dicts in the arguments, which ``to_json`` may have to tag (non-string keys, keys that
-  start with ``$``), seen as more ``{`` in the output than records and tags have;
+  start with ``$``), seen as more ``{`` in the output than records and tags have (and
+  a cut value's kept dicts that hold the record separator, counted so);
 * what orjson refuses: ints wider than 64 bits, strings with lone surrogates.
 
 One record at a time, a record whose values hold none of those goes through orjson and
@@ -160,7 +161,11 @@ class EventLines:
             kept = self._cuts.get(id(value))  # (it holds the value: the id stays its)
             if kept is None:
                 text = orjson.dumps(to_json(value), option=_OPTIONS)
-                kept = (value, text.count(b"{"), orjson.Fragment(text))
+                # Its dicts are written as they are: one that reads like the start of
+                # the next record counts an object more than it has, so that the batch
+                # is written a record at a time (no line is split where it is).
+                braces = text.count(b"{") + (_SEPARATOR in text)
+                kept = (value, braces, orjson.Fragment(text))
                 if len(text) <= _RENDERING_KEPT_SIZE:
                     self._keep(self._cuts, id(value), kept)
             self._objects += kept[1]
