@@ -46,6 +46,7 @@ class Hooked:
         with monkeypatch.context() as patch:
             if pure:
                 patch.setitem(sys.modules, "msgpack", None)  # import msgpack: ImportError
+            patch.setattr(wire, "_MSGPACK", [])  # (a process looks for it once)
             packers = wire.make_event_packers()
         assert (packers[2] is not None) == pure
         self.hook.use_ring(self.ring, packers, lambda: None, lambda: None)

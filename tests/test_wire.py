@@ -118,7 +118,10 @@ def test_the_encoders_pack_every_size_of_seq_as_msgpack_does(seq):
 def test_the_python_writer_encodes_batches_with_msgpack_or_else_pack_events(monkeypatch):
     assert wire.make_events_packer() is not wire.pack_events
     monkeypatch.setitem(sys.modules, "msgpack", None)  # import msgpack: ImportError
+    assert wire.make_events_packer() is not wire.pack_events  # (looked for once)
+    monkeypatch.setattr(wire, "_MSGPACK", [])  # a process that has not looked yet
     assert wire.make_events_packer() is wire.pack_events
+    assert wire.make_event_packers()[2] is not None  # the ring's: the same answer
 
 
 def test_the_batch_encoder_reuses_a_repeated_argument_s_bytes_exactly():

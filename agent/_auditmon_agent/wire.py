@@ -283,14 +283,28 @@ def _pack_int(n, write):
         write(_pack_struct(">Bq", 0xD3, n))
 
 
+_MSGPACK = []  # [msgpack, or None where it is not importable]: looked for once
+
+
+def _msgpack():
+    """msgpack, or None: an import that fails looks through the whole sys.path, and the
+    ring's and the writer's encoders both ask at start-up."""
+    if not _MSGPACK:
+        try:
+            import msgpack
+        except ImportError:
+            msgpack = None
+        _MSGPACK.append(msgpack)
+    return _MSGPACK[0]
+
+
 def make_packer():
     """The fastest encoder this interpreter has: msgpack's if importable, else ``packb``.
 
     Returns ``(pack, name)``.  Both produce the same bytes.
     """
-    try:
-        import msgpack
-    except ImportError:
+    msgpack = _msgpack()
+    if msgpack is None:
         return packb, "builtin"
 
     exts = {}  # as _described, in msgpack's own type
