@@ -193,6 +193,35 @@ def test_kept_renderings_follow_the_values():
         del cut, events  # the next one may take its address
 
 
+def _near(x: float) -> list[float]:
+    return [math.nextafter(x, 0.0), x, math.nextafter(x, math.inf)]
+
+
+# Floats about the range orjson writes unlike the reference (1e-9 to 1e-4), and about
+# the bounds of the exponents the writer looks for in the wire bytes.
+EDGE_FLOATS = sorted(
+    {
+        sign * y
+        for sign in (1.0, -1.0)
+        for x in [2.0**k for k in range(-48, 2)] + [10.0**-k for k in range(0, 13)]
+        for y in _near(x)
+    }
+)
+
+
+def test_floats_about_the_odd_range_are_written_as_the_reference_writes_them():
+    for single in (False, True):  # float64, and float32 as another peer may send them
+        packer = msgpack.Packer(use_bin_type=True, use_single_float=single)
+        batch = [[i + 1, 1.7e9, 1, "f", [x, [x]], None] for i, x in enumerate(EDGE_FLOATS)]
+        batch.append([0, EDGE_FLOATS[3], 1, "as the time", [], None])
+        for event in batch:  # each alone, and all in one batch
+            for events in ([event], batch):
+                raw = packer.pack(events)
+                events_in = list(protocol.unpackb(raw))
+                expected = b"".join(old_line(event_record(PID, list(e))) for e in events_in)
+                assert EventLines().lines(PID, events_in, raw) == expected
+
+
 def test_a_value_that_holds_the_record_separator_stays_in_its_line():
     """A cut value's kept part may hold dicts, rendered as they are: one that reads like
     the start of the next record must not split its line (a forged record)."""

@@ -28,7 +28,7 @@ from collections.abc import Sequence
 from typing import IO, Any
 
 from auditmon import protocol
-from auditmon.record.jsonl import EventLines, batch_lines, finite_batch
+from auditmon.record.jsonl import EventLines, batch_lines, plain_floats
 
 #: kind, pid, events, objects rendered by ``default``, then the sizes of the text and of
 #: the wire bytes that follow.
@@ -153,7 +153,7 @@ def serve() -> None:
                 _write_all(text)
                 continue
             lines = None
-            if kind == RENDERED and finite_batch(raw):
+            if kind == RENDERED and plain_floats(raw):
                 lines = batch_lines(text, objects, count)
             if lines is None:  # not rendered yet, or not as the reference renders it
                 lines = encoder.lines(pid, protocol.unpackb(raw), raw)
