@@ -15,12 +15,17 @@ use), beside the decode-only rate.  Report: a synthetic recording of
 ``--events`` events (10 million; ``--quick`` 1 million) in each encoding, generated
 here and deleted after, reported by ``auditmon report --json`` in a process of its own.
 
-It prints markdown tables and asserts nothing; docs/benchmarks.md quotes a run.
+Recordings are written in the temporary directory (``TMPDIR``), whose file system the
+output names: on a disk the kernel's flushing takes CPU beside the writers, more for
+JSON Lines (twice the bytes); each timed run starts after ``os.sync()``, so none pays
+for the writes of the one before.  It prints markdown tables and asserts nothing;
+docs/benchmarks.md quotes a run.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import subprocess
 import sys
 import tempfile
@@ -143,6 +148,7 @@ def bench_streams(quick: bool, directory: Path) -> list[str]:
                 ("jsonl", jsonl, True),
                 ("jsonl alone", alone, False),
             ):
+                os.sync()  # none waits on the writes of the one before (the disk's flushing)
                 sink = Recorder(path, helper=helper) if path is not None else None
                 time.sleep(0.5)  # a helper's start (as at a monitor's) is not timed
                 rate = ingest_rate(payload, total, sink, directory)
@@ -257,6 +263,15 @@ def bench_report(events: int, directory: Path) -> list[str]:
     return lines + [""]
 
 
+def _where(directory: Path) -> str:
+    """The directory and its file system's type: a disk's flushing costs CPU too."""
+    import psutil
+
+    mounts = [p for p in psutil.disk_partitions(all=True) if directory.is_relative_to(p.mountpoint)]
+    fstype = max(mounts, key=lambda p: len(p.mountpoint)).fstype if mounts else "?"
+    return f"{directory.parent} ({fstype})"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="fewer events")
@@ -265,8 +280,8 @@ def main() -> None:
     parser.add_argument("--markdown", type=Path, help="also write the tables to FILE")
     args = parser.parse_args()
     date = time.strftime("%Y-%m-%d")
-    lines = [f"Machine: {machine()}. Date: {date}.", ""]
     with tempfile.TemporaryDirectory() as tmp:
+        lines = [f"Machine: {machine()}. Date: {date}. Recordings in {_where(Path(tmp))}.", ""]
         lines += bench_streams(args.quick, Path(tmp))
         if not args.no_report:
             events = args.events or (1_000_000 if args.quick else 10_000_000)
