@@ -80,8 +80,16 @@ def highlights(session: Session, top: int = 5) -> list[Highlight]:
                 position = info.args.index(argument)
                 for args, n in match.argument_lists():
                     if position < len(args):
-                        counts[values.display(args[position], 160)] += n
+                        counts[_shown(argument, args[position])] += n
         if counts or unchecked:
             rows = tuple(counts.most_common(top))
             found.append(Highlight(title, rows, len(counts), unchecked))
     return found
+
+
+def _shown(argument: str, value: object) -> str:
+    """A value's text; a path that is a number is a descriptor opened by its number
+    (Python opens its stdout and stderr so at every start), not a file of that name."""
+    if argument == "path" and type(value) is int:
+        return f"descriptor {value}"
+    return values.display(value, 160)
