@@ -28,7 +28,7 @@ from collections.abc import Sequence
 from typing import IO, Any
 
 from auditmon import protocol
-from auditmon.record.jsonl import EventLines, batch_lines, plain_floats
+from auditmon.record.jsonl import EventLines, batch_lines, one_by_one, plain_floats
 
 #: kind, pid, events, objects rendered by ``default``, then the sizes of the text and of
 #: the wire bytes that follow.
@@ -152,11 +152,12 @@ def serve() -> None:
             if kind == BYTES:
                 _write_all(text)
                 continue
-            lines = None
-            if kind == RENDERED and plain_floats(raw):
-                lines = batch_lines(text, objects, count)
-            if lines is None:  # not rendered yet, or not as the reference renders it
+            if kind == EVENTS:  # not rendered yet
                 lines = encoder.lines(pid, protocol.unpackb(raw), raw)
+            else:  # (rendering it here would fail the same checks: a record at a time)
+                lines = batch_lines(text, objects, count) if plain_floats(raw) else None
+                if lines is None:
+                    lines = one_by_one(pid, protocol.unpackb(raw))
             _write_all(lines)
             written += count
     except OSError as error:
