@@ -87,6 +87,16 @@ setup(
             # An undeclared function would only fail when a target imports the module.
             extra_compile_args=["-Werror=implicit-function-declaration"],
             optional=True,
-        )
+        ),
+        # JSON Lines from the wire's bytes (auditmon/record/jsonl.py); the Python path
+        # writes the same lines where it cannot be built.
+        Extension(
+            "auditmon.record._native_lines",
+            ["auditmon/record/native/lines.c"],
+            include_dirs=["auditmon/record/native"],  # (ryu/, as Ryu includes it)
+            depends=[str(p) for p in Path("auditmon/record/native/ryu").glob("*.[ch]")],
+            extra_compile_args=["-Werror=implicit-function-declaration"],
+            optional=True,
+        ),
     ],
 )

@@ -6,13 +6,14 @@ Usage:  .venv/bin/python bench/recordings.py [--quick] [--events N] [--markdown 
 
 Writing: an agent's stream (a real Unix socket, auditmon's own ingest) into no sink
 ("decode only": what the monitor does for every event whatever it records), the msgpack
-recorder and the JSON Lines recorder, for two streams: bench/run.py's synthetic batch
-(three short arguments per event) and a mix shaped like a real run (imports with their
-sys.path, opens, code objects, connections, commands).  Reading: every event of those
-recordings through ``Recording`` (what replay, report and diff read with), as records,
-as batches and as lazy batches (``chunks(lazy=True)``, what replay, report and diff
-use), beside the decode-only rate.  Report: a synthetic recording of
-``--events`` events (10 million; ``--quick`` 1 million) in each encoding, generated
+recorder and the JSON Lines recorder (with its helper process, in one process, and
+with the helper but without the C renderer: the Python path alone), for two streams:
+bench/run.py's synthetic batch (three short arguments per event) and a mix shaped like
+a real run (imports with their sys.path, opens, code objects, connections, commands).
+Reading: every event of those recordings through ``Recording`` (what replay, report and
+diff read with), as records, as batches and as lazy batches (``chunks(lazy=True)``,
+what replay, report and diff use), beside the decode-only rate.  Report: a synthetic
+recording of ``--events`` events (10 million; ``--quick`` 1 million) in each encoding, generated
 here and deleted after, reported by ``auditmon report --json`` in a process of its own.
 
 Recordings are written in the temporary directory (``TMPDIR``), whose file system the
@@ -132,24 +133,26 @@ def bench_streams(quick: bool, directory: Path) -> list[str]:
         "",
         "| stream | decode only | msgpack written | JSON Lines written | JSONL / msgpack "
         "| JSONL written in one process | that / msgpack "
+        "| JSONL, the Python path alone (helper) | that / msgpack "
         "| msgpack read | JSONL read | read as batches (msgpack, JSONL) "
         "| slower read / decode only | read lazily (msgpack, JSONL) | slower / decode only |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for label, make in STREAMS.items():
         payload = wire_stream(make, batches)
         packed, jsonl = directory / "r.amrec", directory / "r.jsonl"
-        alone = directory / "alone.jsonl"
+        alone, python = directory / "alone.jsonl", directory / "python.jsonl"
         best: dict[str, float] = {}
         for _ in range(3):  # the kinds take turns, so a slow spell hits them all
-            for key, path, helper in (
-                ("decode", None, None),
-                ("msgpack", packed, None),
-                ("jsonl", jsonl, True),
-                ("jsonl alone", alone, False),
+            for key, path, helper, native in (
+                ("decode", None, None, True),
+                ("msgpack", packed, None, True),
+                ("jsonl", jsonl, True, True),
+                ("jsonl alone", alone, False, True),
+                ("jsonl python", python, True, False),  # without the C renderer
             ):
                 os.sync()  # none waits on the writes of the one before (the disk's flushing)
-                sink = Recorder(path, helper=helper) if path is not None else None
+                sink = None if path is None else Recorder(path, helper=helper, native=native)
                 time.sleep(0.5)  # a helper's start (as at a monitor's) is not timed
                 rate = ingest_rate(payload, total, sink, directory)
                 best[key] = max(best.get(key, 0.0), rate)
@@ -162,14 +165,16 @@ def bench_streams(quick: bool, directory: Path) -> list[str]:
                 best[key] = max(best.get(key, 0.0), read_rate(path, as_batches))
             for key, path in (("lazy msgpack", packed), ("lazy jsonl", jsonl)):
                 best[key] = max(best.get(key, 0.0), read_rate(path, True, lazy=True))
-        if _event_lines(jsonl) != _event_lines(alone):
-            raise SystemExit("the helper's JSON Lines differ from those written in one process")
+        if not _event_lines(jsonl) == _event_lines(alone) == _event_lines(python):
+            raise SystemExit("the JSON Lines written differ from one configuration to another")
         slower = min(best["read msgpack"], best["read jsonl"])
         lazy = min(best["lazy msgpack"], best["lazy jsonl"])
         lines.append(
             f"| {label} | {best['decode']:,.0f} | {best['msgpack']:,.0f} | {best['jsonl']:,.0f} "
             f"| {best['jsonl'] / best['msgpack']:.2f} | {best['jsonl alone']:,.0f} "
-            f"| {best['jsonl alone'] / best['msgpack']:.2f} | {best['read msgpack']:,.0f} "
+            f"| {best['jsonl alone'] / best['msgpack']:.2f} "
+            f"| {best['jsonl python']:,.0f} | {best['jsonl python'] / best['msgpack']:.2f} "
+            f"| {best['read msgpack']:,.0f} "
             f"| {best['read jsonl']:,.0f} "
             f"| {best['batches msgpack']:,.0f}, {best['batches jsonl']:,.0f} "
             f"| {slower / best['decode']:.2f} "

@@ -47,9 +47,8 @@ def test_wheel_ships_the_agent_and_a_fresh_venv_runs_it(tmp_path):
     assert "auditmon/ui/app.tcss" in names and "auditmon/data/catalog.json" in names
     assert "auditmon/rules/builtin/10-secrets.yaml" in names  # --rules default
     assert "sitecustomize.py" not in names  # nothing lands at site-packages' top level
-    assert any(
-        n.startswith("auditmon/_agent/_auditmon_native.") and n.endswith(".so") for n in names
-    )
+    for extension in ("auditmon/_agent/_auditmon_native.", "auditmon/record/_native_lines."):
+        assert any(n.startswith(extension) and n.endswith(".so") for n in names), extension
 
     env_dir = tmp_path / "venv"
     venv.create(env_dir, with_pip=False)

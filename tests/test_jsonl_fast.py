@@ -1,4 +1,5 @@
-"""JSON Lines written by orjson are the bytes the standard library's encoder writes, and
+"""JSON Lines written by orjson (the Python path) and by the C renderer are the bytes the
+standard library's encoder writes, and
 read back as the same records, odd values included (surrogates, ints past 64 bits,
 NaN and infinities, tiny floats, tagged values, dicts that need tagging)."""
 
@@ -111,12 +112,13 @@ def decoded(batch: list[list[Any]]) -> tuple[list[Any], bytes]:
 def test_a_batch_is_written_as_the_standard_library_writes_it(batch):
     events_in, raw = decoded(batch)
     expected = b"".join(old_line(event_record(PID, list(e))) for e in events_in)
-    encoder = EventLines()
-    assert encoder.lines(PID, events_in, raw) == expected  # a batch at once
-    assert encoder.lines(PID + 1, events_in, raw) == expected.replace(
-        b'"pid":%d,' % PID, b'"pid":%d,' % (PID + 1)
-    )  # the same records, reused
-    assert encoder.lines(PID, events_in, None) == expected  # one at a time
+    for native in (False, True):
+        encoder = EventLines(native=native)
+        assert encoder.lines(PID, events_in, raw) == expected  # a batch at once
+        assert encoder.lines(PID + 1, events_in, raw) == expected.replace(
+            b'"pid":%d,' % PID, b'"pid":%d,' % (PID + 1)
+        )  # the same records, reused
+        assert encoder.lines(PID, events_in, None) == expected  # one at a time
 
 
 @settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -184,7 +186,7 @@ def test_kept_renderings_follow_the_values():
     """The writer keeps the renderings of descriptions and cut values (by text; by the
     value itself): a repeated one is written as the reference writes it, and each new
     one (the last freed, at times at the same address) as its own."""
-    lines = EventLines()
+    lines = EventLines(native=False)
     for n in range(50):
         cut = protocol.Cut([protocol.Described(f"inner {n}"), n], 100 + n)
         events = [[1, 1.5, 1, "e", (cut, protocol.Described("same"), cut), None]]
@@ -219,7 +221,8 @@ def test_floats_about_the_odd_range_are_written_as_the_reference_writes_them():
                 raw = packer.pack(events)
                 events_in = list(protocol.unpackb(raw))
                 expected = b"".join(old_line(event_record(PID, list(e))) for e in events_in)
-                assert EventLines().lines(PID, events_in, raw) == expected
+                for native in (False, True):
+                    assert EventLines(native=native).lines(PID, events_in, raw) == expected
 
 
 def test_a_value_that_holds_the_record_separator_stays_in_its_line():
@@ -234,4 +237,5 @@ def test_a_value_that_holds_the_record_separator_stays_in_its_line():
         raw = protocol.packb(batch)
         events_in = list(protocol.unpackb(raw))
         expected = b"".join(old_line(event_record(PID, list(e))) for e in events_in)
-        assert EventLines().lines(PID, events_in, raw) == expected
+        for native in (False, True):
+            assert EventLines(native=native).lines(PID, events_in, raw) == expected

@@ -19,6 +19,7 @@ from test_jsonl_fast import decoded, events, old_line
 
 from auditmon.model import Process
 from auditmon.record import Recorder, Recording, event_record, writer
+from auditmon.record.jsonl import EventLines
 from auditmon.record.line_helper import EVENTS, FRAME, LineHelper, helper_wanted
 
 PID = 4242
@@ -34,8 +35,12 @@ def _process(pid: int = PID) -> Process:
     return process
 
 
-def _record(path: Path, batches: list, helper: bool, behind: int | None = None) -> Recorder:
-    recorder = Recorder(path, helper=helper)
+def _record(
+    path: Path, batches: list, helper: bool, behind: int | None = None, native: bool = True
+) -> Recorder:
+    """``native``: False, the Python path alone, in both processes (the recorder then
+    renders a share of the batches where ``behind`` says so)."""
+    recorder = Recorder(path, helper=helper, native=native)
     if behind is not None:
         assert recorder._helper is not None
         recorder._helper.behind = behind
@@ -60,12 +65,12 @@ def test_the_helper_writes_what_one_process_writes(tmp_path, batches):
     )
     alone = tmp_path / "alone.jsonl"
     _record(alone, wire, helper=False)
-    for behind in (ALWAYS_HERE, NEVER_HERE):
-        path = tmp_path / f"helped{behind}.jsonl"
-        recorder = _record(path, wire, helper=True, behind=behind)
+    assert alone.read_bytes().split(b"\n", 1)[1] == expected
+    for native, behind in ((False, ALWAYS_HERE), (False, NEVER_HERE), (True, ALWAYS_HERE)):
+        path = tmp_path / f"helped{behind}{native}.jsonl"
+        recorder = _record(path, wire, helper=True, behind=behind, native=native)
         assert recorder.failure is None
         assert path.read_bytes() == alone.read_bytes()
-        assert path.read_bytes().split(b"\n", 1)[1] == expected
 
 
 def test_batches_without_their_wire_bytes_and_other_records_keep_their_order(tmp_path):
@@ -202,7 +207,7 @@ def test_only_whole_frames_are_written(tmp_path):
     whole_events, whole_raw = decoded([[1, 1.7e9, 7, "e", ["whole"], None]])
     cut_events, cut_raw = decoded([[2, 1.7e9, 7, "e", ["cut"], None]])
     helper.behind = NEVER_HERE
-    helper.batch(PID, whole_events, whole_raw, None)  # type: ignore[arg-type]
+    helper.batch(PID, whole_events, whole_raw, EventLines(native=False))
     helper.pipe.write(FRAME.pack(EVENTS, PID, 1, 0, 0, len(cut_raw)))
     helper.pipe.write(cut_raw[:-1])
     assert helper.close() is None

@@ -1,8 +1,11 @@
-"""JSON Lines at the agent's pace: orjson writes and parses the lines, and the standard
-library's ``json`` stays the definition of the format.
+"""JSON Lines at the agent's pace: a C renderer and orjson write the lines, orjson parses
+them, and the standard library's ``json`` stays the definition of the format.
 
 ``reference_line`` is the format (``to_json``, then ``json.dumps``).  ``EventLines``
-gives the same bytes a batch at a time: one orjson call renders the batch's records as a
+gives the same bytes a batch at a time.  Where the batch's msgpack encoding is at hand,
+the C renderer (``native/lines.c``, built with the package) writes its lines straight
+from those bytes, unless the batch holds what only the Python path writes exactly (it
+says which).  The Python path: one orjson call renders the batch's records as a
 JSON array (record dicts reused from batch to batch, ``to_json`` as orjson's
 ``default`` for the tagged values), and the array's record separators become newlines.
 orjson renders everything else as the reference does, except for what the batch is
@@ -37,6 +40,14 @@ import orjson
 
 from auditmon import protocol
 from auditmon.record.json_values import from_json, to_json
+
+try:
+    from auditmon.record._native_lines import render as _render_native
+except ImportError:  # not built (no compiler at install): the Python path writes them all
+    _render_native = None
+
+#: Whether this install has the C renderer.
+NATIVE = _render_native is not None
 
 # In a batch's msgpack encoding: a float64 or float32 whose exponent says it may be one
 # that orjson writes unlike the reference: NaN or infinite (all exponent bits set), or
@@ -89,9 +100,11 @@ def record_line(record: dict[str, Any]) -> bytes:
 
 class EventLines:
     """Renders batches of event records as JSON Lines (see the module's docstring).
-    Keeps its record dicts between batches: one per recorder."""
+    Keeps its record dicts between batches: one per recorder.  ``native``: whether
+    ``lines`` tries the C renderer first (tests turn it off to reach the Python path)."""
 
-    def __init__(self) -> None:
+    def __init__(self, native: bool = NATIVE) -> None:
+        self.native = native and NATIVE
         self._records: list[dict[str, Any]] = []
         self._pid: int | None = None
         self._objects = 0  # the objects orjson's default has rendered in this batch
@@ -105,6 +118,10 @@ class EventLines:
         ``raw``, if given, is the batch's msgpack encoding as it arrived."""
         if not events:
             return b""
+        if raw is not None and self.native:
+            text = native_lines(pid, raw)
+            if text is not None:
+                return text
         if raw is not None and plain_floats(raw):
             rendered = self.render(pid, events)
             if rendered is not None:
@@ -181,6 +198,14 @@ class EventLines:
             cache.clear()
         cache[key] = value
         return value
+
+
+def native_lines(pid: int, raw: bytes | bytearray) -> bytes | None:
+    """The lines of ``pid``'s events from their msgpack encoding ``raw`` by the C
+    renderer; None where it was not built, or where the batch holds what only the Python
+    path writes as the reference does (a dict with other keys than plain strings, an
+    int past 64 bits, a string that is not UTF-8, bytes that are no batch)."""
+    return None if _render_native is None else _render_native(pid, raw)
 
 
 def batch_lines(text: bytes, objects: int, count: int) -> bytes | None:

@@ -1,12 +1,14 @@
 """JSON Lines written by two processes, so that a JSON Lines recording keeps up with the
 agents where two cores are free (docs/benchmarks.md).
 
-The recorder's process hands each batch's wire bytes to a helper process, which decodes
-them and writes their lines (``EventLines.lines``).  While the helper is behind (it has
-not read all that was sent), the recorder takes a share: it renders the batch itself
-(``EventLines.render``, the larger half of the work), and the helper only checks that
-text and makes lines of it (``batch_lines``), or, where the text will not do, writes a
-record at a time.  The work so goes to whichever process has time for it.
+The recorder's process hands each batch's wire bytes to a helper process, which writes
+their lines: the C renderer's, from those very bytes (``native_lines``), else decoded
+and written by the Python path (``EventLines.lines``).  Where the C renderer was not
+built, the Python path's work is shared: while the helper is behind (it has not read
+all that was sent), the recorder renders the batch itself (``EventLines.render``, the
+larger half of that work), and the helper only checks that text and makes lines of it
+(``batch_lines``), or, where the text will not do, writes a record at a time.  (With
+the C renderer the helper is the faster of the two: the recorder never takes a share.)
 
 The helper writes to the recording's file, which the recorder opened (so a path that
 cannot be written fails there, as before); it gets frames on its stdin, in order, and
@@ -28,7 +30,13 @@ from collections.abc import Sequence
 from typing import IO, Any
 
 from auditmon import protocol
-from auditmon.record.jsonl import EventLines, batch_lines, one_by_one, plain_floats
+from auditmon.record.jsonl import (
+    EventLines,
+    batch_lines,
+    native_lines,
+    one_by_one,
+    plain_floats,
+)
 
 #: kind, pid, events, objects rendered by ``default``, then the sizes of the text and of
 #: the wire bytes that follow.
@@ -38,9 +46,10 @@ _PIPE_SIZE = 1 << 20  # F_SETPIPE_SZ: a few batches in flight
 _F_SETPIPE_SZ = 1031
 _WAIT = 60.0  # seconds a closing recorder waits for the helper to finish writing
 
+_NATIVE = {True: "native", False: "python"}  # the helper's argument: its renderer
 _BOOT = (
     "import json, sys; sys.path[:] = json.loads(sys.argv[1]); "
-    "from auditmon.record.line_helper import serve; serve()"
+    "from auditmon.record.line_helper import serve; serve(sys.argv[2] == 'native')"
 )
 
 
@@ -61,12 +70,13 @@ class LineHelper:
     #: -1, every batch; a huge number, none).
     behind = 0
 
-    def __init__(self, file: IO[bytes]) -> None:
+    def __init__(self, file: IO[bytes], native: bool = True) -> None:
+        """``native``: whether the helper tries the C renderer first."""
         # -I: none of the monitor's PYTHON* variables or user site; its sys.path instead.
         # A session of its own: a Ctrl-C meant for the monitored command does not end it
         # (it ends when its stdin does, the monitor's end included).
         self.process = subprocess.Popen(
-            [sys.executable, "-I", "-c", _BOOT, json.dumps(sys.path)],
+            [sys.executable, "-I", "-c", _BOOT, json.dumps(sys.path), _NATIVE[native]],
             stdin=subprocess.PIPE,
             stdout=file,
             stderr=subprocess.PIPE,
@@ -88,8 +98,10 @@ class LineHelper:
         self, pid: int, events: Sequence[Sequence[Any]], raw: bytes | bytearray, lines: EventLines
     ) -> None:
         """Have ``pid``'s ``events`` written (``raw``: their msgpack encoding); ``lines``
-        renders them here when the helper is behind."""
-        rendered = lines.render(pid, events) if self._waiting() > self.behind else None
+        renders them here when the helper is behind (the Python path's share only)."""
+        rendered = None
+        if not lines.native and self._waiting() > self.behind:
+            rendered = lines.render(pid, events)
         if rendered is None:
             self.pipe.write(FRAME.pack(EVENTS, pid, len(events), 0, 0, len(raw)))
         else:
@@ -134,9 +146,10 @@ class LineHelper:
         return f"its writer ended with status {status}"
 
 
-def serve() -> None:
-    """The helper's side: frames from stdin, lines to stdout, until stdin ends."""
-    encoder = EventLines()
+def serve(native: bool = True) -> None:
+    """The helper's side: frames from stdin, lines to stdout, until stdin ends;
+    ``native``: the C renderer's lines where it gives them."""
+    encoder = EventLines(native=False)  # (tried first, below)
     source = open(0, "rb", closefd=False)
     written = 0
     try:
@@ -153,7 +166,9 @@ def serve() -> None:
                 _write_all(text)
                 continue
             if kind == EVENTS:  # not rendered yet
-                lines = encoder.lines(pid, protocol.unpackb(raw), raw)
+                lines = native_lines(pid, raw) if native else None
+                if lines is None:
+                    lines = encoder.lines(pid, protocol.unpackb(raw), raw)
             else:  # (rendering it here would fail the same checks: a record at a time)
                 lines = batch_lines(text, objects, count) if plain_floats(raw) else None
                 if lines is None:

@@ -67,6 +67,8 @@ class Recorder:
     one, nor wait for it at its end).  A write that fails (a
     full disk, a helper that died) stops the recording: ``failure`` says why and after
     how many events, and ``problem``, if given, hears it once; nothing raises.
+    ``native``: False, JSON Lines come from the Python path alone (the C renderer's
+    lines are the same bytes: for comparison).
     """
 
     def __init__(
@@ -74,6 +76,7 @@ class Recorder:
         path: str | Path,
         helper: bool | None = None,
         problem: Callable[[str], None] | None = None,
+        native: bool = True,
     ) -> None:
         self.path = Path(path)
         self.jsonl = is_jsonl(path)
@@ -89,7 +92,7 @@ class Recorder:
         self._helper: LineHelper | None = None
         self._helper_after: int | None = None  # events, where one is to start later
         if self.jsonl:
-            self._lines = EventLines()
+            self._lines = EventLines(native)
             if helper:
                 self._start_helper()
             elif helper is None and helper_wanted():
@@ -111,7 +114,7 @@ class Recorder:
         """Hand the file to a helper process, which writes on from where it is."""
         self._helper_after = None
         try:
-            self._helper = LineHelper(self.file)
+            self._helper = LineHelper(self.file, self._lines.native)
         except OSError:
             return  # written here, then
         self.file.close()  # the helper's now (its copy shares the file's offset)
