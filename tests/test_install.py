@@ -5,6 +5,7 @@ from __future__ import annotations
 import subprocess
 import sys
 import sysconfig
+import tarfile
 import venv
 import zipfile
 
@@ -114,3 +115,28 @@ def test_wheel_ships_the_agent_and_a_fresh_venv_runs_it(tmp_path):
     assert any(e["args"][0] == "/dev/null" for e in opens)
     (process,) = [r for r in read_jsonl(record) if r["type"] == "process"]
     assert process["agent"] == "native"
+
+
+def test_the_sdist_carries_every_c_source_the_build_compiles(tmp_path):
+    """An install from the source distribution builds what one from the tree does: the
+    preload and injection libraries' sources and the renderer's vendored parts (and
+    their licence) are in it, not only the extensions' own files."""
+    subprocess.run(
+        [sys.executable, "-c",
+         "import sys; from setuptools import build_meta; build_meta.build_sdist(sys.argv[1])",
+         str(tmp_path)],
+        cwd=ROOT, check=True, capture_output=True, env=clean_env(),
+    )  # fmt: skip
+    (sdist,) = tmp_path.glob("auditmon-*.tar.gz")
+    with tarfile.open(sdist) as archive:
+        names = {name.split("/", 1)[1] for name in archive.getnames() if "/" in name}
+    wanted = {
+        str(path.relative_to(ROOT))
+        for folder in ("agent/native", "agent/preload", "agent/inject", "auditmon/record/native")
+        for path in (ROOT / folder).rglob("*")
+        if path.is_file() and "__pycache__" not in path.parts
+    }
+    assert (
+        "agent/preload/preload.c" in wanted and "auditmon/record/native/ryu/LICENSE-Boost" in wanted
+    )
+    assert sorted(wanted - names) == []
