@@ -76,6 +76,14 @@ def test_the_batch_encoder_is_byte_equal_to_msgpack(batch):
 named_events = events.map(lambda event: event + ("worker",))
 
 
+@settings(max_examples=200, deadline=None)
+@given(st.lists(events | named_events, max_size=40))
+def test_the_ring_encodes_queued_events_in_one_go_as_one_by_one(batch):
+    """The events queued before the ring (the start's) go in one write: the pure
+    encoder's batch of them is their encodings one after another."""
+    assert wire.pack_event.many(batch) == b"".join(map(library_pack, batch))
+
+
 @settings(max_examples=400, deadline=None)
 @given(events | named_events)
 def test_the_single_event_encoder_is_byte_equal_to_msgpack(event):

@@ -249,11 +249,13 @@ class Ring(object):
                     data = None
             write(event[0], data)
 
+        many = getattr(pack, "many", None)  # (the pure encoder's, for a batch at once)
+
         def append_all(events):
             # Events in order, in one write where they all encode and fit (the start's,
             # which the preload library kept, are many), else one by one.
             try:
-                data = b"".join(map(pack, events))
+                data = many(events) if many is not None else b"".join(map(pack, events))
             except Exception:
                 data = None
             if data is not None:

@@ -412,6 +412,15 @@ def pack_event(event):
     return packb(event)
 
 
+def _pack_events_bare(events):
+    """``pack_events`` without the array's header: the ring's encoding of the events
+    queued before it (see ``ring.Ring.attach``'s ``append_all``)."""
+    return pack_events(events)[len(_array_header(len(events))) :]
+
+
+pack_event.many = _pack_events_bare
+
+
 def pack_events(events):
     """``packb(events)`` for a batch of ``(seq, time, thread, name, args, stack)`` events,
     faster: what repeats from event to event (names, threads, str arguments) is encoded
