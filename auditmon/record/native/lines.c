@@ -15,9 +15,10 @@
    * bytes that are not a batch of six-field events, or nesting deeper than DEPTH.
 
    The rest is the reference's: strings escaped as json.dumps escapes them with
-   ensure_ascii=False, floats as repr writes them (PyOS_double_to_string), and the
-   argument values' tags (``json_values.to_json``): "$bytes", "$float", "$cut",
-   "$object", "$ext".  tests/test_jsonl_native.py holds it to the reference. */
+   ensure_ascii=False, floats as repr writes them (Ryu's shortest digits, laid out as
+   PyOS_double_to_string's 'r' mode does), and the argument values' tags
+   (``json_values.to_json``): "$bytes", "$float", "$cut", "$object", "$ext".
+   tests/test_jsonl_native.py holds it to the reference. */
 
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
