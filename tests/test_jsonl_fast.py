@@ -76,15 +76,22 @@ leaves = (
     | st.builds(msgpack.ExtType, st.integers(10, 100), st.binary(max_size=4))
 )
 keys = texts | st.integers(-5, 5) | st.none() | st.binary(max_size=3)
-values = st.recursive(
-    leaves,
-    lambda inner: (
-        st.lists(inner, max_size=4)
-        | st.dictionaries(keys, inner, max_size=3)
-        | st.builds(protocol.Cut, st.lists(inner, max_size=3), st.integers(0, 99))
-    ),
-    max_leaves=12,
-)
+
+
+def nested(leaves: st.SearchStrategy, keys: st.SearchStrategy) -> st.SearchStrategy:
+    """Lists, dicts and cut values of ``leaves``, nested."""
+    return st.recursive(
+        leaves,
+        lambda inner: (
+            st.lists(inner, max_size=4)
+            | st.dictionaries(keys, inner, max_size=3)
+            | st.builds(protocol.Cut, st.lists(inner, max_size=3), st.integers(0, 99))
+        ),
+        max_leaves=12,
+    )
+
+
+values = nested(leaves, keys)
 stacks = st.none() | st.lists(st.tuples(texts, st.integers(0, 10**5), texts), max_size=3)
 events = st.lists(
     st.tuples(

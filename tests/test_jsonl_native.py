@@ -12,7 +12,7 @@ import msgpack
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from test_jsonl_fast import PID, decoded, events, old_line, texts
+from test_jsonl_fast import PID, decoded, events, nested, old_line, texts
 
 from auditmon import protocol
 from auditmon.model import Process
@@ -47,15 +47,7 @@ plain_leaves = (
     | st.builds(msgpack.ExtType, st.integers(4, 127), st.binary(max_size=20))
 )
 plain_keys = texts.filter(lambda k: not k.startswith("$"))
-plain_values = st.recursive(
-    plain_leaves,
-    lambda inner: (
-        st.lists(inner, max_size=4)
-        | st.dictionaries(plain_keys, inner, max_size=3)
-        | st.builds(protocol.Cut, st.lists(inner, max_size=3), st.integers(0, 99))
-    ),
-    max_leaves=12,
-)
+plain_values = nested(plain_leaves, plain_keys)
 plain_events = st.lists(
     st.tuples(
         st.integers(1, 2**40),
