@@ -616,17 +616,18 @@ class Tmux:
     def screen(self) -> str:
         return self("capture-pane", "-p", "-t", "e2e")
 
-    def wait_for(self, text: str, timeout: float = 30.0) -> str:
-        """Until ``text`` is on the screen; that screen."""
+    def wait_for(self, *texts: str, timeout: float = 30.0) -> str:
+        """Until every one of ``texts`` is on the screen at once; that screen.  (A screen
+        may be caught mid-redraw: a view's title before its rows.)"""
 
-        def screen_with_text() -> str:
+        def screen_with_texts() -> str:
             screen = self.screen()
-            return screen if text in screen else ""
+            return screen if all(text in screen for text in texts) else ""
 
         return wait_for(
-            screen_with_text,
+            screen_with_texts,
             timeout,
-            f"{text!r} on the screen",
+            " and ".join(map(repr, texts)) + " on the screen",
             interval=0.2,
             state=self.screen,
         )
