@@ -94,7 +94,10 @@ setup(
             "auditmon.record._native_lines",
             ["auditmon/record/native/lines.c"],
             include_dirs=["auditmon/record/native"],  # (ryu/, as Ryu includes it)
-            depends=[str(p) for p in Path("auditmon/record/native/ryu").glob("*.[ch]")],
+            depends=[
+                f"{NATIVE}/constants.h",
+                *(str(p) for p in Path("auditmon/record/native/ryu").glob("*.[ch]")),
+            ],
             # (Ryu's own entry points stay inside: only PyInit is the module's)
             extra_compile_args=["-Werror=implicit-function-declaration", "-fvisibility=hidden"],
             optional=True,

@@ -118,10 +118,19 @@ class EventLines:
         ``raw``, if given, is the batch's msgpack encoding as it arrived."""
         if not events:
             return b""
-        if raw is not None and self.native:
-            text = native_lines(pid, raw)
-            if text is not None:
-                return text
+        text = native_lines(pid, raw) if raw is not None and self.native else None
+        return text if text is not None else self._python_lines(pid, events, raw)
+
+    def wire_lines(self, pid: int, raw: bytes | bytearray) -> bytes:
+        """The lines of ``pid``'s events from their msgpack encoding alone (the helper
+        process's case): decoded only where the C renderer leaves them to the Python
+        path."""
+        text = native_lines(pid, raw) if self.native else None
+        return text if text is not None else self._python_lines(pid, protocol.unpackb(raw), raw)
+
+    def _python_lines(
+        self, pid: int, events: Sequence[Sequence[Any]], raw: bytes | bytearray | None
+    ) -> bytes:
         if raw is not None and plain_floats(raw):
             rendered = self.render(pid, events)
             if rendered is not None:

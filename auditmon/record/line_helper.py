@@ -2,13 +2,13 @@
 agents where two cores are free (docs/benchmarks.md).
 
 The recorder's process hands each batch's wire bytes to a helper process, which writes
-their lines: the C renderer's, from those very bytes (``native_lines``), else decoded
-and written by the Python path (``EventLines.lines``).  Where the C renderer was not
-built, the Python path's work is shared: while the helper is behind (it has not read
-all that was sent), the recorder renders the batch itself (``EventLines.render``, the
-larger half of that work), and the helper only checks that text and makes lines of it
-(``batch_lines``), or, where the text will not do, writes a record at a time.  (With
-the C renderer the helper is the faster of the two: the recorder never takes a share.)
+their lines (``EventLines.wire_lines``): the C renderer's, from those very bytes, else
+decoded and written by the Python path.  Where the C renderer was not built, the Python
+path's work is shared: while the helper is behind (it has not read all that was sent),
+the recorder renders the batch itself (``EventLines.render``, the larger half of that
+work), and the helper only checks that text and makes lines of it (``batch_lines``),
+or, where the text will not do, writes a record at a time.  (With the C renderer the
+helper is the faster of the two: the recorder never takes a share.)
 
 The helper writes to the recording's file, which the recorder opened (so a path that
 cannot be written fails there, as before); it gets frames on its stdin, in order, and
@@ -30,13 +30,7 @@ from collections.abc import Sequence
 from typing import IO, Any
 
 from auditmon import protocol
-from auditmon.record.jsonl import (
-    EventLines,
-    batch_lines,
-    native_lines,
-    one_by_one,
-    plain_floats,
-)
+from auditmon.record.jsonl import EventLines, batch_lines, one_by_one, plain_floats
 
 #: kind, pid, events, objects rendered by ``default``, then the sizes of the text and of
 #: the wire bytes that follow.
@@ -149,7 +143,7 @@ class LineHelper:
 def serve(native: bool = True) -> None:
     """The helper's side: frames from stdin, lines to stdout, until stdin ends;
     ``native``: the C renderer's lines where it gives them."""
-    encoder = EventLines(native=False)  # (tried first, below)
+    encoder = EventLines(native)
     source = open(0, "rb", closefd=False)
     written = 0
     try:
@@ -166,9 +160,7 @@ def serve(native: bool = True) -> None:
                 _write_all(text)
                 continue
             if kind == EVENTS:  # not rendered yet
-                lines = native_lines(pid, raw) if native else None
-                if lines is None:
-                    lines = encoder.lines(pid, protocol.unpackb(raw), raw)
+                lines = encoder.wire_lines(pid, raw)
             else:  # (rendering it here would fail the same checks: a record at a time)
                 lines = batch_lines(text, objects, count) if plain_floats(raw) else None
                 if lines is None:

@@ -20,6 +20,10 @@
    (``json_values.to_json``): "$bytes", "$float", "$cut", "$object", "$ext".
    tests/test_jsonl_native.py holds it to the reference. */
 
+/* The extension codes, as the agent writes them (constants.py, generated): first, so
+   that Python.h is not yet there and the header leaves out its module code. */
+#include "../../../agent/native/constants.h"
+
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
 #include <math.h>
@@ -28,8 +32,6 @@
 
 #include "ryu/d2s.c" /* d2d, d2d_small_int: the shortest digits */
 
-#define EXT_CUT 1 /* constants.py's */
-#define EXT_OBJECT 2
 #define DEPTH 200
 
 typedef struct {
@@ -356,6 +358,28 @@ array_header(Lines *l)
     return -1;
 }
 
+/* An unsigned int (a negative one is none of the agent's: the Python path's). */
+static int
+unsigned_int(Lines *l, uint64_t *v)
+{
+    const unsigned char *p, *q;
+    if (!take(l, 1, &p))
+        return 0;
+    if (*p <= 0x7f) {
+        *v = *p;
+        return 1;
+    }
+    if (*p >= 0xcc && *p <= 0xcf) {
+        int n = 1 << (*p - 0xcc);
+        if (!take(l, n, &q))
+            return 0;
+        *v = big_endian(q, n);
+        return 1;
+    }
+    l->failed = 1;
+    return 0;
+}
+
 static int value(Lines *l, int tagged, int depth);
 
 static int
@@ -432,22 +456,10 @@ extension(Lines *l, Py_ssize_t size, int depth)
         const unsigned char *at = l->at, *end = l->end;
         l->at = data;
         l->end = data + size;
+        uint64_t original;
         int ok = PUT_LITERAL(l, "{\"$cut\":") && array_header(l) == 2
-                 && value(l, 1, depth + 1) && PUT_LITERAL(l, ",\"length\":");
-        if (ok) {
-            const unsigned char *q;
-            ok = take(l, 1, &q);
-            if (ok && *q <= 0x7f)
-                ok = put_int(l, 0, *q);
-            else if (ok && *q >= 0xcc && *q <= 0xcf) {
-                int n = 1 << (*q - 0xcc);
-                ok = take(l, n, &q) && put_int(l, 0, big_endian(q, n));
-            }
-            else {
-                l->failed = 1; /* (a negative length: not the agent's) */
-                ok = 0;
-            }
-        }
+                 && value(l, 1, depth + 1) && PUT_LITERAL(l, ",\"length\":")
+                 && unsigned_int(l, &original) && put_int(l, 0, original);
         if (ok && l->at != l->end)
             l->failed = 1;
         l->at = at;
@@ -457,7 +469,7 @@ extension(Lines *l, Py_ssize_t size, int depth)
     if (code == EXT_OBJECT)
         return PUT_LITERAL(l, "{\"$object\":") && put_string(l, data, size)
                && PUT_LITERAL(l, "}");
-    if (code < 0 || code == 3) { /* msgpack's own (timestamps), and wide ints */
+    if (code < 0 || code == EXT_BIGINT) { /* msgpack's own (timestamps), and wide ints */
         l->failed = 1;
         return 0;
     }
