@@ -222,3 +222,46 @@ def test_a_remembered_description_follows_renaming(summarize):
         Described("elsewhere.Other object"),
         Described("function test_summarize.renamed"),
     ]
+
+
+def test_a_batch_summarises_lists_of_the_very_same_items_once():
+    """The start's events (kept by the preload library, all alive until summarised)
+    share a ``seen`` dict: an argument list holding the very items of one summarised
+    before in the batch gets that summary again (every import event carries sys.path,
+    sys.meta_path and sys.path_hooks, copied), and every summary is what it is alone."""
+    Trap.calls = 0  # (counted when pytest looked through this module)
+    summarizer = Summarizer(strlen=16)
+    trap = Trap()
+    path = ["/usr/lib/python3", "/a/path/longer/than/sixteen", ""]
+    meta = [TrapClass, trap, len, Summarizer, [1, "nested"]]
+    batch = [(f"module{i}", None, list(path), list(meta), (trap, 7)) for i in range(4)]
+    batch.append(("other", None, list(path[:2]) + ["/else"], list(meta), [trap, 7]))
+    batch.append(("wide", list(range(40)), list(range(40))))  # past the width: not kept
+    seen = {}
+    shared = [summarizer.args(args, seen) for args in batch]
+    assert shared == [summarizer.args(args) for args in batch]
+    assert Trap.calls == 0
+    first, last = shared[0], shared[4]
+    for summary in shared[1:4]:
+        assert summary[2] is first[2] and summary[3] is first[3] and summary[4] is first[4]
+    assert last[2] is not first[2] and last[2] == ["/usr/lib/python3", first[2][1], "/else"]
+    assert last[3] is first[3]
+    assert last[4] is not first[4]  # a list of the items a tuple held: told apart
+    assert len(seen) == 5
+
+
+def test_a_batch_s_list_of_other_items_of_the_same_shape_gets_its_own_summary():
+    """Kept by its items' identities, not by its length or its items' types."""
+
+    class Finder:
+        pass
+
+    class Other:
+        pass
+
+    summarizer = Summarizer()
+    seen = {}
+    one = summarizer.args(("a", [Finder]), seen)
+    two = summarizer.args(("b", [Other]), seen)
+    assert one[1][0].text.endswith("<locals>.Finder")
+    assert two[1][0].text.endswith("<locals>.Other")

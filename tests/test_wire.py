@@ -297,3 +297,34 @@ def test_decoded_extension_values_are_shared_but_bounded():
     for n in range(protocol._EXT_CACHED + 10):
         decode(protocol.Described(f"d{n}"))
     assert 0 < len(protocol._DESCRIBED) <= protocol._EXT_CACHED
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(events | named_events, max_size=30), st.lists(values, max_size=6), st.data())
+def test_the_start_s_batch_with_shared_lists_is_byte_equal_to_msgpack(batch, common, data):
+    """The start's summaries share lists (Summarizer.args' ``seen``), which the ring's
+    batch encoder packs once a batch: still msgpack's one-by-one encodings."""
+    shared = [common, list(common)]  # the second: equal, another object
+    batch = [
+        event[:4] + ((event[3], shared[data.draw(st.integers(0, 1))]),) + event[5:]
+        if data.draw(st.booleans())
+        else event
+        for event in batch
+    ]
+    assert wire.pack_event.many(batch) == b"".join(map(library_pack, batch))
+
+
+def test_the_start_s_batch_packs_each_shared_list_once(monkeypatch):
+    """Once a batch, across the runs a thread's name splits it into."""
+    path, meta = ["/usr/lib/python3.11", ""], [wire.Described("class BuiltinImporter")]
+    batch = [(i + 1, 1.7e9, 7, "import", (f"m{i}", None, path, meta), None) for i in range(5)]
+    batch[2] = batch[2] + ("MainThread",)  # a thread's name: packed the general way
+    packed = []
+    real = wire.packb
+    monkeypatch.setattr(wire, "packb", lambda value: packed.append(value) or real(value))
+    assert wire.pack_event.many(batch) == b"".join(map(library_pack, batch))
+    assert [value is path for value in packed].count(True) == 1
+    assert [value is meta for value in packed].count(True) == 1
+    packed.clear()
+    assert wire.pack_events(batch) == library_pack(batch)  # the writer's: nothing shared
+    assert not [value for value in packed if value is path or value is meta]

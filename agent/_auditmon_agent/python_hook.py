@@ -436,6 +436,7 @@ class PythonHook(object):
         decisions, decide = self.agent.decisions, self.agent.decide
         next_seq, next_drop = self.names["_next_seq"], self.names["_next_drop"]
         append = self.names["_append"]
+        seen = {}  # (Summarizer.args': the events' arguments are all alive till the end)
         for name, args, when, tid in events:
             how = decisions.get(name)
             if how is None:
@@ -446,7 +447,7 @@ class PythonHook(object):
             if len(self.queue) >= self.cap:
                 next_drop()
                 continue
-            queued = (seq, when, tid, name, self.summarizer.args(args), None)
+            queued = (seq, when, tid, name, self.summarizer.args(args, seen), None)
             if not hasattr(self.seen, "named"):
                 queued = self.first_of_thread(queued)
             append(queued)

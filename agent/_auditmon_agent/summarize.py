@@ -61,8 +61,15 @@ class Summarizer(object):
         self.width = width
         self.budget = budget
 
-    def args(self, args):
-        """The summary of one event's argument tuple (a sequence packed as an array)."""
+    def args(self, args, seen=None):
+        """The summary of one event's argument tuple (a sequence packed as an array).
+
+        ``seen``: for a batch of events whose arguments all stay alive until the batch is
+        summarised (the start's, which the preload library kept), a dict the batch
+        shares: an argument that is a list or tuple of the very items of one summarised
+        before in the batch gets that summary again (every import event carries
+        sys.path, sys.meta_path and sys.path_hooks).  The same summary as without it:
+        summarising the same objects twice, with nothing between, gives the same."""
         strlen = self.strlen
         for value in args:  # the usual case: plain values only, kept as they are
             t = type(value)
@@ -76,11 +83,11 @@ class Summarizer(object):
                 break
         else:
             return args  # holds only immutable plain values, so keeping it keeps nothing more
-        return self.copy_args(args)
+        return self.copy_args(args, seen)
 
-    def copy_args(self, args):
+    def copy_args(self, args, seen=None):
         """``args`` for a tuple already found to hold more than plain values (the Python
-        hook checks that itself)."""
+        hook checks that itself); ``seen`` as for ``args``."""
         strlen = self.strlen
         out = []
         for value in args:
@@ -93,7 +100,18 @@ class Summarizer(object):
                 out.append(value)
             else:
                 fixed = _FIXED.get(t)  # value()'s own first look, spared its call
-                out.append(fixed if fixed else self.value(value, 0, [self.budget]))
+                if fixed:
+                    out.append(fixed)
+                elif seen is not None and (t is list or t is tuple) and len(value) <= self.width:
+                    # Keyed by the items' addresses, all alive while the batch is (a
+                    # list is bounded by the width, past which its items are not read)
+                    key = (t,) + tuple(map(_address, value))
+                    summary = seen.get(key)
+                    if summary is None:
+                        summary = seen[key] = self.value(value, 0, [self.budget])
+                    out.append(summary)
+                else:
+                    out.append(self.value(value, 0, [self.budget]))
         return out
 
     def value(self, value, level, budget):

@@ -119,6 +119,9 @@ def ext_payload(obj, pack):
     raise TypeError("cannot encode %s" % (t.__name__,))
 
 
+# An object's address, as id() gives it but without the builtins.id event (summarize.py)
+_address = object.__hash__
+
 _pack_struct = _float_item = _event_head16 = _event_head32 = None
 _u8_item = _u16_item = _u32_item = None
 
@@ -414,38 +417,42 @@ def pack_event(event):
 
 def _pack_events_bare(events):
     """``pack_events`` without the array's header: the ring's encoding of the events
-    queued before it (see ``ring.Ring.attach``'s ``append_all``)."""
-    return pack_events(events)[len(_array_header(len(events))) :]
+    queued before it (see ``ring.Ring.attach``'s ``append_all``), the start's, whose
+    summaries share lists (``Summarizer.args``' ``seen``)."""
+    return pack_events(events, shared=True)[len(_array_header(len(events))) :]
 
 
 pack_event.many = _pack_events_bare
 
 
-def pack_events(events):
+def pack_events(events, shared=False):
     """``packb(events)`` for a batch of ``(seq, time, thread, name, args, stack)`` events,
     faster: what repeats from event to event (names, threads, str arguments) is encoded
     once a batch, and the fixed parts without the general dispatch.  The Python writer's
     encoder where msgpack is missing.  A thread's first event may carry a seventh
-    field, its name (see ``PythonHook.first_of_thread``): packed the general way."""
+    field, its name (see ``PythonHook.first_of_thread``): packed the general way.
+    ``shared``: the events' summaries may share lists, each then encoded once."""
     if _pack_struct is None:
         _load_struct()
     out = [_array_header(len(events))]
-    threads, strs = {}, {}  # encoded once a batch: threads, event names, str arguments
+    # Encoded once a batch: threads, event names, str arguments, and shared lists, by
+    # their addresses (all alive while the batch is)
+    threads, strs, lists = {}, {}, {} if shared else None
     try:
-        _pack_plain_events(events, out.append, threads, strs)
+        _pack_plain_events(events, out.append, threads, strs, lists)
     except ValueError:  # an event of seven fields: the runs of plain ones between them
         del out[1:]
         named = [i for i, event in enumerate(events) if len(event) != 6]
         start = 0
         for i in named:
-            _pack_plain_events(events[start:i], out.append, threads, strs)
+            _pack_plain_events(events[start:i], out.append, threads, strs, lists)
             _pack_into(events[i], out.append)
             start = i + 1
-        _pack_plain_events(events[start:], out.append, threads, strs)
+        _pack_plain_events(events[start:], out.append, threads, strs, lists)
     return b"".join(out)
 
 
-def _pack_plain_events(events, write, threads, strs):
+def _pack_plain_events(events, write, threads, strs, lists):
     """``pack_events``' loop, for events of six fields (ValueError on any other)."""
     float_item, head16, head32 = _float_item, _event_head16, _event_head32
     for seq, when, thread, name, args, stack in events:
@@ -480,6 +487,12 @@ def _pack_plain_events(events, write, threads, strs):
                     _pack_int(value, write)
                 elif value is None:
                     write(b"\xc0")
+                elif lists is not None and t is list:
+                    key = _address(value)
+                    data = lists.get(key)
+                    if data is None:
+                        data = lists[key] = packb(value)
+                    write(data)
                 else:
                     _pack_into(value, write)
         else:
