@@ -8,7 +8,15 @@ import subprocess
 import sys
 
 import pytest
-from helpers import auditmon, clean_env, events_of, facts_of, read_jsonl, run_recorded
+from helpers import (
+    agent_env,
+    auditmon,
+    clean_env,
+    events_of,
+    facts_of,
+    read_jsonl,
+    run_recorded,
+)
 
 pytestmark = pytest.mark.system
 
@@ -203,3 +211,38 @@ def test_no_command_exits_2_with_one_line(args):
     assert result.returncode == 2
     assert "no command" in one_line(result.stderr)
     assert result.stdout == ""
+
+
+LOADED = (
+    "import sys; agent = sys.modules['_auditmon_agent']; ring = agent.ring; "
+    "print(sorted(name for name in sys.modules if name.startswith('_auditmon_agent.'))); "
+    "print(ring is sys.modules['_auditmon_agent.ring'], ring.__file__ == ring.__spec__.origin, "
+    "ring.__cached__.endswith('.pyc'), type(ring.__loader__).__name__, ring.__package__)"
+)
+
+
+def test_the_python_agent_loads_its_own_modules_without_a_search(tmp_path, target_python):
+    """The pure-Python agent's start loads its modules from its folder (load_own): the
+    import system searches for none of them (-X importtime logs each module it searches
+    for), and each is the module import would have made."""
+    result = run_recorded(
+        tmp_path / "rec.jsonl",
+        target_python,
+        "-X",
+        "importtime",
+        "-c",
+        LOADED,
+        env=agent_env("python"),
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stderr
+    modules, facts = result.stdout.splitlines()[-2:]
+    assert eval(modules) == [
+        f"_auditmon_agent.{name}"
+        for name in ("config", "constants", "core", "python_hook", "ring", "summarize")
+        + ("transport", "wire")
+    ]
+    assert facts == "True True True SourceFileLoader _auditmon_agent"
+    searched = [line for line in result.stderr.splitlines() if "import time:" in line]
+    assert any(line.endswith("| site") for line in searched)  # (it logs)
+    assert not [line for line in searched if "_auditmon_agent" in line]

@@ -9,16 +9,44 @@ import sys
 from _thread import get_ident as _get_ident
 
 
+def load_own(*names):
+    """Load these modules of this package, in this order (each after those it imports),
+    from this package's folder as import would load them, but without searching
+    ``sys.meta_path`` for each: in a process's start-up, the search costs as much as
+    the loading.  A module already loaded is left as it is; one that fails to load is
+    left to the import statement that needs it, which says why."""
+    import _frozen_importlib
+    import _frozen_importlib_external
+
+    package = sys.modules[__name__]
+    for name in names:
+        full = __name__ + "." + name
+        if full in sys.modules:
+            continue
+        path = os.path.join(__path__[0], name + ".py")
+        spec = _frozen_importlib.ModuleSpec(
+            full, _frozen_importlib_external.SourceFileLoader(full, path), origin=path
+        )
+        spec.has_location = True  # a __file__ and a __cached__, as import gives
+        try:
+            module = _frozen_importlib._load(spec)  # locked, in sys.modules, as import does
+        except Exception:
+            return
+        setattr(package, name, module)
+
+
 def start_from_environment(early=None):
     """Start the agent if the environment asks for it; return whether it started.
 
     ``early``: ``(events, dropped)``, the events the preload library's bootstrap hook
     kept before the agent started, numbered first (see ``core.Agent.start``)."""
+    load_own("constants", "config")
     from .config import Config
 
     config = Config()
     if not config.active or is_auditmon_itself():
         return False
+    load_own("core")
     from . import core
 
     core.start(config, early)

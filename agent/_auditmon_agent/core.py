@@ -23,6 +23,7 @@ import sys
 import time
 
 from . import config as _settings
+from . import load_own as _load_own
 from .constants import FLUSH_EVENTS, MODE_ATTACH, MODE_RUN
 
 _get_ident = _thread.get_ident
@@ -76,6 +77,7 @@ class Agent(object):
             except ImportError:
                 extension = None
             if extension is not None:
+                _load_own("native")
                 from . import native
 
                 self.native = native.make_for(self, extension)
@@ -104,6 +106,7 @@ class Agent(object):
 
     def use_python_hook(self):
         """The Python hook, with its summariser and an empty queue."""
+        _load_own("wire", "summarize", "python_hook")
         from .python_hook import PythonHook
 
         self.python_hook = PythonHook(self, self.config.strlen, self.config.queue_size)
@@ -130,8 +133,10 @@ class Agent(object):
             if self.config.mode == MODE_RUN and self.native is not None:
                 from .native import NativeLink as writer_class
             elif self.config.mode == MODE_ATTACH:
+                _load_own("wire", "transport", "rendezvous", "attach")
                 from .attach import AttachWriter as writer_class
             else:
+                _load_own("wire", "transport")
                 from .transport import RunWriter as writer_class
             if self.native is None:
                 # The encoder's imports open files: here, before the target goes on, not
@@ -333,6 +338,8 @@ class Agent(object):
         was_quiet = tid in self.quiet
         self.hush(tid)
         try:
+            if name.startswith(__package__ + "."):
+                _load_own(name[len(__package__) + 1 :])
             __import__(name)
             return sys.modules[name]
         finally:

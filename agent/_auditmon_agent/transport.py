@@ -16,6 +16,7 @@ import os
 import sys
 import time
 
+from . import load_own as _load_own
 from . import wire
 from .constants import BYTES_PER_EVENT, FD_FLOOR, FD_FLOOR_MIN, FD_HIGHEST, FD_MOVE, FD_ROOM
 
@@ -310,6 +311,7 @@ class RunWriter(_Writer):
     def open_ring(self):
         """The ring, or None where shared memory can't be had."""
         try:
+            _load_own("ring")
             from .ring import Ring
 
             return Ring(self.config.queue_size * BYTES_PER_EVENT)
