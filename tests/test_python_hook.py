@@ -60,7 +60,9 @@ def python_hook():
     agent.settle(Config({"AUDITMON_STRLEN": str(STRLEN), "AUDITMON_QUEUE": str(1 << 20)}), 0.0)
     agent.decisions[EVENT] = RECORD
     hook = agent.use_python_hook()
-    return SimpleNamespace(_hook=hook.hook, _queue=hook.queue, _BATCH=BATCH, take=agent.take)
+    return SimpleNamespace(
+        _hook=hook.hook, _queue=hook.queue, _BATCH=BATCH, take=agent.take, agent=agent
+    )
 
 
 @pytest.mark.parametrize("args", BOUNDARIES, ids=repr)
@@ -90,6 +92,20 @@ def test_the_writer_takes_a_whole_switch_intervals_worth_at_each_turn(python_hoo
     assert [e[4] for e in events[:2]] == [[0, "abc"], [1, "abc"]]
     assert python_hook.take()[:2] == (1000, count + 1)
     assert len(python_hook._queue) == 0
+
+
+def test_the_counters_say_how_many_were_numbered_and_dropped(python_hook):
+    """The hello's and the ring's counts: read without taking a number."""
+    agent = python_hook.agent
+    assert (agent.counted(), agent.dropped()) == (0, 0)
+    for i in range(5):
+        python_hook._hook(EVENT, (i,))
+    agent.python_hook.limit(0)  # full: numbered, then dropped
+    for i in range(3):
+        python_hook._hook(EVENT, (i,))
+    assert (agent.counted(), agent.dropped()) == (8, 3)
+    assert (agent.counted(), agent.dropped()) == (8, 3)
+    assert len(python_hook._queue) == 5
 
 
 def test_without_first_seq_the_writer_takes_the_same_bytes(python_hook):

@@ -15,6 +15,7 @@ target.
 
 import _thread
 import time
+from sys import maxsize as _maxsize
 from sys import modules as _modules
 
 from .config import INT64_MIN, UINT64_MAX
@@ -250,7 +251,6 @@ class PythonHook(object):
     its namespace, which it reads on every event."""
 
     def __init__(self, agent, strlen, cap):
-        import itertools
         from _collections import deque
 
         from .summarize import Summarizer
@@ -259,8 +259,7 @@ class PythonHook(object):
         self.queue = deque()
         self.summarizer = Summarizer(strlen=strlen)
         self.cap = cap
-        self._starmap, self._repeat = itertools.starmap, itertools.repeat  # for take()
-        self._count = itertools.count
+        self._starmap = self._repeat = None  # itertools', for take(): loaded at its first call
         self.names = dict(globals())
         self.names.update(
             _quiet=agent.quiet,
@@ -290,8 +289,8 @@ class PythonHook(object):
         self.use_code(_HOOK_CODE)
         self.main_tid = _get_ident()  # the agent starts on the main thread (or a fork's)
         self.forget_threads()
-        self.seq_counter = self._count(1)
-        self.drop_counter = self._count(1)
+        self.seq_counter = _counter()
+        self.drop_counter = _counter()
         self.names.update(
             _next_seq=self.seq_counter.__next__,
             _next_drop=self.drop_counter.__next__,
@@ -468,6 +467,11 @@ class PythonHook(object):
         # batches dropped most events of a tight loop), yet bound how long encoding it
         # holds the GIL (see BATCH).  starmap calls popleft in C.
         queue = self.queue
+        if not queue:  # (run mode's ring leaves it empty)
+            return 0, 0, b""
+        if self._starmap is None:
+            itertools = self.agent.own_import("itertools")
+            self._starmap, self._repeat = itertools.starmap, itertools.repeat
         events = list(self._starmap(queue.popleft, self._repeat((), min(len(queue), BATCH))))
         if not events:
             return 0, 0, b""
@@ -477,10 +481,16 @@ class PythonHook(object):
         return len(events), first, data[_array_header_size(len(events)) :]
 
 
+def _counter():
+    """Numbers from 1, each by a C call (``__next__``), as itertools.count gives them: an
+    iterator over a range, as a process that imports nothing else loads no itertools for
+    it.  (The range ends past any count a process reaches.)"""
+    return iter(range(1, _maxsize))
+
+
 def _peek(counter):
-    # repr is "count(N)": N is the next value, so N - 1 have been handed out.
-    text = repr(counter)
-    return int(text[text.index("(") + 1 : -1]) - 1
+    """How many numbers ``counter`` (``_counter``'s) has handed out, without taking one."""
+    return _maxsize - 1 - counter.__length_hint__()
 
 
 def _array_header_size(n):
