@@ -10,6 +10,7 @@ event, a name or a string past the caches' bound).
 
 from __future__ import annotations
 
+import collections
 import json
 import sys
 import threading
@@ -194,6 +195,65 @@ def test_a_fork_s_queue_and_a_restart_give_the_general_hook_back(hooks):
     assert len(pure.queue) == 0 and hooks[1].events()[-1][4] == ["queued"]
     pure.restart()
     assert pure.hook.__code__ is python_hook._hook.__code__
+
+
+@pytest.mark.parametrize("kind", ["msgpack", "pure"])
+def test_an_event_paused_across_the_fork_s_end_reaches_the_ring(hooks, kind):
+    """Another thread's hook, paused at a call while a fork ends in the forking thread
+    (after_fork_in_parent: the ring back, the queue written into it), still writes its
+    event into the ring, not into the queue the fork's end has already emptied.  The
+    pause is made here by the hook's ``_time`` ending the fork."""
+    hooked = hooks[kind == "pure"]
+    hook = hooked.hook
+    hook.hook(EVENT, ("first",))  # the thread's name sent: the event after is the usual
+    hook.before_fork()
+    real_time = hook.names["_time"]
+
+    def time_ending_the_fork():
+        hook.names["_time"] = real_time
+        hook.after_fork_in_parent()
+        return real_time()
+
+    hook.names["_time"] = time_ending_the_fork
+    hook.hook(EVENT, ("paused",))
+    hook.hook(EVENT, ("after",))
+    assert len(hook.queue) == 0
+    assert [event[4] for event in hooked.events()] == [["first"], ["paused"], ["after"]]
+
+
+class AppendedWhileTaken(collections.deque):
+    """A queue another thread appends to once the fork's end has begun to take it (at
+    its first popleft or clear: a switch there)."""
+
+    late = None
+
+    def _append_late(self):
+        if self.late is not None:
+            late, self.late = self.late, None
+            late()
+
+    def popleft(self):
+        item = collections.deque.popleft(self)
+        self._append_late()
+        return item
+
+    def clear(self):
+        self._append_late()
+        collections.deque.clear(self)
+
+
+def test_an_event_queued_as_the_fork_s_end_takes_the_queue_is_not_lost(hooks):
+    hooked = hooks[1]
+    hook = hooked.hook
+    hook.hook(EVENT, ("first",))
+    hook.before_fork()
+    queue = AppendedWhileTaken()
+    hook.queue = queue
+    hook.names.update(_queue=queue, _append=queue.append)
+    hook.hook(EVENT, ("queued",))
+    queue.late = lambda: queue.append((99, 0.0, hook.main_tid, EVENT, ("late",), None))
+    hook.after_fork_in_parent()
+    assert [event[4] for event in hooked.events()][-2:] == [["queued"], ["late"]]
 
 
 FORKING = """

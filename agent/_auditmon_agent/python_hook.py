@@ -74,9 +74,13 @@ def _hook(event, args):
             try:
                 _seen.named  # noqa: B018  (set once this thread's name was looked for)
             except AttributeError:
-                _append(_first_of_thread((seq, _time(), tid, event, summary, None)))
+                queued = _first_of_thread((seq, _time(), tid, event, summary, None))
+                _append(queued)
                 return
-            _append((seq, _time(), tid, event, summary, None))  # (a ring's: ring.py)
+            queued = (seq, _time(), tid, event, summary, None)
+            # _append read after the calls (a thread may switch at one): a fork's end may
+            # have pointed it from the queue back to the ring meanwhile (a ring's: ring.py)
+            _append(queued)
             return
         _special(event, args, tid, how)
     except Exception:
@@ -343,12 +347,16 @@ class PythonHook(object):
     def ring_event(self, seq, tid, event, args):
         """``_ring_hook``'s way for an event it numbered but did not encode: summarised
         and encoded the general way (which caches its name for the hook)."""
-        self.names["_append"]((seq, _time(), tid, event, self.summarizer.args(args), None))
+        queued = (seq, _time(), tid, event, self.summarizer.args(args), None)
+        self.names["_append"](queued)  # (looked up after the calls, as in _hook)
 
     def into_ring(self):
-        """Queued events into the ring, in order."""
-        queued = list(self.queue)
-        self.queue.clear()
+        """Queued events into the ring, in order: taken one at a time, so that one another
+        thread queues meanwhile (a switch between two) is taken too, never cleared."""
+        queue = self.queue
+        queued = []
+        while queue:
+            queued.append(queue.popleft())
         if queued:
             self.ring.append_all(queued)
 
