@@ -14,14 +14,12 @@ from _weakref import ref as _weak_ref
 from .config import INT64_MIN, UINT64_MAX
 from .constants import DEFAULT_STRLEN, SUMMARY_BUDGET, SUMMARY_DEPTH, SUMMARY_WIDTH
 from .wire import BigInt, Cut, Described
+from .wire import address as _address
 
 # C-level getters: reading through them never reaches a metaclass or a property.
 _type_qualname = type.__dict__["__qualname__"].__get__
 _type_module = type.__dict__["__module__"].__get__
 _type_flags = type.__dict__["__flags__"].__get__
-# An object's address, as id() gives it but without the builtins.id event id() raises
-# (and a target's own audit hook would see): object's own hash, read from object.
-_address = object.__hash__
 _str_copy = str.__str__
 _int_copy = int.__index__
 _float_copy = float.__float__

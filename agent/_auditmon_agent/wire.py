@@ -119,8 +119,9 @@ def ext_payload(obj, pack):
     raise TypeError("cannot encode %s" % (t.__name__,))
 
 
-# An object's address, as id() gives it but without the builtins.id event (summarize.py)
-_address = object.__hash__
+# An object's address, as id() gives it but without the builtins.id event id() raises
+# (and a target's own audit hook would see): object's own hash, read from object.
+address = object.__hash__
 
 _pack_struct = _float_item = _event_head16 = _event_head32 = None
 _u8_item = _u16_item = _u32_item = None
@@ -488,7 +489,7 @@ def _pack_plain_events(events, write, threads, strs, lists):
                 elif value is None:
                     write(b"\xc0")
                 elif lists is not None and t is list:
-                    key = _address(value)
+                    key = address(value)
                     data = lists.get(key)
                     if data is None:
                         data = lists[key] = packb(value)
