@@ -35,6 +35,55 @@ def load_own(*names):
         setattr(package, name, module)
 
 
+def stdlib_extension(name):
+    """The standard library's C module ``name``, for the agent's own use: built in, or
+    loaded from the interpreter's ``lib-dynload`` folder, never searched for on
+    ``sys.path``, where the target's folders may come first (a ``resource.py`` on its
+    PYTHONPATH is not the agent's to run) and the search costs a start-up about as much
+    as the loading.  Left out of ``sys.modules`` (where it was not), so that the
+    target's own import finds what it would have found (its own ``resource.py`` beside
+    its script, say).  Where that folder has no such module, import finds it."""
+    module = _stdlib_loaded.get(name)
+    if module is None:
+        module = _stdlib_loaded[name] = _load_stdlib_extension(name)
+    return module
+
+
+_stdlib_loaded = {}  # stdlib_extension's, by name
+
+
+def _load_stdlib_extension(name):
+    if name in sys.builtin_module_names:
+        return __import__(name)
+    import _frozen_importlib
+    import _frozen_importlib_external
+    import _imp
+
+    for entry in sys.path:
+        if os.path.basename(entry) != "lib-dynload":
+            continue
+        path = os.path.join(entry, name + _imp.extension_suffixes()[0])
+        before = sys.modules.get(name)
+        if before is not None and getattr(before, "__file__", None) == path:
+            return before
+        loader = _frozen_importlib_external.ExtensionFileLoader(name, path)
+        spec = _frozen_importlib.ModuleSpec(name, loader, origin=path)
+        spec.has_location = True  # a __file__, as import gives
+        try:
+            module = _frozen_importlib.module_from_spec(spec)
+            loader.exec_module(module)
+        except ImportError:
+            break
+        finally:  # a single-phase module puts itself in sys.modules: undo that
+            if sys.modules.get(name, before) is not before:
+                if before is None:
+                    del sys.modules[name]
+                else:
+                    sys.modules[name] = before
+        return module
+    return __import__(name)
+
+
 def start_from_environment(early=None):
     """Start the agent if the environment asks for it; return whether it started.
 

@@ -9,11 +9,11 @@ event, under the GIL: the ring's only writer.  Nothing here may raise into the t
 
 import _struct
 import _thread
-import errno
 import os
 import sys
 from _collections import deque as _deque
 
+from . import stdlib_extension as _stdlib
 from .constants import (
     RING_DROPPED_AT,
     RING_GOODBYE_AT,
@@ -33,7 +33,10 @@ from .constants import (
 _u64 = _struct.Struct("=Q")
 _WAKE = bytes((WIRE_WAKE,))
 _MSG_DONTWAIT = 0x40
-_GONE = (errno.EPIPE, errno.ECONNRESET, errno.ENOTCONN)
+# EPIPE, ECONNRESET: no one reads the ring any more.  (The C hook tests ENOTCONN too,
+# which a connected socket whose peer closed never gives, and which would cost every
+# process the errno module to name.)
+_GONE = (BrokenPipeError, ConnectionResetError)
 # Whether the hook may write inline, with no lock: from 3.11 the interpreter suspends a
 # function for another thread or a signal handler only at a call (or a loop's jump);
 # before, at more places (tests/test_ring_threads.py).
@@ -60,7 +63,7 @@ def _shared_memory(length):
         sys.audit(RING_MAP, reply, length)
         if len(reply) == 1:
             return reply[0]
-    import mmap  # an extension module to load: only where the preload library is not
+    mmap = _stdlib("mmap")  # an extension module to load: only where the preload library is not
 
     fd = os.memfd_create("auditmon-ring", os.MFD_CLOEXEC)
     try:
@@ -169,9 +172,10 @@ class Ring(object):
                 if sock is not None:
                     try:
                         sock.send(_WAKE, _MSG_DONTWAIT)
-                    except OSError as error:
-                        if error.errno in _GONE:  # no one reads the ring any more
-                            gone()
+                    except _GONE:
+                        gone()
+                    except OSError:
+                        pass
                 wake_at = end + size // 4
             else:
                 wake_at = tail + size // 2

@@ -11,12 +11,12 @@
 
 import _socket
 import _thread
-import errno
 import os
 import sys
 import time
 
 from . import load_own as _load_own
+from . import stdlib_extension as _stdlib
 from . import wire
 from .constants import BYTES_PER_EVENT, FD_FLOOR, FD_FLOOR_MIN, FD_HIGHEST, FD_MOVE, FD_ROOM
 
@@ -55,8 +55,8 @@ def _moved_out_of_the_way(fd):
     """A close-on-exec copy of ``fd`` out of the target's way, ``fd`` left open; -1 where
     nothing better than ``fd`` itself is free: native/placement.h's rule, for where the
     preload library is not in the process.  Change both."""
-    import fcntl  # small C modules; only the pure-Python writers open sockets
-    import resource
+    fcntl = _stdlib("fcntl")  # small C modules; only the pure-Python writers open sockets
+    resource = _stdlib("resource")
 
     moved = -1
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
@@ -79,9 +79,7 @@ def _moved_out_of_the_way(fd):
     while moved < 0 and FD_FLOOR_MIN <= floor and fd < floor:
         try:
             moved = fcntl.fcntl(fd, fcntl.F_DUPFD_CLOEXEC, floor)
-        except OSError as error:
-            if error.errno not in (errno.EINVAL, errno.EMFILE):
-                break
+        except OSError:  # EINVAL (the floor is past the limit) or EMFILE (none free)
             floor //= 2
     return moved
 
@@ -89,7 +87,7 @@ def _moved_out_of_the_way(fd):
 def out_of_sight(fd):
     """Whether ``fd`` is at or above the soft RLIMIT_NOFILE, where no scan bounded by the
     limit looks (out_of_sight in native/placement.h)."""
-    import resource
+    resource = _stdlib("resource")
 
     soft = resource.getrlimit(resource.RLIMIT_NOFILE)[0]
     return soft != resource.RLIM_INFINITY and fd >= soft
@@ -283,7 +281,7 @@ class RunWriter(_Writer):
             sock, self.known, hidden = out_of_the_way(sock)
             sock.connect(self.config.socket_path)
             if peer_uid(sock) != os.getuid():
-                raise OSError(errno.EPERM, "monitor runs as another user")
+                raise PermissionError("monitor runs as another user")
             hello = self.hello()
             if ring is not None:
                 hello["ring"] = ring.size
@@ -315,7 +313,7 @@ class RunWriter(_Writer):
             from .ring import Ring
 
             return Ring(self.config.queue_size * BYTES_PER_EVENT)
-        except (OSError, AttributeError, ValueError):
+        except (OSError, AttributeError, ValueError, ImportError):
             return None
 
     def drops_message(self):
@@ -374,7 +372,7 @@ class RunWriter(_Writer):
             return False
         try:
             if not ours(sock, self.known):
-                raise OSError(errno.EBADF, "the target took the socket's descriptor")
+                raise OSError("the target took the socket's descriptor")
             sock.sendall(data)
             return True
         except OSError:
