@@ -190,3 +190,42 @@ def test_a_targets_own_module_named_like_the_agents_stays_the_targets(tmp_path, 
     assert ending["status"] == "exited" and ending["ring"], ending  # mmap's ring, in use
     imports = [e["args"][0] for e in events_of(records) if e["event"] == "import"]
     assert "resource" in imports and "mmap" not in imports and "fcntl" not in imports
+
+
+TORN_DOWN = """\
+import os
+import sys
+
+class Probe:
+    def __del__(self, write=os.write):
+        write(1, b"freed\\n")
+
+sys.modules["_auditmon_agent.core"].AGENT.probe = Probe()
+print("ran", flush=True)
+"""
+
+
+@pytest.mark.parametrize("library", ["preload", "no preload"])
+def test_the_python_agent_is_left_to_the_exit_not_freed_at_teardown(
+    tmp_path, target_python, library
+):
+    """At teardown the interpreter would free the agent object by object (its hook's
+    state, its modules' classes and code), as much work as loading them was, just before
+    the exit takes the memory back anyway: keep_to_the_end leaves it all to the exit (as
+    the writer thread of old did).  A probe hung on the agent is never freed."""
+    unset = ("env", "-u", "LD_PRELOAD") if library == "no preload" else ()
+    result = run_recorded(
+        tmp_path / "rec.jsonl",
+        *unset,
+        target_python,
+        "-c",
+        TORN_DOWN,
+        env=agent_env("python"),
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == "ran\n", result.stdout
+    records = read_jsonl(tmp_path / "rec.jsonl")
+    (process,) = [r for r in records if r["type"] == "process"]
+    (ending,) = [r for r in records if r["type"] == "exit"]
+    assert process["agent"] == "python" and ending["status"] == "exited", ending

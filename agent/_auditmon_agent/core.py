@@ -56,6 +56,7 @@ class Agent(object):
         # brought into a running process by ``auditmon attach``: once no monitor watches,
         # the hook pauses (attach.py); its forked children are like any agent-started one
         self.injected = False
+        self.kept = None  # keep_to_the_end's
 
     # -- start ---------------------------------------------------------------------------
     def start(self, config, early=None):
@@ -91,6 +92,7 @@ class Agent(object):
             hook = self.python_hook
             os.register_at_fork(before=hook.before_fork, after_in_parent=hook.after_fork_in_parent)
         os.register_at_fork(after_in_child=self.after_fork_in_child)
+        keep_to_the_end(self)  # (its code.__new__ event comes before the hook)
         if self.native is None or not self.native.install():
             sys.addaudithook(self.native if self.native is not None else self.python_hook.hook)
         self.installed = True
@@ -376,6 +378,19 @@ class Agent(object):
             self.debug("preload")
         finally:
             self.unhush(tid)
+
+
+def keep_to_the_end(agent):
+    """Keep ``agent``, and all it holds (its modules' code, its hook's state, the ring),
+    until the process ends.  At teardown the interpreter frees what its audit hooks
+    hold, object by object, about as much work as loading it was; the exit that follows
+    takes all the memory back at once, so that work is for nothing (the writer thread
+    that run mode had before the ring kept it all alive the same way).  A code object's
+    constants are references the garbage collector does not follow (code objects are
+    not tracked), so the cycle agent -> code -> agent looks held from outside and is
+    never collected.  An embedding program that finalizes Python and starts it again
+    keeps the old agent's memory, as it kept its thread before."""
+    agent.kept = (lambda: None).__code__.replace(co_consts=(agent,))
 
 
 #: The agent of this process.  What sitecustomize, the package's ``__init__`` and the C
