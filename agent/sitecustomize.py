@@ -117,7 +117,15 @@ def _load_package():
         import _frozen_importlib
         import _frozen_importlib_external
 
-        spec = _frozen_importlib_external.PathFinder.find_spec("_auditmon_agent", [_here])
+        # The spec PathFinder.find_spec("_auditmon_agent", [_here]) gives, without a
+        # finder for this directory (and its listing) made first.
+        name = "_auditmon_agent"
+        folder = os.path.join(_here, name)
+        path = os.path.join(folder, "__init__.py")
+        loader = _frozen_importlib_external.SourceFileLoader(name, path)
+        spec = _frozen_importlib.ModuleSpec(name, loader, origin=path, is_package=True)
+        spec.submodule_search_locations.append(folder)
+        spec.has_location = True  # a __file__ and a __cached__, as import gives
         package = _frozen_importlib._load(spec)  # as import does: locked, in sys.modules
     return package
 

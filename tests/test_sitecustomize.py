@@ -4,11 +4,13 @@ the agent cannot enter, and commands that are not Python at all, get a clear wor
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 
 import pytest
 from helpers import (
+    AGENT_DIR,
     agent_env,
     auditmon,
     clean_env,
@@ -246,3 +248,54 @@ def test_the_python_agent_loads_its_own_modules_without_a_search(tmp_path, targe
     searched = [line for line in result.stderr.splitlines() if "import time:" in line]
     assert any(line.endswith("| site") for line in searched)  # (it logs)
     assert not [line for line in searched if "_auditmon_agent" in line]
+
+
+WHICH_COMMAND = """\
+import sys
+constants = sys.modules["_auditmon_agent.constants"]
+print(constants.AUDITMON_COMMAND, hasattr(constants, "ADDED"), constants.__cached__)
+"""
+
+
+def test_the_agent_takes_its_cached_bytecode_where_import_would(tmp_path, target_python):
+    """load_own reads a module's cached bytecode itself (the short way) where import
+    would take it: stamped with the source's time and size, which still match; else
+    import's own loader compiles the source again, and caches it.  Shown on a copy of
+    the agent whose constants.py changes under its cached bytecode."""
+    agent = tmp_path / "agent"
+    shutil.copytree(AGENT_DIR, agent, ignore=shutil.ignore_patterns("*.so", "__pycache__"))
+    subprocess.run([target_python, "-m", "compileall", "-q", str(agent)], check=True)
+    constants = agent / "_auditmon_agent" / "constants.py"
+    text, stamp = constants.read_text(), constants.stat()
+    env = clean_env(
+        PYTHONPATH=str(agent),
+        AUDITMON_MODE="attach",  # no monitor needed: it listens, in tmp_path
+        AUDITMON_RUNTIME_DIR=str(tmp_path / "runtime"),
+        AUDITMON_AGENT="python",
+    )
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
+
+    def command_seen():
+        result = subprocess.run(
+            [target_python, "-c", WHICH_COMMAND],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert result.returncode == 0 and not result.stderr, result.stderr
+        return result.stdout.split()
+
+    same_size = text.replace('AUDITMON_COMMAND = "auditmon"', 'AUDITMON_COMMAND = "auditmox"')
+    assert len(same_size) == len(text) != len(same_size + "ADDED = 1\n")
+    constants.write_text(same_size)
+    os.utime(constants, ns=(stamp.st_atime_ns, stamp.st_mtime_ns))
+    command, added, cached = command_seen()  # the stamps match: the cached code, as import
+    assert (command, added) == ("auditmon", "False")
+    before = os.stat(cached).st_mtime_ns
+
+    constants.write_text(same_size + "ADDED = 1\n")
+    command, added, cached = command_seen()  # they do not: the source, compiled again
+    assert (command, added) == ("auditmox", "True")
+    assert os.stat(cached).st_mtime_ns != before  # and cached for the next process
+    assert command_seen()[:2] == ["auditmox", "True"]
