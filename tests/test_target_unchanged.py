@@ -12,7 +12,6 @@ from __future__ import annotations
 import json
 import signal
 import subprocess
-import sys
 
 import pytest
 from helpers import (
@@ -130,16 +129,21 @@ print("done")
 """
 
 
-def test_an_event_raised_while_modules_are_torn_down_changes_nothing(tmp_path, agent_kind):
+def test_an_event_raised_while_modules_are_torn_down_changes_nothing(
+    tmp_path, target_python, agent_kind
+):
     """The hook runs while the interpreter clears modules, the agent's own included: it
     must neither print nor raise (the pure-Python hook once printed "Exception ignored in
-    audit hook" there)."""
+    audit hook" there), and it records what is raised there to the last event, as the C
+    hook does.  The pure-Python hook once lost both: the finalizer's event once the
+    teardown had cleared its modules (counted as dropped), and the interpreter's last
+    (cpython.PyInterpreterState_Clear) once it had emptied the builtins (not counted)."""
     plain = subprocess.run(
-        [sys.executable, "-c", LATE], env=clean_env(), capture_output=True, timeout=30
+        [target_python, "-c", LATE], env=clean_env(), capture_output=True, timeout=30
     )
     watched = run_recorded(
         tmp_path / "rec.jsonl",
-        sys.executable,
+        target_python,
         "-c",
         LATE,
         env=agent_env(agent_kind),
@@ -150,8 +154,12 @@ def test_an_event_raised_while_modules_are_torn_down_changes_nothing(tmp_path, a
     assert watched.stdout == plain.stdout == b"done\n"
     assert plain.stderr == b""
     assert b"Exception ignored" not in watched.stderr, watched.stderr.decode(errors="replace")
-    (process,) = [r for r in read_jsonl(tmp_path / "rec.jsonl") if r["type"] == "process"]
+    records = read_jsonl(tmp_path / "rec.jsonl")
+    (process,) = [r for r in records if r["type"] == "process"]
     assert process["agent"] == agent_kind
+    names = [e["event"] for e in events_of(records)]
+    assert names[-2:] == ["unchanged.teardown", "cpython.PyInterpreterState_Clear"], names[-5:]
+    assert not [r for r in records if r["type"] == "dropped"]
 
 
 SHADOWED = ("mmap", "resource", "fcntl")  # what the pure-Python agent loads without the library

@@ -32,22 +32,39 @@ def load_own(*names):
         try:
             spec.cached = _frozen_importlib_external.cache_from_source(path)
             code = _cached_code(path, spec.cached, _frozen_importlib_external.MAGIC_NUMBER)
-            if code is None:  # compiled (and cached) by import's own loader
-                module = _frozen_importlib._load(spec)  # locked, in sys.modules, as import does
-            else:
-                with _frozen_importlib._ModuleLockManager(full):
-                    module = sys.modules.get(full)
-                    if module is None:
-                        module = _frozen_importlib.module_from_spec(spec)
-                        sys.modules[full] = module
-                        try:
+            with _frozen_importlib._ModuleLockManager(full):  # as import locks it
+                module = sys.modules.get(full)
+                if module is None:
+                    module = _frozen_importlib.module_from_spec(spec)
+                    module.__builtins__ = own_builtins()
+                    sys.modules[full] = module
+                    try:
+                        if code is None:  # compiled (and cached) by import's own loader
+                            spec.loader.exec_module(module)
+                        else:
                             exec(code, module.__dict__)
-                        except BaseException:
-                            del sys.modules[full]
-                            raise
+                    except BaseException:
+                        del sys.modules[full]
+                        raise
         except Exception:
             return
         setattr(package, name, module)
+
+
+_builtins = []  # [own_builtins']
+
+
+def own_builtins():
+    """The agent's modules' builtins: a copy of the interpreter's, made once.  Its
+    teardown empties theirs before its last audit event (``cpython.
+    PyInterpreterState_Clear``), which the Python hook records as the C hook does,
+    with ``len`` and the rest still at hand; and what a program puts in the builtins
+    (its own ``open``, say) is not the agent's to call."""
+    if not _builtins:
+        import builtins
+
+        _builtins.append(dict(builtins.__dict__))
+    return _builtins[0]
 
 
 def _cached_code(path, cached, magic):

@@ -57,6 +57,7 @@ class Agent(object):
         # the hook pauses (attach.py); its forked children are like any agent-started one
         self.injected = False
         self.kept = None  # keep_to_the_end's
+        self.modules = []  # keep_modules'
 
     # -- start ---------------------------------------------------------------------------
     def start(self, config, early=None):
@@ -191,6 +192,19 @@ class Agent(object):
             self.debug("exit")
         finally:
             self.unhush(tid)
+        if self.python_hook is not None:
+            self.keep_modules()
+
+    def keep_modules(self):
+        """Take the agent's modules out of ``sys.modules``, kept with the agent.  The
+        interpreter's teardown clears every module still there, one name at a time, and
+        the Python hook, which records to the end (a finalizer's events are the
+        program's too), would then find its globals gone; taken out, they are neither
+        cleared nor freed (keep_to_the_end).  Nothing of the agent's is imported after
+        this: the last thing the process runs is its teardown."""
+        package = __package__
+        names = [n for n in list(sys.modules) if n == package or n.startswith(package + ".")]
+        self.modules = [sys.modules.pop(name, None) for name in names]
 
     def flush_now(self, tid, event):
         """Send what is queued before exec or interpreter teardown takes the writer away
