@@ -97,24 +97,28 @@ def _cached_code(path, cached, magic):
         return None
 
 
-def stdlib_extension(name):
+def stdlib_extension(name, shared=False):
     """The standard library's C module ``name``, for the agent's own use: built in, or
     loaded from the interpreter's ``lib-dynload`` folder, never searched for on
     ``sys.path``, where the target's folders may come first (a ``resource.py`` on its
     PYTHONPATH is not the agent's to run) and the search costs a start-up about as much
     as the loading.  Left out of ``sys.modules`` (where it was not), so that the
     target's own import finds what it would have found (its own ``resource.py`` beside
-    its script, say).  Where that folder has no such module, import finds it."""
-    module = _stdlib_loaded.get(name)
+    its script, say); ``shared``, for a name no program's file takes (``_socket``),
+    put there as import puts it, so that the program's own import finds it loaded.
+    Where that folder has no such module, import finds it."""
+    module = sys.modules.get(name) if shared else _stdlib_loaded.get(name)
     if module is None:
-        module = _stdlib_loaded[name] = _load_stdlib_extension(name)
+        module = _load_stdlib_extension(name, shared)
+        if not shared:
+            _stdlib_loaded[name] = module
     return module
 
 
-_stdlib_loaded = {}  # stdlib_extension's, by name
+_stdlib_loaded = {}  # stdlib_extension's own copies, by name
 
 
-def _load_stdlib_extension(name):
+def _load_stdlib_extension(name, shared):
     if name in sys.builtin_module_names:
         return __import__(name)
     import _frozen_importlib
@@ -125,12 +129,17 @@ def _load_stdlib_extension(name):
         if os.path.basename(entry) != "lib-dynload":
             continue
         path = os.path.join(entry, name + _imp.extension_suffixes()[0])
-        before = sys.modules.get(name)
-        if before is not None and getattr(before, "__file__", None) == path:
-            return before
         loader = _frozen_importlib_external.ExtensionFileLoader(name, path)
         spec = _frozen_importlib.ModuleSpec(name, loader, origin=path)
         spec.has_location = True  # a __file__, as import gives
+        if shared:
+            try:
+                return _frozen_importlib._load(spec)  # locked, in sys.modules, as import does
+            except ImportError:
+                break
+        before = sys.modules.get(name)
+        if before is not None and getattr(before, "__file__", None) == path:
+            return before
         try:
             module = _frozen_importlib.module_from_spec(spec)
             loader.exec_module(module)

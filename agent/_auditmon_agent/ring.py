@@ -7,7 +7,6 @@ the C hook's ``native/ring.c`` writes the same.  The hook calls ``append`` with 
 event, under the GIL: the ring's only writer.  Nothing here may raise into the target.
 """
 
-import _struct
 import _thread
 import os
 import sys
@@ -30,6 +29,7 @@ from .constants import (
     WIRE_WAKE,
 )
 
+_struct = _stdlib("_struct", shared=True)
 _u64 = _struct.Struct("=Q")
 _WAKE = bytes((WIRE_WAKE,))
 _MSG_DONTWAIT = 0x40

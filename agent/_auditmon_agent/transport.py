@@ -9,7 +9,6 @@
   ``auditmon attach``.
 """
 
-import _socket
 import _thread
 import os
 import sys
@@ -20,6 +19,7 @@ from . import stdlib_extension as _stdlib
 from . import wire
 from .constants import BYTES_PER_EVENT, FD_FLOOR, FD_FLOOR_MIN, FD_HIGHEST, FD_MOVE, FD_ROOM
 
+_socket = _stdlib("_socket", shared=True)
 _SO_PEERCRED = getattr(_socket, "SO_PEERCRED", 17)
 
 

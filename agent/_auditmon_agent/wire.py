@@ -132,7 +132,7 @@ def _load_struct():
     ``struct.py`` only re-exports it and would cost every process its own import."""
     global _pack_struct, _float_item, _event_head16, _event_head32
     global _u8_item, _u16_item, _u32_item
-    import _struct as struct
+    import _struct as struct  # (core.start_writer loads it first, without a search)
 
     _pack_struct = struct.pack
     _float_item = struct.Struct(">Bd").pack
