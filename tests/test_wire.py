@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import math
+import subprocess
 import sys
 
 import msgpack
 import pytest
+from helpers import system_python_or_skip
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from auditmon import protocol
+from auditmon.agentpath import agent_dir
 
 wire = protocol.wire
 pure_pack = wire.packb
@@ -328,3 +331,39 @@ def test_the_start_s_batch_packs_each_shared_list_once(monkeypatch):
     packed.clear()
     assert wire.pack_events(batch) == library_pack(batch)  # the writer's: nothing shared
     assert not [value for value in packed if value is path or value is meta]
+
+
+LOOKS_FOR_MSGPACK = """\
+import sys
+sys.path.insert(0, sys.argv[2])
+first = sys.argv[1] == "imported"
+if first:
+    import msgpack
+from _auditmon_agent import wire
+found = wire._msgpack()
+print(found is not None, found is sys.modules.get("msgpack"), first and found is msgpack)
+"""
+
+
+@pytest.mark.parametrize(
+    "python, program, expected",
+    [
+        ("venv", "not imported", "True True False"),
+        ("venv", "imported", "True True True"),
+        ("debian", "not imported", "False True False"),  # None, and none in sys.modules
+    ],
+)
+def test_the_agent_finds_msgpack_where_installed_and_takes_the_programs(python, program, expected):
+    """wire._msgpack asks the path finder alone for msgpack (import would ask every
+    finder on sys.meta_path first) and loads it as import does, into sys.modules; a
+    msgpack the program imported first (a process attached to) is that very module.
+    Where it is not installed (Debian's python3), None, and nothing loaded."""
+    interpreter = sys.executable if python == "venv" else system_python_or_skip()
+    result = subprocess.run(
+        [interpreter, "-c", LOOKS_FOR_MSGPACK, program, str(agent_dir())],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == expected.split()

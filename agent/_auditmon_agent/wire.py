@@ -292,12 +292,23 @@ _MSGPACK = []  # [msgpack, or None where it is not importable]: looked for once
 
 def _msgpack():
     """msgpack, or None: an import that fails looks through the whole sys.path, and the
-    ring's and the writer's encoders both ask at start-up."""
+    ring's and the writer's encoders both ask at start-up.  Looked for on sys.path
+    alone, where it is installed, by the import system's path finder and loaded as
+    import loads it: import itself would first ask every finder on sys.meta_path (and
+    make an ImportError) in every process where it is missing."""
     if not _MSGPACK:
-        try:
-            import msgpack
-        except ImportError:
-            msgpack = None
+        import _frozen_importlib
+        import _frozen_importlib_external
+        import sys
+
+        if "msgpack" in sys.modules:  # the program's, in a process attached to (None: refused)
+            msgpack = sys.modules["msgpack"]
+        else:
+            try:
+                spec = _frozen_importlib_external.PathFinder.find_spec("msgpack")
+                msgpack = _frozen_importlib._load(spec) if spec is not None else None
+            except ImportError:
+                msgpack = None
         _MSGPACK.append(msgpack)
     return _MSGPACK[0]
 
