@@ -237,3 +237,25 @@ def test_the_python_agent_is_left_to_the_exit_not_freed_at_teardown(
     (process,) = [r for r in records if r["type"] == "process"]
     (ending,) = [r for r in records if r["type"] == "exit"]
     assert process["agent"] == "python" and ending["status"] == "exited", ending
+
+
+KEEPS_MODULES = """\
+import sys
+core = sys.modules["_auditmon_agent.core"]
+before = sorted(n for n in sys.modules if n.startswith("_auditmon_agent"))
+others = {n: m for n, m in sys.modules.items() if not n.startswith("_auditmon_agent")}
+core.AGENT.keep_modules()  # what the agent's exit does
+after = sorted(n for n in sys.modules if n.startswith("_auditmon_agent"))
+kept = sorted(m.__name__ for m in core.AGENT.modules)
+print(len(before) > 5, after == [], kept == before, dict(sys.modules) == others)
+"""
+
+
+def test_the_python_agent_takes_all_its_modules_and_only_them_at_its_exit(tmp_path, target_python):
+    """keep_modules finds the agent's modules as its package's attributes: all of them
+    leave sys.modules, kept with the agent, and nothing else does."""
+    result = run_recorded(
+        tmp_path / "rec.jsonl", target_python, "-c", KEEPS_MODULES, env=agent_env("python")
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["True"] * 4
