@@ -97,62 +97,80 @@ def _cached_code(path, cached, magic):
         return None
 
 
-def stdlib_extension(name, shared=False):
-    """The standard library's C module ``name``, for the agent's own use: built in, or
-    loaded from the interpreter's ``lib-dynload`` folder, never searched for on
-    ``sys.path``, where the target's folders may come first (a ``resource.py`` on its
-    PYTHONPATH is not the agent's to run) and the search costs a start-up about as much
-    as the loading.  Left out of ``sys.modules`` (where it was not), so that the
-    target's own import finds what it would have found (its own ``resource.py`` beside
-    its script, say); ``shared``, for a name no program's file takes (``_socket``),
-    put there as import puts it, so that the program's own import finds it loaded.
-    Where that folder has no such module, import finds it."""
-    module = sys.modules.get(name) if shared else _stdlib_loaded.get(name)
+def stdlib_extension(name):
+    """The standard library's C module ``name`` (``_stdlib_spec``), a copy of the
+    agent's own, left out of ``sys.modules``: the target's import finds what it would
+    have found (its own ``resource.py`` beside its script, say)."""
+    module = _own_copies.get(name)
     if module is None:
-        module = _load_stdlib_extension(name, shared)
-        if not shared:
-            _stdlib_loaded[name] = module
+        spec = _stdlib_spec(name)
+        module = _own_copy(spec) if spec is not None else None
+        _own_copies[name] = module = module or __import__(name)
     return module
 
 
-_stdlib_loaded = {}  # stdlib_extension's own copies, by name
+_own_copies = {}  # stdlib_extension's, by name
 
 
-def _load_stdlib_extension(name, shared):
+def stdlib_module(name):
+    """The standard library's C module ``name`` (``_stdlib_spec``), in ``sys.modules``
+    as import puts it: for names no program's file takes (``_socket``, ``_struct``)."""
+    module = sys.modules.get(name)
+    if module is None:
+        spec = _stdlib_spec(name)
+        if spec is not None:
+            import _frozen_importlib
+
+            try:
+                return _frozen_importlib._load(spec)  # locked, in sys.modules, as import does
+            except ImportError:
+                pass
+        module = __import__(name)
+    return module
+
+
+def _stdlib_spec(name):
+    """The spec of module ``name`` in the interpreter's ``lib-dynload`` folder, or None
+    (built in, or no such folder: import then).  Not searched for on ``sys.path``,
+    where the target's folders may come first (a ``resource.py`` on its PYTHONPATH is
+    not the agent's to run) and the search costs about as much as the loading."""
     if name in sys.builtin_module_names:
-        return __import__(name)
+        return None
     import _frozen_importlib
     import _frozen_importlib_external
     import _imp
 
     for entry in sys.path:
-        if os.path.basename(entry) != "lib-dynload":
-            continue
-        path = os.path.join(entry, name + _imp.extension_suffixes()[0])
-        loader = _frozen_importlib_external.ExtensionFileLoader(name, path)
-        spec = _frozen_importlib.ModuleSpec(name, loader, origin=path)
-        spec.has_location = True  # a __file__, as import gives
-        if shared:
-            try:
-                return _frozen_importlib._load(spec)  # locked, in sys.modules, as import does
-            except ImportError:
-                break
-        before = sys.modules.get(name)
-        if before is not None and getattr(before, "__file__", None) == path:
-            return before
-        try:
-            module = _frozen_importlib.module_from_spec(spec)
-            loader.exec_module(module)
-        except ImportError:
-            break
-        finally:  # a single-phase module puts itself in sys.modules: undo that
-            if sys.modules.get(name, before) is not before:
-                if before is None:
-                    del sys.modules[name]
-                else:
-                    sys.modules[name] = before
+        if os.path.basename(entry) == "lib-dynload":
+            path = os.path.join(entry, name + _imp.extension_suffixes()[0])
+            loader = _frozen_importlib_external.ExtensionFileLoader(name, path)
+            spec = _frozen_importlib.ModuleSpec(name, loader, origin=path)
+            spec.has_location = True  # a __file__, as import gives
+            return spec
+    return None
+
+
+def _own_copy(spec):
+    """A module from ``spec``, not put in ``sys.modules`` (the one there, if from that
+    very file, is taken); None where it can't be loaded."""
+    import _frozen_importlib
+
+    name = spec.name
+    before = sys.modules.get(name)
+    if before is not None and getattr(before, "__file__", None) == spec.origin:
+        return before
+    try:
+        module = _frozen_importlib.module_from_spec(spec)
+        spec.loader.exec_module(module)
         return module
-    return __import__(name)
+    except ImportError:
+        return None
+    finally:  # a single-phase module puts itself in sys.modules: undo that
+        if sys.modules.get(name, before) is not before:
+            if before is None:
+                del sys.modules[name]
+            else:
+                sys.modules[name] = before
 
 
 def start_from_environment(early=None):

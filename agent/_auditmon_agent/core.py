@@ -24,7 +24,7 @@ import time
 
 from . import config as _settings
 from . import load_own as _load_own
-from . import stdlib_extension as _stdlib_extension
+from . import stdlib_module as _stdlib_module
 from .constants import FLUSH_EVENTS, MODE_ATTACH, MODE_RUN
 
 _get_ident = _thread.get_ident
@@ -146,7 +146,7 @@ class Agent(object):
                 # The encoder's imports open files: here, before the target goes on, not
                 # on the writer thread, racing the target's own open() for low numbers.
                 # struct's C half first, found without a search (the encoders', the ring's).
-                _stdlib_extension("_struct", shared=True)
+                _stdlib_module("_struct")
                 self.python_pack()
             self.writer = writer_class(self, self.config)
             self.writer.start()

@@ -13,6 +13,7 @@ import sys
 from _collections import deque as _deque
 
 from . import stdlib_extension as _stdlib
+from . import stdlib_module as _stdlib_module
 from .constants import (
     RING_DROPPED_AT,
     RING_GOODBYE_AT,
@@ -29,7 +30,7 @@ from .constants import (
     WIRE_WAKE,
 )
 
-_struct = _stdlib("_struct", shared=True)
+_struct = _stdlib_module("_struct")
 _u64 = _struct.Struct("=Q")
 _WAKE = bytes((WIRE_WAKE,))
 _MSG_DONTWAIT = 0x40

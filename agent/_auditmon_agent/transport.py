@@ -16,10 +16,11 @@ import time
 
 from . import load_own as _load_own
 from . import stdlib_extension as _stdlib
+from . import stdlib_module as _stdlib_module
 from . import wire
 from .constants import BYTES_PER_EVENT, FD_FLOOR, FD_FLOOR_MIN, FD_HIGHEST, FD_MOVE, FD_ROOM
 
-_socket = _stdlib("_socket", shared=True)
+_socket = _stdlib_module("_socket")
 _SO_PEERCRED = getattr(_socket, "SO_PEERCRED", 17)
 
 
