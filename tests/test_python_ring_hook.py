@@ -24,7 +24,12 @@ from hypothesis import strategies as st
 sys.path.insert(0, str(AGENT_DIR))
 from _auditmon_agent import core, python_hook, wire  # noqa: E402
 from _auditmon_agent.config import Config  # noqa: E402
-from _auditmon_agent.constants import RECORD, RING_HEAD_AT, RING_HEADER  # noqa: E402
+from _auditmon_agent.constants import (  # noqa: E402
+    RECORD,
+    RING_HEAD_AT,
+    RING_HEADER,
+    RING_TAIL_AT,
+)
 from _auditmon_agent.ring import Ring  # noqa: E402
 
 sys.path.remove(str(AGENT_DIR))
@@ -34,16 +39,16 @@ EVENT = "test.event"
 
 
 class Hooked:
-    """An agent's Python hook on a real ring of its own, encoding with msgpack
-    (``pure=False``) or by itself."""
+    """An agent's Python hook on a real ring of its own (``limit`` bytes' worth), encoding
+    with msgpack (``pure=False``) or by itself."""
 
-    def __init__(self, pure: bool, monkeypatch: pytest.MonkeyPatch) -> None:
+    def __init__(self, pure: bool, monkeypatch: pytest.MonkeyPatch, limit: int = 1 << 23) -> None:
         agent = core.Agent()
         config = {"AUDITMON_STRLEN": str(STRLEN), "AUDITMON_QUEUE": str(1 << 16)}
         agent.settle(Config(config), 0.0)
         agent.decisions[EVENT] = RECORD
         self.hook = agent.use_python_hook()
-        self.ring = Ring(1 << 23)
+        self.ring = Ring(limit)
         with monkeypatch.context() as patch:
             if pure:
                 patch.setitem(sys.modules, "msgpack", None)  # import msgpack: ImportError
@@ -52,10 +57,17 @@ class Hooked:
         assert (packers[2] is not None) == pure
         self.hook.use_ring(self.ring, packers, lambda: None, lambda: None)
 
-    def events(self) -> list[list]:
-        """The ring's events, decoded, with their times set to 0."""
-        head = int.from_bytes(self.ring.map[RING_HEAD_AT : RING_HEAD_AT + 8], "little")
-        data = self.ring.map[RING_HEADER : RING_HEADER + head]
+    def word(self, at: int) -> int:
+        return int.from_bytes(self.ring.map[at : at + 8], "little")
+
+    def events(self, since: int = 0) -> list[list]:
+        """The ring's events from byte ``since`` to its head (past its end, from its
+        start), decoded, with their times set to 0."""
+        head, size = self.word(RING_HEAD_AT), self.ring.size
+        at, n = since % size, head - since
+        first = min(n, size - at)
+        data = bytes(self.ring.map[RING_HEADER + at : RING_HEADER + at + first])
+        data += bytes(self.ring.map[RING_HEADER : RING_HEADER + n - first])
         unpacker = msgpack.Unpacker(raw=False, strict_map_key=False, unicode_errors="surrogatepass")
         unpacker.feed(data)
         events = [event for event in unpacker]
@@ -219,6 +231,41 @@ def test_an_event_paused_across_the_fork_s_end_reaches_the_ring(hooks, kind):
     hook.hook(EVENT, ("after",))
     assert len(hook.queue) == 0
     assert [event[4] for event in hooked.events()] == [["first"], ["paused"], ["after"]]
+
+
+@pytest.mark.parametrize("kind", ["msgpack", "pure"])
+def test_an_event_written_while_the_writer_looks_for_room_is_not_written_over(monkeypatch, kind):
+    """The ring's writer (ring.py's put) calls out to read the monitor's tail where an
+    event would pass the room it knew of; at that call another thread or a signal
+    handler may come in and raise an event (from 3.11 only at a call; before, anywhere),
+    which the hook then writes inline where it fits.  The writer must write after that
+    event, never over it.  The call runs an event here by a profile function
+    (sys.setprofile), as a switch there would.  (Written over on 38519b5: the writer
+    had read the head before the call.)"""
+    hooked = Hooked(kind == "pure", monkeypatch, limit=4096)
+    hook, size = hooked.hook, hooked.ring.size
+    hook.hook(EVENT, ("first",))  # the thread's name sent: the events after are the usual
+    before = hooked.word(RING_HEAD_AT)
+    hook.hook(EVENT, ())
+    small = hooked.word(RING_HEAD_AT) - before
+    # the rest of the ring's first lap but small + 5 bytes: Nones, as msgpack writes them
+    hook.names["_ring_write"](0, b"\xc0" * (size - hooked.word(RING_HEAD_AT) - small - 5))
+    read = hooked.word(RING_HEAD_AT)
+    hooked.ring.words[RING_TAIL_AT // 8] = read  # the monitor has read it all
+
+    def at_the_room_check(frame, event, arg):
+        if event == "call" and frame.f_code.co_name == "room_end":
+            sys.setprofile(None)
+            hook.hook(EVENT, ("in",))  # fits in the room the writer knew of
+
+    sys.setprofile(at_the_room_check)
+    try:
+        hook.hook(EVENT, tuple(range(15)))  # does not: past the first lap, to the start
+    finally:
+        sys.setprofile(None)
+    events = sorted(hooked.events(read))  # by seq: the first numbered went in second
+    assert [event[4] for event in events] == [list(range(15)), ["in"]], events
+    hooked.close()
 
 
 class AppendedWhileTaken(collections.deque):

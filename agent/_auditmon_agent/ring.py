@@ -155,9 +155,9 @@ class Ring(object):
             names["_fast_until"] = fast_until if INLINE else -1
             names["_offset"] = offset
 
-        def room_end(head):
-            # Where the room for writing at ``head`` ends: the monitor's tail a lap on.
-            tail = words[tail_word]
+        def room_end():
+            # Where the room for writing at HEAD ends: the monitor's tail a lap on.
+            tail, head = words[tail_word], names["_head"]
             return (tail if tail < head else head) + size
 
         def count_drop(seq):
@@ -182,21 +182,21 @@ class Ring(object):
                 wake_at = tail + size // 2
 
         def put(seq, data):
-            # The writer's: ``data`` (None: a drop) at HEAD.  From reading HEAD to
-            # storing it, no call: the hook's inline write may run at any call.
+            # The writer's: ``data`` (None: a drop) at HEAD, read after its last call
+            # before the store: the hook's inline write may run at any call.
             nonlocal room_until
             if data is None:
                 count_drop(seq)
                 return
             n = len(data)
-            head = names["_head"]
+            if names["_head"] + n > room_until:
+                room_until = room_end()
+            head = names["_head"]  # after the call: an inline write may come in at it
             end = head + n
             if end > room_until:
-                room_until = room_end(head)
-                if end > room_until:
-                    count_drop(seq)
-                    limits()
-                    return
+                count_drop(seq)
+                limits()
+                return
             at = base + (head & mask)
             if at + n <= base + size:
                 view[at : at + n] = data
@@ -265,7 +265,7 @@ class Ring(object):
                 data = None
             if data is not None:
                 head = names["_head"]
-                if head + len(data) <= room_end(head):
+                if head + len(data) <= room_end():
                     write(events[-1][0], data)
                     return
             for event in events:
