@@ -53,7 +53,6 @@ class BuildWithPreload(build_ext):
             *Path(main).parent.glob("*.[ch]"),
             *Path(PRELOAD).parent.glob("*.h"),
             Path(NATIVE) / "constants.h",
-            Path(NATIVE) / "placement.h",
         ]
         if not self.force and output.exists():
             built = output.stat().st_mtime
@@ -86,6 +85,17 @@ setup(
             define_macros=[("AUDITMON_SOURCE_SHA256", f'"{sources_digest()}"')],
             # An undeclared function would only fail when a target imports the module.
             extra_compile_args=["-Werror=implicit-function-declaration"],
+            optional=True,
+        ),
+        # The pure-Python agent's parts in C (its ring's writer, its socket's place),
+        # built once for every CPython 3.8+ (the stable ABI): the agent does the same in
+        # Python where it cannot be built.
+        Extension(
+            "auditmon._agent._auditmon_helper",
+            ["agent/helper/helper.c"],
+            depends=[f"{NATIVE}/constants.h", f"{NATIVE}/placement.h"],
+            py_limited_api=True,
+            extra_compile_args=["-Werror=implicit-function-declaration", "-fvisibility=hidden"],
             optional=True,
         ),
         # JSON Lines from the wire's bytes (auditmon/record/jsonl.py); the Python path

@@ -79,6 +79,16 @@ def run_recorded(
     )
 
 
+def without_compiled_parts(directory: Path, *command: str) -> tuple[str, ...]:
+    """``command`` under a copy of the agent (made in ``directory``) without its compiled
+    parts, as installed where nothing could be compiled: no extension, no C helper, no
+    preload library (LD_PRELOAD unset); PYTHONPATH brings the copy in."""
+    agent = directory / "agent-without-c"
+    if not agent.exists():
+        shutil.copytree(AGENT_DIR, agent, ignore=shutil.ignore_patterns("*.so", "__pycache__"))
+    return ("env", "-u", "LD_PRELOAD", f"PYTHONPATH={agent}", *command)
+
+
 def local_index_options() -> tuple[str, ...] | str:
     """pip options that take build requirements (setuptools, wheel) from this machine's
     own package index, pip's configured ``file://`` index URLs that hold setuptools: the
@@ -566,6 +576,16 @@ def other_cpython_or_skip(minor: str) -> str:
     if search.found is None:
         pytest.skip(search.why_not(f"CPython {minor}"))
     return search.found.executable
+
+
+def interpreter_or_skip(which: str) -> str:
+    """The interpreter a test names: "venv" (ours, with msgpack), "debian" (Debian's
+    python3, without), or a CPython minor version ("3.8")."""
+    if which == "venv":
+        return sys.executable
+    if which == "debian":
+        return system_python_or_skip()
+    return other_cpython_or_skip(which)
 
 
 @functools.cache

@@ -15,7 +15,14 @@ import sys
 from pathlib import Path
 
 import pytest
-from helpers import AGENT_DIR, agent_env, attach_env, read_jsonl, run_recorded
+from helpers import (
+    AGENT_DIR,
+    agent_env,
+    attach_env,
+    read_jsonl,
+    run_recorded,
+    without_compiled_parts,
+)
 
 sys.path.insert(0, str(AGENT_DIR))
 from _auditmon_agent.constants import FD_FLOOR, FD_HIGHEST, FD_ROOM  # noqa: E402
@@ -101,22 +108,26 @@ def without_agent() -> dict:
 
 
 def looked(
-    where: Path, mode: str, kind: str, script: str, lowered: dict, preload: bool = True
+    where: Path, mode: str, kind: str, script: str, lowered: dict, compiled: bool = True
 ) -> subprocess.CompletedProcess:
     """``script`` run under the ``kind`` agent in ``mode`` (run: under ``auditmon run``;
-    attach: an attachable process, no monitor), with or without the preload library."""
+    attach: an attachable process, no monitor), or under a copy of the pure-Python agent
+    without its compiled parts (``compiled=False``)."""
     if mode == "run":
         record = where / "run.jsonl"
-        unset = () if preload else ("env", "-u", "LD_PRELOAD")
-        command = (*unset, sys.executable, "-c", script)
+        command = (sys.executable, "-c", script)
+        if not compiled:
+            command = without_compiled_parts(where, *command)
         result = run_recorded(record, *command, env=agent_env(kind), **lowered)
         agents = [r["agent"] for r in read_jsonl(record) if r["type"] == "process"]
         assert agents == [kind], agents
         return result
     env = attach_env(where / "runtime")
     env["AUDITMON_AGENT"] = kind
-    if not preload:
+    if not compiled:
+        prefix = without_compiled_parts(where)
         del env["LD_PRELOAD"]
+        env["PYTHONPATH"] = prefix[-1].removeprefix("PYTHONPATH=")
     return subprocess.run(
         [sys.executable, "-c", script],
         capture_output=True,
@@ -201,26 +212,26 @@ LOOK_AND_RESOURCE = LOOK.replace(
 
 @pytest.mark.parametrize("mode", ["run", "attach"])
 @pytest.mark.parametrize("soft", SOFT_LIMITS.values(), ids=SOFT_LIMITS.keys())
-def test_the_preload_library_places_the_python_agents_socket_as_python_would(
+def test_the_c_helper_places_the_python_agents_socket_as_python_would(
     tmp_path, without_agent, mode, soft
 ):
-    """The pure-Python agent asks the preload library to move its socket (FD_MOVE), in
-    C, where Python would load ``resource`` (a module of its own to load at every start
-    where it is not built in): the socket lands on the very number the agent's own
-    fallback gives it.  Without the preload library (LD_PRELOAD dropped, PYTHONPATH's
-    sitecustomize starts the agent) the fallback moves it, with a ``resource`` of its
-    own: neither way is there one in the target's ``sys.modules``."""
+    """The pure-Python agent has its C helper move its socket, where Python would load
+    ``resource`` and ``fcntl`` (modules of their own to load at every start where they
+    are not built in): the socket lands on the very number the agent's own fallback
+    gives it.  Under a copy of the agent without its compiled parts the fallback moves
+    it, with a ``resource`` of its own: neither way is there one in the target's
+    ``sys.modules``."""
     soft, hard, lowered = limits(soft)
     seen = {}
-    for preload in (True, False):
-        where = tmp_path / f"preload-{preload}"
+    for compiled in (True, False):
+        where = tmp_path / f"compiled-{compiled}"
         where.mkdir()
-        seen[preload] = look(looked(where, mode, "python", LOOK_AND_RESOURCE, lowered, preload))
-    with_library, without_library = seen[True], seen[False]
-    assert not with_library["resource"], with_library
-    assert not without_library["resource"], without_library
-    assert with_library["high"] == without_library["high"]
-    assert with_library["first"] == without_library["first"] == without_agent["first"]
+        seen[compiled] = look(looked(where, mode, "python", LOOK_AND_RESOURCE, lowered, compiled))
+    with_helper, without_helper = seen[True], seen[False]
+    assert not with_helper["resource"], with_helper
+    assert not without_helper["resource"], without_helper
+    assert with_helper["high"] == without_helper["high"]
+    assert with_helper["first"] == without_helper["first"] == without_agent["first"]
     if lowest_for_the_agent(soft, hard) >= soft:
-        assert len(with_library["high"]) == 1 and all(with_library["high"].values())
-        assert int(next(iter(with_library["high"]))) >= lowest_for_the_agent(soft, hard)
+        assert len(with_helper["high"]) == 1 and all(with_helper["high"].values())
+        assert int(next(iter(with_helper["high"]))) >= lowest_for_the_agent(soft, hard)

@@ -48,7 +48,11 @@ def test_wheel_ships_the_agent_and_a_fresh_venv_runs_it(tmp_path):
     assert "auditmon/ui/app.tcss" in names and "auditmon/data/catalog.json" in names
     assert "auditmon/rules/builtin/10-secrets.yaml" in names  # --rules default
     assert "sitecustomize.py" not in names  # nothing lands at site-packages' top level
-    for extension in ("auditmon/_agent/_auditmon_native.", "auditmon/record/_native_lines."):
+    for extension in (
+        "auditmon/_agent/_auditmon_native.",
+        "auditmon/_agent/_auditmon_helper.abi3",
+        "auditmon/record/_native_lines.",
+    ):
         assert any(n.startswith(extension) and n.endswith(".so") for n in names), extension
 
     env_dir = tmp_path / "venv"
@@ -132,7 +136,13 @@ def test_the_sdist_carries_every_c_source_the_build_compiles(tmp_path):
         names = {name.split("/", 1)[1] for name in archive.getnames() if "/" in name}
     wanted = {
         str(path.relative_to(ROOT))
-        for folder in ("agent/native", "agent/preload", "agent/inject", "auditmon/record/native")
+        for folder in (
+            "agent/native",
+            "agent/preload",
+            "agent/inject",
+            "agent/helper",
+            "auditmon/record/native",
+        )
         for path in (ROOT / folder).rglob("*")
         if path.is_file() and "__pycache__" not in path.parts
     }

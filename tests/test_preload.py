@@ -8,9 +8,7 @@ scripts, both agents, and Debian's python3 (no msgpack) as a target.
 
 from __future__ import annotations
 
-import json
 import os
-import resource
 import shutil
 import subprocess
 import sys
@@ -25,7 +23,6 @@ from helpers import (
     attach_env,
     auditmon,
     clean_env,
-    constrained,
     events_of,
     read_jsonl,
     run_recorded,
@@ -356,56 +353,3 @@ def test_auditmon_env_makes_a_process_started_with_minus_i_attachable(tmp_path):
     finally:
         target.kill()
         target.wait()
-
-
-#: The pure-Python agent's FD_MOVE request, as it makes it and as no one should: what
-#: is not the agent's exact request gets no answer, and nothing is raised.
-FD_MOVE_REQUESTS = textwrap.dedent(
-    """
-    import fcntl, json, os, resource, sys
-    fd = os.open(os.devnull, os.O_RDONLY)
-    odd = [([],), ((), fd), ([], str(fd)), ([], -1), ([], 2**40), ([], 2**70), ([], fd, 0)]
-    for args in odd:
-        sys.audit(EVENT, *args)
-        assert args[0] in ([], ()), args
-    reply = []
-    sys.audit(EVENT, reply, fd)
-    (moved, hidden), = reply
-    same = os.path.samestat(os.fstat(fd), os.fstat(moved))
-    print(json.dumps({
-        "fd": fd, "moved": moved, "hidden": hidden, "same": same,
-        "cloexec": bool(fcntl.fcntl(moved, fcntl.F_GETFD) & fcntl.FD_CLOEXEC),
-        "soft": resource.getrlimit(resource.RLIMIT_NOFILE)[0],
-    }))
-    """
-).replace("EVENT", repr(agent_constants.FD_MOVE))
-
-
-@pytest.mark.parametrize("limit", ["room above", "constrained"])
-def test_the_library_moves_a_descriptor_out_of_the_way_for_the_python_agent(tmp_path, limit):
-    """FD_MOVE: a close-on-exec copy at or above the soft limit where there is room above
-    it (or, where it may not be raised, under it), the descriptor itself left open, and
-    whether the copy is out of sight; odd requests (not the agent's) are left
-    unanswered, nothing raised."""
-    env = attach_env(tmp_path / "runtime")
-    env["AUDITMON_AGENT"] = "python"
-    command = [sys.executable, "-c", FD_MOVE_REQUESTS]
-    lowered = {}
-    if limit == "constrained":
-        command = constrained(command)
-    else:
-        soft, hard = 1024, resource.getrlimit(resource.RLIMIT_NOFILE)[1]
-        if hard != resource.RLIM_INFINITY and hard < soft + agent_constants.FD_ROOM:
-            pytest.skip(f"the hard descriptor limit ({hard}) leaves no room above {soft}")
-        lowered["preexec_fn"] = lambda: resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
-    result = subprocess.run(command, env=env, capture_output=True, text=True, timeout=60, **lowered)
-    assert result.returncode == 0, result.stderr
-    seen = json.loads(result.stdout.splitlines()[-1])
-    assert seen["same"] and seen["cloexec"], seen
-    assert seen["hidden"] == (seen["moved"] >= seen["soft"])
-    if limit == "constrained":
-        assert not seen["hidden"] and seen["fd"] < seen["moved"] < seen["soft"], seen
-    else:
-        # the agent's own listener (attach mode) may have the limit's number already
-        room = range(1024, 1024 + agent_constants.FD_ROOM)
-        assert seen["hidden"] and seen["soft"] == 1024 and seen["moved"] in room, seen

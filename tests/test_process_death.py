@@ -17,7 +17,14 @@ from collections import defaultdict
 
 import psutil
 import pytest
-from helpers import agent_env, auditmon_command, read_jsonl, run_recorded, wait_for
+from helpers import (
+    agent_env,
+    auditmon_command,
+    read_jsonl,
+    run_recorded,
+    wait_for,
+    without_compiled_parts,
+)
 
 from auditmon.record.reader import read_recording
 
@@ -54,11 +61,13 @@ ENDINGS = {"SIGKILL": -9, "SIGTERM": -15, "SIGSEGV": -11, "_exit": 7}
 
 
 def recorded(tmp_path, python, kind, *args, suffix=".jsonl", **env):
+    """``python`` (or a command that runs it) runs DIES under ``kind``'s agent."""
     script = tmp_path / "dies.py"
     script.write_text(DIES)
     recording = tmp_path / f"rec{suffix}"
+    command = (python,) if isinstance(python, str) else python
     result = run_recorded(
-        recording, python, str(script), *args, env=agent_env(kind, **env), timeout=300
+        recording, *command, str(script), *args, env=agent_env(kind, **env), timeout=300
     )
     records = list(read_recording(recording)) if suffix != ".jsonl" else read_jsonl(recording)
     return result, records
@@ -126,6 +135,21 @@ def test_a_million_events_before_a_death(tmp_path, agent_kind, how):
     mine = the_dying(records)
     assert ticks(mine) == list(range(1_000_000)), result.stderr[-2000:]
     assert not mine["dropped"]
+
+
+@pytest.mark.parametrize("how", ["SIGKILL", "SIGSEGV", "_exit"])
+@pytest.mark.parametrize("where", ["self", "fork"])
+def test_deaths_without_the_agents_compiled_parts(tmp_path, target_python, how, where):
+    """Where nothing could be compiled at install (no C helper, no preload library), the
+    pure-Python agent maps its ring with mmap and writes into it in Python: all the
+    same, with and without msgpack."""
+    command = without_compiled_parts(tmp_path, target_python)
+    result, records = recorded(tmp_path, command, "python", "10000", how, where)
+    mine = the_dying(records)
+    assert ticks(mine) == list(range(10_000)), result.stderr
+    assert not mine["dropped"], mine["dropped"]
+    (process,) = mine["process"]
+    assert process["agent"] == "python", process
 
 
 @pytest.mark.parametrize("how", ["SIGKILL", "SIGSEGV", "_exit"])

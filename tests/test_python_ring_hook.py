@@ -5,7 +5,9 @@ bits and lone surrogates the careful way): both must leave the same events in th
 rings, at
 every boundary of the inline encoder (seqs of 8, 16 and 32 bits, ints of each size,
 strings at the summariser's bound, values it does not encode itself, a thread's first
-event, a name or a string past the caches' bound).
+event, a name or a string past the caches' bound).  Each with the agent's C helper's
+ring and writer (``writer="C"``) and without, as where it was not built (mmap, and the
+hook's write in Python).
 """
 
 from __future__ import annotations
@@ -22,9 +24,11 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 sys.path.insert(0, str(AGENT_DIR))
+import _auditmon_agent  # noqa: E402
 from _auditmon_agent import core, python_hook, wire  # noqa: E402
 from _auditmon_agent.config import Config  # noqa: E402
 from _auditmon_agent.constants import (  # noqa: E402
+    HELPER,
     RECORD,
     RING_HEAD_AT,
     RING_HEADER,
@@ -40,15 +44,22 @@ EVENT = "test.event"
 
 class Hooked:
     """An agent's Python hook on a real ring of its own (``limit`` bytes' worth), encoding
-    with msgpack (``pure=False``) or by itself."""
+    with msgpack (``pure=False``) or by itself, writing by the C helper's writer
+    (``writer="C"``) or in Python."""
 
-    def __init__(self, pure: bool, monkeypatch: pytest.MonkeyPatch, limit: int = 1 << 23) -> None:
+    def __init__(
+        self, pure: bool, monkeypatch: pytest.MonkeyPatch, writer: str = "C", limit: int = 1 << 23
+    ) -> None:
         agent = core.Agent()
         config = {"AUDITMON_STRLEN": str(STRLEN), "AUDITMON_QUEUE": str(1 << 16)}
         agent.settle(Config(config), 0.0)
         agent.decisions[EVENT] = RECORD
         self.hook = agent.use_python_hook()
-        self.ring = Ring(limit)
+        with monkeypatch.context() as patch:
+            if writer != "C":  # as where the helper was not built
+                patch.setitem(_auditmon_agent._own_copies, HELPER, None)
+            self.ring = Ring(limit)
+        assert (self.ring.writer is not None) == (writer == "C")
         with monkeypatch.context() as patch:
             if pure:
                 patch.setitem(sys.modules, "msgpack", None)  # import msgpack: ImportError
@@ -79,9 +90,14 @@ class Hooked:
         self.ring.close()
 
 
+@pytest.fixture(params=["C", "python"])
+def writer(request) -> str:
+    return request.param
+
+
 @pytest.fixture
-def hooks(monkeypatch):
-    pair = [Hooked(False, monkeypatch), Hooked(True, monkeypatch)]
+def hooks(monkeypatch, writer):
+    pair = [Hooked(False, monkeypatch, writer), Hooked(True, monkeypatch, writer)]
     yield pair
     for hooked in pair:
         hooked.close()
@@ -187,7 +203,7 @@ def test_a_new_threads_first_event_carries_its_name(hooks):
 )
 def test_any_arguments_are_written_as_msgpack_writes_them(calls):
     with pytest.MonkeyPatch.context() as monkeypatch:
-        pair = [Hooked(False, monkeypatch), Hooked(True, monkeypatch)]
+        pair = [Hooked(False, monkeypatch, "python"), Hooked(True, monkeypatch)]
     try:
         for hooked in pair:
             for _ in range(300):  # past the seqs of 8 bits
@@ -234,15 +250,18 @@ def test_an_event_paused_across_the_fork_s_end_reaches_the_ring(hooks, kind):
 
 
 @pytest.mark.parametrize("kind", ["msgpack", "pure"])
-def test_an_event_written_while_the_writer_looks_for_room_is_not_written_over(monkeypatch, kind):
+def test_an_event_written_while_the_writer_looks_for_room_is_not_written_over(
+    monkeypatch, writer, kind
+):
     """The ring's writer (ring.py's put) calls out to read the monitor's tail where an
     event would pass the room it knew of; at that call another thread or a signal
     handler may come in and raise an event (from 3.11 only at a call; before, anywhere),
     which the hook then writes inline where it fits.  The writer must write after that
     event, never over it.  The call runs an event here by a profile function
-    (sys.setprofile), as a switch there would.  (Written over on 38519b5: the writer
-    had read the head before the call.)"""
-    hooked = Hooked(kind == "pure", monkeypatch, limit=4096)
+    (sys.setprofile), as a switch there would.  (Written over on 38519b5: the writer had
+    read the head before the call.)  The C writer is off meanwhile: the event is queued,
+    and written after."""
+    hooked = Hooked(kind == "pure", monkeypatch, writer, limit=4096)
     hook, size = hooked.hook, hooked.ring.size
     hook.hook(EVENT, ("first",))  # the thread's name sent: the events after are the usual
     before = hooked.word(RING_HEAD_AT)

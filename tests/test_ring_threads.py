@@ -5,20 +5,20 @@ any two bytecodes), two events never land on each other, and none is lost or cou
 twice.  (These fail on 7310c2a under 3.8, 3.9 and 3.10: corrupt rings.)
 
 Real targets under ``auditmon run --headless --record``: every CPython 3.8-3.13 found,
-this venv's interpreter (msgpack encodes there) and Debian's python3 (no msgpack).
+this venv's interpreter (msgpack encodes there) and Debian's python3 (no msgpack); each
+with the agent's C helper writing (``writer="C"``) and under a copy of the agent without
+its compiled parts (the hook's write in Python).
 """
 
 from __future__ import annotations
 
-import sys
-
 import pytest
 from helpers import (
     agent_env,
-    other_cpython_or_skip,
+    interpreter_or_skip,
     read_jsonl,
     run_recorded,
-    system_python_or_skip,
+    without_compiled_parts,
 )
 
 pytestmark = pytest.mark.system
@@ -50,26 +50,26 @@ for w in workers:
 signal.setitimer(signal.ITIMER_REAL, 0)
 time.sleep(0.3)
 sys.audit("ring.done", next(fired) - 1)
+hook = sys.modules["_auditmon_agent.core"].AGENT.python_hook
+print("writer:", type(hook.names["_write_event"]).__name__, file=sys.stderr)
 """
 
 INTERPRETERS = ["3.8", "3.9", "3.10", "3.11", "3.12", "3.13", "3.14", "venv", "debian"]
 
 
-def interpreter(which: str) -> str:
-    if which == "venv":
-        return sys.executable
-    if which == "debian":
-        return system_python_or_skip()
-    return other_cpython_or_skip(which)
+@pytest.fixture(params=["C", "python"])
+def writer(request) -> str:
+    return request.param
 
 
-def run_work(tmp_path, python, how, **env):
+def run_work(tmp_path, python, how, writer, **env):
     script = tmp_path / "work.py"
     script.write_text(WORK)
     recording = tmp_path / "rec.jsonl"
+    command = (python,) if writer == "C" else without_compiled_parts(tmp_path, python)
     result = run_recorded(
         recording,
-        python,
+        *command,
         str(script),
         str(THREADS - 1),
         str(EACH),
@@ -79,6 +79,8 @@ def run_work(tmp_path, python, how, **env):
     )
     assert result.returncode == 0, result.stderr
     assert "corrupt" not in result.stderr, result.stderr
+    kind = "builtin_function_or_method" if writer == "C" else "NoneType"
+    assert f"writer: {kind}" in result.stderr, result.stderr
     return read_jsonl(recording)
 
 
@@ -103,8 +105,8 @@ def exact(records):
 
 @pytest.mark.parametrize("how", ["threads", "signals"])
 @pytest.mark.parametrize("which", INTERPRETERS)
-def test_threads_and_signal_handlers_share_the_ring(tmp_path, which, how):
-    records = run_work(tmp_path, interpreter(which), how)
+def test_threads_and_signal_handlers_share_the_ring(tmp_path, which, how, writer):
+    records = run_work(tmp_path, interpreter_or_skip(which), how, writer)
     events, dropped, done = exact(records)
     assert dropped == 0
     work = sorted(tuple(e["args"]) for e in events if e["event"] == "ring.work")
@@ -116,10 +118,10 @@ def test_threads_and_signal_handlers_share_the_ring(tmp_path, which, how):
 
 
 @pytest.mark.parametrize("which", ["3.8", "3.10", "venv", "debian"])
-def test_threads_through_a_small_ring(tmp_path, which):
+def test_threads_through_a_small_ring(tmp_path, which, writer):
     """An 8 KiB ring: events wrap past its end, fill it and are dropped all the time, on
     the hook's slower way through the ring; every event is recorded once or counted."""
-    records = run_work(tmp_path, interpreter(which), "threads", AUDITMON_QUEUE="64")
+    records = run_work(tmp_path, interpreter_or_skip(which), "threads", writer, AUDITMON_QUEUE="64")
     events, dropped, done = exact(records)
     assert dropped > 0  # the ring filled: its drop path ran too
     work = [tuple(e["args"]) for e in events if e["event"] == "ring.work"]

@@ -22,6 +22,7 @@ from helpers import (
     events_of,
     read_jsonl,
     run_recorded,
+    without_compiled_parts,
 )
 
 pytestmark = pytest.mark.system
@@ -162,7 +163,7 @@ def test_an_event_raised_while_modules_are_torn_down_changes_nothing(
     assert not [r for r in records if r["type"] == "dropped"]
 
 
-SHADOWED = ("mmap", "resource", "fcntl")  # what the pure-Python agent loads without the library
+SHADOWED = ("mmap", "resource", "fcntl")  # what the pure-Python agent loads without its helper
 OWN_MODULE = 'import os\nos.write(1, b"own %s ran\\n")\n'
 USES_ITS_OWN = """\
 print("started", flush=True)
@@ -171,31 +172,37 @@ print("resource is", resource.__file__, flush=True)
 """
 
 
-def test_a_targets_own_module_named_like_the_agents_stays_the_targets(tmp_path, target_python):
+@pytest.mark.parametrize("compiled", [True, False], ids=["helper", "without compiled parts"])
+def test_a_targets_own_module_named_like_the_agents_stays_the_targets(
+    tmp_path, target_python, compiled
+):
     """A program's own ``resource.py`` (or ``mmap.py``, ``fcntl.py``) beside its script:
-    the pure-Python agent, started without the preload library, uses the standard
+    the pure-Python agent, where its C helper was not built, uses the standard
     library's C modules of those names (for its ring and its socket's placement), and
     the program's own import still finds the program's file, recorded.  The agent once
     imported them into ``sys.modules``, where the program's import then found the
-    standard library's module instead of its own."""
+    standard library's module instead of its own.  (With the helper it loads none.)"""
+    script_dir = tmp_path / "program"
+    script_dir.mkdir()
     for name in SHADOWED:
-        (tmp_path / f"{name}.py").write_text(OWN_MODULE % name)
-    script = tmp_path / "main.py"
+        (script_dir / f"{name}.py").write_text(OWN_MODULE % name)
+    script = script_dir / "main.py"
     script.write_text(USES_ITS_OWN)
     record = tmp_path / "rec.jsonl"
-    command = ("env", "-u", "LD_PRELOAD", target_python, str(script))
+    command = (target_python, str(script))
+    command = command if compiled else without_compiled_parts(tmp_path, *command)
     result = run_recorded(record, *command, env=agent_env("python"), timeout=60)
     assert result.returncode == 0, result.stderr
     assert result.stdout.splitlines() == [
         "started",
         "own resource ran",
-        f"resource is {tmp_path / 'resource.py'}",
+        f"resource is {script_dir / 'resource.py'}",
     ]
     records = read_jsonl(record)
     (process,) = [r for r in records if r["type"] == "process"]
     (ending,) = [r for r in records if r["type"] == "exit"]
     assert process["agent"] == "python", process
-    assert ending["status"] == "exited" and ending["ring"], ending  # mmap's ring, in use
+    assert ending["status"] == "exited" and ending["ring"], ending  # its ring, in use
     imports = [e["args"][0] for e in events_of(records) if e["event"] == "import"]
     assert "resource" in imports and "mmap" not in imports and "fcntl" not in imports
 

@@ -109,7 +109,7 @@ def stdlib_extension(name):
     return module
 
 
-_own_copies = {}  # stdlib_extension's, by name
+_own_copies = {}  # stdlib_extension's and own_extension's, by name
 
 
 def stdlib_module(name):
@@ -136,18 +136,34 @@ def _stdlib_spec(name):
     not the agent's to run) and the search costs about as much as the loading."""
     if name in sys.builtin_module_names:
         return None
-    import _frozen_importlib
-    import _frozen_importlib_external
     import _imp
 
     for entry in sys.path:
         if os.path.basename(entry) == "lib-dynload":
-            path = os.path.join(entry, name + _imp.extension_suffixes()[0])
-            loader = _frozen_importlib_external.ExtensionFileLoader(name, path)
-            spec = _frozen_importlib.ModuleSpec(name, loader, origin=path)
-            spec.has_location = True  # a __file__, as import gives
-            return spec
+            return _extension_spec(name, os.path.join(entry, name + _imp.extension_suffixes()[0]))
     return None
+
+
+def own_extension(name):
+    """The agent's own C module ``name``, built for every CPython 3.8+ (the stable ABI:
+    ``name.abi3.so`` beside this package), left out of ``sys.modules``; None where it
+    was not built."""
+    try:
+        return _own_copies[name]
+    except KeyError:
+        path = os.path.join(os.path.dirname(__path__[0]), name + ".abi3.so")
+        module = _own_copies[name] = _own_copy(_extension_spec(name, path))
+        return module
+
+
+def _extension_spec(name, path):
+    import _frozen_importlib
+    import _frozen_importlib_external
+
+    loader = _frozen_importlib_external.ExtensionFileLoader(name, path)
+    spec = _frozen_importlib.ModuleSpec(name, loader, origin=path)
+    spec.has_location = True  # a __file__, as import gives
+    return spec
 
 
 def _own_copy(spec):

@@ -87,7 +87,7 @@ FLUSH_EVENTS = (
 # moment of the move); where the soft limit is past FD_HIGHEST (the kernel's descriptor
 # table grows to the highest number) or may not be raised, at FD_FLOOR under it, halved
 # while the limit is lower, down to FD_FLOOR_MIN.  Always close-on-exec.
-# (native/placement.h, which the preload library answers FD_MOVE with, and
+# (native/placement.h, which the native agent and the C helper follow, and
 # transport.out_of_the_way's fallback.)
 FD_FLOOR = 768
 FD_FLOOR_MIN = 16
@@ -155,18 +155,13 @@ BOOTSTRAP_MODULE = "_auditmon_bootstrap"
 # The audit event sitecustomize raises, with an empty list, to be handed the events the
 # bootstrap hook kept before it ran: the hook appends (events, dropped) to the list.
 EARLY_EVENTS = "auditmon.early_events"
-# The pure-Python agent's request to the preload library, an audit event with a list and
-# a size: it maps a ring in C and appends (memfd, writable memoryview), where Python's
-# mmap before 3.13 would keep a descriptor of its own for as long as the mapping lives.
-RING_MAP = "auditmon.ring_map"
-# The pure-Python agent's other request, an audit event with a list and a descriptor: it
-# moves a copy of the descriptor out of the target's way in C (the rule above: no
-# ``resource`` module to import) and appends (the copy, or -1 where nothing better is
-# free; whether the copy, or the descriptor itself, is at or above the soft limit).
-FD_MOVE = "auditmon.fd_move"
 # Events the bootstrap hook keeps before the agent starts; those after are counted as
 # dropped (an embedded interpreter may never start it: what is kept stays bounded).
 EARLY_MAX = 4096
+
+# -- the pure-Python agent's C helper (agent/helper/): its ring's writer, its socket's place --
+# Built for every CPython 3.8+ (the stable ABI): <name>.abi3.so in the agent's directory.
+HELPER = "_auditmon_helper"
 
 # -- the injection library (agent/inject/): ``auditmon attach`` on a process without agent --
 # Its file, beside the preload library; gdb loads it into the target (inject.c).

@@ -38,9 +38,10 @@ _quiet = _decisions = _queue = _append = _summarizer = _special = _first_of_thre
 _next_seq = _next_drop = _seen = None
 _cap = _strlen = 0
 # Run mode's ring (ring.Ring.attach sets them): its data and its header's words, the
-# event encoder, the bytes written, how far an inline write may go and where the head is
-# in the data (ring.py's limits), and the write for the other cases.
-_ring = _words = _pack = _ring_write = None
+# event encoder, the C helper's writer (or None), the bytes written, how far an
+# inline write may go and where the head is in the data (ring.py's limits), and the
+# write for the other cases.
+_ring = _words = _pack = _ring_write = _write_event = None
 _head = _offset = _fast_until = 0
 
 
@@ -163,13 +164,17 @@ def _ring_hook(event, args):
                 continue
             return _ring_event(seq, tid, event, args)
         data += b"\xc0"  # no stack
-        n = len(data)
-        head = _head  # to its store, no call (ring.Ring.attach says why)
-        end = head + n
-        if end <= _fast_until:
-            _ring[head + _offset : end + _offset] = data
-            _words[2] = _head = end  # the word at RING_HEAD_AT (a test checks)
-            return
+        if _write_event is not None:  # the C helper's (this write is both hooks', inline)
+            if _write_event(data):
+                return
+        else:
+            n = len(data)
+            head = _head  # to its store, no call (ring.Ring.attach says why)
+            end = head + n
+            if end <= _fast_until:
+                _ring[head + _offset : end + _offset] = data
+                _words[2] = _head = end  # the word at RING_HEAD_AT (a test checks)
+                return
         _ring_write(seq, data)
     except Exception:
         try:
@@ -217,13 +222,17 @@ def _packed_ring_hook(event, args):
             data = _pack((seq, _time(), tid, event, summary, None))
         except Exception:
             return _ring_event(seq, tid, event, args)
-        n = len(data)
-        head = _head  # to its store, no call (ring.Ring.attach says why)
-        end = head + n
-        if end <= _fast_until:
-            _ring[head + _offset : end + _offset] = data
-            _words[2] = _head = end  # the word at RING_HEAD_AT (a test checks)
-            return
+        if _write_event is not None:  # the C helper's (this write is both hooks', inline)
+            if _write_event(data):
+                return
+        else:
+            n = len(data)
+            head = _head  # to its store, no call (ring.Ring.attach says why)
+            end = head + n
+            if end <= _fast_until:
+                _ring[head + _offset : end + _offset] = data
+                _words[2] = _head = end  # the word at RING_HEAD_AT (a test checks)
+                return
         _ring_write(seq, data)
     except Exception:
         try:

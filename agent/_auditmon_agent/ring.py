@@ -12,9 +12,11 @@ import os
 import sys
 from _collections import deque as _deque
 
+from . import own_extension as _own_extension
 from . import stdlib_extension as _stdlib
 from . import stdlib_module as _stdlib_module
 from .constants import (
+    HELPER,
     RING_DROPPED_AT,
     RING_GOODBYE_AT,
     RING_GOODBYE_MAX,
@@ -23,7 +25,6 @@ from .constants import (
     RING_LONE_AT,
     RING_MAGIC,
     RING_MAGIC_AT,
-    RING_MAP,
     RING_NUMBERED_AT,
     RING_SIZE_AT,
     RING_TAIL_AT,
@@ -54,24 +55,24 @@ def size_for(limit):
 
 
 def _shared_memory(length):
-    """``(memfd, mapping)`` of ``length`` bytes that hold no other descriptor: mmap keeps
-    a copy of its file's, at the lowest free number, in the target's way, unless told
-    not to (3.13's trackfd); before 3.13 the preload library maps it (RING_MAP), where it
-    is in the process (a memoryview: copies into it cost the hook a little more than
-    into an mmap); else mmap it is, descriptor and all (the README's known limit)."""
-    if sys.version_info < (3, 13):
-        reply = []
-        sys.audit(RING_MAP, reply, length)
-        if len(reply) == 1:
-            return reply[0]
-    mmap = _stdlib("mmap")  # an extension module to load: only where the preload library is not
+    """``(memfd, mapping, writer)`` of ``length`` bytes that hold no other descriptor.
+    The agent's C helper maps them where it was built (``helper/helper.c``) and gives
+    a writer in C for the hook, ``(write, until)``; else mmap does, with no writer.
+    mmap keeps a copy of its file's descriptor, at the lowest free number, in the
+    target's way, unless told not to (3.13's trackfd): before 3.13 it is there for as
+    long as the mapping lives (the README's known limit)."""
+    helper = _own_extension(HELPER)
+    if helper is not None:
+        fd, view, write, until = helper.map_ring(length)
+        return fd, view, (write, until)
+    mmap = _stdlib("mmap")  # an extension module to load: only where the helper is not
 
     fd = os.memfd_create("auditmon-ring", os.MFD_CLOEXEC)
     try:
         os.ftruncate(fd, length)
         if sys.version_info >= (3, 13):
-            return fd, mmap.mmap(fd, length, trackfd=False)
-        return fd, mmap.mmap(fd, length)
+            return fd, mmap.mmap(fd, length, trackfd=False), None
+        return fd, mmap.mmap(fd, length), None
     except BaseException:
         os.close(fd)
         raise
@@ -86,11 +87,11 @@ class Ring(object):
         """Raise OSError (or AttributeError where ``os.memfd_create`` is missing) where
         shared memory can't be had: run mode then sends events over the socket."""
         self.size = size_for(limit)
-        self.fd, self.map = _shared_memory(RING_HEADER + self.size)
+        self.fd, self.map, self.writer = _shared_memory(RING_HEADER + self.size)
         _u64.pack_into(self.map, RING_SIZE_AT, self.size)
         _u64.pack_into(self.map, RING_MAGIC_AT, RING_MAGIC)
         self.append = self.drop = self.append_all = None
-        self.words = None  # the view attach makes
+        self.words = self.until = None  # the views attach makes
 
     def sent(self):
         """The monitor has the descriptor (or never will): the mapping is all we keep."""
@@ -101,8 +102,9 @@ class Ring(object):
     def close(self):
         """Unmap (a forked child's copy of its parent's ring)."""
         self.sent()
-        if self.words is not None:
-            self.words.release()
+        for view in (self.words, self.until):
+            if view is not None:
+                view.release()
         try:
             self.map.release() if type(self.map) is memoryview else self.map.close()
         except (BufferError, ValueError):
@@ -110,11 +112,12 @@ class Ring(object):
 
     def attach(self, names, next_drop, pack, careful, wake_socket, gone):
         """Point the hook (whose globals are ``names``) at this ring: it writes an event
-        that fits inline (a call costs it as much as the copy) and hands the others to
-        ``write``.  ``next_drop`` is its drop counter's ``__next__``, ``pack`` encodes
-        one event (``careful`` where ``pack`` refuses it: a lone surrogate),
-        ``wake_socket()`` gives the socket to wake the monitor on (or None), ``gone()``
-        is called where a wake-up finds the monitor gone.
+        that fits inline, by the C helper's writer where it was built
+        (``_write_event``), else in Python (a call costs it as much as the copy), and
+        hands the others to ``write``.  ``next_drop`` is its drop counter's
+        ``__next__``, ``pack`` encodes one event (``careful`` where ``pack`` refuses it:
+        a lone surrogate), ``wake_socket()`` gives the socket to wake the monitor on (or
+        None), ``gone()`` is called where a wake-up finds the monitor gone.
 
         Unlike the C hook, which stores NUMBERED before it writes an event, this stores
         HEAD only, after (a store costs the Python hook as much as the copy): an event
@@ -127,9 +130,11 @@ class Ring(object):
         middle: at a call, and before 3.11 at more places (3.8 and 3.9 between nearly
         any two bytecodes).  So ``write`` lets one writer at a time into the ring, by a
         lock it never waits for: an event that finds it taken is queued, and the writer
-        holding it writes the queue before it lets go.  The hook's inline write, from
-        reading HEAD to storing it, has no call: from 3.11 nothing can come between;
-        before, it is off (``INLINE``)."""
+        holding it writes the queue before it lets go.  The inline write is the other
+        writer: the C writer's is one call, whole; it is off while ``write`` holds the
+        lock.  The Python one, from reading HEAD to storing it, has no call: from 3.11
+        nothing can come between; before, it is off (``INLINE``).  ``write`` itself
+        reads HEAD after its last call."""
         view, size = self.map, self.size
         words = self.words = memoryview(view).cast("Q")  # 8-byte stores, whole
         mask = size - 1
@@ -140,24 +145,38 @@ class Ring(object):
         wake_at = size // 2
         fast_until = offset = 0
         lock = _thread.allocate_lock()
-        take, let_go = lock.acquire, lock.release
+        take, release = lock.acquire, lock.release
         waiting = _deque()
         queue, next_waiting = waiting.append, waiting.popleft
+        write_event, until = self.writer or (None, None)
+        if until is not None:
+            until = self.until = memoryview(until).cast("Q")
 
         def limits():
             # How far a write may go by the short way: before the bound, the next
             # wake-up and the data's end (so that one compare does), and where head is
-            # in the map.  The hook's inline write is off where it may be interrupted.
+            # in the map.  The hook's inline write in Python is off where it may be
+            # interrupted, and where the C writer writes.
             nonlocal fast_until, offset
-            lap_end = (names["_head"] // size + 1) * size
+            lap_end = (words[head_word] // size + 1) * size
             fast_until = min(room_until, wake_at, lap_end)
             offset = base + size - lap_end
-            names["_fast_until"] = fast_until if INLINE else -1
+            names["_fast_until"] = fast_until if INLINE and until is None else -1
             names["_offset"] = offset
+
+        def hold():
+            # The lock taken: the C writer off until let_go.
+            if until is not None:
+                until[0] = 0
+
+        def let_go():
+            if until is not None:
+                until[0] = fast_until
+            release()
 
         def room_end():
             # Where the room for writing at HEAD ends: the monitor's tail a lap on.
-            tail, head = words[tail_word], names["_head"]
+            tail, head = words[tail_word], words[head_word]
             return (tail if tail < head else head) + size
 
         def count_drop(seq):
@@ -183,15 +202,15 @@ class Ring(object):
 
         def put(seq, data):
             # The writer's: ``data`` (None: a drop) at HEAD, read after its last call
-            # before the store: the hook's inline write may run at any call.
+            # before the store: an inline write may come in at any call.
             nonlocal room_until
             if data is None:
                 count_drop(seq)
                 return
             n = len(data)
-            if names["_head"] + n > room_until:
+            if words[head_word] + n > room_until:
                 room_until = room_end()
-            head = names["_head"]  # after the call: an inline write may come in at it
+            head = words[head_word]
             end = head + n
             if end > room_until:
                 count_drop(seq)
@@ -215,9 +234,10 @@ class Ring(object):
                 drain()
                 return
             try:  # the usual case: the ring is free and nothing waits
+                hold()
                 if data is not None:  # the short way, as the hook's inline write
                     n = len(data)
-                    head = names["_head"]
+                    head = words[head_word]
                     end = head + n
                     if end <= fast_until:
                         view[head + offset : end + offset] = data
@@ -236,6 +256,7 @@ class Ring(object):
         def drain():
             while waiting and take(False):  # else its holder writes it, or did
                 try:
+                    hold()
                     while waiting:
                         put(*next_waiting())
                 finally:
@@ -263,11 +284,9 @@ class Ring(object):
                 data = many(events) if many is not None else b"".join(map(pack, events))
             except Exception:
                 data = None
-            if data is not None:
-                head = names["_head"]
-                if head + len(data) <= room_end():
-                    write(events[-1][0], data)
-                    return
+            if data is not None and words[head_word] + len(data) <= room_end():
+                write(events[-1][0], data)
+                return
             for event in events:
                 append(event)
 
@@ -275,7 +294,8 @@ class Ring(object):
         names.update(
             _ring=view,
             _words=words,
-            _head=0,
+            _write_event=write_event,
+            _head=words[head_word],
             _pack=pack,
             _ring_write=write,
             _append=append,

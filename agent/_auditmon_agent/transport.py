@@ -15,10 +15,11 @@ import sys
 import time
 
 from . import load_own as _load_own
+from . import own_extension as _own_extension
 from . import stdlib_extension as _stdlib
 from . import stdlib_module as _stdlib_module
 from . import wire
-from .constants import BYTES_PER_EVENT, FD_FLOOR, FD_FLOOR_MIN, FD_HIGHEST, FD_MOVE, FD_ROOM
+from .constants import BYTES_PER_EVENT, FD_FLOOR, FD_FLOOR_MIN, FD_HIGHEST, FD_ROOM, HELPER
 
 _socket = _stdlib_module("_socket")
 _SO_PEERCRED = getattr(_socket, "SO_PEERCRED", 17)
@@ -33,15 +34,14 @@ def out_of_the_way(sock):
     or above the soft limit, where open() never puts one and scans bounded by the limit
     never look, the limit raised for the moment of the move (the hard one too where the
     process may) and put back; where that can't be, as high as fits under it.  The
-    preload library moves it, where it is in the process (FD_MOVE: the rule of
-    native/placement.h, which the extension follows too, and no ``resource`` module to
-    load); else ``_moved_out_of_the_way``, the same rule (constants.py says more).
-    ``sock`` stays where it is when nothing better is free."""
+    agent's C helper moves it, where it was built (the rule of native/placement.h,
+    which the extension follows too, and no ``resource`` or ``fcntl`` module to load);
+    else ``_moved_out_of_the_way``, the same rule (constants.py says more).  ``sock``
+    stays where it is when nothing better is free."""
     fd = sock.fileno()
-    reply = []
-    sys.audit(FD_MOVE, reply, fd)
-    if len(reply) == 1:
-        moved, hidden = reply[0]
+    helper = _own_extension(HELPER)
+    if helper is not None:
+        moved, hidden = helper.move_fd(fd)
     else:
         moved = _moved_out_of_the_way(fd)
         hidden = out_of_sight(moved if moved >= 0 else fd)
@@ -55,7 +55,7 @@ def out_of_the_way(sock):
 def _moved_out_of_the_way(fd):
     """A close-on-exec copy of ``fd`` out of the target's way, ``fd`` left open; -1 where
     nothing better than ``fd`` itself is free: native/placement.h's rule, for where the
-    preload library is not in the process.  Change both."""
+    agent's C helper was not built.  Change both."""
     fcntl = _stdlib("fcntl")  # small C modules; only the pure-Python writers open sockets
     resource = _stdlib("resource")
 

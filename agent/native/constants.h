@@ -75,9 +75,8 @@
 #define PRELOAD_LIBRARY "auditmon-preload.so"
 #define BOOTSTRAP_MODULE "_auditmon_bootstrap"
 #define EARLY_EVENTS "auditmon.early_events"
-#define RING_MAP "auditmon.ring_map"
-#define FD_MOVE "auditmon.fd_move"
 #define EARLY_MAX 4096
+#define HELPER "_auditmon_helper"
 #define INJECT_LIBRARY "auditmon-inject.so"
 #define AUDITMON_COMMAND "auditmon"
 
@@ -228,12 +227,10 @@ shared_constant(const char *name)
         return PyUnicode_FromString(BOOTSTRAP_MODULE);
     if (strcmp(name, "EARLY_EVENTS") == 0)
         return PyUnicode_FromString(EARLY_EVENTS);
-    if (strcmp(name, "RING_MAP") == 0)
-        return PyUnicode_FromString(RING_MAP);
-    if (strcmp(name, "FD_MOVE") == 0)
-        return PyUnicode_FromString(FD_MOVE);
     if (strcmp(name, "EARLY_MAX") == 0)
         return PyLong_FromLong(EARLY_MAX);
+    if (strcmp(name, "HELPER") == 0)
+        return PyUnicode_FromString(HELPER);
     if (strcmp(name, "INJECT_LIBRARY") == 0)
         return PyUnicode_FromString(INJECT_LIBRARY);
     if (strcmp(name, "AUDITMON_COMMAND") == 0)

@@ -1,9 +1,9 @@
 /* Where the agent's own descriptors go: the rule constants.py states (FD_FLOOR and
- * friends), in plain C with no Python in it, for the two libraries that place one:
- * the extension (connect.c, its run-mode socket) and the preload library (the
- * pure-Python agent's FD_MOVE request, agent/preload/preload.c).  The Python side's
- * fallback, where the preload library is not in the process, is
- * transport._moved_out_of_the_way: the same rule, change both.  Needs constants.h.
+ * friends), in plain C with no Python in it, for the two modules that place one: the
+ * extension (connect.c, its run-mode socket) and the pure-Python agent's C helper
+ * (agent/helper/helper.c, its socket).  The Python side's fallback, where the helper
+ * was not built, is transport._moved_out_of_the_way: the same rule, change both.
+ * Needs constants.h.
  */
 #ifndef AUDITMON_PLACEMENT_H
 #define AUDITMON_PLACEMENT_H

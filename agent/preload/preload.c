@@ -45,13 +45,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
-#include <sys/syscall.h>
 #include <time.h>
-#include <unistd.h>
 
 #include "../native/constants.h" /* the values shared with the agent (no Python.h here) */
-#include "../native/placement.h" /* where the agent's descriptors go (FD_MOVE) */
 #include "python_api.h"
 #include "bootstrap.h"
 #include "early.c"
@@ -171,84 +167,12 @@ hand_over(PyObject *args)
     return 0;
 }
 
-/* The pure-Python agent's request (RING_MAP, with a list and a size): a ring of shared
-   memory mapped here, where Python's mmap before 3.13 keeps a descriptor of its own,
-   in the target's way, for as long as the mapping lives.  Appends (memfd, writable
-   memoryview): the agent hands the memfd to the monitor and closes it; the mapping
-   stays for the life of the process (a forked child keeps its parent's, unused). */
-static int
-map_ring(PyObject *args)
-{
-    PyObject *reply = py.TupleSize(args) == 2 ? py.TupleGetItem(args, 0) : NULL;
-    Py_ssize_t size = reply != NULL ? py.LongAsSsize(py.TupleGetItem(args, 1)) : -1;
-    if (reply == NULL || size <= 0 || !is_exactly(reply, py.ListType)) {
-        py.ErrClear();
-        return 0;
-    }
-    int fd = (int)syscall(SYS_memfd_create, "auditmon-ring", 1U /* MFD_CLOEXEC */);
-    if (fd < 0)
-        return 0;
-    void *map = MAP_FAILED;
-    if (ftruncate(fd, (off_t)size) == 0)
-        map = mmap(NULL, (size_t)size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
-    if (map == MAP_FAILED) {
-        close(fd);
-        return 0;
-    }
-    PyObject *view = py.MemoryViewFromMemory(map, size, 0x200 /* PyBUF_WRITE */);
-    PyObject *pair = view != NULL ? py.BuildValue("(iN)", fd, view) : NULL;
-    if (pair == NULL || py.ListAppend(reply, pair) < 0) {
-        if (pair != NULL)
-            py.DecRef(pair); /* and the view with it: nothing refers to the memory */
-        py.ErrClear();
-        munmap(map, (size_t)size);
-        close(fd);
-        return 0;
-    }
-    py.DecRef(pair);
-    return 0;
-}
-
-/* The pure-Python agent's other request (FD_MOVE, with a list and a descriptor): a
-   close-on-exec copy of the descriptor out of the target's way, by the extension's rule
-   (placement.h), where Python would load the resource module to raise the limit.
-   Appends (the copy, or -1 where nothing better is free; whether the copy, or the
-   descriptor itself, is out of sight): the agent closes the descriptor it gave. */
-static int
-move_fd(PyObject *args)
-{
-    PyObject *reply = py.TupleSize(args) == 2 ? py.TupleGetItem(args, 0) : NULL;
-    Py_ssize_t fd = reply != NULL ? py.LongAsSsize(py.TupleGetItem(args, 1)) : -1;
-    if (reply == NULL || fd < 0 || fd > INT_MAX || !is_exactly(reply, py.ListType)) {
-        py.ErrClear();
-        return 0;
-    }
-    int moved = moved_out_of_the_way((int)fd);
-    int hidden = out_of_sight(moved >= 0 ? moved : (int)fd);
-    PyObject *pair = py.BuildValue("(ii)", moved, hidden);
-    if (pair == NULL || py.ListAppend(reply, pair) < 0) {
-        py.ErrClear(); /* no answer: the agent moves it itself */
-        if (moved >= 0)
-            close(moved);
-    }
-    if (pair != NULL)
-        py.DecRef(pair);
-    return 0;
-}
-
 static int
 bootstrap_hook(const char *event, PyObject *args, void *unused)
 {
     (void)unused;
-    if (__atomic_load_n(&phase, __ATOMIC_RELAXED) != KEEPING) {
-        if (event[0] != 'a')
-            return 0;
-        if (strcmp(event, RING_MAP) == 0 && in_main_interpreter())
-            return map_ring(args);
-        if (strcmp(event, FD_MOVE) == 0 && in_main_interpreter())
-            return move_fd(args);
+    if (__atomic_load_n(&phase, __ATOMIC_RELAXED) != KEEPING)
         return 0;
-    }
     if (!in_main_interpreter())
         return 0;
     if (strncmp(event, "cpython.run_", 12) == 0 || strcmp(event, HOOK_ADDED) == 0)

@@ -39,8 +39,6 @@ static struct {
     PyObject *(*ListGetSlice)(PyObject *, Py_ssize_t, Py_ssize_t);
     int (*UnicodeEqualsASCII)(PyObject *, const char *); /* 0 when equal, as strcmp */
     PyObject *(*BuildValue)(const char *, ...);
-    Py_ssize_t (*LongAsSsize)(PyObject *);
-    PyObject *(*MemoryViewFromMemory)(char *, Py_ssize_t, int);
     PyObject *(*ImportModule)(const char *);
     PyObject *(*CallMethod)(PyObject *, const char *, const char *, ...);
     PyObject *(*CallFunction)(PyObject *, const char *, ...);
@@ -89,8 +87,6 @@ python_api_found(void)
     FIND(ListGetSlice, "PyList_GetSlice");
     FIND(UnicodeEqualsASCII, "PyUnicode_CompareWithASCIIString");
     FIND(BuildValue, "Py_BuildValue");
-    FIND(LongAsSsize, "PyLong_AsSsize_t");
-    FIND(MemoryViewFromMemory, "PyMemoryView_FromMemory");
     FIND(ImportModule, "PyImport_ImportModule");
     FIND(CallMethod, "PyObject_CallMethod");
     FIND(CallFunction, "PyObject_CallFunction");
