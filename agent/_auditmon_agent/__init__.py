@@ -152,7 +152,13 @@ def own_extension(name):
         return _own_copies[name]
     except KeyError:
         path = os.path.join(os.path.dirname(__path__[0]), name + ".abi3.so")
-        module = _own_copies[name] = _own_copy(_extension_spec(name, path))
+        try:
+            os.stat(path)  # (a stat costs less than the loader's failing to find it)
+        except OSError:
+            module = None
+        else:
+            module = _own_copy(_extension_spec(name, path))
+        _own_copies[name] = module
         return module
 
 
