@@ -103,10 +103,19 @@ def stdlib_extension(name):
     have found (its own ``resource.py`` beside its script, say)."""
     module = _own_copies.get(name)
     if module is None:
-        spec = _stdlib_spec(name)
-        module = _own_copy(spec) if spec is not None else None
+        if name in sys.builtin_module_names:  # the program's import gets the same
+            module = sys.modules.get(name) or _own_copy(_builtin_spec(name))
+        else:
+            spec = _stdlib_spec(name)
+            module = _own_copy(spec) if spec is not None else None
         _own_copies[name] = module = module or __import__(name)
     return module
+
+
+def _builtin_spec(name):
+    import _frozen_importlib
+
+    return _frozen_importlib.ModuleSpec(name, _frozen_importlib.BuiltinImporter, origin="built-in")
 
 
 _own_copies = {}  # stdlib_extension's and own_extension's, by name
