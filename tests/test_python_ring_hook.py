@@ -116,6 +116,8 @@ def test_each_ring_has_its_hook_code(hooks):
     """msgpack's ring hook, and the one that encodes by itself."""
     assert hooks[0].hook.hook.__code__ is python_hook._packed_ring_hook.__code__
     assert hooks[1].hook.hook.__code__ is python_hook._ring_hook.__code__
+    for hooked in hooks:  # the C writer (where there is one) on from the start
+        assert hooked.ring.until is None or hooked.ring.until[0] > 0
 
 
 ODD = [

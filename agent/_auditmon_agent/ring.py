@@ -302,6 +302,8 @@ class Ring(object):
             _next_drop=drop,
         )
         limits()
+        if until is not None:  # the C writer on
+            until[0] = fast_until
 
     def mark_lone(self):
         """The agent closes its socket after the hello (constants.py): stored before the
