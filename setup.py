@@ -4,7 +4,8 @@
 agent runs its pure-Python hook.  The extension is one translation unit,
 ``agent/native/module.c``, which includes the other parts of ``agent/native/``; the
 build records the SHA-256 of all of them (``sources_digest``), so a test can tell a stale
-extension (a failed rebuild leaves the old one in place) from a fresh one.
+extension (a failed rebuild leaves the old one in place) from a fresh one; the same for
+the pure-Python agent's C helper.
 """
 
 import hashlib
@@ -21,14 +22,16 @@ INJECT_LIBRARY = "auditmon-inject.so"  # constants.py's INJECT_LIBRARY
 PARTS = sorted(
     p.name for p in (Path(__file__).parent / NATIVE).iterdir() if p.suffix in (".c", ".h")
 )
+# the pure-Python agent's C helper and the headers it includes (tests/test_helper.py's)
+HELPER_PARTS = ["agent/helper/helper.c", f"{NATIVE}/constants.h", f"{NATIVE}/placement.h"]
 
 
-def sources_digest():
-    """SHA-256 over every part's name and bytes, in name order (tests/test_native.py
-    computes the same)."""
+def sources_digest(named):
+    """SHA-256 over each file's name and bytes, for ``(name, path)`` pairs in their order
+    (tests/test_native.py and tests/test_helper.py compute the same)."""
     digest = hashlib.sha256()
-    for name in PARTS:
-        data = (Path(__file__).parent / NATIVE / name).read_bytes()
+    for name, path in named:
+        data = (Path(__file__).parent / path).read_bytes()
         digest.update(name.encode() + b"\0" + data + b"\0")
     return digest.hexdigest()
 
@@ -74,6 +77,9 @@ class BuildWithPreload(build_ext):
             self.warn(f"{output.name} was not built: {error}")
 
 
+NATIVE_DIGEST = sources_digest((name, f"{NATIVE}/{name}") for name in PARTS)
+HELPER_DIGEST = sources_digest((path, path) for path in HELPER_PARTS)
+
 setup(
     cmdclass={"build_ext": BuildWithPreload},
     ext_modules=[
@@ -82,7 +88,7 @@ setup(
             [f"{NATIVE}/module.c"],
             # The parts module.c includes: a change to any of them rebuilds it.
             depends=[f"{NATIVE}/{name}" for name in PARTS if name != "module.c"],
-            define_macros=[("AUDITMON_SOURCE_SHA256", f'"{sources_digest()}"')],
+            define_macros=[("AUDITMON_SOURCE_SHA256", f'"{NATIVE_DIGEST}"')],
             # An undeclared function would only fail when a target imports the module.
             extra_compile_args=["-Werror=implicit-function-declaration"],
             optional=True,
@@ -93,7 +99,8 @@ setup(
         Extension(
             "auditmon._agent._auditmon_helper",
             ["agent/helper/helper.c"],
-            depends=[f"{NATIVE}/constants.h", f"{NATIVE}/placement.h"],
+            depends=HELPER_PARTS[1:],
+            define_macros=[("AUDITMON_SOURCE_SHA256", f'"{HELPER_DIGEST}"')],
             py_limited_api=True,
             extra_compile_args=["-Werror=implicit-function-declaration", "-fvisibility=hidden"],
             optional=True,

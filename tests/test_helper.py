@@ -7,6 +7,7 @@ python3, pyenv's 3.8 to 3.13)."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import resource
 import subprocess
@@ -14,7 +15,7 @@ import sys
 import textwrap
 
 import pytest
-from helpers import AGENT_DIR, constrained, interpreter_or_skip
+from helpers import AGENT_DIR, ROOT, constrained, interpreter_or_skip
 
 from auditmon.protocol import agent_constants
 
@@ -87,6 +88,9 @@ MOVE = LOAD + textwrap.dedent(
 
 INTERPRETERS = ["venv", "debian", "3.8", "3.9", "3.10", "3.12", "3.13"]
 
+# setup.py's HELPER_PARTS: what the helper is built from
+PARTS = ["agent/helper/helper.c", "agent/native/constants.h", "agent/native/placement.h"]
+
 
 def run(command: list[str], **kwargs) -> dict:
     assert HELPER.is_file(), f"{HELPER} was not built (pip install -e . builds it)"
@@ -95,6 +99,16 @@ def run(command: list[str], **kwargs) -> dict:
     )
     assert result.returncode == 0, result.stderr
     return json.loads(result.stdout.splitlines()[-1])
+
+
+def test_the_helper_was_built_from_the_source_as_it_is():
+    """A rebuild that fails (the build is optional) leaves the previous helper in place:
+    every test of the pure-Python agent would then run an old one."""
+    digest = hashlib.sha256()  # setup.py's sources_digest(HELPER_PARTS)
+    for part in PARTS:
+        digest.update(part.encode() + b"\0" + (ROOT / part).read_bytes() + b"\0")
+    seen = run([sys.executable, "-c", LOAD + "print(json.dumps(helper.SOURCE_SHA256))"])
+    assert seen == digest.hexdigest(), "the helper is stale: pip install -e . did not rebuild it"
 
 
 @pytest.mark.parametrize("which", INTERPRETERS)

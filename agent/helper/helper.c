@@ -155,5 +155,11 @@ static struct PyModuleDef module_def = {
 PyMODINIT_FUNC
 PyInit__auditmon_helper(void)
 {
-    return PyModule_Create(&module_def);
+    PyObject *module = PyModule_Create(&module_def);
+#ifdef AUDITMON_SOURCE_SHA256 /* setup.py's: which sources this was built from */
+    if (module != NULL
+        && PyModule_AddStringConstant(module, "SOURCE_SHA256", AUDITMON_SOURCE_SHA256) < 0)
+        Py_CLEAR(module);
+#endif
+    return module;
 }
