@@ -103,19 +103,10 @@ def stdlib_extension(name):
     have found (its own ``resource.py`` beside its script, say)."""
     module = _own_copies.get(name)
     if module is None:
-        if name in sys.builtin_module_names:  # the program's import gets the same
-            module = sys.modules.get(name) or _own_copy(_builtin_spec(name))
-        else:
-            spec = _stdlib_spec(name)
-            module = _own_copy(spec) if spec is not None else None
+        spec = _stdlib_spec(name)
+        module = _own_copy(spec) if spec is not None else None
         _own_copies[name] = module = module or __import__(name)
     return module
-
-
-def _builtin_spec(name):
-    import _frozen_importlib
-
-    return _frozen_importlib.ModuleSpec(name, _frozen_importlib.BuiltinImporter, origin="built-in")
 
 
 _own_copies = {}  # stdlib_extension's and own_extension's, by name
@@ -139,12 +130,16 @@ def stdlib_module(name):
 
 
 def _stdlib_spec(name):
-    """The spec of module ``name`` in the interpreter's ``lib-dynload`` folder, or None
-    (built in, or no such folder: import then).  Not searched for on ``sys.path``,
+    """The spec of module ``name``, built in or in the interpreter's ``lib-dynload``
+    folder, or None (no such folder: import then).  Not searched for on ``sys.path``,
     where the target's folders may come first (a ``resource.py`` on its PYTHONPATH is
     not the agent's to run) and the search costs about as much as the loading."""
     if name in sys.builtin_module_names:
-        return None
+        import _frozen_importlib
+
+        return _frozen_importlib.ModuleSpec(
+            name, _frozen_importlib.BuiltinImporter, origin="built-in"
+        )
     import _imp
 
     for entry in sys.path:
@@ -182,13 +177,13 @@ def _extension_spec(name, path):
 
 
 def _own_copy(spec):
-    """A module from ``spec``, not put in ``sys.modules`` (the one there, if from that
-    very file, is taken); None where it can't be loaded."""
+    """A module from ``spec``, not put in ``sys.modules`` (the one there, if from the
+    same origin, is taken); None where it can't be loaded."""
     import _frozen_importlib
 
     name = spec.name
     before = sys.modules.get(name)
-    if before is not None and getattr(before, "__file__", None) == spec.origin:
+    if getattr(getattr(before, "__spec__", None), "origin", None) == spec.origin:
         return before
     try:
         module = _frozen_importlib.module_from_spec(spec)

@@ -145,12 +145,23 @@ class Ring(object):
         wake_at = size // 2
         fast_until = offset = 0
         lock = _thread.allocate_lock()
-        take, release = lock.acquire, lock.release
+        acquire, release = lock.acquire, lock.release
         waiting = _deque()
         queue, next_waiting = waiting.append, waiting.popleft
         write_event, until = self.writer or (None, None)
+        take, let_go = acquire, release  # the lock alone, where there is no C writer
         if until is not None:
             until = self.until = memoryview(until).cast("Q")
+
+            def take(blocking):  # the lock, and the C writer off while it is held
+                if acquire(blocking):
+                    until[0] = 0
+                    return True
+                return False
+
+            def let_go():
+                until[0] = fast_until
+                release()
 
         def limits():
             # How far a write may go by the short way: before the bound, the next
@@ -163,16 +174,6 @@ class Ring(object):
             offset = base + size - lap_end
             names["_fast_until"] = fast_until if INLINE and until is None else -1
             names["_offset"] = offset
-
-        def hold():
-            # The lock taken: the C writer off until let_go.
-            if until is not None:
-                until[0] = 0
-
-        def let_go():
-            if until is not None:
-                until[0] = fast_until
-            release()
 
         def room_end():
             # Where the room for writing at HEAD ends: the monitor's tail a lap on.
@@ -234,7 +235,6 @@ class Ring(object):
                 drain()
                 return
             try:  # the usual case: the ring is free and nothing waits
-                hold()
                 if data is not None:  # the short way, as the hook's inline write
                     n = len(data)
                     head = words[head_word]
@@ -256,7 +256,6 @@ class Ring(object):
         def drain():
             while waiting and take(False):  # else its holder writes it, or did
                 try:
-                    hold()
                     while waiting:
                         put(*next_waiting())
                 finally:
